@@ -1,0 +1,79 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ArchError, ConfigError
+from ..spaces import Arch, SearchSpace, get_space, list_spaces
+
+
+def space_option(default: str = "nb201") -> Callable:
+    return click.option("--space", "space_name", default=default, show_default=True,
+                        help=f"Search space ({', '.join(list_spaces())}).")
+
+
+def dataset_option() -> Callable:
+    return click.option("--dataset", default=None,
+                        help="Dataset of the space (nb201: cifar10 | cifar100 | ImageNet16-120; "
+                             "default: the space's first).")
+
+
+def archs_options(f: Callable) -> Callable:
+    f = click.argument("archs", nargs=-1)(f)
+    f = click.option("--archs-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="File with one arch per line ('#' comments allowed).")(f)
+    return f
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+
+
+def resolve_space(space_name: str, dataset: str | None) -> tuple[SearchSpace, str]:
+    """The space and a validated dataset name (the space's first dataset by default)."""
+    space = get_space(space_name)
+    ds = dataset or next(iter(space.datasets))
+    space.dataset(ds)
+    return space, ds
+
+
+def read_archs(space: SearchSpace, archs: Sequence[str], archs_file: Path | None) -> list[Arch]:
+    """Parse archs from arguments and/or a file; at least one is required."""
+    texts = list(archs)
+    if archs_file is not None:
+        try:
+            lines = archs_file.read_text().splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --archs-file {str(archs_file)!r}: {exc.strerror}") from None
+        texts += [ln.split("#", 1)[0].strip() for ln in lines]
+        texts = [t for t in texts if t]
+    if not texts:
+        raise ArchError("no architecture given: pass ARCH arguments or --archs-file FILE")
+    return [space.parse(t) for t in texts]
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def echo_json(obj: Any) -> None:
+    """Print strict JSON (NaN/inf become null) to stdout."""
+    click.echo(json.dumps(_clean(obj), indent=2, allow_nan=False))
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console()

@@ -1,0 +1,1 @@
+"""Hardware cost side of edgenas: MACs/params, targets, latency tables and cost models."""

@@ -1,0 +1,208 @@
+"""Search-space abstraction.
+
+A :class:`SearchSpace` is a stateless description of a family of networks. It parses and
+formats architecture strings (round-trip), samples and mutates with an explicit numpy
+Generator, enumerates small spaces, canonicalises isomorphic archs to one key, lists the
+ops of an arch with their tensor shapes (for cost models, without building a model), and
+builds a freshly initialised ``torch.nn.Module`` for a dataset.
+
+torch is imported only inside :meth:`SearchSpace.build_model`, so spaces are cheap to use
+for search bookkeeping and cost lookups.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._rng import as_rng
+from ..errors import ArchError, DatasetError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace"]
+
+
+@dataclass(frozen=True, order=True)
+class Arch:
+    """One architecture of a space: its space name and its tokens (one per choice).
+
+    ``str(arch)`` is the canonical arch string of its space.
+    """
+
+    space: str
+    tokens: tuple[str, ...]
+    text: str = field(compare=False, default="")
+
+    def __str__(self) -> str:
+        return self.text or "-".join(self.tokens)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Input/output contract of a dataset: ``input_size`` is H = W in pixels."""
+
+    name: str
+    num_classes: int
+    input_size: int
+    channels: int = 3
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input image."""
+        return (self.channels, self.input_size, self.input_size)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One op of a network at one position, with shapes, for cost models.
+
+    Attributes:
+        position: where the op sits, e.g. ``"stage0.cell2.edge(1<-0)"`` or ``"stem"``.
+        op: op type, e.g. ``"nor_conv_3x3"``; fixed parts use their own names (``"stem"``).
+        in_shape: (C, H, W) of the op's input, batch excluded.
+        out_shape: (C, H, W) of the op's output.
+        params: extra op hyper-parameters (kernel, stride, groups, expansion), JSON-able.
+    """
+
+    position: str
+    op: str
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def key(self) -> str:
+        """Shape-qualified op key used by per-op latency tables."""
+        ci, hi, wi = self.in_shape
+        co, ho, wo = self.out_shape
+        extra = "".join(f"-{k}{v}" for k, v in self.params)
+        return f"{self.op}-in{ci}x{hi}x{wi}-out{co}x{ho}x{wo}{extra}"
+
+
+class SearchSpace(abc.ABC):
+    """Base class of search spaces. Subclasses are stateless and registered by name.
+
+    Lifecycle: the registry creates one instance per space lazily; every method may be called
+    in any order and must not mutate the instance.
+    """
+
+    #: registry name of the space
+    name: str = ""
+    #: human description
+    description: str = ""
+    #: supported datasets
+    datasets: Mapping[str, DatasetSpec] = {}
+
+    # -- strings -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def parse(self, text: str) -> Arch:
+        """Parse an arch string (or an integer index, where the space has one).
+
+        Raises:
+            ArchError: naming the bad part and what is expected.
+        """
+
+    @abc.abstractmethod
+    def format(self, arch: Arch) -> str:
+        """Canonical string of ``arch``; ``parse(format(a)) == a``."""
+
+    def arch(self, tokens: tuple[str, ...] | list[str]) -> Arch:
+        """Build an :class:`Arch` from tokens (validated)."""
+        return self.parse(self.format(Arch(self.name, tuple(tokens))))
+
+    # -- sampling ----------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def choices(self) -> tuple[tuple[str, ...], ...]:
+        """Allowed tokens per position; an arch picks one token per position."""
+
+    @property
+    def size(self) -> int:
+        """Number of distinct arch strings (not isomorphism classes)."""
+        n = 1
+        for c in self.choices:
+            n *= len(c)
+        return n
+
+    def sample(self, seed: int | np.random.Generator | None = None) -> Arch:
+        """One arch drawn uniformly at random."""
+        rng = as_rng(seed)
+        return self.arch(tuple(c[int(rng.integers(len(c)))] for c in self.choices))
+
+    def mutate(
+        self, arch: Arch, seed: int | np.random.Generator | None = None, *, n_changes: int = 1
+    ) -> Arch:
+        """Change ``n_changes`` distinct positions to a different token each."""
+        rng = as_rng(seed)
+        tokens = list(arch.tokens)
+        positions = rng.choice(len(tokens), size=min(n_changes, len(tokens)), replace=False)
+        for p in positions:
+            options = [t for t in self.choices[int(p)] if t != tokens[int(p)]]
+            tokens[int(p)] = options[int(rng.integers(len(options)))]
+        return self.arch(tuple(tokens))
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        """Integer genome (index of each token in its position's choices)."""
+        return np.array([c.index(t) for c, t in zip(self.choices, arch.tokens)], dtype=np.int64)
+
+    def decode(self, genome: np.ndarray | list[int]) -> Arch:
+        """Inverse of :meth:`encode`."""
+        return self.arch(tuple(c[int(g)] for c, g in zip(self.choices, genome)))
+
+    def enumerate(self, *, limit: int = 1_000_000) -> Iterator[Arch]:
+        """All archs, in the space's canonical order (index order where one exists).
+
+        Raises:
+            ArchError: if the space has more than ``limit`` archs.
+        """
+        if self.size > limit:
+            raise ArchError(f"space {self.name!r} has {self.size:.3g} archs; too many to enumerate")
+        import itertools
+
+        for combo in itertools.product(*self.choices):
+            yield self.arch(combo)
+
+    # -- identity ----------------------------------------------------------------------
+    def index(self, arch: Arch) -> int | None:
+        """Benchmark index of ``arch`` or ``None`` if the space has no index."""
+        return None
+
+    def iso_key(self, arch: Arch) -> str:
+        """Key equal for functionally identical (isomorphic) archs. Default: the arch string."""
+        return self.format(arch)
+
+    # -- datasets and models -----------------------------------------------------------
+    def dataset(self, name: str) -> DatasetSpec:
+        """Look up a supported dataset by name."""
+        try:
+            return self.datasets[name]
+        except KeyError:
+            close = did_you_mean(name, self.datasets)
+            extra = f"; did you mean {close[0]!r}?" if close else ""
+            raise DatasetError(
+                f"unknown dataset {name!r} for space {self.name!r}; expected one of: "
+                f"{', '.join(self.datasets)}{extra}"
+            ) from None
+
+    @abc.abstractmethod
+    def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
+        """Every op of the network for ``dataset`` with its shapes, in forward order."""
+
+    @abc.abstractmethod
+    def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
+        """A freshly initialised model (PyTorch default init) in train mode.
+
+        Model protocol (what proxies may rely on):
+
+        * ``forward(x)`` maps (B, C, H, W) to logits (B, num_classes);
+        * ``stem`` and ``blocks`` (sequence of modules): ``f_0 = stem(x)``,
+          ``f_l = blocks[l-1](f_{l-1})``; ``forward_features(x)`` returns ``[f_0, ..., f_L]``;
+        * ``forward_pre_logits(x)`` returns the pooled features (B, D) fed to ``classifier``.
+
+        Options (all optional): ``bn_track_running_stats`` (bool, default True).
+        """

@@ -1,0 +1,187 @@
+"""NAS-Bench-201 (Dong & Yang, ICLR 2020): a 4-node cell with 6 edges x 5 ops = 15,625 archs.
+
+Arch strings look like ``|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|``:
+three groups (nodes 1..3) separated by ``+``; node i lists one ``op~j`` per input node j < i.
+Archs can also be given by their official benchmark index (``"6111"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cached_property
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ArchError, did_you_mean
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["NB201Space", "NB201_OPS"]
+
+#: op vocabulary in the benchmark's order
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: (target node, source node) of each token, in arch-string order
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+N_ARCHS = 15625
+
+_NODE_RE = re.compile(r"^\|(?:[^|~+]*~[^|~+]*\|)+$")
+
+
+class NB201Space(SearchSpace):
+    """The exact NAS-Bench-201 space (C=16, N=5) for CIFAR-10, CIFAR-100 and ImageNet16-120."""
+
+    name = "nb201"
+    description = "NAS-Bench-201 cell space: 6 edges x 5 ops, 15,625 archs, official index order"
+    datasets = {
+        "cifar10": DatasetSpec("cifar10", 10, 32),
+        "cifar100": DatasetSpec("cifar100", 100, 32),
+        "ImageNet16-120": DatasetSpec("ImageNet16-120", 120, 16),
+    }
+    channels = 16
+    cells_per_stage = 5
+
+    @property
+    def choices(self) -> tuple[tuple[str, ...], ...]:
+        return (NB201_OPS,) * 6
+
+    # -- strings -----------------------------------------------------------------------
+    def parse(self, text: str) -> Arch:
+        if not isinstance(text, str):
+            raise ArchError(f"arch must be a string, got {type(text).__name__}")
+        s = text.strip()
+        if s.isdigit():
+            return self.from_index(int(s))
+        groups = s.split("+")
+        if len(groups) != 3:
+            raise ArchError(
+                f"malformed NB201 arch {text!r}: expected 3 node groups joined by '+' "
+                f"(|op~0|+|op~0|op~1|+|op~0|op~1|op~2|), got {len(groups)}"
+            )
+        tokens: list[str] = []
+        for node, group in enumerate(groups, start=1):
+            if not _NODE_RE.match(group):
+                raise ArchError(f"malformed NB201 node {node} {group!r} in {text!r}: expected |op~j|...|")
+            edges = group.strip("|").split("|")
+            if len(edges) != node:
+                raise ArchError(
+                    f"NB201 node {node} in {text!r} has {len(edges)} inputs; expected {node} (one per earlier node)"
+                )
+            for j, edge in enumerate(edges):
+                op, _, src = edge.partition("~")
+                if op not in NB201_OPS:
+                    close = did_you_mean(op, NB201_OPS)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ArchError(
+                        f"unknown NB201 op {op!r} in {text!r}{hint}; expected one of {', '.join(NB201_OPS)}"
+                    )
+                if src != str(j):
+                    raise ArchError(f"NB201 edge {edge!r} of node {node} in {text!r}: expected input ~{j}")
+                tokens.append(op)
+        return Arch(self.name, tuple(tokens), self._text(tokens))
+
+    @staticmethod
+    def _text(tokens: list[str] | tuple[str, ...]) -> str:
+        t = tokens
+        return f"|{t[0]}~0|+|{t[1]}~0|{t[2]}~1|+|{t[3]}~0|{t[4]}~1|{t[5]}~2|"
+
+    def format(self, arch: Arch) -> str:
+        if len(arch.tokens) != 6 or any(t not in NB201_OPS for t in arch.tokens):
+            raise ArchError(f"not an NB201 arch: {arch.tokens!r}")
+        return self._text(arch.tokens)
+
+    def arch(self, tokens: tuple[str, ...] | list[str]) -> Arch:
+        tokens = tuple(tokens)
+        return Arch(self.name, tokens, self.format(Arch(self.name, tokens)))
+
+    # -- index -------------------------------------------------------------------------
+    @cached_property
+    def _index_table(self) -> tuple[tuple[str, ...], dict[str, int]]:
+        codes: list[str] = [""] * N_ARCHS
+        text = resources.files("edgenas.spaces").joinpath("data/nb201_index.csv").read_text()
+        for line in text.splitlines():
+            if not line or line.startswith("#") or line.startswith("index"):
+                continue
+            i, code = line.split(",")
+            codes[int(i)] = code
+        return tuple(codes), {c: i for i, c in enumerate(codes)}
+
+    def _code(self, arch: Arch) -> str:
+        return "".join(str(NB201_OPS.index(t)) for t in arch.tokens)
+
+    def index(self, arch: Arch) -> int | None:
+        return self._index_table[1][self._code(arch)]
+
+    def from_index(self, index: int) -> Arch:
+        """The arch with official benchmark index ``index`` (0..15624)."""
+        if not 0 <= index < N_ARCHS:
+            raise ArchError(f"NB201 index {index} out of range; expected 0..{N_ARCHS - 1}")
+        code = self._index_table[0][index]
+        return self.arch(tuple(NB201_OPS[int(c)] for c in code))
+
+    def enumerate(self, *, limit: int = 1_000_000) -> Iterator[Arch]:
+        """All 15,625 archs in official index order."""
+        for i in range(N_ARCHS):
+            yield self.from_index(i)
+
+    # -- isomorphism -------------------------------------------------------------------
+    def iso_key(self, arch: Arch) -> str:
+        """NATS-Bench's unique string (zero-aware): equal for isomorphic cells.
+
+        Each node is described by the sorted '+'-join of its inputs' descriptions;
+        ``skip_connect`` passes the input description through, ``none`` (or an input that
+        is already zero) gives ``#``, other ops wrap it as ``(input)@op``.
+        """
+        nodes = {0: "0"}
+        k = 0
+        for target in (1, 2, 3):
+            parts = []
+            for src in range(target):
+                op = arch.tokens[k]
+                k += 1
+                if op == "none" or nodes[src] == "#":
+                    parts.append("#")
+                elif op == "skip_connect":
+                    parts.append(nodes[src])
+                else:
+                    parts.append(f"({nodes[src]})@{op}")
+            nodes[target] = "+".join(sorted(parts))
+        return nodes[3]
+
+    # -- layers and models -------------------------------------------------------------
+    def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
+        """Every op with shapes (C, H, W), forward order. Cell edges appear as ``op`` with
+        their position ``stage{s}.cell{c}.edge{t}<-{f}``; ``none`` and ``skip_connect``
+        edges are listed too (they cost ~0 but exist in the graph)."""
+        ds = self.dataset(dataset)
+        c, r = self.channels, ds.input_size
+        out: list[LayerSpec] = [LayerSpec("stem", "stem_conv3x3_bn", (3, r, r), (c, r, r))]
+        for stage in range(3):
+            cs = c * 2**stage
+            rs = r // 2**stage
+            if stage > 0:
+                cp, rp = cs // 2, rs * 2
+                out.append(LayerSpec(f"stage{stage}.reduce", "resblock_s2", (cp, rp, rp), (cs, rs, rs)))
+            for cell in range(self.cells_per_stage):
+                for (t, f), op in zip(EDGES, arch.tokens):
+                    out.append(LayerSpec(f"stage{stage}.cell{cell}.edge{t}<-{f}", op, (cs, rs, rs), (cs, rs, rs)))
+        cl, rl = 4 * c, r // 4
+        out.append(LayerSpec("head", "bn_relu_gap", (cl, rl, rl), (cl, 1, 1)))
+        out.append(LayerSpec("classifier", "linear", (cl, 1, 1), (ds.num_classes, 1, 1)))
+        return out
+
+    def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
+        """The benchmark network; options: ``bn_track_running_stats`` (default True),
+        ``channels`` (16), ``cells_per_stage`` (5)."""
+        from ._nb201_net import NB201Network
+
+        ds = self.dataset(dataset)
+        return NB201Network(
+            arch.tokens,
+            ds.num_classes,
+            channels=options.get("channels", self.channels),
+            cells_per_stage=options.get("cells_per_stage", self.cells_per_stage),
+            bn_track_running_stats=options.get("bn_track_running_stats", True),
+        )
