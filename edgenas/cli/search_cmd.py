@@ -1,0 +1,129 @@
+"""``edgenas search``: the Pareto front of proxy score vs latency under the user's budgets."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ._common import console, echo_json, json_option
+
+#: defaults chosen so ``edgenas search --target jetson`` finishes in minutes on a 2-core CPU:
+#: vkdnw_agg costs about 1 s per arch there, so 300 evaluations is about 5 minutes; NSGA-II with a
+#: population of 50 then runs 6 generations.
+DEFAULT_EVALUATIONS = 300
+DEFAULT_POPULATION = 50
+
+
+@click.command("search")
+@click.option("--target", "targets", multiple=True, required=True,
+              help="Target device or alias (e.g. jetson); repeat to require feasibility on all.")
+@click.option("--space", "space_name", default="nb201", show_default=True, help="Search space.")
+@click.option("--dataset", default=None, help="Dataset of the space (default: the space's first).")
+@click.option("--max-latency-ms", type=float, default=None, help="Latency budget on every target (ms).")
+@click.option("--max-params-m", type=float, default=None, help="Parameter budget (millions).")
+@click.option("--max-macs-m", type=float, default=None, help="MACs budget (millions per image).")
+@click.option("--proxy", default="vkdnw_agg", show_default=True, help="Proxy or ensemble to maximise.")
+@click.option("--evaluations", type=int, default=DEFAULT_EVALUATIONS, show_default=True,
+              help="Proxy evaluations (distinct archs scored).")
+@click.option("--population", type=int, default=DEFAULT_POPULATION, show_default=True,
+              help="NSGA-II population (= random-search batch = ensemble reference size).")
+@click.option("--searcher", default="nsga2", show_default=True, help="nsga2 | random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:i] for the proxies.")
+@click.option("--out", default=None,
+              help="Run folder (default runs/<space>-<dataset>-<targets>-<proxy>-s<seed>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out without rescoring stored archs.")
+@json_option
+def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_latency_ms: float | None,
+           max_params_m: float | None, max_macs_m: float | None, proxy: str, evaluations: int,
+           population: int, searcher: str, seed: int, device: str, out: str | None, resume: bool,
+           as_json: bool) -> None:
+    """Search for architectures on the Pareto front of proxy score vs latency.
+
+    Writes pareto.json, candidates.csv, config.json and pareto.png (plus the candidates.sqlite
+    store that --resume continues from) to the run folder.
+    """
+    from ..search.run import SearchConfig, run_search
+
+    config = SearchConfig(
+        targets=targets, space=space_name, dataset=dataset, max_latency_ms=max_latency_ms,
+        max_params_m=max_params_m, max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations,
+        population=population, searcher=searcher, seed=seed, device=device, out=out,
+    )
+    if as_json:
+        result = run_search(config, resume=resume)
+        echo_json(result.to_json())
+        return
+    result = _run_with_progress(config, resume)
+    _print_front(result)
+
+
+def _run_with_progress(config: Any, resume: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ..search.run import run_search
+
+    err = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TextColumn("front {task.fields[front]}"),
+        TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=err, transient=False,
+    )
+    task = progress.add_task("search", total=config.evaluations, front=0, best="-")
+    started = []
+
+    def on_progress(p: Any) -> None:
+        if not started:  # start drawing only once scoring began: input errors stay one line
+            progress.start()
+            started.append(True)
+        best = f"{p.best_score:.4g}" if p.best_score is not None else "-"
+        progress.update(task, completed=p.n_evaluated, total=p.n_budget, front=p.front_size, best=best)
+
+    try:
+        return run_search(config, resume=resume, on_progress=on_progress)
+    except KeyboardInterrupt:
+        if started:
+            progress.stop()
+        where = config.out or "the run folder"
+        click.echo(f"error: interrupted; scored candidates are saved in {where} "
+                   f"(hint: rerun with the same options and --resume{'' if config.out else ' --out DIR'})", err=True)
+        sys.exit(130)
+    finally:
+        if started:
+            progress.stop()
+
+
+def _print_front(result: Any) -> None:
+    from rich.table import Table
+
+    cfg = result.config
+    targets = list(cfg.targets)
+    t = Table(title=f"Pareto front: {cfg.space}/{cfg.dataset}, {cfg.proxy} vs latency "
+                    f"({len(result.front)} of {len(result.candidates)} scored)")
+    t.add_column("#", justify="right")
+    t.add_column("index", justify="right")
+    t.add_column(cfg.proxy, justify="right")
+    for tg in targets:
+        t.add_column(f"{tg} ms", justify="right")
+    t.add_column("MACs M", justify="right")
+    t.add_column("params M", justify="right")
+    t.add_column("arch", overflow="fold")
+    for i, c in enumerate(result.front, 1):
+        t.add_row(str(i), "-" if c.index is None else str(c.index), f"{c.score:.4g}",
+                  *(f"{c.latency_ms[tg]:.3f}" for tg in targets), f"{c.macs_m:.1f}", f"{c.params_m:.3f}", c.arch)
+    con = console()
+    con.print(t)
+    con.print(f"scored {result.n_scored} new, reused {result.n_reused} from the store, {result.wall_s:.1f} s; "
+              f"outputs in {result.run_dir}")
+    for note in result.notes:
+        con.print(f"note: {note}")

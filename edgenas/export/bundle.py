@@ -1,0 +1,124 @@
+"""Export one or more candidates into a directory, atomically, with an ``export.json`` manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import DependencyError, ExportError
+from ..spaces import SearchSpace
+from .sources import Candidate, atomic_dir, predicted_latency_ms
+
+__all__ = ["FORMATS", "MANIFEST_NAME", "ExportResult", "export_bundle", "model_dirname"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("onnx", "tensorrt", "torch")
+MANIFEST_NAME = "export.json"
+MANIFEST_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The manifest written to ``out_dir / export.json`` and the notes for the user (e.g. missing TensorRT)."""
+
+    out_dir: Path
+    manifest: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def model_dirname(candidate: Candidate) -> str:
+    """Per-candidate sub-directory name, e.g. ``rank01``."""
+    return f"rank{candidate.rank:02d}"
+
+
+def export_bundle(
+    candidates: list[Candidate], *, space: SearchSpace, dataset: str, out_dir: Path | str, fmt: str = "onnx",
+    batch_size: int = 1, opset: int = 17, precision: str = "fp32", predict_targets: tuple[str, ...] = (),
+    require_engine: bool = False, workspace_mib: int = 1024, seed: int = 0, trt: Any = None,
+) -> ExportResult:
+    """Export ``candidates`` into ``out_dir`` (one sub-directory each) and write the manifest.
+
+    Everything is written to a temp directory first; on any error nothing appears in ``out_dir``.
+
+    Args:
+        fmt: onnx | tensorrt | torch. tensorrt always writes the ONNX too, plus the engine when TensorRT
+            imports, else ``trtexec.sh`` with the commands for TRT 10 and TRT 11.
+        predict_targets: targets to ask the cost model about (in addition to the pareto file's latencies).
+        require_engine: with fmt tensorrt, fail (DependencyError) when TensorRT is missing.
+        trt: tensorrt module to use (tests inject a fake); default: import it when needed.
+    """
+    from .onnx import export_onnx
+    from .tensorrt import build_engine, load_tensorrt, trtexec_commands
+    from .torch_export import export_torch
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if precision != "fp32" and fmt != "tensorrt":
+        raise ExportError(f"--precision {precision} applies to --format tensorrt only; ONNX/torch exports are fp32")
+    notes: list[str] = []
+    if fmt == "tensorrt" and trt is None:
+        trt = load_tensorrt()
+        if trt is None:
+            if require_engine:
+                raise DependencyError("tensorrt is not installed, so no engine can be built here",
+                                      hint="drop --require-engine to get the ONNX plus the trtexec command for the device")
+            notes.append("tensorrt is not installed: wrote the ONNX and trtexec.sh (TRT 10 and TRT 11 commands) "
+                         "to build the engine on the device")
+    models: list[dict[str, Any]] = []
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        cache = tmp / "timing.cache"
+        for cand in candidates:
+            sub = tmp / model_dirname(cand)
+            sub.mkdir()
+            preds: dict[str, float | None] = dict(cand.latency_ms)
+            for t in predict_targets:
+                if preds.get(t) is None:
+                    preds[t] = predicted_latency_ms(cand.arch, target=t, space=space, dataset=dataset)
+            entry: dict[str, Any] = {
+                "rank": cand.rank, "arch": space.format(cand.arch), "index": space.index(cand.arch),
+                "dir": sub.name, "predicted_latency_ms": preds, "files": {},
+            }
+            if fmt == "torch":
+                te = export_torch(space, cand.arch, dataset, sub, seed=seed)
+                entry["files"] = {"config": f"{sub.name}/{te.config_path.name}",
+                                  "weights": f"{sub.name}/{te.weights_path.name}"}
+            else:
+                res = export_onnx(space, cand.arch, dataset, sub / "model.onnx", batch_size=batch_size, opset=opset,
+                                  seed=seed, predicted_latency_ms=preds)
+                entry["files"]["onnx"] = f"{sub.name}/model.onnx"
+                entry["input_shape"] = list(res.input_shape)
+                entry["parity"] = {"max_abs": res.parity.max_abs, "max_rel": res.parity.max_rel,
+                                   "n_inputs": res.parity.n_inputs, "vs": "onnxruntime-cpu vs torch-cpu"}
+                entry["simplified"] = res.simplified
+                if fmt == "tensorrt":
+                    cmds = trtexec_commands("model.onnx", precision=precision, workspace_mib=workspace_mib)
+                    entry["trtexec"] = cmds
+                    if trt is not None:
+                        eb = build_engine(sub / "model.onnx", sub / "model.engine", precision=precision,
+                                          workspace_mib=workspace_mib, timing_cache=cache, trt=trt)
+                        entry["files"]["engine"] = f"{sub.name}/model.engine"
+                        entry["engine"] = {"trt_version": eb.trt_version, "precision": eb.precision,
+                                           "strongly_typed": eb.strongly_typed,
+                                           "timing_cache_reused": eb.timing_cache_reused, "size_bytes": eb.size_bytes}
+                    else:
+                        script = ("#!/bin/sh\n# Build and time the engine ON THE DEVICE (engines are not portable).\n"
+                                  "# Pick the line for the device's TensorRT major version.\n"
+                                  f"# TensorRT 10 (JetPack 6):\n{cmds['trt10']}\n"
+                                  f"# TensorRT 11 (strongly typed; precision must already be in the ONNX):\n"
+                                  f"# {cmds['trt11']}\n")
+                        (sub / "trtexec.sh").write_text(script)
+                        entry["files"]["trtexec"] = f"{sub.name}/trtexec.sh"
+            models.append(entry)
+        manifest = {
+            "schema_version": MANIFEST_SCHEMA, "edgenas_version": __version__, "space": space.name,
+            "dataset": dataset, "format": fmt, "precision": precision, "batch_size": batch_size, "opset": opset,
+            "seed": seed, "models": models,
+        }
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(out, manifest, tuple(notes))

@@ -1,0 +1,143 @@
+"""Resolve what to export: a run directory, a ``pareto.json`` file, or an arch string/index."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ExportError
+from ..spaces import Arch, SearchSpace
+
+__all__ = ["Candidate", "resolve_candidates", "predicted_latency_ms", "atomic_dir"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One architecture to export, with what the search knew about it.
+
+    Attributes:
+        arch: the parsed architecture.
+        rank: 1-based position in the Pareto file (1 for a single arch argument).
+        latency_ms: predicted latency per target name (ms), possibly empty.
+    """
+
+    arch: Arch
+    rank: int
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _load_pareto(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{str(path)!r} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("members"), list):
+        raise ConfigError(f"{str(path)!r} is not a pareto.json: expected an object with a 'members' list")
+    return data
+
+
+def resolve_candidates(
+    source: str, *, space: SearchSpace, dataset: str, rank: int | None = None, all_members: bool = False
+) -> list[Candidate]:
+    """Candidates named by ``source`` (RUN_DIR, pareto.json or ARCH).
+
+    Args:
+        source: a run directory holding ``pareto.json``, a ``pareto.json`` path, or an arch string / index.
+        space: the space archs belong to; a pareto file naming another space is an error.
+        dataset: dataset name; a pareto file naming another dataset is an error.
+        rank: 1-based member of the Pareto file (default 1) ; ignored for an arch.
+        all_members: every member of the Pareto file.
+
+    Raises:
+        ConfigError: unreadable or mismatching pareto file, bad ``rank``.
+        ArchError: ``source`` is neither a file nor a valid arch of ``space``.
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = path / "pareto.json"
+        if not path.is_file():
+            raise ConfigError(f"run directory {source!r} has no pareto.json; expected the output of 'edgenas search'")
+    if not path.is_file():
+        if rank is not None or all_members:
+            raise ConfigError("--rank/--all select members of a pareto.json; an arch argument exports one arch")
+        return [Candidate(space.parse(source), 1)]
+    data = _load_pareto(path)
+    for key, want in (("space", space.name), ("dataset", dataset)):
+        got = data.get(key)
+        if got is not None and got != want:
+            raise ConfigError(f"{str(path)!r} is for {key} {got!r}, but --{key} is {want!r}")
+    members = data["members"]
+    if not members:
+        raise ConfigError(f"{str(path)!r} has no members")
+    if all_members and rank is not None:
+        raise ConfigError("give either --rank K or --all, not both")
+    if all_members:
+        picks = list(range(1, len(members) + 1))
+    else:
+        k = 1 if rank is None else rank
+        if not 1 <= k <= len(members):
+            raise ConfigError(f"--rank {k} is out of range; {str(path)!r} has {len(members)} members (1..{len(members)})")
+        picks = [k]
+    out = []
+    for k in picks:
+        m = members[k - 1]
+        lat = {str(t): float(v) for t, v in (m.get("latency_ms") or {}).items() if v is not None}
+        out.append(Candidate(space.parse(str(m["arch"])), k, lat))
+    return out
+
+
+def predicted_latency_ms(arch: Arch, *, target: str, space: SearchSpace, dataset: str) -> float | None:
+    """The cost model's latency (ms) of ``arch`` on ``target``, or None when it cannot say.
+
+    The cost model (``edgenas.hardware.cost``) is optional here: a missing module, unknown target or
+    missing table gives None (logged), never an invented number.
+    """
+    try:
+        from ..hardware.cost import get_cost_model  # type: ignore[import-not-found]
+    except ImportError:
+        log.info("edgenas.hardware.cost not available; no latency prediction")
+        return None
+    try:
+        model = get_cost_model(target, space, dataset, source="auto")
+        return float(model.predict(arch).latency_ms)
+    except Exception as exc:  # a missing table/target must not stop export or validation
+        log.info("no latency prediction for %s on %s: %s", arch, target, exc)
+        return None
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temp directory beside ``final``; on success it replaces ``final``, on error it vanishes.
+
+    ``final`` may already exist (then its files are kept and the new files are moved in, each
+    replaced atomically); nothing is written to it if the body raises.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if not final.exists():
+            os.replace(tmp, final)
+        else:
+            if not final.is_dir():
+                raise ExportError(f"--out {str(final)!r} exists and is not a directory")
+            for child in tmp.iterdir():
+                dest = final / child.name
+                if dest.is_dir() and not dest.is_symlink():
+                    shutil.rmtree(dest)
+                os.replace(child, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,149 @@
+"""Fit per-op latency tables from whole-model measurements, and score predictors.
+
+Model: ``latency_ms(arch) ~= sum_k count_k(arch) * t_k + c`` with ``t_k >= 0`` and ``c >= 0``, where
+``k`` runs over op-table keys (:func:`edgenas.hardware.tables.layer_key` of every
+``LayerSpec`` of the arch) and ``count_k`` is how often key ``k`` occurs. Solved with
+non-negative least squares (``scipy.optimize.nnls``). Works for any space whose ``layers()``
+gives keys; nothing here is NB201-specific.
+
+When keys are collinear (e.g. NB201 repeats one cell 5 times per stage) the split of time between
+them is not identifiable, but predictions are; the fitted entries are a predictor, not a
+per-op measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import LatencyTableError
+from .tables import OpLatencyTable, layer_key
+
+__all__ = ["AccuracyReport", "feature_matrix", "fit_op_table", "fit_scale_intercept", "score", "fit_with_holdout"]
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """Accuracy of predicted vs measured latencies.
+
+    Attributes:
+        n: number of archs scored.
+        mape: mean absolute percentage error, %.
+        rmse_ms: root mean squared error, ms.
+        within_10: share of archs with |error| <= 10 % of the measurement, in [0, 1].
+        kendall_tau: Kendall rank correlation (tau-b).
+    """
+
+    n: int
+    mape: float
+    rmse_ms: float
+    within_10: float
+    kendall_tau: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"n": self.n, "mape": self.mape, "rmse_ms": self.rmse_ms, "within_10": self.within_10,
+                "kendall_tau": self.kendall_tau}
+
+
+def score(predicted_ms: Sequence[float] | np.ndarray, measured_ms: Sequence[float] | np.ndarray) -> AccuracyReport:
+    """MAPE, RMSE, share within +-10 % and Kendall tau of ``predicted_ms`` against ``measured_ms``."""
+    from scipy.stats import kendalltau
+
+    p = np.asarray(predicted_ms, dtype=np.float64)
+    m = np.asarray(measured_ms, dtype=np.float64)
+    if p.shape != m.shape or p.ndim != 1 or len(p) < 2:
+        raise ValueError(f"need two equal-length 1-D arrays of >= 2 values, got {p.shape} and {m.shape}")
+    rel = np.abs(p - m) / m
+    tau = kendalltau(p, m).statistic
+    return AccuracyReport(len(p), float(100 * rel.mean()), float(np.sqrt(np.mean((p - m) ** 2))),
+                          float(np.mean(rel <= 0.10)), float(tau))
+
+
+def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str = "position",
+                   keys: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Count matrix (n_archs, n_keys) of op-table keys per arch.
+
+    Args:
+        keys: fixed key order; when given, an arch with a key outside it raises
+            :class:`LatencyTableError` (a table missing an op). Default: all keys seen, sorted.
+    """
+    per_arch = []
+    for a in archs:
+        counts: dict[str, int] = {}
+        for layer in space.layers(a, dataset):
+            k = layer_key(layer, key)
+            counts[k] = counts.get(k, 0) + 1
+        per_arch.append(counts)
+    if keys is None:
+        keys = sorted({k for c in per_arch for k in c})
+    pos = {k: j for j, k in enumerate(keys)}
+    x = np.zeros((len(per_arch), len(keys)))
+    for i, c in enumerate(per_arch):
+        for k, v in c.items():
+            if k not in pos:
+                raise LatencyTableError(f"op table has no entry for {k!r}")
+            x[i, pos[k]] = v
+    return x, list(keys)
+
+
+def fit_op_table(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
+                 key: str = "position", meta: dict[str, Any] | None = None) -> OpLatencyTable:
+    """Non-negative least-squares per-op table (with a constant) from whole-model latencies.
+
+    Args:
+        space: a :class:`~edgenas.spaces.SearchSpace`.
+        archs: measured archs.
+        latency_ms: (len(archs),) measured ms.
+        key: ``"position"`` (default; position-aware keys) or ``"shape"``.
+        meta: extra metadata stored in the table (device, source, ...).
+    """
+    from scipy.optimize import nnls
+
+    y = np.asarray(latency_ms, dtype=np.float64)
+    if len(archs) != len(y) or len(y) == 0 or not np.all(np.isfinite(y)):
+        raise ValueError("need one finite latency per arch")
+    x, keys = feature_matrix(space, archs, dataset, key=key)
+    xa = np.hstack([x, np.ones((len(y), 1))])
+    # relative error is what users judge, so weight rows by 1/y (fits % error, not absolute ms)
+    w = 1.0 / np.maximum(y, 1e-6)
+    coef, _ = nnls(xa * w[:, None], y * w, maxiter=50 * xa.shape[1])
+    entries = {k: float(v) for k, v in zip(keys, coef[:-1])}
+    m = {"space": space.name, "dataset": dataset, "fitted_on": len(y), "method": "nnls, 1/y weighted",
+         **(meta or {})}
+    return OpLatencyTable(m, entries, key, float(coef[-1]), 1.0)
+
+
+def fit_scale_intercept(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> tuple[float, float]:
+    """Non-negative (scale, intercept) minimising relative error of ``scale * op_sum + intercept``."""
+    from scipy.optimize import nnls
+
+    s = np.asarray(op_sum_ms, dtype=np.float64)
+    y = np.asarray(measured_ms, dtype=np.float64)
+    w = 1.0 / np.maximum(y, 1e-6)
+    coef, _ = nnls(np.stack([s, np.ones_like(s)], 1) * w[:, None], y * w)
+    return float(coef[0]), float(coef[1])
+
+
+def fit_with_holdout(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
+                     holdout: float = 0.2, seed: int | np.random.Generator | None = 0,
+                     key: str = "position") -> tuple[OpLatencyTable, AccuracyReport]:
+    """Fit on a random ``1 - holdout`` share and score on the rest (then refit on everything).
+
+    Returns:
+        (table fitted on all archs, held-out accuracy of the table fitted without them).
+    """
+    from .._rng import as_rng
+
+    y = np.asarray(latency_ms, dtype=np.float64)
+    n = len(y)
+    n_test = max(2, int(round(holdout * n)))
+    if n - n_test < 2:
+        raise ValueError(f"too few archs ({n}) for a held-out check")
+    perm = as_rng(seed).permutation(n)
+    test, train = perm[:n_test], perm[n_test:]
+    t = fit_op_table(space, dataset, [archs[i] for i in train], y[train], key=key)
+    report = score(t.predict_many(space, [archs[i] for i in test]), y[test])
+    return fit_op_table(space, dataset, archs, y, key=key), report

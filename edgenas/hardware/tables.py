@@ -1,0 +1,260 @@
+"""Latency tables on disk: measured per-arch tables and per-op tables.
+
+Two formats, both plain text with units and provenance (never pickles).
+
+**Arch table** (CSV, ``latency_tables/<space>_<dataset>_<source>.csv``)::
+
+    # {"schema_version": 1, "kind": "arch_latency", "space": "nb201", "dataset": "cifar10",
+    #  "units": "ms", "rows": 15625, "columns": {"edgegpu": {"device": ..., "runtime": ...,
+    #  "precision": ..., "batch": 1}, ...}, "source": ..., "license": ...}
+    index,edgegpu,raspi4,...
+    0,5.807419,10.48198,...
+
+One row per arch, keyed by the space's official index; one column per device setting; an empty
+cell is a missing measurement (never 0 ms).
+
+**Op table** (JSON, ``kind: "op_latency"``), generic over spaces; keys come from
+:class:`edgenas.spaces.LayerSpec`::
+
+    {"schema_version": 1, "kind": "op_latency", "space": "nb201", "dataset": "cifar10",
+     "units": "ms", "key": "shape" | "position",
+     "entries": {"<key>": {"median_ms": float, "p90_ms": float?, "runs": int?}, ...},
+     "intercept_ms": float, "scale": float,
+     "device": ..., "runtime": ..., "precision": ..., "threads": ..., "source": ..., "license": ...,
+     "end_to_end": [{"index": int, "arch": str, "median_ms": float, "p90_ms": float}, ...]  # optional}
+
+``key: "shape"`` uses ``LayerSpec.key()`` (op + input/output shape + params), the natural key of a
+per-op profiler; ``key: "position"`` prefixes it with the position with cell numbers removed
+(``stage1.edge2<-0:nor_conv_3x3-in32x16x16-...``), for tables fitted from whole-model data where the
+same op can cost differently at different places. Predicted latency =
+``scale * sum(entries[key(layer)] for layer in space.layers(arch, dataset)) + intercept_ms``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import LatencyTableError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArchLatencyTable",
+    "OpLatencyTable",
+    "load_arch_table",
+    "load_op_table",
+    "save_op_table",
+    "layer_key",
+]
+
+SCHEMA_VERSION = 1
+_REQUIRED_ARCH = ("schema_version", "kind", "space", "dataset", "units", "rows", "columns", "source", "license")
+_REQUIRED_OP = ("schema_version", "kind", "space", "dataset", "units", "key", "entries", "intercept_ms", "scale")
+_CELL_RE = re.compile(r"\.cell\d+")
+
+
+def layer_key(layer: Any, key: str = "shape") -> str:
+    """Table key of a :class:`~edgenas.spaces.LayerSpec` under granularity ``key``."""
+    if key == "shape":
+        return layer.key()
+    if key == "position":
+        return f"{_CELL_RE.sub('', layer.position)}:{layer.key()}"
+    raise LatencyTableError(f"unknown op-table key granularity {key!r}; expected 'shape' or 'position'")
+
+
+@dataclass(frozen=True)
+class ArchLatencyTable:
+    """A measured per-arch table: ``values[:, j]`` is column ``columns[j]`` in ms, NaN = missing.
+
+    Attributes:
+        path: file it was read from.
+        meta: the JSON header.
+        index: (rows,) int official arch indices, sorted.
+        columns: device-setting column names.
+        values: (rows, len(columns)) float64 ms.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    index: np.ndarray
+    columns: tuple[str, ...]
+    values: np.ndarray = field(repr=False)
+
+    def column(self, name: str) -> np.ndarray:
+        """(rows,) ms of one column; raises for an unknown column."""
+        if name not in self.columns:
+            raise LatencyTableError(
+                f"latency table {self.path.name} has no column {name!r}; columns: {', '.join(self.columns)}")
+        return self.values[:, self.columns.index(name)]
+
+
+def _check(cond: bool, path: Path, what: str) -> None:
+    if not cond:
+        raise LatencyTableError(f"bad latency table {path}: {what}")
+
+
+def _check_common(meta: dict, path: Path, kind: str, space: str | None, dataset: str | None,
+                  required: tuple[str, ...]) -> None:
+    missing = [k for k in required if k not in meta]
+    _check(not missing, path, f"header lacks {', '.join(missing)}")
+    _check(meta["schema_version"] == SCHEMA_VERSION, path,
+           f"schema_version {meta['schema_version']!r}, expected {SCHEMA_VERSION}")
+    _check(meta["kind"] == kind, path, f"kind {meta['kind']!r}, expected {kind!r}")
+    _check(meta["units"] == "ms", path, f"units {meta['units']!r}, expected 'ms'")
+    if space is not None:
+        _check(meta["space"] == space, path, f"space {meta['space']!r}, expected {space!r}")
+    if dataset is not None:
+        _check(meta["dataset"] == dataset, path, f"dataset {meta['dataset']!r}, expected {dataset!r}")
+
+
+def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None = None) -> ArchLatencyTable:
+    """Read and validate an arch table (see module docstring).
+
+    Raises:
+        LatencyTableError: unreadable file, bad header (schema, units, space, dataset), unknown or
+            missing columns, row count not matching the header, non-numeric or negative values.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise LatencyTableError(f"cannot read latency table {path}: {exc.strerror}") from None
+    first, _, body = text.partition("\n")
+    _check(first.startswith("# "), path, "first line must be '# {json metadata}'")
+    try:
+        meta = json.loads(first[2:])
+    except json.JSONDecodeError as exc:
+        raise LatencyTableError(f"bad latency table {path}: header is not JSON ({exc.msg})") from None
+    _check(isinstance(meta, dict), path, "header must be a JSON object")
+    _check_common(meta, path, "arch_latency", space, dataset, _REQUIRED_ARCH)
+    reader = csv.reader(io.StringIO(body))
+    try:
+        head = next(reader)
+    except StopIteration:
+        raise LatencyTableError(f"bad latency table {path}: no column row") from None
+    _check(head[:1] == ["index"], path, "first column must be 'index'")
+    cols = tuple(head[1:])
+    known = set(meta["columns"])
+    unknown = [c for c in cols if c not in known]
+    _check(not unknown, path, f"columns not described in the header: {', '.join(unknown)}")
+    absent = [c for c in known if c not in cols]
+    _check(not absent, path, f"header columns missing from the table: {', '.join(absent)}")
+    rows = [r for r in reader if r]
+    _check(len(rows) == meta["rows"], path, f"{len(rows)} rows, header says {meta['rows']}")
+    try:
+        index = np.array([int(r[0]) for r in rows], dtype=np.int64)
+        values = np.array([[float(v) if v != "" else np.nan for v in r[1:]] for r in rows], dtype=np.float64)
+    except ValueError as exc:
+        raise LatencyTableError(f"bad latency table {path}: non-numeric value ({exc})") from None
+    _check(values.shape == (len(rows), len(cols)), path, "rows have differing numbers of cells")
+    _check(not np.any(values < 0), path, "negative latency (use an empty cell for missing)")
+    _check(len(np.unique(index)) == len(index), path, "duplicate arch index")
+    order = np.argsort(index)
+    return ArchLatencyTable(path, meta, index[order], cols, values[order])
+
+
+@dataclass(frozen=True)
+class OpLatencyTable:
+    """A per-op table (see module docstring).
+
+    Attributes:
+        meta: everything in the file except ``entries`` (device, runtime, threads, provenance, ...).
+        entries: key -> median ms.
+        key: ``"shape"`` or ``"position"`` granularity.
+        intercept_ms: fitted constant added once per network.
+        scale: fitted multiplier of the op sum.
+    """
+
+    meta: dict[str, Any]
+    entries: dict[str, float]
+    key: str = "shape"
+    intercept_ms: float = 0.0
+    scale: float = 1.0
+
+    @property
+    def space(self) -> str:
+        return str(self.meta["space"])
+
+    @property
+    def dataset(self) -> str:
+        return str(self.meta["dataset"])
+
+    def predict_many(self, space: Any, archs: Any) -> np.ndarray:
+        """(len(archs),) predicted ms: ``scale * sum of entries + intercept_ms``.
+
+        Raises:
+            MissingLatencyError: an arch uses an op key the table lacks (never counted as 0 ms).
+        """
+        from ..errors import MissingLatencyError
+
+        out = np.empty(len(archs))
+        entries, key = self.entries, self.key
+        for i, a in enumerate(archs):
+            total = 0.0
+            for layer in space.layers(a, self.dataset):
+                k = layer_key(layer, key)
+                try:
+                    total += entries[k]
+                except KeyError:
+                    raise MissingLatencyError(
+                        f"op table for {self.space}/{self.dataset} has no entry for {k!r} (arch {a})",
+                        hint="re-profile the target so the table covers every op of the space") from None
+            out[i] = self.scale * total + self.intercept_ms
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON object of the file format."""
+        extra = self.meta.get("entry_stats", {})
+        entries = {k: {"median_ms": v, **extra.get(k, {})} for k, v in sorted(self.entries.items())}
+        meta = {k: v for k, v in self.meta.items() if k != "entry_stats"}
+        return {**meta, "schema_version": SCHEMA_VERSION, "kind": "op_latency", "units": "ms",
+                "key": self.key, "intercept_ms": self.intercept_ms, "scale": self.scale, "entries": entries}
+
+
+def load_op_table(path: Path, *, space: str | None = None, dataset: str | None = None) -> OpLatencyTable:
+    """Read and validate a per-op JSON table.
+
+    Raises:
+        LatencyTableError: unreadable or non-JSON file, bad header, wrong space/dataset/units,
+            malformed or negative entries.
+    """
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except OSError as exc:
+        raise LatencyTableError(f"cannot read op table {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise LatencyTableError(f"bad op table {path}: not JSON ({exc.msg})") from None
+    _check(isinstance(obj, dict), path, "must be a JSON object")
+    _check_common(obj, path, "op_latency", space, dataset, _REQUIRED_OP)
+    _check(obj["key"] in ("shape", "position"), path, f"key {obj['key']!r}, expected 'shape' or 'position'")
+    raw = obj["entries"]
+    _check(isinstance(raw, dict) and raw, path, "entries must be a non-empty object")
+    entries: dict[str, float] = {}
+    stats: dict[str, dict] = {}
+    for k, v in raw.items():
+        ms = v.get("median_ms") if isinstance(v, dict) else None
+        _check(isinstance(ms, (int, float)) and np.isfinite(ms) and ms >= 0, path,
+               f"entry {k!r} needs a finite non-negative median_ms")
+        entries[k] = float(ms)
+        stats[k] = {s: x for s, x in v.items() if s != "median_ms"}
+    for name in ("intercept_ms", "scale"):
+        _check(isinstance(obj[name], (int, float)) and np.isfinite(obj[name]), path, f"{name} must be a number")
+    meta = {k: v for k, v in obj.items() if k not in ("entries",)}
+    meta["entry_stats"] = stats
+    return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]))
+
+
+def save_op_table(table: OpLatencyTable, path: Path) -> None:
+    """Write ``table`` as JSON atomically (a temp file renamed into place)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(table.to_json(), indent=1, sort_keys=True, allow_nan=False) + "\n")
+    tmp.replace(path)

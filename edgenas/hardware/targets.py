@@ -1,0 +1,192 @@
+"""Target devices: ``targets/*.yaml`` loaded into frozen dataclasses.
+
+A target file (unknown keys are rejected)::
+
+    name: jetson-tx2                 # required, file stem must match
+    aliases: [jetson]
+    device: NVIDIA Jetson TX2        # required, hardware in words
+    runtime: tensorrt                # required: tensorrt | onnxruntime | tflite | tflite-edgetpu | pytorch | unknown
+    precision: fp32
+    batch_size: 1
+    threads: null                    # CPU threads used by the runtime, null = not applicable/unknown
+    power_mode: null                 # e.g. "nvpmodel -m 0 + jetson_clocks"; null = not recorded
+    provenance: "..."                # where the numbers come from
+    profile_hint: "..."              # optional: how to build a table for this device
+    tables:                          # space -> dataset -> table reference (paths into latency_tables/)
+      nb201:
+        cifar10: {file: nb201_cifar10_hwnasbench.csv, column: edgegpu}   # arch table column
+        # or {file: nb201_cifar10_cpu_ops.json}                          # per-op table
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._paths import latency_tables_dir, targets_dir
+from ..errors import ConfigError, LatencyTableError, UnknownNameError
+
+__all__ = ["TableRef", "Target", "list_targets", "load_target", "target_names", "RUNTIMES"]
+
+RUNTIMES = ("tensorrt", "onnxruntime", "tflite", "tflite-edgetpu", "pytorch", "unknown")
+_KEYS = {"name", "aliases", "device", "runtime", "precision", "batch_size", "threads", "power_mode",
+         "provenance", "profile_hint", "tables"}
+_TABLE_KEYS = {"file", "column"}
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """Where a target's latencies for one (space, dataset) live.
+
+    Attributes:
+        space, dataset: what the table covers.
+        file: path of the table (relative names resolve in ``latency_tables/``).
+        column: device column of an arch table; None for a per-op JSON table.
+    """
+
+    space: str
+    dataset: str
+    file: Path
+    column: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"arch"`` (measured per-arch CSV) or ``"op"`` (per-op JSON)."""
+        return "op" if self.file.suffix == ".json" else "arch"
+
+    @property
+    def exists(self) -> bool:
+        return self.file.is_file()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One device + runtime setting (see module docstring for the fields)."""
+
+    name: str
+    device: str
+    runtime: str
+    aliases: tuple[str, ...] = ()
+    precision: str = "fp32"
+    batch_size: int = 1
+    threads: int | None = None
+    power_mode: str | None = None
+    provenance: str = ""
+    profile_hint: str = ""
+    tables: tuple[TableRef, ...] = field(default=(), repr=False)
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        """Spaces with at least one existing latency table."""
+        return tuple(sorted({t.space for t in self.tables if t.exists}))
+
+    def table(self, space: str, dataset: str) -> TableRef:
+        """The table for (space, dataset).
+
+        Raises:
+            LatencyTableError: the target has none (with how to profile), or its file is absent.
+        """
+        for t in self.tables:
+            if t.space == space and t.dataset == dataset:
+                if not t.exists:
+                    raise LatencyTableError(
+                        f"target {self.name!r}: latency table {t.file} for {space}/{dataset} is missing",
+                        hint=self.profile_hint or f"edgenas profile --target {self.name} --space {space} "
+                                                  f"--dataset {dataset}")
+                return t
+        have = ", ".join(f"{t.space}/{t.dataset}" for t in self.tables) or "none"
+        raise LatencyTableError(
+            f"target {self.name!r} has no latency table for {space}/{dataset} (has: {have})",
+            hint=self.profile_hint or f"measure it on the device: edgenas profile --target {self.name} "
+                                      f"--space {space} --dataset {dataset}")
+
+
+def _parse(data: Any, path: Path) -> Target:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"target file {path}: expected a mapping at top level")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigError(f"target file {path}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                          f"expected {', '.join(sorted(_KEYS))}")
+    for req in ("name", "device", "runtime"):
+        if not data.get(req):
+            raise ConfigError(f"target file {path}: missing required key {req!r}")
+    if data["name"] != path.stem:
+        raise ConfigError(f"target file {path}: name {data['name']!r} must equal the file stem {path.stem!r}")
+    if data["runtime"] not in RUNTIMES:
+        raise ConfigError(f"target file {path}: runtime {data['runtime']!r}; expected one of {', '.join(RUNTIMES)}")
+    tables: list[TableRef] = []
+    for space, per_ds in (data.get("tables") or {}).items():
+        if not isinstance(per_ds, Mapping):
+            raise ConfigError(f"target file {path}: tables.{space} must map dataset -> table")
+        for ds, ref in per_ds.items():
+            if not isinstance(ref, Mapping) or "file" not in ref or set(ref) - _TABLE_KEYS:
+                raise ConfigError(f"target file {path}: tables.{space}.{ds} must be {{file: ..., column: ...}}")
+            f = Path(ref["file"])
+            tables.append(TableRef(str(space), str(ds), f if f.is_absolute() else latency_tables_dir() / f,
+                                   ref.get("column")))
+    threads = data.get("threads")
+    return Target(
+        name=str(data["name"]), device=str(data["device"]), runtime=str(data["runtime"]),
+        aliases=tuple(str(a) for a in data.get("aliases") or ()),
+        precision=str(data.get("precision") or "fp32"), batch_size=int(data.get("batch_size") or 1),
+        threads=None if threads is None else int(threads), power_mode=data.get("power_mode"),
+        provenance=str(data.get("provenance") or ""), profile_hint=str(data.get("profile_hint") or ""),
+        tables=tuple(tables), path=path,
+    )
+
+
+def load_target_file(path: Path) -> Target:
+    """Parse one target YAML file (``yaml.safe_load``).
+
+    Raises:
+        ConfigError: unreadable/invalid YAML, unknown keys, missing required keys.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read target file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"target file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    return _parse(data, path)
+
+
+def list_targets(directory: Path | None = None) -> list[Target]:
+    """All targets in ``targets/`` (or ``directory``), sorted by name."""
+    d = Path(directory) if directory is not None else targets_dir()
+    out = [load_target_file(p) for p in sorted(d.glob("*.yaml"))]
+    seen: dict[str, str] = {}
+    for t in out:
+        for n in (t.name, *t.aliases):
+            if n in seen:
+                raise ConfigError(f"target name/alias {n!r} is used by both {seen[n]!r} and {t.name!r}")
+            seen[n] = t.name
+    return out
+
+
+def target_names(directory: Path | None = None) -> list[str]:
+    """Names and aliases of all targets."""
+    return sorted(n for t in list_targets(directory) for n in (t.name, *t.aliases))
+
+
+def load_target(name: str, *, directory: Path | None = None) -> Target:
+    """The target called ``name`` (or with alias ``name``).
+
+    Raises:
+        UnknownNameError: with close names.
+    """
+    d = Path(directory) if directory is not None else targets_dir()
+    direct = d / f"{name}.yaml"
+    if "/" not in name and direct.is_file():
+        return load_target_file(direct)
+    targets = list_targets(d)
+    for t in targets:
+        if name in t.aliases:
+            return t
+    raise UnknownNameError("target", name, [n for t in targets for n in (t.name, *t.aliases)])

@@ -1,0 +1,281 @@
+"""Score architectures with single proxies (ensembles rank the results: see ``ensemble.py``).
+
+For every arch the engine derives a per-arch seed ``derive_seed(seed, space.iso_key(arch))``,
+so a score does not depend on which other archs are scored or in what order (isomorphic
+archs share the seed, hence the score). The input batch depends only on the run seed and the
+dataset, so every arch sees the same inputs. Each proxy gets a factory of freshly built
+models (``bn_track_running_stats=False``: BN always uses batch statistics, as in the
+AZ-NAS/VKDNW harness) with Kaiming-normal fan-in init seeded from the per-arch seed.
+
+A proxy that raises, or returns NaN/inf, gets :data:`WORST_SCORE` for that arch; the engine
+logs a warning and counts it in :attr:`ProxyScores.n_warnings`. No NaN/inf ever leaves the
+engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._rng import derive_seed
+from ..errors import DatasetError, EdgeNASError, ProxyError
+from .base import ProxyContext, get_proxy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ..spaces import Arch, DatasetSpec, SearchSpace
+
+__all__ = ["ProxyScores", "WORST_SCORE", "score_archs", "make_inputs", "load_data", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+#: score given to an arch whose proxy failed or was not finite (below any real score)
+WORST_SCORE = -1e30
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp")
+
+
+@dataclass(frozen=True)
+class ProxyScores:
+    """Scores of one architecture.
+
+    Attributes:
+        arch: canonical arch string.
+        scores: proxy name -> finite score (higher = better).
+        seconds: proxy name -> wall seconds spent in that proxy (the first proxy that needs a
+            shared forward pass pays for it; model building is included).
+        n_warnings: how many proxies failed or were not finite for this arch (they got
+            :data:`WORST_SCORE`).
+    """
+
+    arch: str
+    scores: dict[str, float]
+    seconds: dict[str, float]
+    n_warnings: int = 0
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when available else "cpu"; other strings are checked and returned."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EdgeNASError(f"device {device!r} requested but no CUDA device is available; use 'cpu' or 'auto'")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise EdgeNASError(f"unknown device {device!r}; expected 'cpu', 'cuda[:i]' or 'auto'")
+    return device
+
+
+def load_data(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images (N, C, H, W) float32 and optional labels (N,) int64 from ``path``.
+
+    Accepts a ``.npy`` array, a ``.npz`` with images under ``x``/``images``/``data`` and
+    optional labels under ``y``/``labels``, or a folder of images (one sub-folder per class
+    gives labels). Arrays may be NHWC or NCHW; uint8 data is scaled to [0, 1].
+
+    Raises:
+        DatasetError: naming the path and what was expected.
+    """
+    p = Path(path)
+    labels = None
+    if p.is_dir():
+        images, labels = _load_image_folder(p)
+    elif p.suffix == ".npy" and p.is_file():
+        images = np.load(p, allow_pickle=False)
+    elif p.suffix == ".npz" and p.is_file():
+        with np.load(p, allow_pickle=False) as z:
+            key = next((k for k in ("x", "images", "data") if k in z), None)
+            if key is None:
+                raise DatasetError(f"{p}: no image array in .npz; expected a key 'x', 'images' or 'data', got {list(z)}")
+            images = z[key]
+            lkey = next((k for k in ("y", "labels") if k in z), None)
+            labels = None if lkey is None else np.asarray(z[lkey]).astype(np.int64).ravel()
+    else:
+        raise DatasetError(f"data {str(p)!r} not found or not supported; expected a .npy/.npz file or an image folder")
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise DatasetError(f"{p}: image array has shape {images.shape}; expected (N, C, H, W) or (N, H, W, C)")
+    if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
+        images = images.transpose(0, 3, 1, 2)
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    images = images.astype(np.float32) / scale
+    if labels is not None and len(labels) != len(images):
+        raise DatasetError(f"{p}: {len(labels)} labels for {len(images)} images")
+    return images, labels
+
+
+def _load_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow ships with matplotlib
+        raise DatasetError("reading an image folder needs pillow; give a .npy/.npz array instead") from None
+    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
+    if not files:
+        raise DatasetError(f"image folder {str(root)!r} has no images ({', '.join(_IMAGE_SUFFIXES)})")
+    classes = sorted({f.parent.name for f in files if f.parent != root})
+    arrays = []
+    for f in files:
+        with Image.open(f) as im:
+            arrays.append(np.asarray(im.convert("RGB")))
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise DatasetError(f"images in {str(root)!r} have different sizes {sorted(shapes)[:3]}; resize them first")
+    labels = np.array([classes.index(f.parent.name) for f in files], dtype=np.int64) if classes else None
+    return np.stack(arrays), labels
+
+
+def make_inputs(
+    dataset: DatasetSpec, *, seed: int, batch_size: int = 64, data: Any = None, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input batch (B, C, H, W) float32 and labels (B,) int64 for one run.
+
+    Gaussian N(0, 1) inputs and uniform random labels by default. With ``data`` (a path, or
+    an array / (images, labels) tuple), B images are drawn without replacement, resized to
+    the dataset resolution and standardised per channel; labels default to random ones.
+    """
+    import torch
+
+    if batch_size < 2:
+        raise EdgeNASError(f"batch_size {batch_size} too small; expected >= 2")
+    rng = np.random.default_rng(derive_seed(seed, "inputs", dataset.name))
+    c, r = dataset.channels, dataset.input_size
+    if data is None:
+        x = rng.standard_normal((batch_size, c, r, r), dtype=np.float32)
+        y = rng.integers(dataset.num_classes, size=batch_size)
+    else:
+        if isinstance(data, (str, Path)):
+            images, labels = load_data(data)
+        elif isinstance(data, tuple):
+            images, labels = np.asarray(data[0], dtype=np.float32), data[1]
+        else:
+            images, labels = np.asarray(data, dtype=np.float32), None
+        if images.shape[1] != c:
+            raise DatasetError(f"data has {images.shape[1]} channels; dataset {dataset.name!r} expects {c}")
+        if len(images) < batch_size:
+            raise DatasetError(f"data has {len(images)} images; batch_size {batch_size} needs at least that many")
+        idx = rng.choice(len(images), size=batch_size, replace=False)
+        xt = torch.from_numpy(np.ascontiguousarray(images[idx]))
+        if xt.shape[-1] != r or xt.shape[-2] != r:
+            xt = torch.nn.functional.interpolate(xt, size=(r, r), mode="bilinear", align_corners=False)
+        mean = xt.mean(dim=(0, 2, 3), keepdim=True)
+        std = xt.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        x = ((xt - mean) / std).numpy()
+        if labels is not None:
+            y = np.asarray(labels)[idx] % dataset.num_classes
+        else:
+            y = rng.integers(dataset.num_classes, size=batch_size)
+    return (
+        torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device),
+        torch.as_tensor(np.asarray(y), dtype=torch.int64, device=device),
+    )
+
+
+def _model_factory(space: SearchSpace, arch: Arch, dataset: str, arch_seed: int, device: str):
+    from ._common import kaiming_init
+
+    def make_model() -> torch.nn.Module:
+        import torch
+
+        model = space.build_model(arch, dataset, bn_track_running_stats=False)
+        gen = torch.Generator().manual_seed(arch_seed)
+        kaiming_init(model, gen)  # on CPU, so weights do not depend on the device
+        return model.to(device).train()
+
+    return make_model
+
+
+def score_archs(
+    space: SearchSpace,
+    archs: Sequence[Arch | str],
+    dataset: str,
+    proxies: Sequence[str],
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    batch_size: int = 64,
+    data: Any = None,
+) -> list[ProxyScores]:
+    """Score every arch with every single proxy.
+
+    Args:
+        space: the search space.
+        archs: archs (or arch strings / indices the space parses).
+        dataset: dataset name of ``space`` (sets input size and classes).
+        proxies: registered single-proxy names (ensemble recipes are not handled here).
+        seed: run seed; per-arch seeds derive from it and the arch's isomorphism key.
+        device: "cpu", "cuda[:i]" or "auto".
+        batch_size: B of the input batch.
+        data: optional real data: path to .npy/.npz/image folder, an array, or (images, labels).
+
+    Returns:
+        One :class:`ProxyScores` per arch, in input order.
+
+    Raises:
+        UnknownNameError: for an unknown proxy name (before any work is done).
+    """
+    specs = [get_proxy(name) for name in proxies]
+    ds = space.dataset(dataset)
+    device = resolve_device(device)
+    parsed = [a if not isinstance(a, str) else space.parse(a) for a in archs]
+    needs_model = any(s.needs == "model" for s in specs)
+    inputs = targets = None
+    if needs_model:
+        inputs, targets = make_inputs(ds, seed=seed, batch_size=batch_size, data=data, device=device)
+    results = []
+    for arch in parsed:
+        arch_seed = derive_seed(seed, space.iso_key(arch))
+        shared: dict[str, Any] = {}
+        scores: dict[str, float] = {}
+        seconds: dict[str, float] = {}
+        n_warn = 0
+        for spec in specs:
+            is_model = spec.needs == "model"
+            ctx = ProxyContext(
+                space=space,
+                arch=arch,
+                dataset=ds,
+                seed=arch_seed,
+                device=device,
+                batch_size=batch_size,
+                inputs=inputs if is_model else None,
+                targets=targets if is_model else None,
+                make_model=_model_factory(space, arch, dataset, arch_seed, device) if is_model else None,
+                shared=shared,
+            )
+            t0 = time.perf_counter()
+            value, problem = _run_one(spec.fn, ctx)
+            if device.startswith("cuda"):
+                import torch
+
+                torch.cuda.synchronize()
+            seconds[spec.name] = time.perf_counter() - t0
+            if problem is not None:
+                n_warn += 1
+                log.warning("proxy %s on %s: %s; scored %g", spec.name, space.format(arch), problem, WORST_SCORE)
+                value = WORST_SCORE
+            scores[spec.name] = value
+        shared.clear()  # drop cached graphs before the next arch
+        results.append(ProxyScores(space.format(arch), scores, seconds, n_warn))
+    return results
+
+
+def _run_one(fn: Any, ctx: ProxyContext) -> tuple[float, str | None]:
+    """(value, None) or (nan, reason) for one proxy call."""
+    try:
+        value = float(fn(ctx))
+    except ProxyError as e:
+        return math.nan, f"failed: {e}"
+    except (RuntimeError, ValueError, ArithmeticError, IndexError) as e:  # numerical/torch failures
+        return math.nan, f"failed with {type(e).__name__}: {e}"
+    if not math.isfinite(value):
+        return value, f"non-finite value {value}"
+    return value, None

@@ -1,0 +1,201 @@
+"""Ensembles: rank aggregation of single proxies over a population.
+
+An ensemble score is not a property of one arch: it is a rank within a population. The API makes
+that explicit. Score the population with the single proxies first (the engine), then either
+
+* :func:`aggregate` a whole table ``{proxy: (N,) scores}`` -> (N,) ensemble scores, ranks taken
+  within those N archs (``edgenas proxies score`` and ``tools/bench_proxies.py`` do this); or
+* :func:`ensemble_score` one candidate against a fixed **reference population** (the search does
+  this, so a stored score never changes as the search goes on).
+
+Ranks are ascending (worst = 1), ties get their average rank, and non-finite scores (a failed
+proxy, NaN) are replaced by the column minimum before ranking, as in the VKDNW code.
+
+Recipes (``list_ensembles()``):
+
+* ``vkdnw_agg``: log rank(flops) + log rank(az_expressivity) + log rank(az_trainability)
+  + log rank(jacov) + log rank(vkdnw_single) (Tybl & Neumann, CVPR 2025, Table 1).
+* ``az_nas``: sum of log(rank / N) over az_expressivity, az_progressivity, az_trainability, flops
+  (Lee & Ham, CVPR 2024).
+* ``te_nas``: rank(ntk_cond) + rank(linear_regions) (Chen et al., ICLR 2021; ``ntk_cond`` is
+  already negated so higher is better).
+* ``edgenas_agg`` (ours): ``vkdnw_agg`` plus log rank(sed), the data-free topology proxy, as a
+  sixth vote.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .._registry import Registry
+from ..errors import ProxyError
+
+__all__ = [
+    "EnsembleRecipe",
+    "ENSEMBLES",
+    "list_ensembles",
+    "get_ensemble",
+    "ensemble_components",
+    "aggregate",
+    "ensemble_score",
+]
+
+Aggregation = Literal["log_rank", "log_rank_over_n", "rank_sum"]
+
+
+@dataclass(frozen=True)
+class EnsembleRecipe:
+    """A named rank aggregation.
+
+    Attributes:
+        name: registry name.
+        components: single proxies whose ranks are combined (each higher = better).
+        aggregation: ``log_rank`` (sum of log rank), ``log_rank_over_n`` (sum of log(rank/N)),
+            or ``rank_sum`` (sum of ranks).
+        description: one line for ``edgenas proxies list``.
+        reference: where the recipe comes from.
+    """
+
+    name: str
+    components: tuple[str, ...]
+    aggregation: Aggregation
+    description: str = ""
+    reference: str = ""
+
+
+ENSEMBLES: Registry[EnsembleRecipe] = Registry("ensemble")
+
+for _r in (
+    EnsembleRecipe(
+        "vkdnw_agg", ("flops", "az_expressivity", "az_trainability", "jacov", "vkdnw_single"), "log_rank",
+        "sum of log-ranks: FLOPs, AZ expressivity, AZ trainability, jacov, VKDNW_single",
+        "Tybl & Neumann, CVPR 2025 (VKDNW Table 1)",
+    ),
+    EnsembleRecipe(
+        "az_nas", ("az_expressivity", "az_progressivity", "az_trainability", "flops"), "log_rank_over_n",
+        "sum of log(rank/N): AZ expressivity, progressivity, trainability, FLOPs",
+        "Lee & Ham, CVPR 2024 (AZ-NAS)",
+    ),
+    EnsembleRecipe(
+        "te_nas", ("ntk_cond", "linear_regions"), "rank_sum",
+        "rank sum: NTK condition number (negated) + number of linear regions",
+        "Chen, Gong & Wang, ICLR 2021 (TE-NAS)",
+    ),
+    EnsembleRecipe(
+        "edgenas_agg",
+        ("flops", "az_expressivity", "az_trainability", "jacov", "vkdnw_single", "sed"), "log_rank",
+        "ours: vkdnw_agg plus the log-rank of the data-free sed topology proxy",
+        "edgenas",
+    ),
+):
+    ENSEMBLES.add(_r.name, _r)
+
+
+def list_ensembles(pattern: str = "*") -> list[str]:
+    """Registered ensemble names matching an fnmatch pattern."""
+    return ENSEMBLES.names(pattern)
+
+
+def get_ensemble(name: str) -> EnsembleRecipe:
+    """The recipe registered as ``name`` (unknown names raise UnknownNameError)."""
+    return ENSEMBLES.get(name)
+
+
+def ensemble_components(name: str) -> tuple[str, ...]:
+    """Single proxies the ensemble ``name`` needs."""
+    return get_ensemble(name).components
+
+
+def _clean_column(name: str, values: np.ndarray) -> np.ndarray:
+    """Non-finite -> column minimum of the finite values (VKDNW rule); all non-finite -> zeros."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    finite = np.isfinite(v)
+    if finite.all():
+        return v
+    floor = float(v[finite].min()) if finite.any() else 0.0
+    return np.where(finite, v, floor)
+
+
+def _combine(aggregation: Aggregation, ranks: np.ndarray, n: float) -> np.ndarray:
+    # ranks: (M components, N archs), ascending, in [1, n]
+    if aggregation == "log_rank":
+        return np.log(ranks).sum(axis=0)
+    if aggregation == "log_rank_over_n":
+        return np.log(ranks / n).sum(axis=0)
+    return ranks.sum(axis=0)
+
+
+def aggregate(name: str, table: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Ensemble scores of a population, ranks taken within it.
+
+    Args:
+        name: ensemble recipe.
+        table: ``{component proxy: (N,) scores}`` for the same N archs in the same order
+            (higher = better; NaN/inf allowed: they rank as the column minimum).
+
+    Returns:
+        (N,) float64 ensemble scores, higher = better. Only meaningful within this population.
+
+    Raises:
+        ProxyError: a component is missing or the columns differ in length.
+    """
+    from scipy.stats import rankdata
+
+    recipe = get_ensemble(name)
+    missing = [c for c in recipe.components if c not in table]
+    if missing:
+        raise ProxyError(f"ensemble {name!r} needs scores for {', '.join(missing)}; "
+                         f"expected columns {', '.join(recipe.components)}")
+    cols = [_clean_column(c, table[c]) for c in recipe.components]
+    n = {c.size for c in cols}
+    if len(n) != 1:
+        raise ProxyError(f"ensemble {name!r}: component columns differ in length ({sorted(n)})")
+    size = n.pop()
+    if size == 0:
+        return np.zeros(0)
+    ranks = np.vstack([rankdata(c, method="average") for c in cols])
+    return _combine(recipe.aggregation, ranks, float(size))
+
+
+def ensemble_score(name: str, candidate: Mapping[str, float], reference: Mapping[str, np.ndarray]) -> float:
+    """Ensemble score of one candidate ranked against a fixed reference population.
+
+    Per component the candidate's rank is ``1 + #(reference below it) + 0.5 #(reference equal)``
+    in ``1..R+1``, i.e. its average rank had it joined the R reference archs; the ranks are then
+    combined as the recipe says (``N = R + 1``). Non-finite values (candidate or reference) count as
+    the reference column's finite minimum. The score does not change when other candidates are
+    scored, so it can be stored.
+
+    Args:
+        name: ensemble recipe.
+        candidate: ``{component: score}`` of the candidate.
+        reference: ``{component: (R,) scores}`` of the reference population.
+
+    Returns:
+        The candidate's ensemble score (higher = better).
+
+    Raises:
+        ProxyError: a component is missing from ``candidate`` or ``reference``.
+    """
+    recipe = get_ensemble(name)
+    ranks = []
+    size = None
+    for c in recipe.components:
+        if c not in candidate or c not in reference:
+            where = "candidate" if c not in candidate else "reference"
+            raise ProxyError(f"ensemble {name!r}: {where} has no score for component {c!r}")
+        ref = _clean_column(c, reference[c])
+        if size is None:
+            size = ref.size
+        elif ref.size != size:
+            raise ProxyError(f"ensemble {name!r}: reference columns differ in length")
+        v = float(candidate[c])
+        if not math.isfinite(v):
+            v = float(ref.min()) if ref.size else 0.0
+        ranks.append(1.0 + float(np.sum(ref < v)) + 0.5 * float(np.sum(ref == v)))
+    return float(_combine(recipe.aggregation, np.array(ranks)[:, None], float((size or 0) + 1))[0])

@@ -1,0 +1,155 @@
+"""Run-folder outputs, each written atomically (temporary file + rename).
+
+* ``pareto.json``: ``{"schema_version": 1, "proxy": ..., "targets": [...], "budgets": {...},
+  "members": [...]}``, members best proxy score first (see :meth:`Candidate.record`).
+* ``candidates.csv``: every scored candidate, one row each, with a ``#`` header giving units.
+* ``config.json``: the fully resolved :class:`SearchConfig` (``run_search(SearchConfig(**cfg))``
+  re-runs it).
+* ``pareto.png``: proxy score vs latency on the first target, budget line, front highlighted
+  (skipped with a note when matplotlib is missing).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .run import SearchContext, SearchResult
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "write_outputs"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n"
+
+
+def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, Path], list[str]]:
+    """Write the four output files of a finished search; returns ({name: path}, notes)."""
+    from .run import SCHEMA_VERSION, config_dict
+
+    cfg = result.config
+    run_dir = Path(result.run_dir)
+    files: dict[str, Path] = {}
+    notes: list[str] = []
+    targets = sorted(ctx.cost.targets)
+
+    pareto = {
+        "schema_version": SCHEMA_VERSION,
+        "edgenas_version": __version__,
+        "space": cfg.space, "dataset": cfg.dataset, "proxy": cfg.proxy, "targets": targets,
+        "budgets": {"max_latency_ms": cfg.max_latency_ms, "max_params_m": cfg.max_params_m,
+                    "max_macs_m": cfg.max_macs_m},
+        "objectives": [{"name": o.name, "direction": o.direction} for o in ctx.objectives],
+        "n_candidates": len(result.candidates),
+        "members": [c.record(cfg.proxy) for c in result.front],
+    }
+    files["pareto.json"] = run_dir / "pareto.json"
+    atomic_write_text(files["pareto.json"], _json(pareto))
+
+    buf = io.StringIO()
+    buf.write(f"# edgenas {__version__} search candidates: every scored arch, evaluation order.\n")
+    buf.write(f"# score: {cfg.proxy} (higher is better; empty = proxy failed); latency_ms_<target>: ms per "
+              "image; macs_m: MACs per image, millions (fvcore, BN folded); params_m: millions; "
+              "proxy_seconds: proxy wall time; reused: 1 if taken from the run store.\n")
+    comps = list(ctx.scorer.components) if ctx.scorer.is_ensemble else []
+    front_keys = {c.iso_key for c in result.front}
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["order", "index", "arch", "iso_key", "score", *comps,
+                *(f"latency_ms_{t}" for t in targets), *(f"latency_source_{t}" for t in targets),
+                "macs_m", "params_m", "proxy_seconds", "reused", "on_front"])
+    for c in result.candidates:
+        def num(v: float | None) -> str:
+            return "" if v is None or not math.isfinite(v) else repr(float(v))
+
+        w.writerow([c.order, "" if c.index is None else c.index, c.arch, c.iso_key, num(c.score),
+                    *(num(c.raw_scores.get(k)) for k in comps),
+                    *(repr(c.latency_ms[t]) for t in targets), *(c.latency_source[t] for t in targets),
+                    f"{c.macs_m:.6f}", f"{c.params_m:.6f}", f"{c.seconds:.4f}", int(c.reused),
+                    int(c.iso_key in front_keys)])
+    files["candidates.csv"] = run_dir / "candidates.csv"
+    atomic_write_text(files["candidates.csv"], buf.getvalue())
+
+    files["config.json"] = run_dir / "config.json"
+    atomic_write_text(files["config.json"], _json({"schema_version": SCHEMA_VERSION,
+                                                   "edgenas_version": __version__, **config_dict(cfg)}))
+
+    try:
+        png = _plot(result, ctx, targets[0])
+    except ImportError:
+        notes.append("pareto.png skipped: matplotlib is not installed (pip install 'edgenas[plot]')")
+    else:
+        files["pareto.png"] = run_dir / "pareto.png"
+        atomic_write_bytes(files["pareto.png"], png)
+    return files, notes
+
+
+def _plot(result: SearchResult, ctx: SearchContext, target: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure  # Figure directly: no pyplot global state
+
+    cfg = result.config
+    fig = Figure(figsize=(6.4, 4.4), dpi=110)
+    ax = fig.add_subplot(1, 1, 1)
+    cands = [c for c in result.candidates if math.isfinite(c.score)]
+    ax.scatter([c.latency_ms[target] for c in cands], [c.score for c in cands], s=10, c="0.65",
+               label=f"scored ({len(result.candidates)})")
+    front = [c for c in result.front if math.isfinite(c.score)]
+    front_sorted = sorted(front, key=lambda c: c.latency_ms[target])
+    ax.plot([c.latency_ms[target] for c in front_sorted], [c.score for c in front_sorted], "o-", color="C3",
+            drawstyle="steps-post",
+            ms=5, label=f"Pareto front ({len(result.front)})")
+    if cfg.max_latency_ms is not None:
+        ax.axvline(cfg.max_latency_ms, color="C0", ls="--", label=f"budget {cfg.max_latency_ms:g} ms")
+    ax.set_xlabel(f"latency on {target} (ms)")
+    ax.set_ylabel(f"{cfg.proxy} (higher is better)")
+    ax.set_title(f"{cfg.space} / {cfg.dataset}: {cfg.searcher}, seed {cfg.seed}")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

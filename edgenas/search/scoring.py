@@ -1,0 +1,257 @@
+"""Accuracy side of the search: turning archs into proxy scores.
+
+A :class:`Scorer` returns *raw* values per arch (the single proxy, or every component of an
+ensemble); the search then derives the one objective score:
+
+* a single proxy: its raw value;
+* an ensemble (e.g. ``vkdnw_agg``): ``ensemble_score(name, components, reference)``, a rank of the
+  candidate's components against a **reference population**. The reference population is the
+  search's initial population: the first ``R = population`` distinct feasible archs drawn from the
+  run seed (the same archs for the same seed and budgets), scored before anything else and kept in
+  the run store. Every later candidate is ranked against this fixed set, so a stored score never
+  changes as the search goes on and a resumed run derives the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import ProxyError, UnknownNameError
+from ..spaces import Arch, SearchSpace
+
+__all__ = ["ProxyScorer", "RawScore", "Scorer", "combine_scores", "known_proxies", "proxy_key"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawScore:
+    """Raw proxy values of one arch; ``None`` marks a failed proxy (worst score)."""
+
+    values: Mapping[str, float | None]
+    seconds: float
+    n_warnings: int = 0
+
+
+class Scorer(Protocol):
+    """Scores archs with a proxy configuration.
+
+    Attributes:
+        proxy: the objective's name (a single proxy or an ensemble).
+        components: raw value names every result carries (``[proxy]`` for a single proxy).
+        is_ensemble: True if the objective is a rank against the reference population.
+        config: JSON-able description that identifies the scores (goes into the store key).
+    """
+
+    proxy: str
+    components: tuple[str, ...]
+    is_ensemble: bool
+    config: Mapping[str, Any]
+
+    def score(self, archs: Sequence[Arch]) -> list[RawScore]:
+        ...
+
+    def combine(self, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray]) -> float:
+        ...
+
+
+def known_proxies() -> tuple[list[str], list[str]]:
+    """(single proxies, ensembles) currently registered.
+
+    Raises:
+        ProxyError: the proxy engine is not importable.
+    """
+    try:
+        from ..proxies.engine import score_archs  # noqa: F401  (importing the engine registers proxies)
+    except ImportError as exc:
+        raise ProxyError(f"the proxy engine edgenas.proxies.engine cannot be imported ({exc})") from None
+    from ..proxies import list_proxies
+
+    try:
+        from ..proxies.ensemble import list_ensembles
+    except ImportError:  # pragma: no cover - ensembles are optional during development
+        return list_proxies(), []
+    return list_proxies(), list_ensembles()
+
+
+def proxy_key(config: Mapping[str, Any]) -> str:
+    """Short stable digest of a proxy configuration."""
+    text = json.dumps(dict(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def combine_scores(
+    scorer: Scorer, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray] | None
+) -> float:
+    """Objective score of one arch (higher = better); failed proxies give ``-inf``."""
+    if not scorer.is_ensemble:
+        v = raw.get(scorer.proxy)
+        return -math.inf if v is None else float(v)
+    if reference is None:
+        raise RuntimeError("ensemble score requested before the reference population was scored")
+    return float(scorer.combine(raw, reference))
+
+
+class ProxyScorer:
+    """Scores with ``edgenas.proxies``: a single registered proxy or a registered ensemble.
+
+    Args:
+        space: search space.
+        dataset: dataset name of the space.
+        proxy: single proxy or ensemble name.
+        seed: run seed (the engine derives per-arch seeds from it and the canonical arch).
+        device: torch device string.
+        batch_size: B of the proxy inputs.
+        data: proxy input data spec (``None`` = Gaussian inputs).
+
+    Raises:
+        UnknownNameError: ``proxy`` is neither a registered proxy nor an ensemble.
+    """
+
+    def __init__(
+        self, *, space: SearchSpace, dataset: str, proxy: str, seed: int, device: str = "cpu",
+        batch_size: int = 64, data: str | None = None,
+    ) -> None:
+        singles, ensembles = known_proxies()
+        if proxy in ensembles:
+            from ..proxies.ensemble import ensemble_components
+
+            self.components = tuple(ensemble_components(proxy))
+            self.is_ensemble = True
+        elif proxy in singles:
+            self.components = (proxy,)
+            self.is_ensemble = False
+        else:
+            raise UnknownNameError("proxy", proxy, [*singles, *ensembles])
+        self.space = space
+        self.dataset = dataset
+        self.proxy = proxy
+        self.seed = int(seed)
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.data = data
+        self.config = {
+            "proxy": proxy, "components": list(self.components), "batch_size": self.batch_size,
+            "data": data or "gaussian",
+        }
+
+    def score(self, archs: Sequence[Arch]) -> list[RawScore]:
+        from ..proxies.engine import score_archs
+
+        out = score_archs(
+            self.space, list(archs), self.dataset, list(self.components), seed=self.seed,
+            device=self.device, batch_size=self.batch_size, data=self.data,
+        )
+        return [
+            RawScore({c: _finite(r.scores.get(c)) for c in self.components},
+                     float(sum(r.seconds.values())), int(r.n_warnings))
+            for r in out
+        ]
+
+    def combine(self, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray]) -> float:
+        from ..proxies.ensemble import ensemble_score
+
+        cand = {c: (-math.inf if raw.get(c) is None else float(raw[c])) for c in self.components}
+        return float(ensemble_score(self.proxy, cand, reference))
+
+
+class TableScorer:
+    """Scores looked up in a precomputed table (CSV with ``#`` header lines, or JSONL).
+
+    Rows are keyed by ``index`` (benchmark index) or ``arch`` / ``arch_str`` (canonical string);
+    every other numeric column is a proxy. With one proxy column the objective is its value; with
+    several (``columns=("flops", "jacov")``) the objective is ranked against the reference population
+    (the same rule as the engine's ensembles) and aggregated VKDNW_agg-style: the sum over columns
+    of ``log(rank / (R + 1))``, rank = 1 + reference archs beaten (ties half). Archs missing
+    from the table score ``-inf`` unless the caller keeps them out (see :meth:`covers`).
+
+    Args:
+        space: search space (to format archs and look up indices).
+        path: the table.
+        columns: proxy columns to use.
+        name: objective name (default: the column, or ``"rank(a+b)"``).
+    """
+
+    def __init__(self, *, space: SearchSpace, path: str, columns: Sequence[str], name: str | None = None) -> None:
+        import csv
+        from pathlib import Path
+
+        from ..errors import ConfigError
+
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read score table {path!r}: {exc.strerror}") from None
+        rows: list[dict[str, Any]]
+        if p.suffix == ".jsonl":
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+        if not rows:
+            raise ConfigError(f"score table {path!r} has no rows")
+        for c in columns:
+            if c not in rows[0]:
+                raise ConfigError(f"score table {path!r} has no column {c!r}; expected one of {', '.join(rows[0])}")
+        self.space = space
+        self._by_key: dict[str, dict[str, float | None]] = {}
+        for r in rows:
+            vals = {c: _finite(r.get(c)) for c in columns}
+            if r.get("index") not in (None, ""):
+                self._by_key[f"i{int(r['index'])}"] = vals
+            text_arch = r.get("arch") or r.get("arch_str")
+            if text_arch:
+                self._by_key[space.format(space.parse(str(text_arch)))] = vals
+        self.components = tuple(columns)
+        self.is_ensemble = len(columns) > 1
+        self.proxy = name or (columns[0] if len(columns) == 1 else f"rank({'+'.join(columns)})")
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.config = {"proxy": self.proxy, "components": list(columns), "table": p.name, "table_sha256": digest}
+
+    def _row(self, arch: Arch) -> dict[str, float | None] | None:
+        row = self._by_key.get(self.space.format(arch))
+        if row is None:
+            idx = self.space.index(arch)
+            row = self._by_key.get(f"i{idx}") if idx is not None else None
+        return row
+
+    def covers(self, arch: Arch) -> bool:
+        """True if the table has a row for ``arch``."""
+        return self._row(arch) is not None
+
+    def score(self, archs: Sequence[Arch]) -> list[RawScore]:
+        out = []
+        for a in archs:
+            row = self._row(a) or {}
+            out.append(RawScore({c: row.get(c) for c in self.components}, 0.0))
+        return out
+
+    def combine(self, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray]) -> float:
+        # VKDNW_agg-style aggregation: sum over components of log(rank / (R + 1)), where rank is
+        # 1 + the number of the R reference archs the candidate beats (ties count half)
+        total = 0.0
+        for c in self.components:
+            v = raw.get(c)
+            ref = reference[c]  # failed reference archs are -inf: beaten by every finite value
+            if v is None:
+                rank = 1.0
+            else:
+                rank = 1.0 + float(np.sum(ref < v)) + 0.5 * float(np.sum(ref == v))
+            total += math.log(rank / (len(ref) + 1.0))
+        return total

@@ -1,0 +1,138 @@
+"""Searchers: strategies that pick which archs to score. Registered by name.
+
+A searcher is a function ``fn(ctx: SearchContext) -> None`` that proposes archs and calls
+``ctx.evaluate`` until ``ctx.remaining == 0`` (or it has nothing new to propose). It draws all its
+randomness from ``ctx.rng``, so a run with the same seed and config replays the same trajectory:
+that is what makes ``--resume`` exact (already-scored archs come back from the store).
+
+``nsga2`` uses pymoo for what pymoo does well (``RankAndCrowding``: fast non-dominated sorting and
+crowding-distance survival) and edgenas' own operators for what pymoo cannot know: sampling,
+uniform crossover and token mutation that honour ``space.choices``, the budgets (infeasible
+children are never scored) and isomorphism (a child whose iso key was already scored is redrawn).
+pymoo's own ``minimize`` loop was not used: it evaluates whole generations through its Problem
+interface, which does not fit per-candidate durable scoring and replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._registry import Registry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .run import Candidate, SearchContext
+
+__all__ = ["SEARCHERS", "get_searcher", "list_searchers", "register_searcher"]
+
+Searcher = Callable[["SearchContext"], None]
+SEARCHERS: Registry[Searcher] = Registry("searcher")
+
+
+def register_searcher(name: str) -> Callable[[Searcher], Searcher]:
+    """Decorator registering ``fn(ctx) -> None`` as searcher ``name``."""
+    return SEARCHERS.register(name)
+
+
+def get_searcher(name: str) -> Searcher:
+    """The searcher registered as ``name``."""
+    return SEARCHERS.get(name)
+
+
+def list_searchers(pattern: str = "*") -> list[str]:
+    """Registered searcher names."""
+    return SEARCHERS.names(pattern)
+
+
+@register_searcher("random")
+def random_search(ctx: SearchContext) -> None:
+    """Uniform random feasible archs (each isomorphism class at most once), in batches of
+    ``population``. The baseline every other searcher must beat."""
+    while ctx.remaining > 0:
+        batch = ctx.sample_feasible(min(ctx.population, ctx.remaining))
+        if not batch:
+            return
+        ctx.evaluate(batch)
+
+
+def _rank_and_crowding(F: np.ndarray, n_survive: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pymoo's NSGA-II survival on ``F`` (N, M) (minimised): (survivor indices, rank, crowding)."""
+    from pymoo.core.population import Population
+    from pymoo.core.problem import Problem
+    from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+    pop = Population.new("F", F)
+    problem = Problem(n_var=1, n_obj=F.shape[1])
+    idx = RankAndCrowding().do(problem, pop, n_survive=n_survive, random_state=rng, return_indices=True)
+    idx = np.asarray(idx, dtype=int)
+    rank = np.asarray([pop[i].get("rank") for i in idx], dtype=float)
+    crowd = np.asarray([pop[i].get("crowding") for i in idx], dtype=float)
+    return idx, rank, crowd
+
+
+def _tournament(rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -> int:
+    """Binary tournament: lower rank wins, then larger crowding distance."""
+    a, b = (int(x) for x in rng.integers(len(rank), size=2))
+    if rank[a] != rank[b]:
+        return a if rank[a] < rank[b] else b
+    return a if crowd[a] >= crowd[b] else b
+
+
+@register_searcher("nsga2")
+def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_child: int = 50,
+          immigrant_share: float = float(__import__("os").environ.get("EDGENAS_IMM", "0"))) -> None:
+    """NSGA-II (Deb et al. 2002) over the space's integer genome.
+
+    Offspring: binary tournament on (rank, crowding), uniform crossover with probability
+    ``crossover_prob``, then per-position token mutation with rate 1/n_positions (at least one
+    position changes when the child would equal a parent). Children that break a budget or repeat an
+    already-scored isomorphism class are redrawn; if ``max_tries_per_child * population`` draws do
+    not fill the offspring, it is topped up with fresh random feasible archs.
+    """
+    space, rng, P = ctx.space, ctx.rng, ctx.population
+    choices = space.choices
+    n_pos = len(choices)
+    pop: list[Candidate] = ctx.evaluate(ctx.sample_feasible(min(P, ctx.remaining)))
+    while ctx.remaining > 0 and pop:
+        F = ctx.objective_matrix(pop)
+        # survival returns indices in its own order; re-map rank/crowding to pop order
+        order, rank_s, crowd_s = _rank_and_crowding(F, len(pop), rng)
+        rank = np.empty(len(pop))
+        crowd = np.empty(len(pop))
+        rank[order] = rank_s
+        crowd[order] = crowd_s
+        genomes = [space.encode(space.parse(c.arch)) for c in pop]
+        children: list = []
+        child_keys: set[str] = set()
+        tries = 0
+        n_children = min(P, ctx.remaining) - int(round(immigrant_share * min(P, ctx.remaining)))
+        while len(children) < n_children and tries < max_tries_per_child * P:
+            tries += 1
+            g1 = genomes[_tournament(rank, crowd, rng)]
+            g2 = genomes[_tournament(rank, crowd, rng)]
+            if rng.random() < crossover_prob:
+                child = np.where(rng.random(n_pos) < 0.5, g1, g2)
+            else:
+                child = g1.copy()
+            flip = rng.random(n_pos) < 1.0 / n_pos
+            if not flip.any() or np.array_equal(child, g1) or np.array_equal(child, g2):
+                flip[int(rng.integers(n_pos))] = True
+            for p in np.flatnonzero(flip):
+                k = len(choices[p])
+                child[p] = (child[p] + 1 + int(rng.integers(k - 1))) % k  # a different token
+            arch = space.decode(child)
+            key = space.iso_key(arch)
+            if key in child_keys or ctx.seen(key) or not ctx.feasible(arch):
+                continue
+            children.append(arch)
+            child_keys.add(key)
+        if len(children) < min(P, ctx.remaining):
+            children += ctx.sample_feasible(min(P, ctx.remaining) - len(children), exclude=child_keys)
+        if not children:
+            return
+        offspring = ctx.evaluate(children)
+        merged = pop + offspring
+        keep, _, _ = _rank_and_crowding(ctx.objective_matrix(merged), min(P, len(merged)), rng)
+        pop = [merged[i] for i in keep]

@@ -1,0 +1,151 @@
+"""Durable record of scored candidates: one SQLite file (WAL) per run folder.
+
+Each scored candidate is committed as soon as its proxy scores exist, so a Ctrl-C or ``kill -9``
+loses at most the candidate being scored. Rows are keyed by (space, dataset, proxy key, seed, data,
+iso key): the proxy key is a digest of the proxy configuration, so a store never serves scores of
+another configuration. The whole resolved run configuration is kept in ``meta`` and a resume with a
+different one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["CandidateStore", "StoredScore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scores (
+    space TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    proxy_key TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    iso_key TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    raw_scores TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    n_warnings INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    scored_at REAL NOT NULL,
+    PRIMARY KEY (space, dataset, proxy_key, seed, data, iso_key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    """Raw proxy values of one isomorphism class, as scored (JSON floats; ``None`` = failed)."""
+
+    arch: str
+    iso_key: str
+    raw_scores: Mapping[str, float]
+    seconds: float
+    n_warnings: int
+
+
+class CandidateStore:
+    """SQLite store of a run folder.
+
+    Args:
+        path: the ``.sqlite`` file (created if missing).
+        key: (space, dataset, proxy_key, seed, data) that every row of this run carries.
+    """
+
+    def __init__(self, path: Path, *, key: tuple[str, str, str, int, str]) -> None:
+        self.path = Path(path)
+        self.key = key
+        # isolation_level=None: autocommit; every insert is its own durable transaction
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
+        self._db.executescript(_SCHEMA)
+
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+        )
+
+    def check_config(self, config: Mapping[str, Any]) -> bool:
+        """Record ``config`` on first use; on a resume, refuse a different one.
+
+        Returns:
+            True if the store already held this configuration (a resume).
+
+        Raises:
+            ConfigError: naming the first differing field.
+        """
+        old = self.get_meta("config")
+        new = json.loads(json.dumps(dict(config), sort_keys=True))
+        if old is None:
+            self.set_meta("config", new)
+            return False
+        if old != new:
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            k = diff[0]
+            raise ConfigError(
+                f"run folder {str(self.path.parent)!r} holds a different search config "
+                f"({k}: stored {old.get(k)!r}, given {new.get(k)!r}); use another --out or the same options",
+            )
+        return True
+
+    # -- scores -------------------------------------------------------------------------
+    def get(self, iso_key: str) -> StoredScore | None:
+        row = self._db.execute(
+            "SELECT arch, iso_key, raw_scores, seconds, n_warnings FROM scores WHERE space=? AND dataset=? "
+            "AND proxy_key=? AND seed=? AND data=? AND iso_key=?",
+            (*self.key, iso_key),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredScore(row[0], row[1], json.loads(row[2]), float(row[3]), int(row[4]))
+
+    def put(self, rec: StoredScore, *, device: str) -> None:
+        """Insert one scored candidate and commit it (an existing row is kept)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*self.key, rec.iso_key, rec.arch, json.dumps(dict(rec.raw_scores), sort_keys=True),
+             float(rec.seconds), int(rec.n_warnings), device, time.time()),
+        )
+
+    def count(self) -> int:
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM scores WHERE space=? AND dataset=? AND proxy_key=? AND seed=? AND data=?",
+            self.key).fetchone()[0])
+
+    def close(self) -> None:
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:  # pragma: no cover - a busy checkpoint is harmless
+            pass
+        self._db.close()
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` (and parents) and prove a file can be written there.
+
+    Raises:
+        ConfigError: the folder cannot be created or written.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".edgenas_write_probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write run folder {str(folder)!r}: {exc.strerror or exc}; expected a writable directory"
+        ) from None

@@ -1,0 +1,236 @@
+"""FBNet macro space as defined by HW-NAS-Bench (Li et al., ICLR 2021) and used by HELP.
+
+22 searchable layers in 7 stages of ``[1, 4, 4, 4, 4, 4, 1]`` layers with output channels
+``[16, 24, 32, 64, 112, 184, 352]``; each layer is one of 9 blocks (``BLOCKS``): an inverted
+residual block ``k{kernel}_e{expansion}[_g{groups}]`` (1x1 group conv -> kxk depthwise ->
+1x1 group conv, residual when shape is kept) or ``skip`` (identity, or 1x1 conv+BN+ReLU when the
+layer changes stride or width). Fixed parts: a 3x3 conv+BN+ReLU stem to 16 channels, a 1x1
+conv+BN+ReLU header, global average pooling and a linear classifier.
+
+========== ===== ====== ===================== ====== =============
+dataset    input stem   stage strides         header classes
+========== ===== ====== ===================== ====== =============
+cifar100   32    s1     1, 1, 2, 2, 1, 2, 1   1504   100
+imagenet   224   s2     1, 2, 2, 2, 1, 2, 1   1984   1000
+========== ===== ====== ===================== ====== =============
+
+The first layer of each stage carries the stage stride and the width change; the other layers
+are stride 1 at the stage width. Arch strings are the 22 block names in layer order, joined by
+``-`` (canonical), spaces or commas; op indices 0..8 (HW-NAS-Bench ``op_idx_list``, HELP
+``op_indices``) are accepted in place of names. There is no benchmark index. Every token gives
+a different function (``skip`` at a stride-1, same-width layer is the identity, but no other
+block is), so the iso key is the canonical arch string.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ..errors import ArchError, did_you_mean
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["BLOCKS", "FBNetSpace", "BlockConfig", "LayerSlot", "hwnasbench_key"]
+
+#: the 9 block choices, in HW-NAS-Bench / HELP op-index order
+BLOCKS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
+N_LAYERS = 22
+STAGE_LAYERS = (1, 4, 4, 4, 4, 4, 1)
+STAGE_CHANNELS = (16, 24, 32, 64, 112, 184, 352)
+STEM_CHANNELS = 16
+
+
+class BlockConfig(NamedTuple):
+    """Hyper-parameters of one conv block token (``skip`` has none)."""
+
+    kernel: int
+    expansion: int
+    groups: int
+
+
+#: token -> block config; ``skip`` is absent
+BLOCK_CONFIGS: dict[str, BlockConfig] = {
+    "k3_e1": BlockConfig(3, 1, 1),
+    "k3_e1_g2": BlockConfig(3, 1, 2),
+    "k3_e3": BlockConfig(3, 3, 1),
+    "k3_e6": BlockConfig(3, 6, 1),
+    "k5_e1": BlockConfig(5, 1, 1),
+    "k5_e1_g2": BlockConfig(5, 1, 2),
+    "k5_e3": BlockConfig(5, 3, 1),
+    "k5_e6": BlockConfig(5, 6, 1),
+}
+
+
+class _Setting(NamedTuple):
+    stem_stride: int
+    stage_strides: tuple[int, ...]
+    header_channels: int
+
+
+# HW-NAS-Bench's CIFAR setting (their "unofficial CIFAR" strides) and the FBNet v1 ImageNet setting
+_SETTINGS = {
+    "cifar100": _Setting(1, (1, 1, 2, 2, 1, 2, 1), 1504),
+    "imagenet": _Setting(2, (1, 2, 2, 2, 1, 2, 1), 1984),
+}
+
+
+class LayerSlot(NamedTuple):
+    """Shape of one searchable layer: channels in/out, input resolution, stride (1-based ``layer``)."""
+
+    layer: int
+    stage: int
+    c_in: int
+    c_out: int
+    resolution: int
+    stride: int
+
+
+def _separators(text: str) -> list[str]:
+    s = text.strip().strip("[]()")
+    for sep in (",", " ", "\t", "\n"):
+        s = s.replace(sep, "-")
+    return [t for t in s.split("-") if t]
+
+
+class FBNetSpace(SearchSpace):
+    """The HW-NAS-Bench FBNet space (9^22 archs) for ``cifar100`` (32 px) and ``imagenet`` (224 px)."""
+
+    name = "fbnet"
+    description = "FBNet macro space (HW-NAS-Bench/HELP): 22 layers x 9 blocks, no index"
+    datasets = {
+        "cifar100": DatasetSpec("cifar100", 100, 32),
+        "imagenet": DatasetSpec("imagenet", 1000, 224),
+    }
+
+    @property
+    def choices(self) -> tuple[tuple[str, ...], ...]:
+        return (BLOCKS,) * N_LAYERS
+
+    # -- strings -----------------------------------------------------------------------
+    def parse(self, text: str) -> Arch:
+        """Parse 22 block names (or op indices 0..8) separated by ``-``, spaces or commas.
+
+        Raises:
+            ArchError: naming the bad token and its layer, or the wrong token count.
+        """
+        if not isinstance(text, str):
+            raise ArchError(f"FBNet arch must be a string, got {type(text).__name__}")
+        parts = _separators(text)
+        tokens: list[str] = []
+        for pos, part in enumerate(parts, start=1):
+            if part in BLOCKS:
+                tokens.append(part)
+            elif part.isdigit() and int(part) < len(BLOCKS):
+                tokens.append(BLOCKS[int(part)])
+            else:
+                close = did_you_mean(part, BLOCKS)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ArchError(
+                    f"unknown FBNet block {part!r} at layer {pos} of {text!r}{hint}; "
+                    f"expected one of {', '.join(BLOCKS)} or an op index 0-{len(BLOCKS) - 1}"
+                )
+        if len(tokens) != N_LAYERS:
+            raise ArchError(
+                f"FBNet arch {text!r} has {len(tokens)} blocks; expected {N_LAYERS} "
+                f"joined by '-', spaces or commas"
+            )
+        return Arch(self.name, tuple(tokens), "-".join(tokens))
+
+    def format(self, arch: Arch) -> str:
+        if len(arch.tokens) != N_LAYERS or any(t not in BLOCKS for t in arch.tokens):
+            raise ArchError(f"not an FBNet arch (expected {N_LAYERS} tokens from {', '.join(BLOCKS)}): {arch.tokens!r}")
+        return "-".join(arch.tokens)
+
+    def arch(self, tokens: tuple[str, ...] | list[str]) -> Arch:
+        tokens = tuple(tokens)
+        return Arch(self.name, tokens, self.format(Arch(self.name, tokens)))
+
+    def op_indices(self, arch: Arch) -> list[int]:
+        """HW-NAS-Bench ``op_idx_list`` / HELP ``op_indices`` of ``arch``."""
+        return [BLOCKS.index(t) for t in arch.tokens]
+
+    # -- shapes ------------------------------------------------------------------------
+    def slots(self, dataset: str) -> list[LayerSlot]:
+        """Shape of each of the 22 searchable layers for ``dataset`` (independent of the arch)."""
+        ds = self.dataset(dataset)
+        setting = _SETTINGS[ds.name]
+        res = ds.input_size // setting.stem_stride
+        c_prev = STEM_CHANNELS
+        out: list[LayerSlot] = []
+        for stage, (n, c, s) in enumerate(zip(STAGE_LAYERS, STAGE_CHANNELS, setting.stage_strides)):
+            for i in range(n):
+                stride = s if i == 0 else 1
+                out.append(LayerSlot(len(out) + 1, stage, c_prev if i == 0 else c, c, res, stride))
+                res //= stride
+            c_prev = c
+        return out
+
+    def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
+        """Stem, the 22 blocks, header, pooling and classifier with (C, H, W) shapes.
+
+        Op names and params mirror the HW-NAS-Bench LUT key grammar (``ConvNorm``,
+        ``ConvBlock`` with exp/kernel/stride/group, ``Skip`` with stride, ``AvgP``, ``FC``), so
+        ``LayerSpec.key()`` depends only on the block and its shape: layers of one stage that
+        share a shape share a key, as in the HW-NAS-Bench LUTs. Positions are ``stem``,
+        ``layer01`` .. ``layer22``, ``header``, ``avgpool``, ``classifier``.
+        """
+        self.format(arch)
+        ds = self.dataset(dataset)
+        setting = _SETTINGS[ds.name]
+        r0 = ds.input_size
+        r1 = r0 // setting.stem_stride
+        out = [
+            LayerSpec("stem", "ConvNorm", (3, r0, r0), (STEM_CHANNELS, r1, r1),
+                      (("kernel", 3), ("stride", setting.stem_stride), ("group", 1)))
+        ]
+        for slot, token in zip(self.slots(dataset), arch.tokens):
+            r_out = slot.resolution // slot.stride
+            shapes = ((slot.c_in, slot.resolution, slot.resolution), (slot.c_out, r_out, r_out))
+            pos = f"layer{slot.layer:02d}"
+            if token == "skip":
+                out.append(LayerSpec(pos, "Skip", *shapes, (("stride", slot.stride),)))
+            else:
+                b = BLOCK_CONFIGS[token]
+                params = (("exp", b.expansion), ("kernel", b.kernel), ("stride", slot.stride), ("group", b.groups))
+                out.append(LayerSpec(pos, "ConvBlock", *shapes, params))
+        c, r, h = STAGE_CHANNELS[-1], out[-1].out_shape[1], setting.header_channels
+        out.append(LayerSpec("header", "ConvNorm", (c, r, r), (h, r, r), (("kernel", 1), ("stride", 1), ("group", 1))))
+        out.append(LayerSpec("avgpool", "AvgP", (h, r, r), (h, 1, 1), (("kernel", r), ("stride", 1))))
+        out.append(LayerSpec("classifier", "FC", (h, 1, 1), (ds.num_classes, 1, 1)))
+        return out
+
+    # -- models ------------------------------------------------------------------------
+    def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
+        """The FBNet network of ``arch`` (PyTorch default init, train mode).
+
+        Options: ``bn_track_running_stats`` (default True).
+        """
+        from ._fbnet_net import FBNetNetwork
+
+        self.format(arch)
+        ds = self.dataset(dataset)
+        setting = _SETTINGS[ds.name]
+        return FBNetNetwork(
+            arch.tokens,
+            [(s.c_in, s.c_out, s.stride) for s in self.slots(dataset)],
+            num_classes=ds.num_classes,
+            stem_stride=setting.stem_stride,
+            header_channels=setting.header_channels,
+            bn_track_running_stats=options.get("bn_track_running_stats", True),
+        )
+
+
+def hwnasbench_key(layer: LayerSpec) -> str:
+    """The HW-NAS-Bench FBNet LUT key of one layer (``H``/``W`` are the *input* resolution).
+
+    E.g. ``ConvBlock_H32_W32_Cin16_Cout24_exp6_kernel3_stride1_group1``; the classifier is
+    ``FC_Cin1504_Cout100``.
+    """
+    ci, h, w = layer.in_shape
+    co = layer.out_shape[0]
+    params = "".join(f"_{k}{v}" for k, v in layer.params)
+    if layer.op == "FC":
+        return f"FC_Cin{ci}_Cout{co}"
+    return f"{layer.op}_H{h}_W{w}_Cin{ci}_Cout{co}{params}"

@@ -1,0 +1,116 @@
+"""``edgenas search``: CliRunner with fake proxies/cost models injected, exit codes, --json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgenas.cli import cli
+from edgenas.errors import UnknownNameError
+from tests.search._fakes import FakeLatency, FakeScorer, fake_size
+
+FAKE_TARGETS = {"jetson": "jetson-tx2", "jetson-tx2": "jetson-tx2", "raspi4": "raspi4"}
+
+
+@pytest.fixture
+def fake_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace the proxy engine, target loading and MAC counting with fast fakes."""
+    from edgenas.search import problem, run
+
+    def resolve(config, space, dataset, cost_models):
+        out = {}
+        for name in config.targets:
+            if name not in FAKE_TARGETS:
+                raise UnknownNameError("target", name, FAKE_TARGETS)
+            canon = FAKE_TARGETS[name]
+            out[canon] = FakeLatency(scale=1.0 if canon == "jetson-tx2" else 1.5)
+        return out
+
+    def scorer(*, proxy, **kw):
+        if proxy not in ("vkdnw_agg", "params"):
+            raise UnknownNameError("proxy", proxy, ["vkdnw_agg", "params"])
+        return FakeScorer(proxy, ensemble=proxy == "vkdnw_agg")
+
+    monkeypatch.setattr(run, "_resolve_targets", resolve)
+    monkeypatch.setattr(run, "ProxyScorer", scorer)
+    monkeypatch.setattr(problem, "AdditiveSizeTable", lambda space, dataset: fake_size)
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(cli, ["search", *args])
+
+
+def test_json_output_and_files(tmp_path: Path, fake_backends: None) -> None:
+    out = tmp_path / "run"
+    r = _invoke(["--target", "jetson", "--evaluations", "60", "--population", "12", "--max-latency-ms", "6",
+                 "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["schema_version"] == 1 and doc["n_candidates"] == 60
+    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "vkdnw_agg"
+    assert all(m["latency_ms"]["jetson-tx2"] <= 6 for m in doc["members"])
+    for f in ("pareto.json", "candidates.csv", "config.json", "pareto.png", "candidates.sqlite"):
+        assert (out / f).exists(), f
+
+
+def test_table_output_and_several_targets(tmp_path: Path, fake_backends: None) -> None:
+    r = _invoke(["--target", "jetson", "--target", "raspi4", "--evaluations", "40", "--population", "10",
+                 "--max-latency-ms", "7", "--out", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    assert "Pareto front" in r.stdout and "raspi4 ms" in r.stdout
+    doc = json.loads((tmp_path / "r" / "pareto.json").read_text())
+    for m in doc["members"]:
+        assert m["latency_ms"]["raspi4"] <= 7 and m["latency_ms"]["jetson-tx2"] <= 7
+
+
+def test_resume_same_and_different_config(tmp_path: Path, fake_backends: None) -> None:
+    base = ["--target", "jetson", "--evaluations", "40", "--population", "10", "--out", str(tmp_path / "r"), "--json"]
+    first = json.loads(_invoke(base).stdout)
+    again = _invoke([*base, "--resume"])
+    assert again.exit_code == 0
+    doc = json.loads(again.stdout)
+    assert doc["n_reused"] == 40 and doc["n_scored"] == 0 and doc["members"] == first["members"]
+    bad = _invoke([*base, "--resume", "--seed", "9"])
+    assert bad.exit_code == 2
+    assert bad.stderr.count("\n") == 1 and "different search config" in bad.stderr and "seed" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--max-latency-ms", "0.1"], "no nb201 architecture meets the budgets"),
+        (["--max-latency-ms", "-5"], "max_latency_ms=-5.0 is invalid"),
+        (["--max-params-m", "-1"], "max_params_m=-1.0 is invalid"),
+        (["--proxy", "vkdnw_ag"], "unknown proxy 'vkdnw_ag'"),
+        (["--space", "nb301"], "unknown space 'nb301'"),
+        (["--searcher", "cmaes"], "unknown searcher 'cmaes'"),
+        (["--evaluations", "0"], "evaluations=0 is invalid"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, fake_backends: None, args: list[str],
+                                                   needle: str) -> None:
+    out = tmp_path / "r"
+    r = _invoke(["--target", "jetson", "--out", str(out), *args])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
+    assert not out.exists()
+
+
+def test_unknown_target(tmp_path: Path, fake_backends: None) -> None:
+    r = _invoke(["--target", "jetsn", "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "unknown target 'jetsn'" in r.stderr and "did you mean" in r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_out(tmp_path: Path, fake_backends: None) -> None:
+    (tmp_path / "f").write_text("")
+    r = _invoke(["--target", "jetson", "--evaluations", "20", "--population", "5", "--out", str(tmp_path / "f" / "r")])
+    assert r.exit_code == 2 and "cannot write run folder" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_target_required() -> None:
+    r = _invoke([])
+    assert r.exit_code == 2 and "--target" in r.stderr
