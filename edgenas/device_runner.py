@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 EXIT_BAD_INPUT = 2
 EXIT_MISSING_RUNTIME = 3
@@ -38,7 +39,7 @@ class RunnerError(Exception):
         self.code = code
 
 
-def summarize_ms(samples: Sequence[float]) -> Dict[str, float]:
+def summarize_ms(samples: Sequence[float]) -> dict[str, float]:
     """p50/p90/p99 (linear interpolation), mean, std and coefficient of variation of ``samples`` (ms)."""
     import numpy as np
 
@@ -59,7 +60,7 @@ def summarize_ms(samples: Sequence[float]) -> Dict[str, float]:
     }
 
 
-def parse_trtexec_times(data: Any) -> List[float]:
+def parse_trtexec_times(data: Any) -> list[float]:
     """GPU compute time (ms) per inference from ``trtexec --exportTimes`` JSON.
 
     Accepts the parsed JSON list (one object per inference). Uses ``computeMs`` when present
@@ -73,41 +74,41 @@ def parse_trtexec_times(data: Any) -> List[float]:
     out = []  # type: List[float]
     for i, rec in enumerate(data):
         if not isinstance(rec, dict):
-            raise RunnerError("trtexec times: entry %d is not an object" % i)
+            raise RunnerError(f"trtexec times: entry {i} is not an object")
         if "computeMs" in rec:
             value = float(rec["computeMs"])
         elif "startComputeMs" in rec and "endComputeMs" in rec:
             value = float(rec["endComputeMs"]) - float(rec["startComputeMs"])
         else:
-            raise RunnerError("trtexec times: entry %d has neither computeMs nor start/endComputeMs" % i)
+            raise RunnerError(f"trtexec times: entry {i} has neither computeMs nor start/endComputeMs")
         if not value >= 0.0:
-            raise RunnerError("trtexec times: entry %d has a negative or NaN compute time %r" % (i, value))
+            raise RunnerError(f"trtexec times: entry {i} has a negative or NaN compute time {value!r}")
         out.append(value)
     if not out:
         raise RunnerError("trtexec times: no inferences recorded")
     return out
 
 
-def parse_trtexec_output(data: Any) -> Optional[List[float]]:
+def parse_trtexec_output(data: Any) -> list[float] | None:
     """Flattened values of the first tensor in ``trtexec --exportOutput`` JSON, or None."""
     if isinstance(data, list) and data and isinstance(data[0], dict) and "values" in data[0]:
         return [float(v) for v in data[0]["values"]]
     return None
 
 
-def _load_input(path: Optional[str], shape: Sequence[int], seed: int) -> Any:
+def _load_input(path: str | None, shape: Sequence[int], seed: int) -> Any:
     import numpy as np
 
     if path:
         x = np.load(path)
         if tuple(x.shape) != tuple(shape):
-            raise RunnerError("input %s has shape %s; the model expects %s" % (path, tuple(x.shape), tuple(shape)))
+            raise RunnerError(f"input {path} has shape {tuple(x.shape)}; the model expects {tuple(shape)}")
         return x.astype(np.float32)
     return np.random.default_rng(seed).standard_normal(tuple(shape)).astype(np.float32)
 
 
-def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path: Optional[str],
-                    seed: int) -> Dict[str, Any]:
+def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path: str | None,
+                    seed: int) -> dict[str, Any]:
     """Time ``runs`` single inferences of ``model`` with onnxruntime (CPU EP) after ``warmup`` runs."""
     try:
         import numpy as np  # noqa: F401
@@ -125,12 +126,13 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     try:
         sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise RunnerError("onnxruntime cannot load %s: %s" % (model, str(exc).splitlines()[0] if str(exc) else exc))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise RunnerError(f"onnxruntime cannot load {model}: {first}") from None
     inp = sess.get_inputs()[0]
     shape = inp.shape
     if any(not isinstance(d, int) for d in shape):
-        raise RunnerError("model input %r has a dynamic shape %s; export with static shapes" % (inp.name, shape))
+        raise RunnerError(f"model input {inp.name!r} has a dynamic shape {shape}; export with static shapes")
     x = _load_input(input_path, shape, seed)
     feed = {inp.name: x}
     for _ in range(warmup):
@@ -150,8 +152,8 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
     }
 
 
-def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], seed: int,
-                trtexec: str = "trtexec", precision: str = "fp32") -> Dict[str, Any]:
+def run_trtexec(model: str, runs: int, warmup: int, input_path: str | None, seed: int,
+                trtexec: str = "trtexec", precision: str = "fp32") -> dict[str, Any]:
     """Time ``model`` with ``trtexec`` (GPU compute time per inference from ``--exportTimes``)."""
     exe = shutil.which(trtexec) or (trtexec if os.path.isfile(trtexec) else None)
     if exe is None and os.path.isfile("/usr/src/tensorrt/bin/trtexec"):
@@ -162,7 +164,7 @@ def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], s
     try:
         times_path = os.path.join(work, "times.json")
         out_path = os.path.join(work, "output.json")
-        cmd = [exe, "--onnx=" + model, "--iterations=%d" % runs, "--warmUp=%d" % max(warmup, 0),
+        cmd = [exe, "--onnx=" + model, f"--iterations={runs}", f"--warmUp={max(warmup, 0)}",
                "--duration=0", "--exportTimes=" + times_path, "--exportOutput=" + out_path]
         if precision == "fp16":
             cmd.append("--fp16")  # TRT 10 flag; TRT 11 reads precision from the ONNX
@@ -172,10 +174,10 @@ def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], s
             raw = os.path.join(work, "input.bin")
             np.load(input_path).astype(np.float32).tofile(raw)
             cmd.append("--loadInputs=input:" + raw)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
         if proc.returncode != 0:
             tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or ["(no output)"]
-            raise RunnerError("trtexec failed (exit %d): %s" % (proc.returncode, tail[0]))
+            raise RunnerError(f"trtexec failed (exit {proc.returncode}): {tail[0]}")
         with open(times_path) as f:
             times = parse_trtexec_times(json.load(f))
         output = None
@@ -187,7 +189,7 @@ def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], s
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edgenas.device_runner", description=__doc__.splitlines()[0])
     p.add_argument("model", help="path of the .onnx model")
     p.add_argument("--runs", type=int, default=100)
@@ -204,7 +206,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if a.runs < 1 or a.warmup < 0 or a.threads < 1:
             raise RunnerError("--runs and --threads must be >= 1 and --warmup >= 0")
         if not os.path.isfile(a.model):
-            raise RunnerError("model file not found: %s" % a.model)
+            raise RunnerError(f"model file not found: {a.model}")
         if a.runtime == "onnxruntime":
             res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed)
         else:
@@ -219,7 +221,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             json.dump(res, f)
         os.replace(tmp, a.out)  # never leave a half-written result
     except RunnerError as exc:
-        sys.stderr.write("device_runner: error: %s\n" % exc)
+        sys.stderr.write(f"device_runner: error: {exc}\n")
         return exc.code
     return 0
 

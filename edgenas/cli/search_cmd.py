@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -89,8 +91,17 @@ def _run_with_progress(config: Any, resume: bool) -> Any:
         best = f"{p.best_score:.4g}" if p.best_score is not None else "-"
         progress.update(task, completed=p.n_evaluated, total=p.n_budget, front=p.front_size, best=best)
 
+    # proxy failures are logged per arch by the engine; count them instead of breaking the bar
+    failures = _CountingHandler()
+    proxy_log = logging.getLogger("edgenas.proxies")
+    proxy_log.addHandler(failures)
+    old_propagate, proxy_log.propagate = proxy_log.propagate, False
     try:
-        return run_search(config, resume=resume, on_progress=on_progress)
+        result = run_search(config, resume=resume, on_progress=on_progress)
+        if failures.count:
+            result = replace(result, notes=(*result.notes, f"{failures.count} proxy warnings (failed or "
+                                            "non-finite scores count as the worst score; see candidates.csv)"))
+        return result
     except KeyboardInterrupt:
         if started:
             progress.stop()
@@ -101,6 +112,17 @@ def _run_with_progress(config: Any, resume: bool) -> Any:
     finally:
         if started:
             progress.stop()
+        proxy_log.removeHandler(failures)
+        proxy_log.propagate = old_propagate
+
+
+class _CountingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
 
 
 def _print_front(result: Any) -> None:

@@ -73,6 +73,8 @@ def export_bundle(
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         cache = tmp / "timing.cache"
+        if (out / "timing.cache").is_file():  # reuse tactics timed by an earlier export into the same dir
+            cache.write_bytes((out / "timing.cache").read_bytes())
         for cand in candidates:
             sub = tmp / model_dirname(cand)
             sub.mkdir()

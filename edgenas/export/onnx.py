@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
-    "Parity", "OnnxExport", "build_eval_model", "export_onnx", "check_parity", "read_metadata",
-    "input_shape_of", "PARITY_RTOL",
+    "PARITY_RTOL",
+    "OnnxExport",
+    "Parity",
+    "build_eval_model",
+    "check_parity",
+    "export_onnx",
+    "input_shape_of",
+    "read_metadata",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,9 +145,13 @@ def export_onnx(
     model = build_eval_model(space, arch, dataset, seed=seed)
     x = torch.zeros(shape)
     try:
-        torch.onnx.export(model, (x,), str(path), opset_version=opset, input_names=[INPUT_NAME],
-                          output_names=[OUTPUT_NAME], dynamic_axes=None, do_constant_folding=True, dynamo=False)
-    except Exception as exc:  # torch raises many types; surface one line
+        with warnings.catch_warnings():
+            # the TorchScript exporter is deprecated but gives plain static-shape graphs for any opset
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, (x,), str(path), opset_version=opset, input_names=[INPUT_NAME],
+                              output_names=[OUTPUT_NAME], dynamic_axes=None, do_constant_folding=True,
+                              dynamo=False)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types; surface one line
         raise ExportError(f"torch.onnx.export failed for {arch} at opset {opset}: {str(exc).splitlines()[0]}") from None
     proto = onnx.load(str(path))
     proto, simplified = _maybe_simplify(proto) if simplify else (proto, False)
@@ -184,7 +195,7 @@ def read_metadata(path: Path | str) -> dict[str, str]:
         raise ValidationError(f"model file not found: {str(p)!r}")
     try:
         proto = onnx.load(str(p), load_external_data=False)
-    except Exception:
+    except Exception:  # noqa: BLE001 - protobuf/onnx raise assorted types on a non-model file
         raise ValidationError(f"{str(p)!r} is not an ONNX model (onnx.load failed); expected a .onnx file") from None
     if not proto.graph.node:
         raise ValidationError(f"{str(p)!r} is not an ONNX model (no graph nodes); expected a .onnx file")

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError, ExportError
 from ..spaces import Arch, SearchSpace
 
-__all__ = ["Candidate", "resolve_candidates", "predicted_latency_ms", "atomic_dir"]
+__all__ = ["Candidate", "atomic_dir", "predicted_latency_ms", "resolve_candidates"]
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def predicted_latency_ms(arch: Arch, *, target: str, space: SearchSpace, dataset
     try:
         model = get_cost_model(target, space, dataset, source="auto")
         return float(model.predict(arch).latency_ms)
-    except Exception as exc:  # a missing table/target must not stop export or validation
+    except Exception as exc:  # noqa: BLE001 - a missing table/target must not stop export or validation
         log.info("no latency prediction for %s on %s: %s", arch, target, exc)
         return None
 

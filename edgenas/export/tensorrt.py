@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import DependencyError, ExportError
 
-__all__ = ["EngineBuild", "load_tensorrt", "trt_major", "build_engine", "trtexec_commands", "onnx_precision"]
+__all__ = ["EngineBuild", "build_engine", "load_tensorrt", "onnx_precision", "trt_major", "trtexec_commands"]
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from .onnx import build_eval_model
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["TorchExport", "export_torch", "load_exported", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "TorchExport", "export_torch", "load_exported"]
 
 CONFIG_NAME = "model.json"
 WEIGHTS_NAME = "model.pt"
@@ -80,6 +80,6 @@ def load_exported(directory: Path | str) -> torch.nn.Module:
     try:
         state = torch.load(d / cfg.get("weights", WEIGHTS_NAME), map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
-    except (OSError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch raises OSError, RuntimeError, UnpicklingError, ...
         raise ExportError(f"cannot load weights of {str(d)!r}: {str(exc).splitlines()[0]}") from None
     return model.eval()

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import LatencyTableError
+from ._graph import cost_layers
 from .tables import OpLatencyTable, layer_key
 
-__all__ = ["AccuracyReport", "feature_matrix", "fit_op_table", "fit_scale_intercept", "score", "fit_with_holdout"]
+__all__ = ["AccuracyReport", "feature_matrix", "nnls_fit", "fit_op_table", "fit_scale_intercept", "score", "fit_with_holdout"]
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,18 @@ def score(predicted_ms: Sequence[float] | np.ndarray, measured_ms: Sequence[floa
 
 
 def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str = "position",
-                   keys: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+                   keys: Sequence[str] | None = None, prune: bool = True) -> tuple[np.ndarray, list[str]]:
     """Count matrix (n_archs, n_keys) of op-table keys per arch.
 
     Args:
+        prune: count only layers a compiler executes (``edgenas.hardware._graph.cost_layers``).
         keys: fixed key order; when given, an arch with a key outside it raises
             :class:`LatencyTableError` (a table missing an op). Default: all keys seen, sorted.
     """
     per_arch = []
     for a in archs:
         counts: dict[str, int] = {}
-        for layer in space.layers(a, dataset):
+        for layer in cost_layers(space, a, dataset, prune=prune):
             k = layer_key(layer, key)
             counts[k] = counts.get(k, 0) + 1
         per_arch.append(counts)
@@ -90,7 +92,7 @@ def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str =
 
 
 def fit_op_table(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
-                 key: str = "position", meta: dict[str, Any] | None = None) -> OpLatencyTable:
+                 key: str = "position", prune: bool = True, meta: dict[str, Any] | None = None) -> OpLatencyTable:
     """Non-negative least-squares per-op table (with a constant) from whole-model latencies.
 
     Args:
@@ -98,22 +100,33 @@ def fit_op_table(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Seq
         archs: measured archs.
         latency_ms: (len(archs),) measured ms.
         key: ``"position"`` (default; position-aware keys) or ``"shape"``.
+        prune: drop dead layers before counting (see ``_graph``); stored in the table.
         meta: extra metadata stored in the table (device, source, ...).
+    """
+    y = np.asarray(latency_ms, dtype=np.float64)
+    if len(archs) != len(y) or len(y) == 0 or not np.all(np.isfinite(y)):
+        raise ValueError("need one finite latency per arch")
+    x, keys = feature_matrix(space, archs, dataset, key=key, prune=prune)
+    coef = nnls_fit(x, y)
+    entries = {k: float(v) for k, v in zip(keys, coef[:-1])}
+    m = {"space": space.name, "dataset": dataset, "fitted_on": len(y), "method": "nnls, 1/y weighted", "prune": prune,
+         **(meta or {})}
+    return OpLatencyTable(m, entries, key, float(coef[-1]), 1.0)
+
+
+def nnls_fit(counts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
+    """Non-negative coefficients (n_keys + 1,) of ``counts @ coef[:-1] + coef[-1]``.
+
+    Rows are weighted by 1/latency: relative error is what users judge, so a 0.6 ms network
+    matters as much as a 6 ms one.
     """
     from scipy.optimize import nnls
 
     y = np.asarray(latency_ms, dtype=np.float64)
-    if len(archs) != len(y) or len(y) == 0 or not np.all(np.isfinite(y)):
-        raise ValueError("need one finite latency per arch")
-    x, keys = feature_matrix(space, archs, dataset, key=key)
-    xa = np.hstack([x, np.ones((len(y), 1))])
-    # relative error is what users judge, so weight rows by 1/y (fits % error, not absolute ms)
+    xa = np.hstack([np.asarray(counts, dtype=np.float64), np.ones((len(y), 1))])
     w = 1.0 / np.maximum(y, 1e-6)
     coef, _ = nnls(xa * w[:, None], y * w, maxiter=50 * xa.shape[1])
-    entries = {k: float(v) for k, v in zip(keys, coef[:-1])}
-    m = {"space": space.name, "dataset": dataset, "fitted_on": len(y), "method": "nnls, 1/y weighted",
-         **(meta or {})}
-    return OpLatencyTable(m, entries, key, float(coef[-1]), 1.0)
+    return coef
 
 
 def fit_scale_intercept(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> tuple[float, float]:
@@ -129,7 +142,7 @@ def fit_scale_intercept(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> tuple
 
 def fit_with_holdout(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
                      holdout: float = 0.2, seed: int | np.random.Generator | None = 0,
-                     key: str = "position") -> tuple[OpLatencyTable, AccuracyReport]:
+                     key: str = "position", prune: bool = True) -> tuple[OpLatencyTable, AccuracyReport]:
     """Fit on a random ``1 - holdout`` share and score on the rest (then refit on everything).
 
     Returns:
@@ -144,6 +157,6 @@ def fit_with_holdout(space: Any, dataset: str, archs: Sequence[Any], latency_ms:
         raise ValueError(f"too few archs ({n}) for a held-out check")
     perm = as_rng(seed).permutation(n)
     test, train = perm[:n_test], perm[n_test:]
-    t = fit_op_table(space, dataset, [archs[i] for i in train], y[train], key=key)
+    t = fit_op_table(space, dataset, [archs[i] for i in train], y[train], key=key, prune=prune)
     report = score(t.predict_many(space, [archs[i] for i in test]), y[test])
-    return fit_op_table(space, dataset, archs, y, key=key), report
+    return fit_op_table(space, dataset, archs, y, key=key, prune=prune), report

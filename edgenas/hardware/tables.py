@@ -19,7 +19,7 @@ cell is a missing measurement (never 0 ms).
     {"schema_version": 1, "kind": "op_latency", "space": "nb201", "dataset": "cifar10",
      "units": "ms", "key": "shape" | "position",
      "entries": {"<key>": {"median_ms": float, "p90_ms": float?, "runs": int?}, ...},
-     "intercept_ms": float, "scale": float,
+     "intercept_ms": float, "scale": float, "prune": bool (drop dead layers first; default true),
      "device": ..., "runtime": ..., "precision": ..., "threads": ..., "source": ..., "license": ...,
      "end_to_end": [{"index": int, "arch": str, "median_ms": float, "p90_ms": float}, ...]  # optional}
 
@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LatencyTableError
+from ._graph import cost_layers
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -179,6 +180,11 @@ class OpLatencyTable:
     scale: float = 1.0
 
     @property
+    def prune(self) -> bool:
+        """Whether dead layers are dropped before summing (``meta["prune"]``, default True)."""
+        return bool(self.meta.get("prune", True))
+
+    @property
     def space(self) -> str:
         return str(self.meta["space"])
 
@@ -198,7 +204,7 @@ class OpLatencyTable:
         entries, key = self.entries, self.key
         for i, a in enumerate(archs):
             total = 0.0
-            for layer in space.layers(a, self.dataset):
+            for layer in cost_layers(space, a, self.dataset, prune=self.prune):
                 k = layer_key(layer, key)
                 try:
                     total += entries[k]

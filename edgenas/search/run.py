@@ -379,11 +379,16 @@ class SearchContext:
         self._pending = []
 
     def front(self) -> list[Candidate]:
-        """Pareto members over all candidates so far, best score first (ties: lower latency)."""
-        if not self.candidates:
+        """Pareto members over the candidates so far, best score first (ties: lower latency).
+
+        Candidates whose proxy failed (score ``-inf``) are left out: a failed score says nothing
+        about accuracy, and the fastest such arch would otherwise always sit on the front.
+        """
+        scored = [c for c in self.candidates if math.isfinite(c.score)]
+        if not scored:
             return []
-        mask = pareto_mask(self.objective_matrix(self.candidates))
-        members = [c for c, m in zip(self.candidates, mask) if m]
+        mask = pareto_mask(self.objective_matrix(scored))
+        members = [c for c, m in zip(scored, mask) if m]
         t0 = min(self.cost.targets)
         return sorted(members, key=lambda c: (-_num(c.score), c.latency_ms[t0], c.arch))
 

@@ -73,7 +73,10 @@ def known_proxies() -> tuple[list[str], list[str]]:
         from ..proxies.engine import score_archs  # noqa: F401  (importing the engine registers proxies)
     except ImportError as exc:
         raise ProxyError(f"the proxy engine edgenas.proxies.engine cannot be imported ({exc})") from None
-    from ..proxies import list_proxies
+    try:
+        from ..proxies import list_proxies  # the package registers the built-in proxies
+    except ImportError:  # pragma: no cover - package __init__ not written yet
+        from ..proxies.base import list_proxies
 
     try:
         from ..proxies.ensemble import list_ensembles
@@ -152,14 +155,17 @@ class ProxyScorer:
         }
 
     def score(self, archs: Sequence[Arch]) -> list[RawScore]:
-        from ..proxies.engine import score_archs
+        from ..proxies.engine import WORST_SCORE, score_archs
 
         out = score_archs(
             self.space, list(archs), self.dataset, list(self.components), seed=self.seed,
             device=self.device, batch_size=self.batch_size, data=self.data,
         )
         return [
-            RawScore({c: _finite(r.scores.get(c)) for c in self.components},
+            # the engine marks a failed proxy with WORST_SCORE; keep it as a failure (None), not
+            # as a huge finite number that would squash NSGA-II's crowding distances
+            RawScore({c: (None if (v := _finite(r.scores.get(c))) is None or v <= WORST_SCORE else v)
+                      for c in self.components},
                      float(sum(r.seconds.values())), int(r.n_warnings))
             for r in out
         ]

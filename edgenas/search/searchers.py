@@ -81,8 +81,7 @@ def _tournament(rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -
 
 
 @register_searcher("nsga2")
-def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_child: int = 50,
-          immigrant_share: float = float(__import__("os").environ.get("EDGENAS_IMM", "0"))) -> None:
+def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_child: int = 50) -> None:
     """NSGA-II (Deb et al. 2002) over the space's integer genome.
 
     Offspring: binary tournament on (rank, crowding), uniform crossover with probability
@@ -107,8 +106,7 @@ def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_chil
         children: list = []
         child_keys: set[str] = set()
         tries = 0
-        n_children = min(P, ctx.remaining) - int(round(immigrant_share * min(P, ctx.remaining)))
-        while len(children) < n_children and tries < max_tries_per_child * P:
+        while len(children) < min(P, ctx.remaining) and tries < max_tries_per_child * P:
             tries += 1
             g1 = genomes[_tournament(rank, crowd, rng)]
             g2 = genomes[_tournament(rank, crowd, rng)]

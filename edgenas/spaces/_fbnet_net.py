@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["FBNetNetwork", "ConvBlock", "SkipBlock", "make_block"]
+__all__ = ["ConvBlock", "FBNetNetwork", "SkipBlock", "make_block"]
 
 
 class ChannelShuffle(nn.Module):

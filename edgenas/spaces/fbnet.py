@@ -32,7 +32,7 @@ from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["BLOCKS", "FBNetSpace", "BlockConfig", "LayerSlot", "hwnasbench_key"]
+__all__ = ["BLOCKS", "BlockConfig", "FBNetSpace", "LayerSlot", "hwnasbench_key"]
 
 #: the 9 block choices, in HW-NAS-Bench / HELP op-index order
 BLOCKS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
@@ -200,6 +200,62 @@ class FBNetSpace(SearchSpace):
         out.append(LayerSpec("avgpool", "AvgP", (h, r, r), (h, 1, 1), (("kernel", r), ("stride", 1))))
         out.append(LayerSpec("classifier", "FC", (h, 1, 1), (ds.num_classes, 1, 1)))
         return out
+
+    # -- per-layer cost helpers (profilers, analytic cost models) ----------------------
+    def layer_macs_m(self, layer: LayerSpec) -> float:
+        """Analytic MACs (millions) of one layer of :meth:`layers`, fvcore's convention.
+
+        Convs count k*k*C_in/groups per output element, BN/ReLU/residual adds count 0, global
+        average pooling counts 1 per input element, the classifier C_in*C_out (no bias).
+        The sum over an arch's layers equals ``model_size(...).macs_m`` of the built model.
+
+        Raises:
+            ArchError: for a layer that is not an FBNet-space layer.
+        """
+        ci, hi, wi = layer.in_shape
+        co, ho, wo = layer.out_shape
+        p = dict(layer.params)
+        if layer.op == "ConvNorm":
+            return p["kernel"] ** 2 * ci // p["group"] * co * ho * wo / 1e6
+        if layer.op == "ConvBlock":
+            mid, k, g = ci * p["exp"], p["kernel"], p["group"]
+            return (ci // g * mid * hi * wi + k * k * mid * ho * wo + mid // g * co * ho * wo) / 1e6
+        if layer.op == "Skip":
+            return 0.0 if (ci == co and p["stride"] == 1) else ci * co * ho * wo / 1e6
+        if layer.op == "AvgP":
+            return ci * hi * wi / 1e6
+        if layer.op == "FC":
+            return ci * co / 1e6
+        raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
+
+    def layer_module(self, layer: LayerSpec, *, bn_track_running_stats: bool = True) -> torch.nn.Module:
+        """A torch module computing one layer of :meth:`layers` alone (for per-op profiling).
+
+        Input is (B, *layer.in_shape), except ``FC`` which takes (B, C). An identity ``Skip``
+        is an ``nn.Identity``.
+
+        Raises:
+            ArchError: for a layer that is not an FBNet-space layer.
+        """
+        from torch import nn
+
+        from ._fbnet_net import ConvBlock, ConvNormReLU, SkipBlock
+
+        bn = {"affine": True, "track_running_stats": bn_track_running_stats}
+        ci, co = layer.in_shape[0], layer.out_shape[0]
+        p = dict(layer.params)
+        if layer.op == "ConvNorm":
+            return ConvNormReLU(ci, co, p["kernel"], p["stride"], bn)
+        if layer.op == "ConvBlock":
+            return ConvBlock(ci, co, kernel=p["kernel"], expansion=p["exp"], groups=p["group"], stride=p["stride"],
+                             bn=bn)
+        if layer.op == "Skip":
+            return SkipBlock(ci, co, stride=p["stride"], bn=bn)
+        if layer.op == "AvgP":
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        if layer.op == "FC":
+            return nn.Linear(ci, co)
+        raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
 
     # -- models ------------------------------------------------------------------------
     def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:

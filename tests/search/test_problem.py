@@ -49,7 +49,7 @@ def test_additive_size_table_matches_built_models() -> None:
     table = AdditiveSizeTable(SPACE, "cifar10")
     assert table.additive
     rng = np.random.default_rng(11)
-    for a in [SPACE.sample(rng) for _ in range(2)] + [SPACE.parse("6111")]:
+    for a in [SPACE.sample(rng), SPACE.parse("6111")]:
         m = model_size(SPACE.build_model(a, "cifar10"), (3, 32, 32))
         macs_m, params_m = table(a)
         assert macs_m == pytest.approx(m.macs_m, rel=1e-9)

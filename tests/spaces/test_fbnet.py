@@ -166,6 +166,9 @@ def test_params_and_macs_match_closed_form(space, dataset, tokens):
     # fvcore skips only the residual adds: one per conv block that keeps its shape
     n_residual = sum(t != "skip" and ci == co and st == 1 for t, (ci, co, _, st) in zip(tokens, slots(dataset)))
     assert dict(size.unsupported_ops) == ({"aten::add": n_residual} if n_residual else {})
+    # the analytic per-layer MACs used by cost models agree with the built model
+    layer_macs = sum(space.layer_macs_m(lay) for lay in space.layers(space.arch(tokens), dataset))
+    assert layer_macs * 1e6 == pytest.approx(macs, abs=0.5)
 
 
 def test_all_skip_cifar_numbers_by_hand(space):
@@ -180,11 +183,12 @@ def test_forward_shapes_and_layer_listing(space, dataset):
     px, _, _, header, classes = SETTINGS[dataset]
     a = space.parse(MIXED)
     model = space.build_model(a, dataset)
-    x = torch.randn(2, 3, px, px)
-    assert model(x).shape == (2, classes)
-    feats = model.forward_features(x)
+    x = torch.randn(2 if px == 32 else 1, 3, px, px)  # one 224-px image keeps the test fast
+    with torch.no_grad():
+        assert model(x).shape == (len(x), classes)
+        feats = model.forward_features(x)
+        assert model.forward_pre_logits(x).shape == (len(x), header)
     assert len(feats) == 1 + len(model.blocks) == 23
-    assert model.forward_pre_logits(x).shape == (2, header)
     layers = space.layers(a, dataset)
     assert [lay.position for lay in layers[1:23]] == [f"layer{i:02d}" for i in range(1, 23)]
     assert [tuple(f.shape[1:]) for f in feats] == [lay.out_shape for lay in layers[:23]]
@@ -207,6 +211,19 @@ def test_layer_keys_mirror_hwnasbench_grammar(space):
     # same block at same-shaped layers of one stage shares a LUT key
     same = space.layers(space.arch(("k3_e3",) * 22), "cifar100")
     assert same[3].key() == same[4].key() != same[2].key()
+
+
+def test_layer_modules_match_layer_shapes_and_model_params(space):
+    a = space.parse(MIXED)
+    total = 0
+    for lay in space.layers(a, "cifar100"):
+        m = space.layer_module(lay).eval()
+        x = torch.randn(1, lay.in_shape[0]) if lay.op == "FC" else torch.randn(1, *lay.in_shape)
+        with torch.no_grad():
+            y = m(x)
+        assert tuple(y.shape[1:]) == (lay.out_shape if y.dim() == 4 else (lay.out_shape[0],)), lay.position
+        total += sum(p.numel() for p in m.parameters())
+    assert total == sum(p.numel() for p in space.build_model(a, "cifar100").parameters())
 
 
 def test_bn_option(space):

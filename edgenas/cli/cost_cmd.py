@@ -1,0 +1,49 @@
+"""`edgenas cost`: latency (and MACs/params) of archs on a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import archs_options, console, dataset_option, echo_json, json_option, read_archs, resolve_space, space_option
+
+
+@click.command()
+@archs_options
+@space_option()
+@dataset_option()
+@click.option("--target", required=True, help="Target name or alias (see `edgenas targets`).")
+@click.option("--source", type=click.Choice(["auto", "lookup", "lut", "flops"]), default="auto", show_default=True,
+              help="auto = measured lookup when the target has a per-arch table, else the per-op table.")
+@json_option
+def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, dataset: str | None, target: str,
+         source: str, as_json: bool) -> None:
+    """Predict latency of ARCH... on a target; also report MACs and parameters."""
+    from ..hardware.cost import get_cost_model
+    from ..hardware.flops import model_size
+
+    space, ds = resolve_space(space_name, dataset)
+    parsed = read_archs(space, archs, archs_file)
+    model = get_cost_model(target, space, ds, source=source)
+    latency = model.predict_many(parsed)  # raises MissingLatencyError before anything is printed
+    shape = space.dataset(ds).input_shape
+    rows = []
+    for a, ms in zip(parsed, latency):
+        size = model_size(space.build_model(a, ds), shape)
+        rows.append({"arch": str(a), "index": space.index(a) if hasattr(space, "index") else None,
+                     "target": model.target.name, "space": space.name, "dataset": ds,
+                     "latency_ms": float(ms), "source": model.source, "source_detail": model.description,
+                     "batch_size": model.target.batch_size, "macs_m": size.macs_m, "params_m": size.params_m})
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    tab = Table(title=f"{model.target.name} ({model.target.runtime}, batch {model.target.batch_size}) - "
+                      f"{model.description}")
+    for col in ("arch", "latency ms", "source", "MACs M", "params M"):
+        tab.add_column(col)
+    for r in rows:
+        tab.add_row(r["arch"], f"{r['latency_ms']:.3f}", r["source"], f"{r['macs_m']:.2f}", f"{r['params_m']:.3f}")
+    console().print(tab)

@@ -1,0 +1,64 @@
+"""``edgenas export``: Pareto members or an arch -> ONNX / TensorRT / PyTorch files + export.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
+
+
+@click.command("export")
+@click.argument("source")
+@click.option("--rank", type=int, default=None, help="Pareto member to export (1 = best proxy; default 1).")
+@click.option("--all", "all_members", is_flag=True, help="Export every Pareto member.")
+@space_option()
+@dataset_option()
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt", "torch"]), default="onnx", show_default=True)
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Static batch size of the exported input.")
+@click.option("--opset", type=click.IntRange(min=7), default=17, show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+              help="Engine precision (--format tensorrt).")
+@click.option("--target", "targets", multiple=True,
+              help="Target(s) whose predicted latency goes into the ONNX metadata (repeatable).")
+@click.option("--require-engine", is_flag=True,
+              help="With --format tensorrt: fail (exit 2) if TensorRT is missing instead of writing trtexec.sh.")
+@click.option("--workspace-mib", type=click.IntRange(min=16), default=1024, show_default=True,
+              help="TensorRT builder workspace limit.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Weight-init seed of the exported model.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@json_option
+def export(source: str, rank: int | None, all_members: bool, space_name: str, dataset: str | None, fmt: str,
+           batch_size: int, opset: int, precision: str, targets: tuple[str, ...], require_engine: bool,
+           workspace_mib: int, seed: int, out_dir: Path, as_json: bool) -> None:
+    """Export SOURCE (RUN_DIR, pareto.json, or an arch string / index) to deployable files in --out.
+
+    Weights are freshly initialised from --seed (edgenas searches without training); the files carry
+    the architecture, so the model can be trained or deployed as is. Writes OUT/export.json.
+    """
+    from ..export.bundle import export_bundle
+    from ..export.sources import resolve_candidates
+
+    space, ds = resolve_space(space_name, dataset)
+    cands = resolve_candidates(source, space=space, dataset=ds, rank=rank, all_members=all_members)
+    res = export_bundle(cands, space=space, dataset=ds, out_dir=out_dir, fmt=fmt, batch_size=batch_size, opset=opset,
+                        precision=precision, predict_targets=targets, require_engine=require_engine,
+                        workspace_mib=workspace_mib, seed=seed)
+    if as_json:
+        echo_json({**res.manifest, "out_dir": str(res.out_dir), "notes": list(res.notes)})
+        return
+    from rich.table import Table
+
+    con = console()
+    for note in res.notes:
+        con.print(f"[yellow]note:[/] {note}")
+    t = Table(title=f"edgenas export -> {out_dir} ({fmt})")
+    for col in ("rank", "arch", "files", "parity max abs", "parity max rel"):
+        t.add_column(col)
+    for m in res.manifest["models"]:
+        par = m.get("parity") or {}
+        t.add_row(str(m["rank"]), m["arch"], ", ".join(m["files"].values()),
+                  f"{par['max_abs']:.2e}" if par else "-", f"{par['max_rel']:.2e}" if par else "-")
+    con.print(t)

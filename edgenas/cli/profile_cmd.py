@@ -1,0 +1,81 @@
+"""`edgenas profile`: build a latency table on THIS machine with onnxruntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
+
+
+@click.command()
+@click.option("--target", default="cpu", show_default=True,
+              help="Target to profile; only 'cpu' (this host, onnxruntime) can be measured here. "
+                   "For Jetson use tools/profile_jetson_trt.py on the device.")
+@space_option()
+@dataset_option()
+@click.option("--runs", type=click.IntRange(3), default=100, show_default=True, help="Timed runs per model.")
+@click.option("--warmup", type=click.IntRange(0), default=10, show_default=True, help="Untimed runs per model.")
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="onnxruntime intra-op threads.")
+@click.option("--archs", "n_archs", type=click.IntRange(4), default=260, show_default=True,
+              help="Random archs measured end to end (the first --calibration fit scale/constant, the rest check).")
+@click.option("--calibration", type=click.IntRange(2), default=60, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output JSON (default latency_tables/<space>_<dataset>_cpu_ops.json).")
+@json_option
+def profile(target: str, space_name: str, dataset: str | None, runs: int, warmup: int, threads: int, n_archs: int,
+            calibration: int, seed: int, out: Path | None, as_json: bool) -> None:
+    """Measure every op of a space and a sample of whole models with onnxruntime on this machine."""
+    from .._paths import latency_tables_dir
+    from ..errors import ConfigError
+    from ..hardware.profile import profile_space
+    from ..hardware.tables import save_op_table
+    from ..hardware.targets import load_target
+
+    t = load_target(target)
+    if t.runtime != "onnxruntime":
+        raise ConfigError(f"target {t.name!r} uses {t.runtime}, which cannot be profiled on this machine; "
+                          f"expected an onnxruntime target such as 'cpu'",
+                          hint=t.profile_hint or "run tools/profile_jetson_trt.py on the device")
+    space, ds = resolve_space(space_name, dataset)
+    if calibration >= n_archs - 1:
+        raise ConfigError(f"--calibration {calibration} must be smaller than --archs {n_archs} minus 1")
+    out = out or latency_tables_dir() / f"{space.name}_{ds}_cpu_ops.json"
+    if as_json:
+        result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs, warmup=warmup,
+                               threads=threads, seed=seed, device_name=t.name)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console(), transient=True) as bar:
+            tasks: dict[str, int] = {}
+
+            def cb(stage: str, done: int, total: int, label: str) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{stage}", total=total)
+                bar.update(tasks[stage], completed=done)
+
+            result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs,
+                                   warmup=warmup, threads=threads, seed=seed, progress=cb, device_name=t.name)
+    save_op_table(result.table, out)
+    m = result.table.meta
+    summary = {"out": str(out), "seconds": result.seconds, "cpu_model": m["cpu_model"],
+               "onnxruntime_version": m["onnxruntime_version"], "threads": threads, "ops": len(result.table.entries),
+               "end_to_end_archs": len(m["end_to_end"]), "scale": result.table.scale,
+               "intercept_ms": result.table.intercept_ms, "check": m["check"], "noise": m["noise"]}
+    if as_json:
+        echo_json(summary)
+        return
+    c = console()
+    c.print(f"wrote {out} in {result.seconds:.0f} s ({m['cpu_model']}, onnxruntime {m['onnxruntime_version']}, "
+            f"{threads} thread(s))")
+    for name in ("additive_sum", "calibrated"):
+        r = m["check"][name]
+        c.print(f"{name:>13}: held-out {r['n']} archs  MAPE {r['mape']:.1f}%  within 10% {100 * r['within_10']:.0f}%  "
+                f"tau {r['kendall_tau']:.3f}")
+    n = m["noise"]
+    c.print(f"noise: median CV {n['median_cv']:.3f}, p90 CV {n['p90_cv']:.3f}, outlier runs "
+            f"{n['outlier_runs']}/{n['timed_runs']}")

@@ -1,0 +1,175 @@
+"""``edgenas proxies``: list training-free proxies and ensembles; score architectures with them."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import UnknownNameError
+from ._common import archs_options, console, dataset_option, echo_json, json_option, read_archs, resolve_space, space_option
+
+log = logging.getLogger(__name__)
+
+_NOT_PROXIES = frozenset({"base", "engine", "ensemble"})
+
+ENSEMBLE_NOTE = (
+    "ensemble scores are ranks within the {n} arch(s) given; they change if the set of archs changes"
+)
+
+
+def load_proxies() -> None:
+    """Import every proxy module of ``edgenas.proxies`` so all proxies are registered.
+
+    One file per proxy: a module that fails to import is skipped with a logged warning, so one
+    broken proxy does not hide the others.
+    """
+    import edgenas.proxies as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_") or info.name in _NOT_PROXIES:
+            continue
+        try:
+            importlib.import_module(f"edgenas.proxies.{info.name}")
+        except Exception as exc:  # noqa: BLE001 - keep listing the proxies that do import
+            log.warning("proxy module edgenas.proxies.%s failed to import: %s", info.name, exc)
+
+
+def split_names(text: str) -> tuple[list[str], list[str], list[str]]:
+    """(requested names, single proxies to compute, ensembles) from ``a,b,c``.
+
+    Raises:
+        UnknownNameError: for a name that is neither a proxy nor an ensemble.
+    """
+    from ..proxies.base import PROXIES
+    from ..proxies.ensemble import ENSEMBLES, ensemble_components
+
+    load_proxies()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UnknownNameError("proxy", text, [*PROXIES.names(), *ENSEMBLES.names()])
+    singles: list[str] = []
+    ensembles: list[str] = []
+    for n in names:
+        if n in ENSEMBLES:
+            ensembles.append(n)
+            needed = list(ensemble_components(n))
+        elif n in PROXIES:
+            needed = [n]
+        else:
+            raise UnknownNameError("proxy", n, [*PROXIES.names(), *ENSEMBLES.names()])
+        for c in needed:
+            if c not in PROXIES:
+                raise UnknownNameError("proxy", c, PROXIES.names())
+            if c not in singles:
+                singles.append(c)
+    return names, singles, ensembles
+
+
+@click.group("proxies")
+def proxies() -> None:
+    """Training-free accuracy proxies (higher = better) and rank ensembles."""
+
+
+@proxies.command("list")
+@json_option
+def list_cmd(as_json: bool) -> None:
+    """List single proxies and ensemble recipes."""
+    from ..proxies.base import PROXIES
+    from ..proxies.ensemble import ENSEMBLES
+
+    load_proxies()
+    rows: list[dict[str, Any]] = []
+    for name in PROXIES.names():
+        spec = PROXIES.get(name)
+        rows.append({"name": name, "kind": "single", "needs": spec.needs, "description": spec.description,
+                     "reference": spec.reference})
+    for name in ENSEMBLES.names():
+        rec = ENSEMBLES.get(name)
+        rows.append({"name": name, "kind": "ensemble", "needs": "population", "components": list(rec.components),
+                     "aggregation": rec.aggregation, "description": rec.description, "reference": rec.reference})
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    t = Table(title="proxies (higher = better); ensembles rank within a population")
+    for c in ("name", "kind", "needs", "description"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(r["name"], r["kind"], r["needs"], r["description"])
+    console().print(t)
+
+
+@proxies.command("score")
+@archs_options
+@space_option()
+@dataset_option()
+@click.option("--proxy", "proxy_names", default="vkdnw", show_default=True,
+              help="Comma-separated proxies and/or ensembles (see `edgenas proxies list`).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Run seed (init and inputs).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:i].")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2), help="Input batch size B.")
+@click.option("--data", "data_path", default=None, type=click.Path(path_type=Path),
+              help="Real images (.npy/.npz array or image folder) instead of Gaussian inputs.")
+@json_option
+def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, dataset: str | None,
+              proxy_names: str, seed: int, device: str, batch_size: int, data_path: Path | None,
+              as_json: bool) -> None:
+    """Score ARCH... (arch strings or benchmark indices) with training-free proxies.
+
+    Ensemble recipes (e.g. vkdnw_agg) are ranks *within the archs given*: score a population.
+    """
+    import numpy as np
+
+    from ..proxies.engine import score_archs
+    from ..proxies.ensemble import aggregate, ensemble_components
+
+    space, ds = resolve_space(space_name, dataset)
+    names, singles, ensembles = split_names(proxy_names)
+    parsed = read_archs(space, archs, archs_file)
+    results = score_archs(space, parsed, ds, singles, seed=seed, device=device, batch_size=batch_size,
+                          data=None if data_path is None else str(data_path))
+    records: list[dict[str, Any]] = []
+    for a, r in zip(parsed, results):
+        rec: dict[str, Any] = {"arch": r.arch, "index": space.index(a), "scores": {}, "seconds": {},
+                               "n_warnings": r.n_warnings}
+        for n in names:
+            if n not in ensembles:
+                rec["scores"][n] = float(r.scores[n])
+                rec["seconds"][n] = float(r.seconds[n])
+        extra = {c: float(r.scores[c]) for c in singles if c not in names}
+        if extra:
+            rec["component_scores"] = extra
+        records.append(rec)
+    note = ENSEMBLE_NOTE.format(n=len(parsed))
+    for e in ensembles:
+        comps = ensemble_components(e)
+        table = {c: np.array([r.scores[c] for r in results]) for c in comps}
+        values = aggregate(e, table)
+        for rec, r, v in zip(records, results, values):
+            rec["scores"][e] = float(v)
+            rec["seconds"][e] = float(sum(r.seconds[c] for c in comps))
+            rec["note"] = note
+    if as_json:
+        echo_json(records)
+        return
+    if ensembles:
+        click.echo(f"note: {note}", err=True)
+    from rich.table import Table
+
+    t = Table(title=f"{space.name} / {ds} / seed {seed}")
+    t.add_column("index")
+    t.add_column("arch", overflow="fold")
+    for n in names:
+        t.add_column(n, justify="right")
+    t.add_column("seconds", justify="right")
+    for rec in records:
+        t.add_row("-" if rec["index"] is None else str(rec["index"]), rec["arch"],
+                  *(f"{rec['scores'][n]:.6g}" for n in names),
+                  f"{sum(v for k, v in rec['seconds'].items() if k not in ensembles):.3f}")
+    console().print(t)

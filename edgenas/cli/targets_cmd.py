@@ -1,0 +1,40 @@
+"""`edgenas targets`: list target devices and what they cover."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import console, echo_json, json_option
+
+
+@click.command()
+@json_option
+def targets(as_json: bool) -> None:
+    """List target devices, their runtime and the spaces that have a latency table."""
+    from ..hardware.targets import list_targets
+
+    rows = []
+    for t in list_targets():
+        rows.append({
+            "name": t.name, "aliases": list(t.aliases), "device": t.device, "runtime": t.runtime,
+            "precision": t.precision, "batch_size": t.batch_size, "threads": t.threads,
+            "spaces": list(t.spaces),
+            "tables": [{"space": r.space, "dataset": r.dataset, "kind": r.kind, "file": r.file.name,
+                        "column": r.column, "present": r.exists} for r in t.tables],
+            "provenance": t.provenance,
+            "profile_hint": t.profile_hint or None,
+        })
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    tab = Table(title="edgenas targets")
+    for col in ("name", "aliases", "device", "runtime", "batch", "covers"):
+        tab.add_column(col)
+    for r in rows:
+        covers = ", ".join(sorted({f"{x['space']}/{x['dataset']}" for x in r["tables"] if x["present"]}))
+        if not covers:
+            covers = f"[yellow]no table - {r['profile_hint'] or 'run edgenas profile'}[/yellow]"
+        tab.add_row(r["name"], ", ".join(r["aliases"]), r["device"], r["runtime"], str(r["batch_size"]), covers)
+    console().print(tab)

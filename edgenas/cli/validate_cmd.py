@@ -1,0 +1,82 @@
+"""``edgenas validate``: measure exported models on a runtime / device, compare with the cost model."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from pathlib import Path
+
+import click
+
+from ._common import console, echo_json, json_option
+
+
+@click.command("validate")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", required=True, help="Target whose predicted latency to compare with (e.g. cpu, jetson).")
+@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec"]), default="onnxruntime",
+              show_default=True)
+@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True, help="Timed runs.")
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Warm-up runs (trtexec: milliseconds).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Intra-op threads (default: target's, else 1).")
+@click.option("--host", default=None, help="USER@HOST: run on this device over SSH (BatchMode; keys must be set up).")
+@click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")
+@click.option("--remote-python", default="python3", show_default=True, help="Python on the device.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True,
+              help="Seconds allowed for the remote run.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("validation.json"),
+              show_default=True)
+@json_option
+def validate(model: Path, target: str, runtime: str, runs: int, warmup: int, threads: int | None, host: str | None,
+             ssh_options: tuple[str, ...], remote_python: str, timeout: float, seed: int, out_file: Path,
+             as_json: bool) -> None:
+    """Measure MODEL (a .onnx file or an export directory) and write validation.json.
+
+    Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
+    """
+    from ..export.validate import collect_models, validate_model
+
+    results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
+                              host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
+                              timeout=timeout).to_dict()
+               for m in collect_models(model)]
+    from ._common import _clean
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(out_file.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(results), indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, out_file)  # all models measured: write the file in one step
+    if as_json:
+        echo_json(results)
+    else:
+        _report(results, out_file)
+    if not all(r["parity_ok"] for r in results):
+        raise SystemExit(1)
+
+
+def _report(results: list[dict], out_file: Path) -> None:
+    from rich.table import Table
+
+    r0 = results[0]
+    t = Table(title=f"edgenas validate: target {r0['target']}, {r0['runtime']} on {r0['host']}, "
+                    f"{r0['threads']} thread(s), {r0['runs']} runs after {r0['warmup']} warm-up")
+    for col in ("model", "p50 ms", "p90 ms", "p99 ms", "cv %", "predicted ms", "error %", "parity max abs"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for r in results:
+        m = r["measured_ms"]
+        t.add_row(Path(r["model"]).parent.name + "/" + Path(r["model"]).name,
+                  f"{m['p50']:.3f}", f"{m['p90']:.3f}", f"{m['p99']:.3f}", f"{100 * r['cv']:.1f}",
+                  "-" if r["predicted_ms"] is None else f"{r['predicted_ms']:.3f}",
+                  "-" if r["error_pct"] is None else f"{r['error_pct']:+.1f}",
+                  ("[green]" if r["parity_ok"] else "[red]") + f"{r['parity_max_abs']:.1e}")
+    con = console()
+    con.print(t)
+    errs = [abs(r["error_pct"]) for r in results if r["error_pct"] is not None]
+    if errs:
+        con.print(f"median |error| {statistics.median(errs):.1f} % over {len(errs)} model(s)")
+    else:
+        con.print("no latency prediction for this target (cost model or table missing)")
+    con.print(f"wrote {out_file}")

@@ -1,0 +1,307 @@
+"""Measure exported ONNX models on a runtime (locally or over SSH) and compare with the cost model.
+
+Timing is done by :mod:`edgenas.device_runner` (the same code runs on the host and, copied, on the
+device): fixed threads, warm-up, p50/p90/p99 and coefficient of variation over N runs. Parity compares
+the runtime's output with the torch model rebuilt from the ONNX metadata (arch, space, dataset, seed)
+or, without that metadata, with onnx's reference evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shlex
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ValidationError
+from .bundle import MANIFEST_NAME
+
+__all__ = [
+    "PARITY_ABS_TOL",
+    "RUNTIMES",
+    "ValidationResult",
+    "check_input_shape",
+    "collect_models",
+    "run_remote",
+    "validate_model",
+]
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("onnxruntime", "tensorrt", "trtexec")
+#: parity tolerance (max |runtime - reference| / max |reference|) for fp32 runtimes
+PARITY_REL_TOL = 1e-4
+PARITY_ABS_TOL = PARITY_REL_TOL  # kept for callers that think in absolute logits of O(1)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One model measured on one target (times in ms; ``error_pct`` = 100 (predicted - p50) / p50)."""
+
+    model: str
+    arch: str | None
+    space: str | None
+    dataset: str | None
+    target: str
+    runtime: str
+    host: str
+    threads: int
+    runs: int
+    warmup: int
+    measured_ms: dict[str, float]
+    cv: float
+    predicted_ms: float | None
+    error_pct: float | None
+    parity_max_abs: float
+    parity_max_rel: float
+    parity_reference: str
+    parity_ok: bool
+    runtime_version: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def collect_models(path: Path | str) -> list[Path]:
+    """ONNX files named by ``path``: one ``.onnx`` file, or an export directory (``export.json`` or ``*/*.onnx``).
+
+    Raises:
+        ValidationError: nothing to validate.
+    """
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        manifest = p / MANIFEST_NAME
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+                files = [p / m["files"]["onnx"] for m in data["models"] if "onnx" in m.get("files", {})]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ValidationError(f"{str(manifest)!r} is not an edgenas export manifest") from None
+        else:
+            files = sorted(p.glob("*.onnx")) + sorted(p.glob("*/*.onnx"))
+        if not files:
+            raise ValidationError(f"{str(p)!r} holds no ONNX model; export with 'edgenas export --format onnx'")
+        return files
+    raise ValidationError(f"model path not found: {str(p)!r}; expected MODEL.onnx or an export directory")
+
+
+def _load_target(name: str) -> Any:
+    """The target definition, or None when edgenas.hardware.targets is not available."""
+    try:
+        from ..hardware.targets import load_target  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return load_target(name)
+
+
+def check_input_shape(shape: tuple[Any, ...], *, model: str, dataset_shape: tuple[int, ...] | None,
+                      batch_size: int | None) -> None:
+    """Raise ValidationError when the model's static input (B, C, H, W) disagrees with dataset / target."""
+    if any(not isinstance(d, int) or d <= 0 for d in shape):
+        raise ValidationError(f"{model}: input shape {list(shape)} is not static; export with static shapes")
+    if dataset_shape is not None and tuple(shape[1:]) != tuple(dataset_shape):
+        raise ValidationError(f"{model}: input shape {list(shape)} has (C, H, W) {list(shape[1:])}, "
+                              f"but the dataset expects {list(dataset_shape)}")
+    if batch_size is not None and shape[0] != batch_size:
+        raise ValidationError(f"{model}: input batch {shape[0]} disagrees with the target's batch_size {batch_size}")
+
+
+def _reference_output(model_path: Path, meta: dict[str, str], x: Any) -> tuple[Any, str]:
+    import numpy as np
+
+    if all(k in meta for k in ("arch", "space", "dataset", "seed")):
+        import torch
+
+        from ..spaces import get_space
+        from .onnx import build_eval_model
+
+        space = get_space(meta["space"])
+        m = build_eval_model(space, space.parse(meta["arch"]), meta["dataset"], seed=int(meta["seed"]))
+        with torch.no_grad():
+            return m(torch.from_numpy(x)).numpy().astype(np.float64), "torch"
+    from onnx.reference import ReferenceEvaluator
+
+    ref = ReferenceEvaluator(str(model_path))
+    name = ref.input_names[0]
+    return np.asarray(ref.run(None, {name: x})[0], dtype=np.float64), "onnx-reference"
+
+
+def _ssh_cmd(host: str, options: tuple[str, ...], connect_timeout: int) -> list[str]:
+    cmd = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
+    for o in options:
+        cmd += ["-o", o]
+    return [*cmd, host]
+
+
+def _scp_cmd(options: tuple[str, ...], connect_timeout: int) -> list[str]:
+    cmd = ["scp", "-q", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
+    for o in options:
+        cmd += ["-o", o]
+    return cmd
+
+
+def _run(cmd: list[str], *, host: str, what: str, timeout: float) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ValidationError(f"{cmd[0]} is not installed on this machine (needed for --host)") from None
+    except subprocess.TimeoutExpired:
+        raise ValidationError(f"{what} on {host} timed out after {timeout:.0f} s") from None
+    if proc.returncode == 255 and cmd[0] in ("ssh", "scp"):
+        last = (proc.stderr.strip().splitlines() or ["no reply"])[-1]
+        raise ValidationError(f"cannot reach {host} over ssh ({what}): {last}")
+    return proc
+
+
+def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], *, ssh_options: tuple[str, ...] = (),
+               python: str = "python3", connect_timeout: int = 10, timeout: float = 600.0) -> dict[str, Any]:
+    """Copy model + device runner + input to ``host``, run the runner there, fetch and parse its JSON.
+
+    Uses the system ``ssh``/``scp`` with BatchMode (never prompts). The remote temp dir is removed after.
+
+    Raises:
+        ValidationError: unreachable host, missing python / numpy / runtime on the host, runner failure.
+    """
+    from .. import device_runner
+
+    ssh = _ssh_cmd(host, ssh_options, connect_timeout)
+    scp = _scp_cmd(ssh_options, connect_timeout)
+    step = connect_timeout + 30.0
+    proc = _run([*ssh, "mktemp -d /tmp/edgenas-validate-XXXXXX"], host=host, what="creating a remote temp dir",
+                timeout=step)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise ValidationError(f"cannot create a temp dir on {host}: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    rdir = proc.stdout.strip().splitlines()[-1]
+    try:
+        runner = Path(device_runner.__file__)
+        _check(_run([*scp, str(model), str(runner), str(input_npy), f"{host}:{rdir}/"], host=host,
+                    what="copying the model", timeout=step + 120.0), host, "copying the model")
+        q = shlex.quote
+        remote = (f"cd {q(rdir)} && {q(python)} device_runner.py {q(model.name)} "
+                  + " ".join(q(a) for a in runner_args) + f" --input {q(input_npy.name)} --out result.json")
+        proc = _run([*ssh, remote], host=host, what="running the device runner", timeout=timeout)
+        if proc.returncode == 127:
+            raise ValidationError(f"{host} has no {python!r} (the device runner needs Python >= 3.8 + numpy)")
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            raise ValidationError(f"device runner failed on {host}: {last}")
+        with tempfile.TemporaryDirectory(prefix="edgenas-fetch-") as tmp:
+            _check(_run([*scp, f"{host}:{rdir}/result.json", tmp + "/"], host=host, what="fetching the result",
+                        timeout=step), host, "fetching the result")
+            return json.loads((Path(tmp) / "result.json").read_text())
+    finally:
+        try:
+            subprocess.run([*ssh, f"rm -rf {shlex.quote(rdir)}"], check=False, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=step)
+        except (subprocess.TimeoutExpired, OSError):
+            log.warning("could not remove %s on %s", rdir, host)
+
+
+def _check(proc: subprocess.CompletedProcess, host: str, what: str) -> None:
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        raise ValidationError(f"{what} to/from {host} failed: {last}")
+
+
+def validate_model(
+    model_path: Path | str, *, target: str, runtime: str = "onnxruntime", runs: int = 100, warmup: int = 20,
+    threads: int | None = None, host: str | None = None, ssh_options: tuple[str, ...] = (),
+    remote_python: str = "python3", seed: int = 0, timeout: float = 600.0,
+) -> ValidationResult:
+    """Measure one ONNX model on ``target`` and compare with the prediction and the reference output.
+
+    Args:
+        model_path: the ``.onnx`` file (with edgenas metadata for arch / prediction / torch parity).
+        target: target name; its ``batch_size`` / ``threads`` are used when edgenas.hardware.targets exists.
+        runtime: onnxruntime | trtexec (on the device) | tensorrt (Python API; not supported yet).
+        runs, warmup: timed and warm-up runs (warm-up in ms for trtexec).
+        threads: intra-op threads (default: the target's, else 1).
+        host: ``USER@HOST`` to run on over SSH; None runs here.
+        ssh_options: extra ``-o KEY=VALUE`` options for ssh/scp (port, identity, known hosts).
+
+    Raises:
+        ValidationError / DependencyError: bad model, shape mismatch, unreachable host, missing runtime.
+    """
+    import numpy as np
+
+    from .. import device_runner
+    from ..spaces import get_space
+    from .onnx import input_shape_of, read_metadata
+    from .sources import predicted_latency_ms
+
+    if runtime not in RUNTIMES:
+        raise ValidationError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
+    if runtime == "tensorrt":
+        from .._imports import require
+
+        require("tensorrt", purpose="--runtime tensorrt")
+        raise ValidationError("--runtime tensorrt (Python API timing) is not implemented; use --runtime trtexec")
+    if runs < 1 or warmup < 0:
+        raise ValidationError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
+    model_path = Path(model_path)
+    meta = read_metadata(model_path)
+    shape = input_shape_of(model_path)
+    tgt = _load_target(target)
+    space = get_space(meta["space"]) if "space" in meta else None
+    ds_shape = space.dataset(meta["dataset"]).input_shape if space is not None and "dataset" in meta else None
+    check_input_shape(shape, model=model_path.name, dataset_shape=ds_shape,
+                      batch_size=getattr(tgt, "batch_size", None))
+    n_threads = threads or int(getattr(tgt, "threads", None) or 1)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    args = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(n_threads), "--runtime", runtime]
+    with tempfile.TemporaryDirectory(prefix="edgenas-validate-") as tmp:
+        inp = Path(tmp) / "input.npy"
+        np.save(inp, x)
+        if host:
+            res = run_remote(host, model_path, inp, args, ssh_options=ssh_options, python=remote_python,
+                             timeout=timeout)
+        else:
+            out = Path(tmp) / "result.json"
+            _run_local(device_runner, [str(model_path), *args, "--input", str(inp), "--out", str(out)])
+            res = json.loads(out.read_text())
+    ref, ref_kind = _reference_output(model_path, meta, x)
+    if res.get("output") is None:
+        max_abs = max_rel = float("nan")
+    else:
+        got = np.asarray(res["output"], dtype=np.float64).reshape(ref.shape)
+        max_abs = float(np.max(np.abs(got - ref)))
+        scale = float(np.max(np.abs(ref))) or 1.0
+        max_rel = max_abs / scale
+    summary = res["summary_ms"]
+    predicted = None
+    if space is not None and "arch" in meta:
+        predicted = predicted_latency_ms(space.parse(meta["arch"]), target=target, space=space,
+                                         dataset=meta["dataset"])
+        if predicted is None:  # fall back to what the export recorded for this target
+            stored = json.loads(meta.get("predicted_latency_ms", "{}") or "{}").get(target)
+            predicted = float(stored) if stored is not None else None
+    err = 100.0 * (predicted - summary["p50"]) / summary["p50"] if predicted is not None and summary["p50"] > 0 else None
+    return ValidationResult(
+        model=str(model_path), arch=meta.get("arch"), space=meta.get("space"), dataset=meta.get("dataset"),
+        target=target, runtime=runtime, host=host or "localhost", threads=n_threads, runs=runs, warmup=warmup,
+        measured_ms={k: summary[k] for k in ("p50", "p90", "p99", "mean", "std", "min")}, cv=summary["cv"],
+        predicted_ms=predicted, error_pct=err, parity_max_abs=max_abs, parity_max_rel=max_rel,
+        parity_reference=ref_kind, parity_ok=bool(max_rel <= PARITY_REL_TOL) if math.isfinite(max_rel) else False,
+        runtime_version=res.get("runtime_version"),
+    )
+
+
+def _run_local(device_runner: Any, argv: list[str]) -> int:
+    """Run the device runner in-process; turn its errors into ValidationError (missing runtime, bad model)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = device_runner.main(argv)
+    if code != 0:
+        line = (err.getvalue().strip().splitlines() or [f"device runner exit {code}"])[-1]
+        raise ValidationError(line.replace("device_runner: error: ", ""))
+    return 0

@@ -1,0 +1,207 @@
+"""Cost models: latency of an arch on a target, from a named source.
+
+Sources (the one used is recorded in every prediction):
+
+* ``lookup``: the measured value of the arch in the target's per-arch table (by official index).
+* ``lut``: a per-op table summed over the arch's layers (``scale * sum + intercept_ms``). For a
+  target with a per-op table file (``cpu`` after ``edgenas profile``) that table is used; for a
+  target with only a per-arch table the per-op table is fitted at load time (NNLS, see
+  :mod:`edgenas.hardware.fit`) on ``lut_fit_archs`` measured archs (default: all of them).
+* ``flops``: ``a * macs_m + c`` fitted (non-negative) on the measured archs, MACs counted
+  analytically from the layer shapes (NB201 ops).
+* ``auto``: ``lookup`` when the target has a per-arch table for the space/dataset, else ``lut``.
+
+A missing measurement (e.g. an Edge TPU compile failure) raises :class:`MissingLatencyError`;
+latency is never silently 0 ms.
+
+Example:
+    >>> model = get_cost_model("jetson", "nb201", "cifar10")
+    >>> model.predict(get_space("nb201").from_index(0)).latency_ms  # doctest: +SKIP
+    5.807419
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, LatencyTableError, MissingLatencyError
+from .tables import ArchLatencyTable, OpLatencyTable, load_arch_table, load_op_table
+from .targets import Target, load_target
+
+__all__ = ["LatencyPrediction", "CostModel", "get_cost_model", "SOURCES", "layer_macs_m"]
+
+SOURCES = ("auto", "lookup", "lut", "flops")
+
+
+@dataclass(frozen=True)
+class LatencyPrediction:
+    """Latency of one arch: ``latency_ms`` (ms per forward pass at the target's batch) and its ``source``."""
+
+    latency_ms: float
+    source: str
+
+
+def layer_macs_m(layer: Any) -> float:
+    """Analytic MACs (millions) of one NB201 ``LayerSpec``; 0 for data-movement ops."""
+    ci, hi, wi = layer.in_shape
+    co, ho, wo = layer.out_shape
+    op = layer.op
+    if op == "nor_conv_3x3":
+        return 9 * ci * co * ho * wo / 1e6
+    if op == "nor_conv_1x1":
+        return ci * co * ho * wo / 1e6
+    if op == "stem_conv3x3_bn":
+        return 9 * ci * co * ho * wo / 1e6
+    if op == "resblock_s2":
+        return (9 * ci * co + 9 * co * co + ci * co) * ho * wo / 1e6
+    if op == "linear":
+        return ci * co / 1e6
+    if op in ("none", "skip_connect", "avg_pool_3x3", "bn_relu_gap") or op.startswith("sum"):
+        return 0.0
+    raise ConfigError(f"no analytic MAC count for op {op!r}")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Latency predictor for one (target, space, dataset, source).
+
+    Attributes:
+        target: the :class:`Target`.
+        space: the search space.
+        dataset: dataset name (fixes input size and classes).
+        source: ``lookup``, ``lut`` or ``flops`` (``auto`` is resolved at construction).
+        description: what exactly is behind the source (file, fit size), for reports.
+    """
+
+    target: Target
+    space: Any
+    dataset: str
+    source: str
+    description: str
+    arch_table: ArchLatencyTable | None = field(default=None, repr=False)
+    column: np.ndarray | None = field(default=None, repr=False)
+    op_table: OpLatencyTable | None = field(default=None, repr=False)
+    flops_coef: tuple[float, float] | None = None
+
+    def predict(self, arch: Any) -> LatencyPrediction:
+        """Latency of one arch.
+
+        Raises:
+            MissingLatencyError: no measurement / no op entry for it.
+        """
+        return LatencyPrediction(float(self.predict_many([arch])[0]), self.source)
+
+    def predict_many(self, archs: Sequence[Any], *, missing: str = "raise") -> np.ndarray:
+        """(len(archs),) latencies in ms.
+
+        Args:
+            missing: ``"raise"`` (default) raises :class:`MissingLatencyError` for an arch without a
+                value; ``"nan"`` returns NaN for it (a search can then drop it explicitly).
+        """
+        if missing not in ("raise", "nan"):
+            raise ConfigError(f"missing={missing!r}; expected 'raise' or 'nan'")
+        if self.source == "lookup":
+            assert self.arch_table is not None and self.column is not None
+            idx = np.array([_index(self.space, a) for a in archs], dtype=np.int64)
+            pos = np.searchsorted(self.arch_table.index, idx)
+            pos = np.minimum(pos, len(self.arch_table.index) - 1)
+            found = (idx >= 0) & (self.arch_table.index[pos] == idx)
+            out = np.where(found, self.column[pos], np.nan)
+        elif self.source == "lut":
+            assert self.op_table is not None
+            out = self.op_table.predict_many(self.space, archs)
+        else:
+            assert self.flops_coef is not None
+            a, c = self.flops_coef
+            out = np.array([a * _macs(self.space, x, self.dataset) + c for x in archs])
+        bad = ~np.isfinite(out)
+        if bad.any() and missing == "raise":
+            first = archs[int(np.argmax(bad))]
+            raise MissingLatencyError(
+                f"target {self.target.name!r} has no {self.source} latency for {self.space.name} arch {first} "
+                f"on {self.dataset} ({int(bad.sum())} of {len(archs)} archs missing)",
+                hint="the device could not run it (e.g. Edge TPU compile failure) or it is not in the table; "
+                     "try --source lut for an estimate")
+        return out
+
+
+def _index(space: Any, arch: Any) -> int:
+    idx = space.index(arch) if hasattr(space, "index") else None
+    return -1 if idx is None else int(idx)
+
+
+def _macs(space: Any, arch: Any, dataset: str) -> float:
+    return sum(layer_macs_m(layer) for layer in space.layers(arch, dataset))
+
+
+def _measured(table: ArchLatencyTable, column: np.ndarray, space: Any, limit: int | None,
+              seed: int) -> tuple[list[Any], np.ndarray]:
+    ok = np.where(np.isfinite(column))[0]
+    if limit is not None and limit < len(ok):
+        ok = np.sort(np.random.default_rng(seed).choice(ok, size=limit, replace=False))
+    return [space.from_index(int(i)) for i in table.index[ok]], column[ok]
+
+
+def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, source: str = "auto",
+                   lut_fit_archs: int | None = None, seed: int = 0) -> CostModel:
+    """Build the cost model of ``target`` for ``space``/``dataset``.
+
+    Args:
+        target: name, alias or :class:`Target`.
+        space: space name or instance.
+        dataset: dataset of the space.
+        source: ``auto`` | ``lookup`` | ``lut`` | ``flops``.
+        lut_fit_archs: for a fitted ``lut``/``flops``, how many measured archs to fit on
+            (seeded sample; default all).
+        seed: seed of that sample.
+
+    Raises:
+        UnknownNameError: unknown target or space.
+        LatencyTableError: the target has no table for the space/dataset (hint: how to profile),
+            or the table is corrupt/mismatched.
+        ConfigError: unknown source.
+    """
+    from ..spaces import get_space
+
+    if source not in SOURCES:
+        raise ConfigError(f"unknown latency source {source!r}; expected one of {', '.join(SOURCES)}")
+    t = target if isinstance(target, Target) else load_target(target)
+    sp = get_space(space) if isinstance(space, str) else space
+    sp.dataset(dataset)
+    ref = t.table(sp.name, dataset)
+    if source == "auto":
+        source = "lookup" if ref.kind == "arch" else "lut"
+    if ref.kind == "op":
+        if source != "lut":
+            raise LatencyTableError(
+                f"target {t.name!r} has a per-op table for {sp.name}/{dataset}, so only --source lut works "
+                f"(asked for {source!r})")
+        op = load_op_table(ref.file, space=sp.name, dataset=dataset)
+        return CostModel(t, sp, dataset, "lut", f"per-op table {ref.file.name}", op_table=op)
+    table = load_arch_table(ref.file, space=sp.name, dataset=dataset)
+    if ref.column is None:
+        raise LatencyTableError(f"target {t.name!r}: table {ref.file.name} needs a 'column' in the target file")
+    column = table.column(ref.column)
+    if source == "lookup":
+        return CostModel(t, sp, dataset, "lookup", f"measured {ref.file.name}:{ref.column}",
+                         arch_table=table, column=column)
+    archs, y = _measured(table, column, sp, lut_fit_archs, seed)
+    if source == "lut":
+        from .fit import fit_op_table
+
+        from ._graph import prunes_dead_layers
+
+        op = fit_op_table(sp, dataset, archs, y, prune=prunes_dead_layers(t.runtime),
+                          meta={"target": t.name, "fitted_from": ref.file.name})
+        return CostModel(t, sp, dataset, "lut", f"per-op table fitted on {len(y)} measured archs", op_table=op)
+    from scipy.optimize import nnls
+
+    macs = np.array([_macs(sp, a, dataset) for a in archs])
+    w = 1.0 / y
+    coef, _ = nnls(np.stack([macs, np.ones_like(macs)], 1) * w[:, None], y * w)
+    return CostModel(t, sp, dataset, "flops", f"a*MACs+c fitted on {len(y)} measured archs",
+                     flops_coef=(float(coef[0]), float(coef[1])))

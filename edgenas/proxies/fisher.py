@@ -1,0 +1,52 @@
+"""``fisher``: Fisher pruning saliency summed over channels (Theis et al. 2018; Abdelfattah et al., ICLR 2021).
+
+For every Conv/Linear output activation a (B, C, ...) with loss gradient g: per sample and
+channel s = sum over spatial positions of a * g; saliency_c = 0.5 * mean_b s^2; the score is
+the sum over channels and layers. Cross-entropy of one batch.
+"""
+
+from __future__ import annotations
+
+from .base import ProxyContext, register_proxy
+from ._common import require_model, weight_modules
+
+
+def fisher_score(model, x, y) -> float:
+    """Fisher saliency of ``model`` on one batch."""
+    import torch
+    import torch.nn.functional as F
+
+    total = torch.zeros((), dtype=torch.float64)
+
+    def fwd_hook(module, inp, out):
+        act = out.detach()
+
+        def grad_hook(grad):
+            nonlocal total
+            prod = act * grad
+            s = prod.sum(dim=tuple(range(2, prod.ndim))) if prod.ndim > 2 else prod
+            total = total + 0.5 * s.pow(2).mean(0).sum(dtype=torch.float64)
+
+        out.register_hook(grad_hook)
+
+    handles = [m.register_forward_hook(fwd_hook) for m in weight_modules(model)]
+    try:
+        with torch.enable_grad():
+            loss = F.cross_entropy(model(x), y)
+            params = [p for p in model.parameters() if p.requires_grad]
+            torch.autograd.grad(loss, params, allow_unused=True)
+    finally:
+        for h in handles:
+            h.remove()
+    return float(total)
+
+
+@register_proxy(
+    "fisher",
+    description="sum over channels of 0.5 * mean_b (sum_hw a * dL/da)^2 at Conv/Linear outputs",
+    reference="Theis et al., 2018; Abdelfattah et al., ICLR 2021",
+)
+def fisher(ctx: ProxyContext) -> float:
+    """Fisher saliency on a fresh model and the context batch."""
+    model, x, y = require_model(ctx)
+    return fisher_score(model, x, y)

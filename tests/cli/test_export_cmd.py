@@ -1,0 +1,91 @@
+"""`edgenas export` through the click runner: formats, sources, bad input (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgenas.cli import cli
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+SMALL = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def _trt_missing() -> bool:
+    from edgenas.export.tensorrt import load_tensorrt
+
+    return load_tensorrt() is None
+
+
+def test_export_arch_json(tmp_path):
+    out = tmp_path / "out"
+    res = run("export", BEST, "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    man = json.loads(res.stdout)
+    assert man["models"][0]["arch"] == BEST and man["models"][0]["parity"]["max_rel"] <= 1e-4
+    assert json.loads((out / "export.json").read_text())["models"][0]["files"]["onnx"] == "rank01/model.onnx"
+    assert (out / "rank01" / "model.onnx").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # temp dir gone
+
+
+def test_export_pareto_all_and_rank(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    members = [{"arch": a, "scores": {}, "latency_ms": {"jetson-tx2": ms}, "latency_source": {}, "macs_m": 1.0,
+                "params_m": 0.1} for a, ms in ((BEST, 3.25), (SMALL, 1.5))]
+    (run_dir / "pareto.json").write_text(json.dumps({"schema_version": 1, "space": "nb201", "dataset": "cifar10",
+                                                     "members": members}))
+    res = run("export", str(run_dir), "--all", "--out", str(tmp_path / "all"), "--json")
+    assert res.exit_code == 0, res.output
+    models = json.loads(res.stdout)["models"]
+    assert [m["rank"] for m in models] == [1, 2]
+    assert models[1]["predicted_latency_ms"] == {"jetson-tx2": 1.5}
+    res = run("export", str(run_dir / "pareto.json"), "--rank", "2", "--out", str(tmp_path / "r2"), "--json")
+    assert json.loads(res.stdout)["models"][0]["arch"] == SMALL
+    res = run("export", str(run_dir), "--rank", "3", "--out", str(tmp_path / "r3"))
+    assert res.exit_code == 2 and "out of range" in res.output and not (tmp_path / "r3").exists()
+    res = run("export", str(run_dir), "--dataset", "cifar100", "--out", str(tmp_path / "c100"))
+    assert res.exit_code == 2 and "'cifar10'" in res.output
+
+
+def test_export_torch(tmp_path):
+    res = run("export", "6111", "--format", "torch", "--out", str(tmp_path / "t"), "--json")
+    assert res.exit_code == 0, res.output
+    from edgenas.export.torch_export import load_exported
+
+    model = load_exported(tmp_path / "t" / "rank01")
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.skipif(not _trt_missing(), reason="tensorrt is installed here")
+def test_export_tensorrt_without_tensorrt(tmp_path):
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "fp16", "--out", str(tmp_path / "e"))
+    assert res.exit_code == 0, res.output
+    assert "tensorrt is not installed" in res.output
+    script = (tmp_path / "e" / "rank01" / "trtexec.sh").read_text()
+    assert "trtexec --onnx=model.onnx" in script and "--fp16" in script
+    assert not list((tmp_path / "e").rglob("*.engine"))  # never a fake engine
+    res = run("export", SMALL, "--format", "tensorrt", "--require-engine", "--out", str(tmp_path / "req"))
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "tensorrt is not installed" in res.output
+    assert not (tmp_path / "req").exists()
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["|nor_conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "nor_conv_5x5"),
+    (["99999"], "99999"),
+    ([BEST, "--dataset", "imagenet"], "imagenet"),
+    ([BEST, "--precision", "fp16"], "--precision fp16"),
+    ([BEST, "--rank", "2"], "--rank"),
+])
+def test_export_bad_input_one_line_exit_2(tmp_path, args, expect):
+    out = tmp_path / "out"
+    res = run("export", *args, "--out", str(out))
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and res.output.startswith("error:") and expect in res.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []

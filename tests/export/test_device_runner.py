@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgenas import device_runner
+from edgenas.device_runner import RunnerError, parse_trtexec_times, summarize_ms
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_parse_trtexec_computems_layout():
+    data = json.loads((DATA / "trtexec_times_computems.json").read_text())
+    times = parse_trtexec_times(data)
+    assert len(times) == 50
+    assert times[0] == pytest.approx(data[0]["computeMs"])
+    assert 0.3 < float(np.median(times)) < 0.5
+
+
+def test_parse_trtexec_start_end_layout():
+    data = json.loads((DATA / "trtexec_times_startend.json").read_text())
+    times = parse_trtexec_times(data)
+    assert times[1] == pytest.approx(data[1]["endComputeMs"] - data[1]["startComputeMs"])
+    assert all(t < d["latencyMs"] for t, d in zip(times, data))  # compute excludes copies
+
+
+@pytest.mark.parametrize("bad", [{}, [], [{"latencyMs": 1.0}], [{"computeMs": -1.0}], ["x"]])
+def test_parse_trtexec_rejects_bad_input(bad):
+    with pytest.raises(RunnerError):
+        parse_trtexec_times(bad)
+
+
+def test_summarize_ms_known_values():
+    s = summarize_ms([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert (s["p50"], s["mean"], s["n"]) == (3.0, 3.0, 5)
+    assert s["p90"] == pytest.approx(4.6) and s["p99"] == pytest.approx(4.96)
+    assert s["cv"] == pytest.approx(np.std([1, 2, 3, 4, 5], ddof=1) / 3.0)
+
+
+def test_runner_is_standalone_python38():
+    src = Path(device_runner.__file__).read_text()
+    tree = ast.parse(src, feature_version=(3, 8))  # SyntaxError on 3.9+ syntax (match, parenthesised with, ...)
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"torch", "click", "edgenas", "rich", "onnx"}
+
+
+def test_runner_onnxruntime_as_script(tmp_path, onnx_model):
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, device_runner.__file__, str(onnx_model), "--runs", "5", "--warmup", "2",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    assert len(res["latency_ms"]) == 5 and res["summary_ms"]["p50"] > 0
+    assert len(res["output"]) == 10 and res["input_shape"] == [1, 3, 32, 32]
+
+
+def test_runner_errors(tmp_path, onnx_model, capsys):
+    assert device_runner.main([str(tmp_path / "nope.onnx"), "--out", str(tmp_path / "r.json")]) == 2
+    assert device_runner.main([str(onnx_model), "--runtime", "trtexec", "--trtexec", str(tmp_path / "no-trtexec"),
+                               "--out", str(tmp_path / "r.json")]) in (2, 3)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "trtexec not found" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_runner_trtexec_path_with_fake_binary(tmp_path, onnx_model):
+    # a stand-in executable with trtexec's file contract: writes --exportTimes, exits 0
+    sample = DATA / "trtexec_times_startend.json"
+    fake = tmp_path / "trtexec"
+    fake.write_text("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --exportTimes=*) "
+                    f"cp {sample} \"${{a#--exportTimes=}}\";; esac; done\n")
+    fake.chmod(0o755)
+    out = tmp_path / "r.json"
+    code = device_runner.main([str(onnx_model), "--runtime", "trtexec", "--trtexec", str(fake), "--runs", "50",
+                               "--out", str(out)])
+    assert code == 0
+    res = json.loads(out.read_text())
+    expected = parse_trtexec_times(json.loads(sample.read_text()))
+    assert res["summary_ms"]["p50"] == pytest.approx(float(np.median(expected)))
+    assert res["output"] is None and "--iterations=50" in res["command"]

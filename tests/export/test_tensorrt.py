@@ -1,0 +1,157 @@
+"""TensorRT build logic against a fake ``tensorrt`` module (TensorRT cannot be installed here)."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from edgenas.errors import DependencyError, ExportError
+from edgenas.export.tensorrt import build_engine, trt_major, trtexec_commands
+
+
+def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True) -> types.ModuleType:
+    """Module with the narrow TensorRT surface edgenas uses; records every call in ``trt.calls``."""
+    trt = types.ModuleType("tensorrt")
+    trt.__version__ = version
+    calls: list[tuple] = []
+    trt.calls = calls
+    major = int(version.split(".")[0])
+    flags = {"TF32": "TF32"} if major >= 11 else {"FP16": "FP16", "INT8": "INT8", "TF32": "TF32"}
+    trt.BuilderFlag = types.SimpleNamespace(**flags)
+    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
+    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5)
+
+    class Logger:
+        WARNING = "W"
+
+        def __init__(self, level):
+            calls.append(("logger", level))
+
+    class Cache:
+        def __init__(self, blob):
+            self.blob = blob
+
+        def serialize(self):
+            return self.blob + b"+timed"
+
+    class Config:
+        cache = None
+
+        def set_memory_pool_limit(self, pool, size):
+            calls.append(("pool", pool, size))
+
+        def set_flag(self, flag):
+            calls.append(("flag", flag))
+
+        def create_timing_cache(self, blob):
+            calls.append(("cache_in", bytes(blob)))
+            return Cache(bytes(blob))
+
+        def set_timing_cache(self, cache, ignore_mismatch):
+            self.cache = cache
+
+        def get_timing_cache(self):
+            return self.cache
+
+    class Builder:
+        def __init__(self, logger):
+            pass
+
+        def create_network(self, flags):
+            calls.append(("network", flags))
+            return object()
+
+        def create_builder_config(self):
+            return Config()
+
+        def build_serialized_network(self, network, config):
+            return b"PLAN-FROM-FAKE-TRT" if build_ok else None
+
+    class OnnxParser:
+        num_errors = 0 if parse_ok else 1
+
+        def __init__(self, network, logger):
+            pass
+
+        def parse_from_file(self, path):
+            calls.append(("parse", path))
+            return parse_ok
+
+        def get_error(self, i):
+            return "Unsupported ONNX op FancyOp"
+
+    trt.Logger, trt.Builder, trt.OnnxParser = Logger, Builder, OnnxParser
+    return trt
+
+
+def test_trt10_uses_builder_flags_and_workspace(tmp_path, onnx_model):
+    trt = fake_trt("10.3.0")
+    eb = build_engine(onnx_model, tmp_path / "m.engine", precision="fp16", workspace_mib=256, trt=trt)
+    assert ("flag", "FP16") in trt.calls and ("network", 0) in trt.calls
+    assert ("pool", "WORKSPACE", 256 << 20) in trt.calls
+    assert not eb.strongly_typed and eb.precision == "fp16"
+    assert (tmp_path / "m.engine").read_bytes() == b"PLAN-FROM-FAKE-TRT"  # the builder's bytes, nothing else
+
+
+def test_trt11_is_strongly_typed(tmp_path, onnx_model):
+    trt = fake_trt("11.4.0")
+    assert trt_major(trt) == 11
+    eb = build_engine(onnx_model, tmp_path / "m.engine", precision="fp32", trt=trt)
+    assert eb.strongly_typed
+    assert not [c for c in trt.calls if c[0] == "flag"]
+    with pytest.raises(ExportError, match="strongly typed"):
+        build_engine(onnx_model, tmp_path / "h.engine", precision="fp16", trt=trt)
+    assert not (tmp_path / "h.engine").exists()
+
+
+def test_version_fallback_on_missing_fp16_flag():
+    trt = fake_trt("11.0.0")
+    trt.__version__ = "dev"
+    assert trt_major(trt) == 11
+
+
+def test_int8_needs_qdq(tmp_path, onnx_model):
+    with pytest.raises(ExportError, match="Q/DQ"):
+        build_engine(onnx_model, tmp_path / "m.engine", precision="int8", trt=fake_trt("10.3.0"))
+
+
+def test_timing_cache_is_reused_across_builds(tmp_path, onnx_model):
+    trt = fake_trt("10.3.0")
+    cache = tmp_path / "timing.cache"
+    first = build_engine(onnx_model, tmp_path / "a.engine", timing_cache=cache, trt=trt)
+    second = build_engine(onnx_model, tmp_path / "b.engine", timing_cache=cache, trt=trt)
+    assert not first.timing_cache_reused and second.timing_cache_reused
+    assert ("cache_in", b"+timed") in trt.calls  # the second build read what the first wrote
+
+
+def test_parse_and_build_failures(tmp_path, onnx_model):
+    with pytest.raises(ExportError, match="FancyOp"):
+        build_engine(onnx_model, tmp_path / "m.engine", trt=fake_trt("10.3.0", parse_ok=False))
+    with pytest.raises(ExportError, match="build failed"):
+        build_engine(onnx_model, tmp_path / "m.engine", trt=fake_trt("10.3.0", build_ok=False))
+    assert not (tmp_path / "m.engine").exists()
+
+
+def test_missing_tensorrt_is_one_clear_error(tmp_path, onnx_model, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_trt(name, *a, **k):
+        if name == "tensorrt":
+            raise ImportError("No module named 'tensorrt'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_trt)
+    with pytest.raises(DependencyError, match="tensorrt is not installed"):
+        build_engine(onnx_model, tmp_path / "m.engine")
+
+
+def test_trtexec_commands_per_major_version():
+    cmds = trtexec_commands("model.onnx", precision="fp16", workspace_mib=512)
+    assert "--fp16" in cmds["trt10"].split() and "--fp16" not in cmds["trt11"].split()
+    for c in cmds.values():
+        assert c.startswith("trtexec --onnx=model.onnx --saveEngine=model.engine")
+        assert "--memPoolSize=workspace:512M" in c and "--exportTimes=model.times.json" in c
+    assert "--int8" in trtexec_commands("model.onnx", precision="int8")["trt10"]

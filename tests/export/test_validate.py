@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from edgenas.errors import ValidationError
+from edgenas.export.validate import check_input_shape, collect_models, validate_model
+
+
+def test_validate_local_onnxruntime(onnx_model):
+    r = validate_model(onnx_model, target="cpu", runs=5, warmup=2, threads=1)
+    m = r.measured_ms
+    assert 0 < m["min"] <= m["p50"] <= m["p90"] <= m["p99"]
+    assert r.parity_reference == "torch" and r.parity_ok and r.parity_max_abs < 1e-4
+    assert r.arch.startswith("|nor_conv_3x3~0|") and r.runtime == "onnxruntime" and r.host == "localhost"
+    if r.predicted_ms is None:
+        assert r.error_pct is None
+    else:
+        assert r.error_pct == pytest.approx(100 * (r.predicted_ms - m["p50"]) / m["p50"])
+
+
+def test_collect_models(exported_dir, onnx_model, tmp_path):
+    assert collect_models(exported_dir) == [onnx_model]
+    assert collect_models(onnx_model) == [onnx_model]
+    with pytest.raises(ValidationError, match="not found"):
+        collect_models(tmp_path / "missing")
+    with pytest.raises(ValidationError, match="holds no ONNX"):
+        collect_models(tmp_path)
+
+
+def test_check_input_shape():
+    check_input_shape((1, 3, 32, 32), model="m", dataset_shape=(3, 32, 32), batch_size=1)
+    with pytest.raises(ValidationError, match=r"dataset expects \[3, 16, 16\]"):
+        check_input_shape((1, 3, 32, 32), model="m", dataset_shape=(3, 16, 16), batch_size=None)
+    with pytest.raises(ValidationError, match="batch_size 1"):
+        check_input_shape((8, 3, 32, 32), model="m", dataset_shape=None, batch_size=1)
+    with pytest.raises(ValidationError, match="not static"):
+        check_input_shape(("N", 3, 32, 32), model="m", dataset_shape=None, batch_size=None)
+
+
+def test_missing_runtime_is_a_validation_error(onnx_model, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ValidationError, match="trtexec not found"):
+        validate_model(onnx_model, target="cpu", runtime="trtexec", runs=2, warmup=0)

@@ -1,0 +1,46 @@
+"""Target YAML files: shipped set, aliases, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgenas.errors import ConfigError, LatencyTableError, UnknownNameError
+from edgenas.hardware.targets import list_targets, load_target
+
+
+def test_shipped_targets():
+    names = {t.name for t in list_targets()}
+    for n in ("jetson-tx2", "raspi4", "pixel3", "edgetpu", "cpu", "jetson-orin-nano", "gtx1080ti-b32",
+              "xeon-gold-6226", "samsung-s7"):
+        assert n in names
+    assert load_target("jetson").name == "jetson-tx2"
+    tx2 = load_target("jetson-tx2")
+    assert tx2.runtime == "tensorrt" and tx2.spaces == ("nb201",)
+    assert {(r.dataset, r.column) for r in tx2.tables} == {(d, "edgegpu") for d in
+                                                           ("cifar10", "cifar100", "ImageNet16-120")}
+
+
+def test_unknown_target_suggests_close_names():
+    with pytest.raises(UnknownNameError, match="did you mean 'jetson'") as e:
+        load_target("jetsn")
+    assert "\n" not in str(e.value)
+
+
+def test_orin_nano_has_no_table_and_says_how_to_profile():
+    t = load_target("orin-nano")
+    assert t.spaces == ()
+    with pytest.raises(LatencyTableError, match="no latency table for nb201/cifar10") as e:
+        t.table("nb201", "cifar10")
+    assert "profile_jetson_trt.py" in (e.value.hint or "")
+
+
+def test_unknown_key_and_name_mismatch_rejected(tmp_path):
+    (tmp_path / "x.yaml").write_text("name: x\ndevice: d\nruntime: tensorrt\nclock_mhz: 5\n")
+    with pytest.raises(ConfigError, match="unknown key.*clock_mhz"):
+        list_targets(tmp_path)
+    (tmp_path / "x.yaml").write_text("name: y\ndevice: d\nruntime: tensorrt\n")
+    with pytest.raises(ConfigError, match="must equal the file stem"):
+        list_targets(tmp_path)
+    (tmp_path / "x.yaml").write_text("name: x\ndevice: d\nruntime: coreml\n")
+    with pytest.raises(ConfigError, match="runtime 'coreml'"):
+        list_targets(tmp_path)
