@@ -17,12 +17,20 @@ _LAZY = {
     "Arch": "edgenas.spaces",
     "SearchSpace": "edgenas.spaces",
     "EdgeNASError": "edgenas.errors",
+    "score_archs": "edgenas.proxies.engine",
+    "list_proxies": "edgenas.proxies",
+    "load_target": "edgenas.hardware.targets",
+    "list_targets": "edgenas.hardware.targets",
+    "get_cost_model": "edgenas.hardware.cost",
+    "run_search": "edgenas.search",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "search", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "search":  # a callable module: edgenas.search(...) -> SearchResult
+        return importlib.import_module("edgenas.search")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'edgenas' has no attribute {name!r}")

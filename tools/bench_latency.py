@@ -23,12 +23,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgenas.hardware._graph import prunes_dead_layers  # noqa: E402
-from edgenas.hardware.cost import _macs  # noqa: E402
-from edgenas.hardware.fit import feature_matrix, nnls_fit, score  # noqa: E402
-from edgenas.hardware.tables import load_arch_table, load_op_table  # noqa: E402
-from edgenas.hardware.targets import list_targets  # noqa: E402
-from edgenas.spaces import get_space  # noqa: E402
+from edgenas.hardware._graph import prunes_dead_layers
+from edgenas.hardware.cost import _macs
+from edgenas.hardware.fit import feature_matrix, nnls_fit, score
+from edgenas.hardware.tables import load_arch_table, load_op_table
+from edgenas.hardware.targets import list_targets
+from edgenas.spaces import get_space
 
 
 def main() -> None:
@@ -87,7 +87,7 @@ def main() -> None:
     print(f"{'target':<20} {'dataset':<15} {'method':<26} {'k':>5} {'n':>6} {'MAPE%':>7} {'RMSEms':>8} "
           f"{'<=10%':>6} {'tau':>6}")
     for r in results:
-        print(f"{r['target']:<20} {r['dataset']:<15} {r['method']:<26} {str(r['k']):>5} {r['n']:>6} "
+        print(f"{r['target']:<20} {r['dataset']:<15} {r['method']:<26} {r['k']!s:>5} {r['n']:>6} "
               f"{r['mape']:7.2f} {r['rmse_ms']:8.3f} {100 * r['within_10']:5.1f}% {r['kendall_tau']:6.3f}")
     print(f"wrote {a.out} ({out['seconds']:.0f} s)")
 

@@ -63,7 +63,7 @@ def convert_hwnasbench(shared: Path, out: Path) -> None:
         with src.open() as fh:
             for r in csv.DictReader(fh):
                 vals = []
-                for col, (scol, *_rest) in HWNB_COLUMNS.items():
+                for scol, *_rest in HWNB_COLUMNS.values():
                     v = float(r[scol])
                     vals.append(None if v < 0 else v)  # -1 = Edge TPU compile failure (HW-NAS-Bench #11)
                 rows.append((int(r["index"]), vals))

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from ._common import archs_options, console, dataset_option, echo_json, json_option, read_archs, resolve_space, space_option
+from ._common import (
+    archs_options,
+    console,
+    dataset_option,
+    echo_json,
+    json_option,
+    read_archs,
+    resolve_space,
+    space_option,
+)
 
 
 @click.command()

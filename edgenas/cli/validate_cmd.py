@@ -79,4 +79,7 @@ def _report(results: list[dict], out_file: Path) -> None:
         con.print(f"median |error| {statistics.median(errs):.1f} % over {len(errs)} model(s)")
     else:
         con.print("no latency prediction for this target (cost model or table missing)")
+    noisy = [r for r in results if r["cv"] > 0.1]
+    if noisy:  # a CV above 10 % means something else is using the device (or thermals): re-run before trusting
+        con.print(f"[yellow]warning:[/] {len(noisy)} model(s) with coefficient of variation > 10 %: noisy device")
     con.print(f"wrote {out_file}")

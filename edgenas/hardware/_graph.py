@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["cost_layers", "prunes_dead_layers", "COMPILED_RUNTIMES"]
+__all__ = ["COMPILED_RUNTIMES", "cost_layers", "prunes_dead_layers"]
 
 #: runtimes that compile the graph and remove unused layers (PyTorch eager and ORT do not see zeros)
 COMPILED_RUNTIMES = ("tensorrt", "tflite", "tflite-edgetpu")

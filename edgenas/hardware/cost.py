@@ -32,7 +32,7 @@ from ..errors import ConfigError, LatencyTableError, MissingLatencyError
 from .tables import ArchLatencyTable, OpLatencyTable, load_arch_table, load_op_table
 from .targets import Target, load_target
 
-__all__ = ["LatencyPrediction", "CostModel", "get_cost_model", "SOURCES", "layer_macs_m"]
+__all__ = ["SOURCES", "CostModel", "LatencyPrediction", "get_cost_model", "layer_macs_m"]
 
 SOURCES = ("auto", "lookup", "lut", "flops")
 
@@ -47,7 +47,7 @@ class LatencyPrediction:
 
 def layer_macs_m(layer: Any) -> float:
     """Analytic MACs (millions) of one NB201 ``LayerSpec``; 0 for data-movement ops."""
-    ci, hi, wi = layer.in_shape
+    ci = layer.in_shape[0]
     co, ho, wo = layer.out_shape
     op = layer.op
     if op == "nor_conv_3x3":
@@ -191,9 +191,8 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, sour
                          arch_table=table, column=column)
     archs, y = _measured(table, column, sp, lut_fit_archs, seed)
     if source == "lut":
-        from .fit import fit_op_table
-
         from ._graph import prunes_dead_layers
+        from .fit import fit_op_table
 
         op = fit_op_table(sp, dataset, archs, y, prune=prunes_dead_layers(t.runtime),
                           meta={"target": t.name, "fitted_from": ref.file.name})

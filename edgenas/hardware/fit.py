@@ -23,7 +23,7 @@ from ..errors import LatencyTableError
 from ._graph import cost_layers
 from .tables import OpLatencyTable, layer_key
 
-__all__ = ["AccuracyReport", "feature_matrix", "nnls_fit", "fit_op_table", "fit_scale_intercept", "score", "fit_with_holdout"]
+__all__ = ["AccuracyReport", "feature_matrix", "fit_op_table", "fit_scale_intercept", "fit_with_holdout", "nnls_fit", "score"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def fit_with_holdout(space: Any, dataset: str, archs: Sequence[Any], latency_ms:
 
     y = np.asarray(latency_ms, dtype=np.float64)
     n = len(y)
-    n_test = max(2, int(round(holdout * n)))
+    n_test = max(2, round(holdout * n))
     if n - n_test < 2:
         raise ValueError(f"too few archs ({n}) for a held-out check")
     perm = as_rng(seed).permutation(n)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["ModelSize", "count_params", "count_macs", "count_flops_nb201", "model_size"]
+__all__ = ["ModelSize", "count_flops_nb201", "count_macs", "count_params", "model_size"]
 
 log = logging.getLogger(__name__)
 

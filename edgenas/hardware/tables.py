@@ -49,10 +49,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "ArchLatencyTable",
     "OpLatencyTable",
+    "layer_key",
     "load_arch_table",
     "load_op_table",
     "save_op_table",
-    "layer_key",
 ]
 
 SCHEMA_VERSION = 1
@@ -258,9 +258,20 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
     return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]))
 
 
+def _finite(obj: Any) -> Any:
+    """NaN/inf (e.g. an undefined Kendall tau on a tiny check) become null: strict JSON."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def save_op_table(table: OpLatencyTable, path: Path) -> None:
     """Write ``table`` as JSON atomically (a temp file renamed into place)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(table.to_json(), indent=1, sort_keys=True, allow_nan=False) + "\n")
+    tmp.write_text(json.dumps(_finite(table.to_json()), indent=1, sort_keys=True, allow_nan=False) + "\n")
     tmp.replace(path)

@@ -28,7 +28,7 @@ from typing import Any
 from .._paths import latency_tables_dir, targets_dir
 from ..errors import ConfigError, LatencyTableError, UnknownNameError
 
-__all__ = ["TableRef", "Target", "list_targets", "load_target", "target_names", "RUNTIMES"]
+__all__ = ["RUNTIMES", "TableRef", "Target", "list_targets", "load_target", "target_names"]
 
 RUNTIMES = ("tensorrt", "onnxruntime", "tflite", "tflite-edgetpu", "pytorch", "unknown")
 _KEYS = {"name", "aliases", "device", "runtime", "precision", "batch_size", "threads", "power_mode",

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from edgenas.hardware._graph import _nb201_live_edges, cost_layers
-from edgenas.hardware.fit import feature_matrix, fit_op_table, fit_scale_intercept, fit_with_holdout, nnls_fit, score
+from edgenas.hardware.fit import (
+    feature_matrix,
+    fit_op_table,
+    fit_scale_intercept,
+    fit_with_holdout,
+    nnls_fit,
+    score,
+)
 from edgenas.spaces import get_space
 
 
@@ -40,7 +47,7 @@ def test_fitted_op_table_predicts_synthetic_additive_latency(prune):
     table = fit_op_table(space, "cifar10", archs[:300], y[:300], prune=prune)
     pred = table.predict_many(space, archs[300:])
     np.testing.assert_allclose(pred, y[300:], rtol=1e-6)
-    full, report = fit_with_holdout(space, "cifar10", archs, y, holdout=0.25, seed=3, prune=prune)
+    _full, report = fit_with_holdout(space, "cifar10", archs, y, holdout=0.25, seed=3, prune=prune)
     assert report.within_10 == 1.0 and report.mape < 1e-4
 
 

@@ -1,0 +1,35 @@
+"""`edgenas profile`: refuses non-onnxruntime targets; a tiny real run writes a valid table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgenas.cli import cli
+
+
+def test_profile_refuses_tensorrt_target():
+    res = CliRunner().invoke(cli, ["profile", "--target", "jetson"])
+    assert res.exit_code == 2 and "tensorrt" in res.output and "profile_jetson_trt" in res.output
+
+
+def test_profile_bad_calibration():
+    res = CliRunner().invoke(cli, ["profile", "--archs", "5", "--calibration", "4"])
+    assert res.exit_code == 2 and "--calibration 4" in res.output
+
+
+def test_profile_tiny_run(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from edgenas.hardware.tables import load_op_table
+
+    out = tmp_path / "cpu.json"
+    res = CliRunner().invoke(cli, ["profile", "--archs", "5", "--calibration", "2", "--runs", "3", "--warmup", "1",
+                                   "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["end_to_end_archs"] == 5 and summary["check"]["calibrated"]["n"] == 3
+    table = load_op_table(out, space="nb201", dataset="cifar10")
+    assert table.meta["onnxruntime_version"] and table.meta["cpu_model"] and table.meta["threads"] == 1
+    assert len(table.entries) >= 20
