@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["kendall_tau", "spearman_rho", "ndcg_at_k", "accuracy_gain"]
+__all__ = ["accuracy_gain", "kendall_tau", "ndcg_at_k", "spearman_rho"]
 
 
 def _pair(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -51,7 +51,7 @@ def main() -> None:
             if ref.kind == "op":
                 op = load_op_table(ref.file, space="nb201", dataset=ref.dataset)
                 chk = op.meta.get("check", {})
-                for name in ("additive_sum", "calibrated"):
+                for name in ("additive_sum", "global_scale", "calibrated"):
                     if name in chk:
                         results.append({"target": target.name, "dataset": ref.dataset, "method": f"cpu_profile_{name}",
                                         "k": op.meta.get("n_calibration"), **chk[name]})

@@ -23,7 +23,6 @@ import argparse
 import csv
 import json
 import logging
-import math
 import platform
 import sys
 import time
@@ -150,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--time-limit", type=float, default=0.0, help="stop scoring after this many seconds (0: none)")
+    ap.add_argument("--evaluate-only", action="store_true", help="score nothing; evaluate what the cache holds")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 missing = [p for p in group if p not in cached.get(i, {}).get("scores", {})]
                 if not missing:
                     continue
-                if args.time_limit and time.perf_counter() - t_start > args.time_limit:
+                if args.evaluate_only or (args.time_limit and time.perf_counter() - t_start > args.time_limit):
                     stopped_early = True
                     break
                 r = score_archs(space, [space.from_index(i)], args.dataset, missing, seed=args.seed,

@@ -15,7 +15,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
                    "For Jetson use tools/profile_jetson_trt.py on the device.")
 @space_option()
 @dataset_option()
-@click.option("--runs", type=click.IntRange(3), default=100, show_default=True, help="Timed runs per model.")
+@click.option("--runs", type=click.IntRange(3), default=200, show_default=True, help="Timed runs per model.")
 @click.option("--warmup", type=click.IntRange(0), default=10, show_default=True, help="Untimed runs per model.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="onnxruntime intra-op threads.")
 @click.option("--archs", "n_archs", type=click.IntRange(4), default=260, show_default=True,
@@ -77,7 +77,7 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, warmup
     c.print(f"wrote {out} in {result.seconds:.0f} s ({m['cpu_model']}, onnxruntime {m['onnxruntime_version']}, "
             f"{threads} thread(s))")
     for stat, chk in m["check_by_statistic"].items():
-        for name in ("additive_sum", "calibrated"):
+        for name in ("additive_sum", "global_scale", "calibrated"):
             r = chk[name]
             c.print(f"{stat:>6} {name:>13}: held-out {r['n']} archs  MAPE {r['mape']:.1f}%  within 10% {100 * r['within_10']:.0f}%  "
                     f"tau {r['kendall_tau']:.3f}")

@@ -11,7 +11,16 @@ from typing import Any
 import click
 
 from ..errors import UnknownNameError
-from ._common import archs_options, console, dataset_option, echo_json, json_option, read_archs, resolve_space, space_option
+from ._common import (
+    archs_options,
+    console,
+    dataset_option,
+    echo_json,
+    json_option,
+    read_archs,
+    resolve_space,
+    space_option,
+)
 
 log = logging.getLogger(__name__)
 

@@ -99,8 +99,9 @@ def _run_with_progress(config: Any, resume: bool) -> Any:
     try:
         result = run_search(config, resume=resume, on_progress=on_progress)
         if failures.count:
-            result = replace(result, notes=(*result.notes, f"{failures.count} proxy warnings (failed or "
-                                            "non-finite scores count as the worst score; see candidates.csv)"))
+            note = (f"{failures.count} proxy warnings (failed or non-finite scores count as the worst "
+                    "score; see candidates.csv)")
+            result = replace(result, notes=(*result.notes, note))
         return result
     except KeyboardInterrupt:
         if started:

@@ -6,7 +6,7 @@ Sources (the one used is recorded in every prediction):
 * ``lut``: a per-op table summed over the arch's layers (``scale * sum + intercept_ms``). For a
   target with a per-op table file (``cpu`` after ``edgenas profile``) that table is used; for a
   target with only a per-arch table the per-op table is fitted at load time (NNLS, see
-  :mod:`edgenas.hardware.fit`) on ``lut_fit_archs`` measured archs (default: all of them).
+  :mod:`edgenas.hardware.fit`) on ``lut_fit_archs`` measured archs (default 1000, seeded).
 * ``flops``: ``a * macs_m + c`` fitted (non-negative) on the measured archs, MACs counted
   analytically from the layer shapes (NB201 ops).
 * ``auto``: ``lookup`` when the target has a per-arch table for the space/dataset, else ``lut``.
@@ -147,7 +147,7 @@ def _measured(table: ArchLatencyTable, column: np.ndarray, space: Any, limit: in
 
 
 def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, source: str = "auto",
-                   lut_fit_archs: int | None = None, seed: int = 0) -> CostModel:
+                   lut_fit_archs: int | None = 1000, seed: int = 0) -> CostModel:
     """Build the cost model of ``target`` for ``space``/``dataset``.
 
     Args:
@@ -156,7 +156,8 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, sour
         dataset: dataset of the space.
         source: ``auto`` | ``lookup`` | ``lut`` | ``flops``.
         lut_fit_archs: for a fitted ``lut``/``flops``, how many measured archs to fit on
-            (seeded sample; default all).
+            (seeded sample; default 1000, which predicts as well as all 15,625 in
+            tools/bench_latency.py and fits in about a second; None = all).
         seed: seed of that sample.
 
     Raises:

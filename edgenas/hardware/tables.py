@@ -178,6 +178,8 @@ class OpLatencyTable:
     key: str = "shape"
     intercept_ms: float = 0.0
     scale: float = 1.0
+    # per-instance memo of op sums by arch tokens (searches price the same archs many times)
+    _sums: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def prune(self) -> bool:
@@ -201,8 +203,12 @@ class OpLatencyTable:
         from ..errors import MissingLatencyError
 
         out = np.empty(len(archs))
-        entries, key = self.entries, self.key
+        entries, key, memo = self.entries, self.key, self._sums
         for i, a in enumerate(archs):
+            total = memo.get(a.tokens)
+            if total is not None:
+                out[i] = self.scale * total + self.intercept_ms
+                continue
             total = 0.0
             for layer in cost_layers(space, a, self.dataset, prune=self.prune):
                 k = layer_key(layer, key)
@@ -212,6 +218,7 @@ class OpLatencyTable:
                     raise MissingLatencyError(
                         f"op table for {self.space}/{self.dataset} has no entry for {k!r} (arch {a})",
                         hint="re-profile the target so the table covers every op of the space") from None
+            memo[a.tokens] = total
             out[i] = self.scale * total + self.intercept_ms
         return out
 

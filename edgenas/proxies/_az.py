@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import ProxyContext
 from ._common import shared_forward
+from .base import ProxyContext
 
 #: trainability of an arch with an identity block (the reference's -inf)
 TRAINABILITY_FLOOR = -1e30
@@ -45,7 +45,7 @@ def block_trainability(f_in, f_out, generator) -> float:
 
     if f_in.shape == f_out.shape and torch.equal(f_in, f_out):
         return -float("inf")
-    g_out = (torch.randint(0, 2, f_out.shape, generator=generator, dtype=torch.int8).to(f_out) * 2 - 1)
+    g_out = torch.randint(0, 2, f_out.shape, generator=generator, dtype=torch.int8).to(f_out) * 2 - 1
     (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=True)
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
         return -float("inf")

@@ -16,7 +16,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .base import ProxyContext
 
-__all__ = ["kaiming_init", "gaussian_init", "require_model", "shared_model", "SharedForward", "shared_forward", "relu_kernel"]
+__all__ = [
+    "SharedForward",
+    "gaussian_init",
+    "kaiming_init",
+    "relu_kernel",
+    "require_model",
+    "shared_forward",
+    "shared_model",
+]
 
 #: ctx.shared key of the one forward pass reused by naswot, linear_regions and the AZ proxies
 SHARED_FORWARD_KEY = "forward"
@@ -141,7 +149,9 @@ def shared_forward(ctx: ProxyContext) -> SharedForward:
 
     model, x = shared_model(ctx), ctx.inputs
     if not hasattr(model, "forward_features"):
-        raise ProxyError(f"model {type(model).__name__} has no forward_features (see SearchSpace.build_model)")
+        raise ProxyError(
+            f"model {type(model).__name__} has no forward_features (see SearchSpace.build_model)"
+        )
     codes = ReluCodes(model)
     try:
         with torch.enable_grad():
@@ -196,6 +206,8 @@ def loss_grads(ctx: ProxyContext) -> LossGrads:
     with torch.enable_grad():
         loss = F.cross_entropy(model(x), y)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
-    out = LossGrads(model, {n: (torch.zeros_like(p) if g is None else g) for n, p, g in zip(names, params, grads)})
+    out = LossGrads(
+        model, {n: (torch.zeros_like(p) if g is None else g) for n, p, g in zip(names, params, grads)}
+    )
     ctx.shared["loss_grads"] = out
     return out

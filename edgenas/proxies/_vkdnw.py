@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .base import ProxyContext
 from ._common import shared_model
+from .base import ProxyContext
 
 #: parameter tensors sampled (the paper's params_grad_len)
 N_TENSORS = 128

@@ -3,8 +3,8 @@ normalised feature-covariance spectrum (see :mod:`edgenas.proxies._az`)."""
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._az import az_components
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

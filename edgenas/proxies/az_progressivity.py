@@ -3,8 +3,8 @@ E_l - E_{l-1} (see :mod:`edgenas.proxies._az`)."""
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._az import az_components
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(
@@ -14,9 +14,11 @@ from ._az import az_components
 )
 def az_progressivity(ctx: ProxyContext) -> float:
     """min_l (E_l - E_{l-1})."""
+    from itertools import pairwise
+
     from ..errors import ProxyError
 
     e = az_components(ctx, trainability=False).entropies
     if len(e) < 2:
         raise ProxyError("progressivity needs at least one block after the stem")
-    return float(min(b - a for a, b in zip(e, e[1:])))
+    return float(min(b - a for a, b in pairwise(e)))

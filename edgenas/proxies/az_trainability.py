@@ -6,8 +6,8 @@ Archs with an identity block score :data:`edgenas.proxies._az.TRAINABILITY_FLOOR
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._az import az_components
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..spaces import Arch, DatasetSpec, SearchSpace
 
-__all__ = ["ProxyScores", "WORST_SCORE", "score_archs", "make_inputs", "load_data", "resolve_device"]
+__all__ = ["WORST_SCORE", "ProxyScores", "load_data", "make_inputs", "resolve_device", "score_archs"]
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,15 @@ class ProxyScores:
 
 
 def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when available else "cpu"; other strings are checked and returned."""
+    """ "auto" -> "cuda" when available else "cpu"; other strings are checked and returned."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EdgeNASError(f"device {device!r} requested but no CUDA device is available; use 'cpu' or 'auto'")
+        raise EdgeNASError(
+            f"device {device!r} requested but no CUDA device is available; use 'cpu' or 'auto'"
+        )
     if not (device == "cpu" or device.startswith("cuda")):
         raise EdgeNASError(f"unknown device {device!r}; expected 'cpu', 'cuda[:i]' or 'auto'")
     return device
@@ -95,15 +97,21 @@ def load_data(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with np.load(p, allow_pickle=False) as z:
             key = next((k for k in ("x", "images", "data") if k in z), None)
             if key is None:
-                raise DatasetError(f"{p}: no image array in .npz; expected a key 'x', 'images' or 'data', got {list(z)}")
+                raise DatasetError(
+                    f"{p}: no image array in .npz; expected a key 'x', 'images' or 'data', got {list(z)}"
+                )
             images = z[key]
             lkey = next((k for k in ("y", "labels") if k in z), None)
             labels = None if lkey is None else np.asarray(z[lkey]).astype(np.int64).ravel()
     else:
-        raise DatasetError(f"data {str(p)!r} not found or not supported; expected a .npy/.npz file or an image folder")
+        raise DatasetError(
+            f"data {str(p)!r} not found or not supported; expected a .npy/.npz file or an image folder"
+        )
     images = np.asarray(images)
     if images.ndim != 4:
-        raise DatasetError(f"{p}: image array has shape {images.shape}; expected (N, C, H, W) or (N, H, W, C)")
+        raise DatasetError(
+            f"{p}: image array has shape {images.shape}; expected (N, C, H, W) or (N, H, W, C)"
+        )
     if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
         images = images.transpose(0, 3, 1, 2)
     scale = 255.0 if images.dtype == np.uint8 else 1.0
@@ -128,7 +136,9 @@ def _load_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
             arrays.append(np.asarray(im.convert("RGB")))
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
-        raise DatasetError(f"images in {str(root)!r} have different sizes {sorted(shapes)[:3]}; resize them first")
+        raise DatasetError(
+            f"images in {str(root)!r} have different sizes {sorted(shapes)[:3]}; resize them first"
+        )
     labels = np.array([classes.index(f.parent.name) for f in files], dtype=np.int64) if classes else None
     return np.stack(arrays), labels
 
@@ -161,7 +171,9 @@ def make_inputs(
         if images.shape[1] != c:
             raise DatasetError(f"data has {images.shape[1]} channels; dataset {dataset.name!r} expects {c}")
         if len(images) < batch_size:
-            raise DatasetError(f"data has {len(images)} images; batch_size {batch_size} needs at least that many")
+            raise DatasetError(
+                f"data has {len(images)} images; batch_size {batch_size} needs at least that many"
+            )
         idx = rng.choice(len(images), size=batch_size, replace=False)
         xt = torch.from_numpy(np.ascontiguousarray(images[idx]))
         if xt.shape[-1] != r or xt.shape[-2] != r:
@@ -260,7 +272,9 @@ def score_archs(
             seconds[spec.name] = time.perf_counter() - t0
             if problem is not None:
                 n_warn += 1
-                log.warning("proxy %s on %s: %s; scored %g", spec.name, space.format(arch), problem, WORST_SCORE)
+                log.warning(
+                    "proxy %s on %s: %s; scored %g", spec.name, space.format(arch), problem, WORST_SCORE
+                )
                 value = WORST_SCORE
             scores[spec.name] = value
         shared.clear()  # drop cached graphs before the next arch

@@ -21,6 +21,9 @@ Recipes (``list_ensembles()``):
   already negated so higher is better).
 * ``edgenas_agg`` (ours): ``vkdnw_agg`` plus log rank(sed), the data-free topology proxy, as a
   sixth vote.
+* ``edgenas_fast`` (ours): log ranks of flops, az_expressivity, az_trainability and sed: the
+  cheap part of ``vkdnw_agg`` (one forward + backward) with sed in place of jacov/VKDNW, for CPU
+  searches where the Jacobian-based proxies are too slow.
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from .._registry import Registry
 from ..errors import ProxyError
 
 __all__ = [
-    "EnsembleRecipe",
     "ENSEMBLES",
-    "list_ensembles",
-    "get_ensemble",
-    "ensemble_components",
+    "EnsembleRecipe",
     "aggregate",
+    "ensemble_components",
     "ensemble_score",
+    "get_ensemble",
+    "list_ensembles",
 ]
 
 Aggregation = Literal["log_rank", "log_rank_over_n", "rank_sum"]
@@ -90,6 +93,11 @@ for _r in (
         "edgenas_agg",
         ("flops", "az_expressivity", "az_trainability", "jacov", "vkdnw_single", "sed"), "log_rank",
         "ours: vkdnw_agg plus the log-rank of the data-free sed topology proxy",
+        "edgenas",
+    ),
+    EnsembleRecipe(
+        "edgenas_fast", ("flops", "az_expressivity", "az_trainability", "sed"), "log_rank",
+        "ours, CPU-cheap: log-ranks of FLOPs, AZ expressivity, AZ trainability and sed",
         "edgenas",
     ),
 ):

@@ -7,8 +7,8 @@ the sum over channels and layers. Cross-entropy of one batch.
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import require_model, weight_modules
+from .base import ProxyContext, register_proxy
 
 
 def fisher_score(model, x, y) -> float:

@@ -7,8 +7,8 @@ it therefore equals ranking by the benchmark's FLOPs (the VKDNW_agg complexity t
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import shared_model
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

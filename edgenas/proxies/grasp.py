@@ -7,8 +7,8 @@ removing weights hurts gradient flow more, i.e. better).
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import require_model, weight_modules
+from .base import ProxyContext, register_proxy
 
 
 def grasp_score(model, x, y) -> float:

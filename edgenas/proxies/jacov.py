@@ -7,8 +7,8 @@ score = -sum_i [log(v_i + 1e-5) + 1/(v_i + 1e-5)] over the eigenvalues v of C.
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import require_model
+from .base import ProxyContext, register_proxy
 
 _EPS = 1e-5
 

@@ -9,8 +9,8 @@ the same shared forward pass as :mod:`naswot`. TE-NAS's sum over samples of
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import shared_forward
+from .base import ProxyContext, register_proxy
 
 
 def count_patterns(kernel, n_units: int) -> int:

@@ -6,8 +6,8 @@ summed over every ReLU; networks that separate inputs well have a well-condition
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import shared_forward
+from .base import ProxyContext, register_proxy
 
 
 def naswot_from_kernel(kernel) -> float:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import shared_model
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

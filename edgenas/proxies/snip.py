@@ -6,8 +6,8 @@ zero-cost harness computes it; cross-entropy of one batch (random labels unless 
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._common import loss_grads, weight_modules
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 
-from .base import ProxyContext, register_proxy
 from ._common import require_model, weight_modules
+from .base import ProxyContext, register_proxy
 
 
 def _bypass_bn(model) -> None:

@@ -6,8 +6,8 @@ for the whole algorithm). Values lie in [0, log 9]; log 9 = a flat spectrum.
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._vkdnw import decile_entropy, fisher_spectrum, vkdnw_parts
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

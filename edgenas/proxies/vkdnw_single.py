@@ -7,8 +7,8 @@ reaches the next integer, so sorting this value sorts lexicographically by (alep
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._vkdnw import VKDNW_MAX, decile_entropy, fisher_spectrum, vkdnw_parts
+from .base import ProxyContext, register_proxy
 
 
 def vkdnw_single_value(n_param_tensors: int, vkdnw: float) -> float:

@@ -6,8 +6,8 @@ multinomial likelihood is J^T L L^T J = J^T Sigma J. Same sampling, spectrum and
 
 from __future__ import annotations
 
-from .base import ProxyContext, register_proxy
 from ._vkdnw import decile_entropy, fisher_spectrum, vkdnw_parts
+from .base import ProxyContext, register_proxy
 
 
 @register_proxy(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
-from .base import ProxyContext, register_proxy
 from ._common import gaussian_init, require_model
+from .base import ProxyContext, register_proxy
 
 
 def zen_score(model, x, x_mix, *, mix_alpha: float = 0.01) -> float:
@@ -30,7 +30,11 @@ def zen_score(model, x, x_mix, *, mix_alpha: float = 0.01) -> float:
 
     with torch.inference_mode():
         f = model.forward_features(x)[-1]
-        handles = [m.register_forward_hook(bn_hook) for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
+        handles = [
+            m.register_forward_hook(bn_hook)
+            for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._NormBase)
+        ]
         try:
             f_mix = model.forward_features(x + mix_alpha * x_mix)[-1]
         finally:

@@ -6,10 +6,11 @@ ensemble); the search then derives the one objective score:
 * a single proxy: its raw value;
 * an ensemble (e.g. ``vkdnw_agg``): ``ensemble_score(name, components, reference)``, a rank of the
   candidate's components against a **reference population**. The reference population is the
-  search's initial population: the first ``R = population`` distinct feasible archs drawn from the
-  run seed (the same archs for the same seed and budgets), scored before anything else and kept in
-  the run store. Every later candidate is ranked against this fixed set, so a stored score never
-  changes as the search goes on and a resumed run derives the same numbers.
+  search's initial population: ``R = population`` distinct feasible archs fixed by the run seed and
+  the budgets (``random``: uniform draws; ``nsga2``: evenly spaced latency ranks among ``5R``
+  uniform draws), scored before anything else and kept in the run store. Every later candidate is
+  ranked against this fixed set, so a stored score never changes as the search goes on and a
+  resumed run derives the same numbers.
 """
 
 from __future__ import annotations
@@ -207,7 +208,15 @@ class TableScorer:
             raise ConfigError(f"cannot read score table {path!r}: {exc.strerror}") from None
         rows: list[dict[str, Any]]
         if p.suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            # tools/bench_proxies.py caches: a {"cache_key": ...} header, then rows with "scores"
+            rows = []
+            for line in text.splitlines():
+                if not line.strip():
+                    continue
+                r = json.loads(line)
+                if "index" not in r and "arch" not in r:
+                    continue
+                rows.append({**{k: v for k, v in r.items() if k != "scores"}, **r.get("scores", {})})
         else:
             rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
         if not rows:
@@ -217,8 +226,11 @@ class TableScorer:
                 raise ConfigError(f"score table {path!r} has no column {c!r}; expected one of {', '.join(rows[0])}")
         self.space = space
         self._by_key: dict[str, dict[str, float | None]] = {}
+        from ..proxies.engine import WORST_SCORE
+
         for r in rows:
-            vals = {c: _finite(r.get(c)) for c in columns}
+            # the engine's WORST_SCORE marks a failed proxy: keep it a failure (None)
+            vals = {c: (None if (v := _finite(r.get(c))) is None or v <= WORST_SCORE else v) for c in columns}
             if r.get("index") not in (None, ""):
                 self._by_key[f"i{int(r['index'])}"] = vals
             text_arch = r.get("arch") or r.get("arch_str")

@@ -249,3 +249,24 @@ def test_import_is_light() -> None:
     code = ("import sys, edgenas.search, edgenas.search.run; "
             "bad = [m for m in ('torch', 'pymoo', 'matplotlib') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class _FailingScorer(FakeScorer):
+    """Fails (None) on every arch without a 3x3 convolution."""
+
+    def score(self, archs):
+        out = super().score(archs)
+        return [type(r)({k: (v if "nor_conv_3x3" in str(a) else None) for k, v in r.values.items()}, r.seconds)
+                for a, r in zip(archs, out)]
+
+
+def test_failed_scores_are_stored_but_never_on_the_front(tmp_path: Path) -> None:
+    r = run_search(targets=("fake",), evaluations=80, population=16, out=str(tmp_path / "r"),
+                   scorer=_FailingScorer(), cost_models={"fake-tx2": FakeLatency()}, size=fake_size)
+    failed = [c for c in r.candidates if not math.isfinite(c.score)]
+    assert failed, "the fake should fail on some archs"
+    assert all(math.isfinite(c.score) for c in r.front)
+    p = json.loads((tmp_path / "r" / "pareto.json").read_text())
+    assert all(m["scores"]["fake"] is not None for m in p["members"])
+    rows = (tmp_path / "r" / "candidates.csv").read_text().splitlines()
+    assert len([ln for ln in rows if not ln.startswith(("#", "order"))]) == 80
