@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from edgenas.hardware._graph import prunes_dead_layers
 from edgenas.hardware.cost import _macs
 from edgenas.hardware.fit import feature_matrix, nnls_fit, score
-from edgenas.hardware.tables import load_arch_table, load_op_table
+from edgenas.hardware.tables import _finite, load_arch_table, load_op_table
 from edgenas.hardware.targets import list_targets
 from edgenas.spaces import get_space
 
@@ -83,7 +83,7 @@ def main() -> None:
            "host": platform.node(), "python": platform.python_version(), "seconds": time.time() - t0,
            "results": results}
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(out, indent=1) + "\n")
+    a.out.write_text(json.dumps(_finite(out), indent=1, allow_nan=False) + "\n")  # NaN tau -> null
     print(f"{'target':<20} {'dataset':<15} {'method':<26} {'k':>5} {'n':>6} {'MAPE%':>7} {'RMSEms':>8} "
           f"{'<=10%':>6} {'tau':>6}")
     for r in results:
