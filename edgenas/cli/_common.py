@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .._json import dumps
 from ..errors import ArchError, ConfigError
 from ..spaces import Arch, SearchSpace, get_space, list_spaces
 
@@ -58,19 +57,9 @@ def read_archs(space: SearchSpace, archs: Sequence[str], archs_file: Path | None
     return [space.parse(t) for t in texts]
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def echo_json(obj: Any) -> None:
     """Print strict JSON (NaN/inf become null) to stdout."""
-    click.echo(json.dumps(_clean(obj), indent=2, allow_nan=False))
+    click.echo(dumps(obj))
 
 
 def console() -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from pathlib import Path
@@ -43,11 +42,11 @@ def validate(model: Path, target: str, runtime: str, runs: int, warmup: int, thr
                               host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
                               timeout=timeout).to_dict()
                for m in collect_models(model)]
-    from ._common import _clean
+    from .._json import dumps
 
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_file.with_name(out_file.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(results), indent=2, allow_nan=False) + "\n")
+    tmp.write_text(dumps(results) + "\n")
     os.replace(tmp, out_file)  # all models measured: write the file in one step
     if as_json:
         echo_json(results)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .._json import dumps
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import SearchContext, SearchResult
@@ -51,18 +51,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def _json(obj: Any) -> str:
-    return json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n"
+    return dumps(obj) + "\n"
 
 
 def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, Path], list[str]]:
