@@ -30,18 +30,17 @@ __all__ = [
 SHARED_FORWARD_KEY = "forward"
 
 
-def kaiming_init(model: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
-    """The AZ-NAS/VKDNW harness init: Kaiming-normal fan-in (ReLU gain) for Conv/Linear
-    weights, zero biases, BatchNorm weight 1 / bias 0. Modules are visited in registration
-    order, so a generator seeded the same way gives the same weights."""
+def _normal_init(model: torch.nn.Module, generator: torch.Generator, *, kaiming: bool) -> torch.nn.Module:
+    """Normal Conv/Linear weights (std sqrt(2/fan_in) if ``kaiming`` else 1), zero biases,
+    BatchNorm weight 1 / bias 0. Modules are visited in registration order, so a generator
+    seeded the same way gives the same weights."""
     import torch
     from torch import nn
 
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-                fan_in = m.weight[0].numel()
-                std = (2.0 / fan_in) ** 0.5  # gain sqrt(2) for ReLU, mode fan_in
+                std = (2.0 / m.weight[0].numel()) ** 0.5 if kaiming else 1.0  # ReLU gain, fan-in mode
                 m.weight.copy_(torch.randn(m.weight.shape, generator=generator, dtype=m.weight.dtype) * std)
                 if m.bias is not None:
                     m.bias.zero_()
@@ -51,21 +50,14 @@ def kaiming_init(model: torch.nn.Module, generator: torch.Generator) -> torch.nn
     return model
 
 
-def gaussian_init(model: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
-    """Zen-NAS init: N(0, 1) Conv/Linear weights, zero biases, BN weight 1 / bias 0."""
-    import torch
-    from torch import nn
+def kaiming_init(model: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """The AZ-NAS/VKDNW harness init: Kaiming-normal fan-in (ReLU gain) for Conv/Linear."""
+    return _normal_init(model, generator, kaiming=True)
 
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=generator, dtype=m.weight.dtype))
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.modules.batchnorm._NormBase) and m.affine:
-                m.weight.fill_(1.0)
-                m.bias.zero_()
-    return model
+
+def gaussian_init(model: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """Zen-NAS init: N(0, 1) Conv/Linear weights."""
+    return _normal_init(model, generator, kaiming=False)
 
 
 def require_model(ctx: ProxyContext) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._protocol import FeatureNet
+
 __all__ = ["ConvBlock", "FBNetNetwork", "SkipBlock", "make_block"]
 
 
@@ -90,7 +92,7 @@ def make_block(token: str, c_in: int, c_out: int, stride: int, *, bn_track_runni
                      bn=bn)
 
 
-class FBNetNetwork(nn.Module):
+class FBNetNetwork(FeatureNet):
     """Stem, 22 searchable blocks, 1x1 header, global average pooling, linear classifier.
 
     Args:
@@ -114,24 +116,5 @@ class FBNetNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(header_channels, num_classes)
 
-    @property
-    def blocks(self) -> nn.ModuleList:
-        """Feature blocks: ``f_l = blocks[l-1](f_{l-1})`` with ``f_0 = stem(x)`` (the model protocol)."""
-        return self.cells
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Stem output followed by each of the 22 blocks' outputs."""
-        feats = [self.stem(x)]
-        for cell in self.cells:
-            feats.append(cell(feats[-1]))
-        return feats
-
-    def forward_pre_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Header output pooled to (B, header_channels)."""
-        h = self.stem(x)
-        for cell in self.cells:
-            h = cell(h)
-        return self.global_pooling(self.header(h)).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.forward_pre_logits(x))
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        return self.header(h)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._protocol import FeatureNet
+
 __all__ = ["NB201Network", "make_op"]
 
 
@@ -87,7 +89,7 @@ class ResNetBasicBlock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Network(nn.Module):
+class NB201Network(FeatureNet):
     """Stem conv3x3+BN, 3 stages of N cells (C, 2C, 4C) joined by reduction blocks,
     BN-ReLU, global average pooling and a linear classifier.
 
@@ -125,24 +127,5 @@ class NB201Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
 
-    @property
-    def blocks(self) -> nn.ModuleList:
-        """Feature blocks: ``f_l = blocks[l-1](f_{l-1})`` with ``f_0 = stem(x)`` (the model protocol)."""
-        return self.cells
-
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Stem output followed by each cell's output (what AZ-NAS-style proxies inspect)."""
-        feats = [self.stem(x)]
-        for cell in self.cells:
-            feats.append(cell(feats[-1]))
-        return feats
-
-    def forward_pre_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features of shape (B, 4C)."""
-        h = self.stem(x)
-        for cell in self.cells:
-            h = cell(h)
-        return self.global_pooling(self.lastact(h)).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.forward_pre_logits(x))
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        return self.lastact(h)
