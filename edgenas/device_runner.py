@@ -8,6 +8,12 @@ Usage::
     python -m edgenas.device_runner MODEL.onnx --runs 100 --warmup 20 --threads 1 \
         --runtime onnxruntime --input input.npy --out result.json
 
+Runtimes: ``onnxruntime`` (CPU EP, wall time per run), ``trtexec`` (GPU compute time from
+``--exportTimes``) and ``tensorrt`` (the TensorRT Python API, 10.x or 11.x: engine built from the
+ONNX or deserialized from ``--engine``, CUDA-event time of each ``execute_async_v3``; device memory,
+streams and events come from the CUDA runtime library ``libcudart`` through ctypes, so no
+cuda-python / pycuda / torch is needed).
+
 The result JSON holds per-run latencies (ms), their summary (p50/p90/p99/mean/std/cv) and the
 model output for ``--input`` (for the host's parity check). Errors print one line on stderr and
 exit 3 (missing runtime) or 2 (bad input).
@@ -16,6 +22,9 @@ exit 3 (missing runtime) or 2 (bad input).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import glob
 import json
 import os
 import platform
@@ -137,14 +146,19 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
     feed = {inp.name: x}
     for _ in range(warmup):
         sess.run(None, feed)
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
         sess.run(None, feed)
         times.append((time.perf_counter_ns() - t0) / 1e6)
+        cpu.append((time.thread_time_ns() - c0) / 1e6)
     out = sess.run(None, feed)[0]
     return {
         "latency_ms": times,
+        # with one intra-op thread onnxruntime runs in this thread, so its CPU time leaves out the time the
+        # run was preempted: a second, load-robust view on a shared machine (meaningless with more threads)
+        "cpu_ms": cpu if threads == 1 else None,
         "output": out.astype("float64").ravel().tolist(),
         "input_shape": list(shape),
         "runtime_version": ort.__version__,
@@ -189,17 +203,334 @@ def run_trtexec(model: str, runs: int, warmup: int, input_path: str | None, seed
         shutil.rmtree(work, ignore_errors=True)
 
 
+# --- TensorRT Python API -------------------------------------------------------------------------
+
+TRT_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def load_tensorrt() -> Any:
+    """The ``tensorrt`` module; RunnerError (exit 3) when it is missing or its libraries do not load."""
+    try:
+        import tensorrt  # type: ignore[import-not-found]
+    except (ImportError, OSError) as exc:
+        why = (str(exc).splitlines() or ["import failed"])[0]
+        raise RunnerError("tensorrt (Python API) is not installed on this device ({}); install TensorRT's "
+                          "Python bindings, or use --runtime trtexec".format(why), EXIT_MISSING_RUNTIME) from None
+    return tensorrt
+
+
+def trt_major(trt: Any) -> int:
+    """Major version of a tensorrt module; 11+ is strongly typed only."""
+    try:
+        return int(str(trt.__version__).split(".")[0])
+    except (AttributeError, ValueError):
+        # no parsable version: TRT 11 removed BuilderFlag.FP16, so its absence means 11+
+        return 10 if hasattr(trt.BuilderFlag, "FP16") else 11
+
+
+def trt_strongly_typed(trt: Any) -> bool:
+    """True for TensorRT 11+ (weak typing removed): precision must already be in the ONNX."""
+    return trt_major(trt) >= 11 or not hasattr(trt.BuilderFlag, "FP16")
+
+
+def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_mib: int = 1024,
+                   timing_cache: bytes | None = None, logger: Any = None) -> tuple[bytes, bytes | None]:
+    """Build a serialized engine (plan) from an ONNX file with the TensorRT Python API.
+
+    TensorRT 10: FP16 / INT8 through builder flags (INT8 scales from Q/DQ nodes). TensorRT 11: strongly
+    typed, no precision flags. fp32 also clears TF32, so an "fp32" engine computes in fp32.
+
+    Returns:
+        (plan bytes, serialized timing cache or None when ``timing_cache`` is None).
+
+    Raises:
+        RunnerError: unknown precision, ONNX parse failure, build failure.
+    """
+    if precision not in TRT_PRECISIONS:
+        raise RunnerError("unknown precision {!r}; expected one of {}".format(precision, ", ".join(TRT_PRECISIONS)))
+    strongly_typed = trt_strongly_typed(trt)
+    logger = logger if logger is not None else trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    flags = 0
+    if strongly_typed and trt_major(trt) < 11:
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)  # 11.x: strongly typed is implicit
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise RunnerError("TensorRT could not parse {!r}: {}".format(str(onnx_path),
+                                                                     errors[0] if errors else "unknown error"))
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)  # TF32 is on by default and would miss the fp32 parity bound
+    if not strongly_typed:
+        if precision in ("fp16", "int8"):
+            config.set_flag(trt.BuilderFlag.FP16)
+        if precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)  # scales come from the Q/DQ nodes
+    if timing_cache is not None:
+        cache = config.create_timing_cache(timing_cache)
+        config.set_timing_cache(cache, ignore_mismatch=False)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise RunnerError("TensorRT engine build failed for {!r} (see the TensorRT log above)".format(str(onnx_path)))
+    cache_out = bytes(config.get_timing_cache().serialize()) if timing_cache is not None else None
+    return bytes(plan), cache_out
+
+
+def _trt_nptype(trt: Any, dtype: Any) -> Any:
+    import numpy as np
+
+    if hasattr(trt, "nptype"):
+        return np.dtype(trt.nptype(dtype))
+    name = str(getattr(dtype, "name", dtype)).split(".")[-1].upper()
+    table = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
+             "BOOL": np.bool_, "UINT8": np.uint8}
+    if name not in table:
+        raise RunnerError("engine tensor type {} is not supported by the runner".format(name))
+    return np.dtype(table[name])
+
+
+class CudaRuntime:
+    """The few CUDA runtime calls the TensorRT timing loop needs, on ``libcudart`` through ctypes.
+
+    TensorRT uses the same (primary) CUDA context as the runtime API, so no cuda-python / pycuda /
+    torch is needed on the device. Every call is checked; a failure is a one-line RunnerError.
+    """
+
+    H2D = 1  # cudaMemcpyHostToDevice
+    D2H = 2  # cudaMemcpyDeviceToHost
+
+    def __init__(self, lib: Any, name: str = "libcudart") -> None:
+        self._lib = lib
+        self.name = name
+        lib.cudaGetErrorString.restype = ctypes.c_char_p
+
+    def _check(self, code: int, what: str) -> None:
+        if code != 0:
+            msg = self._lib.cudaGetErrorString(ctypes.c_int(code))
+            text = msg.decode() if isinstance(msg, bytes) else str(msg)
+            raise RunnerError("CUDA {} failed: error {} ({})".format(what, code, text))
+
+    def device_count(self) -> int:
+        n = ctypes.c_int(0)
+        self._check(self._lib.cudaGetDeviceCount(ctypes.byref(n)), "cudaGetDeviceCount")
+        return int(n.value)
+
+    def malloc(self, nbytes: int) -> int:
+        ptr = ctypes.c_void_p()
+        self._check(self._lib.cudaMalloc(ctypes.byref(ptr), ctypes.c_size_t(max(int(nbytes), 1))), "cudaMalloc")
+        return int(ptr.value or 0)
+
+    def free(self, ptr: int) -> None:
+        self._check(self._lib.cudaFree(ctypes.c_void_p(ptr)), "cudaFree")
+
+    def stream_create(self) -> int:
+        s = ctypes.c_void_p()
+        self._check(self._lib.cudaStreamCreate(ctypes.byref(s)), "cudaStreamCreate")
+        return int(s.value or 0)
+
+    def stream_destroy(self, stream: int) -> None:
+        self._check(self._lib.cudaStreamDestroy(ctypes.c_void_p(stream)), "cudaStreamDestroy")
+
+    def stream_synchronize(self, stream: int) -> None:
+        self._check(self._lib.cudaStreamSynchronize(ctypes.c_void_p(stream)), "cudaStreamSynchronize")
+
+    def memcpy_htod(self, dst: int, src: Any, stream: int) -> None:
+        """Copy the C-contiguous numpy array ``src`` to device address ``dst`` (async on ``stream``)."""
+        self._check(self._lib.cudaMemcpyAsync(ctypes.c_void_p(dst), ctypes.c_void_p(src.ctypes.data),
+                                              ctypes.c_size_t(src.nbytes), ctypes.c_int(self.H2D),
+                                              ctypes.c_void_p(stream)), "cudaMemcpyAsync (host to device)")
+
+    def memcpy_dtoh(self, dst: Any, src: int, stream: int) -> None:
+        """Copy ``dst.nbytes`` from device address ``src`` into the C-contiguous numpy array ``dst``."""
+        self._check(self._lib.cudaMemcpyAsync(ctypes.c_void_p(dst.ctypes.data), ctypes.c_void_p(src),
+                                              ctypes.c_size_t(dst.nbytes), ctypes.c_int(self.D2H),
+                                              ctypes.c_void_p(stream)), "cudaMemcpyAsync (device to host)")
+
+    def event_create(self) -> int:
+        e = ctypes.c_void_p()
+        self._check(self._lib.cudaEventCreate(ctypes.byref(e)), "cudaEventCreate")
+        return int(e.value or 0)
+
+    def event_destroy(self, event: int) -> None:
+        self._check(self._lib.cudaEventDestroy(ctypes.c_void_p(event)), "cudaEventDestroy")
+
+    def event_record(self, event: int, stream: int) -> None:
+        self._check(self._lib.cudaEventRecord(ctypes.c_void_p(event), ctypes.c_void_p(stream)), "cudaEventRecord")
+
+    def event_synchronize(self, event: int) -> None:
+        self._check(self._lib.cudaEventSynchronize(ctypes.c_void_p(event)), "cudaEventSynchronize")
+
+    def event_elapsed_ms(self, start: int, end: int) -> float:
+        ms = ctypes.c_float(0.0)
+        self._check(self._lib.cudaEventElapsedTime(ctypes.byref(ms), ctypes.c_void_p(start), ctypes.c_void_p(end)),
+                    "cudaEventElapsedTime")
+        return float(ms.value)
+
+
+def _cudart_candidates(path: str | None) -> list[str]:
+    if path:
+        return [path]
+    out = [os.environ.get("EDGENAS_CUDART", ""), ctypes.util.find_library("cudart") or ""]
+    out += ["libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"]
+    # CUDA toolkit / JetPack install dirs (often not on the loader path) and the nvidia-cuda-runtime wheel
+    out += sorted(glob.glob("/usr/local/cuda*/lib64/libcudart.so*"), reverse=True)
+    out += sorted(glob.glob("/usr/local/cuda*/lib/libcudart.so*"), reverse=True)
+    out += sorted(glob.glob("/usr/local/cuda*/targets/*/lib/libcudart.so*"), reverse=True)
+    for entry in sys.path:
+        out += sorted(glob.glob(os.path.join(entry, "nvidia", "cuda_runtime", "lib", "libcudart.so*")), reverse=True)
+    return [c for c in out if c]
+
+
+def load_cudart(path: str | None = None) -> CudaRuntime:
+    """The CUDA runtime library (``--cudart``, $EDGENAS_CUDART, the loader path, /usr/local/cuda*, wheels).
+
+    Raises:
+        RunnerError: (exit 3) no libcudart loads, or it sees no CUDA device.
+    """
+    for cand in _cudart_candidates(path):
+        try:
+            lib = ctypes.CDLL(cand)
+        except OSError:
+            continue
+        rt = CudaRuntime(lib, cand)
+        try:
+            n = rt.device_count()
+        except RunnerError as exc:
+            raise RunnerError("{} loaded but sees no usable GPU: {}".format(cand, exc), EXIT_MISSING_RUNTIME) from None
+        if n < 1:
+            raise RunnerError("{} loaded but reports no CUDA device".format(cand), EXIT_MISSING_RUNTIME)
+        return rt
+    where = path or "the loader path, $EDGENAS_CUDART or /usr/local/cuda*/lib64"
+    raise RunnerError("CUDA runtime library (libcudart) not found in {}; it is needed for --runtime tensorrt"
+                      .format(where), EXIT_MISSING_RUNTIME)
+
+
+def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, seed: int, precision: str = "fp32",
+                 engine_path: str | None = None, onnx_precision: str | None = None, workspace_mib: int = 1024,
+                 cudart: str | None = None, trt: Any = None, cuda: Any = None) -> dict[str, Any]:
+    """Time ``model`` with the TensorRT Python API: ``warmup`` + ``runs`` ``execute_async_v3`` calls.
+
+    The engine is deserialized from ``engine_path`` or built here from the ONNX (engines are not
+    portable across GPUs / TensorRT versions, so the device builds its own). Input is copied once;
+    each timed run is bracketed by CUDA events on the stream, so the time is GPU time of the
+    inference without host-device copies (what trtexec calls GPU Compute Time).
+
+    Args:
+        onnx_precision: precision baked into the ONNX (host-side check); with TensorRT 11 it must
+            equal ``precision``, since strongly typed builds cannot change it.
+        trt, cuda: injected modules for tests; default: import tensorrt, load libcudart.
+    """
+    import numpy as np
+
+    trt = trt if trt is not None else load_tensorrt()
+    strongly_typed = trt_strongly_typed(trt)
+    if strongly_typed and onnx_precision is not None and precision != onnx_precision:
+        raise RunnerError("TensorRT {} is strongly typed: precision {} must be in the ONNX, which is {}; convert "
+                          "the ONNX (e.g. modelopt.onnx.autocast) or use --precision {}"
+                          .format(trt.__version__, precision, onnx_precision, onnx_precision))
+    cuda = cuda if cuda is not None else load_cudart(cudart)
+    logger = trt.Logger(trt.Logger.WARNING)
+    build_s = None
+    if engine_path:
+        with open(engine_path, "rb") as f:
+            plan = f.read()
+        source = "deserialized " + os.path.basename(engine_path)
+    else:
+        t0 = time.perf_counter()
+        plan, _ = trt_build_plan(trt, model, precision=precision, workspace_mib=workspace_mib, logger=logger)
+        build_s = time.perf_counter() - t0
+        source = "built from the ONNX on this device"
+    engine = trt.Runtime(logger).deserialize_cuda_engine(plan)
+    if engine is None:
+        raise RunnerError("TensorRT could not deserialize the engine{} (built by another TensorRT version or GPU?)"
+                          .format(" " + engine_path if engine_path else ""))
+    ctx = engine.create_execution_context()
+    if ctx is None:
+        raise RunnerError("TensorRT could not create an execution context (out of GPU memory?)")
+    tensors = []  # (name, is_input, shape, numpy dtype)
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        shape = tuple(int(d) for d in engine.get_tensor_shape(name))
+        if any(d < 0 for d in shape):
+            raise RunnerError("engine tensor {!r} has a dynamic shape {}; export with static shapes"
+                              .format(name, list(shape)))
+        is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+        tensors.append((name, is_input, shape, _trt_nptype(trt, engine.get_tensor_dtype(name))))
+    inputs = [t for t in tensors if t[1]]
+    outputs = [t for t in tensors if not t[1]]
+    if len(inputs) != 1 or not outputs:
+        raise RunnerError("expected an engine with one input and at least one output, got {} and {}"
+                          .format(len(inputs), len(outputs)))
+    in_name, _, in_shape, in_dtype = inputs[0]
+    x = np.ascontiguousarray(_load_input(input_path, in_shape, seed).astype(in_dtype))
+    out_name, _, out_shape, out_dtype = outputs[0]
+    y = np.empty(out_shape, dtype=out_dtype)
+    buffers = {}  # name -> device pointer
+    events = []
+    stream = cuda.stream_create()
+    try:
+        for name, _, shape, dtype in tensors:
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            buffers[name] = cuda.malloc(nbytes)
+            if ctx.set_tensor_address(name, buffers[name]) is False:
+                raise RunnerError("TensorRT rejected the device address of tensor {!r}".format(name))
+        cuda.memcpy_htod(buffers[in_name], x, stream)
+        cuda.stream_synchronize(stream)
+        start, end = cuda.event_create(), cuda.event_create()
+        events += [start, end]
+
+        def enqueue() -> None:
+            if not ctx.execute_async_v3(stream):
+                raise RunnerError("TensorRT execute_async_v3 failed (see the TensorRT log above)")
+
+        for _ in range(warmup):
+            enqueue()
+        cuda.stream_synchronize(stream)
+        times = []
+        for _ in range(runs):
+            cuda.event_record(start, stream)
+            enqueue()
+            cuda.event_record(end, stream)
+            cuda.event_synchronize(end)  # one inference at a time: latency, not pipelined throughput
+            times.append(cuda.event_elapsed_ms(start, end))
+        cuda.memcpy_dtoh(y, buffers[out_name], stream)  # output of the last timed run (same input)
+        cuda.stream_synchronize(stream)
+    finally:
+        for e in events:
+            cuda.event_destroy(e)
+        for ptr in buffers.values():
+            cuda.free(ptr)
+        cuda.stream_destroy(stream)
+    return {
+        "latency_ms": times,
+        "output": y.astype("float64").ravel().tolist(),
+        "input_shape": list(in_shape),
+        "runtime_version": str(trt.__version__),
+        "tensorrt": {"major": trt_major(trt), "strongly_typed": strongly_typed, "precision": precision,
+                     "engine": source, "build_s": build_s, "cudart": getattr(cuda, "name", None),
+                     "timing": "CUDA events around each execute_async_v3 (GPU time, no host-device copies)"},
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edgenas.device_runner", description=__doc__.splitlines()[0])
     p.add_argument("model", help="path of the .onnx model")
     p.add_argument("--runs", type=int, default=100)
-    p.add_argument("--warmup", type=int, default=20, help="warm-up runs (onnxruntime) or ms (trtexec)")
+    p.add_argument("--warmup", type=int, default=20, help="warm-up runs (onnxruntime, tensorrt) or ms (trtexec)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--runtime", choices=("onnxruntime", "trtexec"), default="onnxruntime")
+    p.add_argument("--runtime", choices=("onnxruntime", "trtexec", "tensorrt"), default="onnxruntime")
     p.add_argument("--input", default=None, help=".npy input (default: standard normal, --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
     p.add_argument("--trtexec", default="trtexec")
+    p.add_argument("--engine", default=None, help="tensorrt: serialized engine to load instead of building one")
+    p.add_argument("--onnx-precision", choices=TRT_PRECISIONS, default=None,
+                   help="tensorrt: precision baked into the ONNX (checked against --precision on TensorRT 11)")
+    p.add_argument("--workspace-mib", type=int, default=1024, help="tensorrt: builder workspace limit")
+    p.add_argument("--cudart", default=None, help="tensorrt: path of libcudart (default: search)")
     p.add_argument("--out", required=True, help="result JSON path")
     a = p.parse_args(argv)
     try:
@@ -207,13 +538,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RunnerError("--runs and --threads must be >= 1 and --warmup >= 0")
         if not os.path.isfile(a.model):
             raise RunnerError(f"model file not found: {a.model}")
+        if a.engine is not None and not os.path.isfile(a.engine):
+            raise RunnerError(f"engine file not found: {a.engine}")
         if a.runtime == "onnxruntime":
             res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed)
+        elif a.runtime == "tensorrt":
+            res = run_tensorrt(a.model, a.runs, a.warmup, a.input, a.seed, a.precision, a.engine, a.onnx_precision,
+                               a.workspace_mib, a.cudart)
         else:
             res = run_trtexec(a.model, a.runs, a.warmup, a.input, a.seed, a.trtexec, a.precision)
         res.update({
             "runtime": a.runtime, "runs": a.runs, "warmup": a.warmup, "threads": a.threads,
             "summary_ms": summarize_ms(res["latency_ms"]),
+            "summary_cpu_ms": summarize_ms(res["cpu_ms"]) if res.get("cpu_ms") else None,
             "host": platform.node(), "machine": platform.machine(), "python": platform.python_version(),
         })
         tmp = a.out + ".tmp"
@@ -223,6 +560,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunnerError as exc:
         sys.stderr.write(f"device_runner: error: {exc}\n")
         return exc.code
+    except Exception as exc:  # noqa: BLE001 - runtime bindings raise their own types; the host needs one line
+        if os.environ.get("EDGENAS_DEBUG") == "1":
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        sys.stderr.write(f"device_runner: error: {a.runtime} failed: {type(exc).__name__}: {first}\n")
+        return 1
     return 0
 
 

@@ -112,9 +112,33 @@ def load_cache(path: Path, key: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def zc_spearman(zc_dir: Path, dataset: str, indices: np.ndarray, table: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Spearman of our per-arch scores with NAS-Bench-Suite-Zero's, on the archs both have."""
-    from edgenas.metrics import spearman_rho
+def kendall_tau_ci95(scores: np.ndarray, acc: np.ndarray, *, n_boot: int = 300, seed: int = 0) -> list[float] | None:
+    """Bootstrap (archs resampled with replacement) 2.5 / 97.5 % percentiles of Kendall tau.
+
+    Says how far a KT on a sample of archs may sit from the same proxy's KT on all 9,445 by
+    sampling alone, so a gap to the published row can be told apart from noise.
+    """
+    from edgenas.metrics import kendall_tau
+
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(n_boot):
+        pick = rng.integers(scores.size, size=scores.size)
+        t = kendall_tau(scores[pick], acc[pick])
+        if np.isfinite(t):
+            taus.append(t)
+    if not taus:
+        return None
+    lo, hi = np.percentile(taus, [2.5, 97.5])
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def zc_spearman(zc_dir: Path, dataset: str, indices: np.ndarray, table: dict[str, np.ndarray],
+                acc: np.ndarray | None = None) -> dict[str, Any]:
+    """Spearman of our per-arch scores with NAS-Bench-Suite-Zero's, on the archs both have, and
+    (given ``acc``) the Kendall tau of their scores on those same archs, which separates sample
+    noise from a real difference when only part of the sample is scored."""
+    from edgenas.metrics import kendall_tau, spearman_rho
 
     f = zc_dir / ZC_FILE.get(dataset, "")
     if dataset not in ZC_FILE or not f.is_file():
@@ -131,7 +155,20 @@ def zc_spearman(zc_dir: Path, dataset: str, indices: np.ndarray, table: dict[str
         ok = np.isfinite(a) & np.isfinite(b)
         if ok.sum() > 2:
             out[ours] = {"spearman_vs_nbsz": round(spearman_rho(a[ok], b[ok]), 4), "n_archs": int(ok.sum())}
+            if acc is not None:
+                out[ours]["nbsz_kendall_tau_same_archs"] = round(kendall_tau(b[ok], acc[pos][ok]), 4)
     return out
+
+
+def _finite_or_none(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats replaced by None (JSON null); e.g. the tau of a constant proxy."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,13 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         comps = ensemble_components(e)
         table[e] = aggregate(e, {c: table[c] for c in comps})
         secs[e] = np.sum([secs[c] for c in comps], axis=0)
-    zc = zc_spearman(args.zc_dir, args.dataset, done, table)
+    zc = zc_spearman(args.zc_dir, args.dataset, done, table, acc)
     results: dict[str, Any] = {}
     for p in names:
         s = table[p]
         pub = PUBLISHED.get(p, {}).get(args.dataset)
         res = {
             "kendall_tau": round(kendall_tau(s, acc), 4),
+            "kendall_tau_ci95_bootstrap": kendall_tau_ci95(s, acc),
             "spearman_rho": round(spearman_rho(s, acc), 4),
             f"ndcg_at_{k}": round(ndcg_at_k(s, gains, k), 4),
             "median_seconds_per_arch": float(np.median(secs[p])),
@@ -236,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             res["nbsz"] = zc[p]
         results[p] = res
 
-    header = f"{'proxy':<14}{'KT':>7}{'SPR':>7}{'nDCG@' + str(k):>10}{'s/arch':>10}   {'pub KT':>7}{'pub SPR':>8}{'pub nDCG':>9}{'rho vs NBSZ':>12}"
+    header = f"{'proxy':<14}{'KT':>7}{'KT 95% CI':>15}{'SPR':>7}{'nDCG@' + str(k):>10}{'s/arch':>10}   {'pub KT':>7}{'pub SPR':>8}{'pub nDCG':>9}{'rho vs NBSZ':>12}{'NBSZ KT':>9}"
     print(f"NB201 {args.dataset}: {done.size} archs ({selection}{'; partial' if done.size < indices.size else ''}), "
           f"seed {args.seed}, batch {args.batch_size}, {args.threads} threads, device {args.device}")
     print(header)
@@ -245,8 +283,11 @@ def main(argv: list[str] | None = None) -> int:
         pub = r.get("published_vkdnw_table1")
         pubs = (f"{pub['kendall_tau']:>7.3f}{pub['spearman_rho']:>8.3f}{pub['ndcg_at_1000']:>9.3f}" if pub
                 else f"{'-':>7}{'-':>8}{'-':>9}")
-        nb = f"{r['nbsz']['spearman_vs_nbsz']:>12.3f}" if "nbsz" in r else f"{'-':>12}"
-        print(f"{p:<14}{r['kendall_tau']:>7.3f}{r['spearman_rho']:>7.3f}{r[f'ndcg_at_{k}']:>10.3f}"
+        nb = (f"{r['nbsz']['spearman_vs_nbsz']:>12.3f}{r['nbsz'].get('nbsz_kendall_tau_same_archs', np.nan):>9.3f}"
+              if "nbsz" in r else f"{'-':>12}{'-':>9}")
+        ci = r["kendall_tau_ci95_bootstrap"]
+        cis = f"{ci[0]:.3f}..{ci[1]:.3f}" if ci else "-"
+        print(f"{p:<14}{r['kendall_tau']:>7.3f}{cis:>15}{r['spearman_rho']:>7.3f}{r[f'ndcg_at_{k}']:>10.3f}"
               f"{r['median_seconds_per_arch']:>10.4f}   {pubs}{nb}")
     if k < 1000:
         print(f"note: nDCG@{k} on {done.size} archs is not comparable with the published nDCG@1000 on 9,445")
@@ -264,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n")
+    tmp.write_text(json.dumps(_finite_or_none(out), indent=2, allow_nan=False) + "\n")
     tmp.replace(args.out)
     print(f"wrote {args.out}")
     return 0

@@ -41,6 +41,7 @@ def export(source: str, rank: int | None, all_members: bool, space_name: str, da
     from ..export.bundle import export_bundle
     from ..export.sources import resolve_candidates
 
+    space_name, dataset = _run_space(source, space_name, dataset)
     space, ds = resolve_space(space_name, dataset)
     cands = resolve_candidates(source, space=space, dataset=ds, rank=rank, all_members=all_members)
     res = export_bundle(cands, space=space, dataset=ds, out_dir=out_dir, fmt=fmt, batch_size=batch_size, opset=opset,
@@ -62,3 +63,26 @@ def export(source: str, rank: int | None, all_members: bool, space_name: str, da
         t.add_row(str(m["rank"]), m["arch"], ", ".join(m["files"].values()),
                   f"{par['max_abs']:.2e}" if par else "-", f"{par['max_rel']:.2e}" if par else "-")
     con.print(t)
+
+
+def _run_space(source: str, space_name: str, dataset: str | None) -> tuple[str, str | None]:
+    """Space and dataset of a run folder / pareto.json SOURCE where --space / --dataset were not
+    given (an explicit option that disagrees with the file still fails in resolve_candidates)."""
+    import json
+
+    from click.core import ParameterSource
+
+    path = Path(source) / "pareto.json" if Path(source).is_dir() else Path(source)
+    if not (path.suffix == ".json" and path.is_file()):
+        return space_name, dataset
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return space_name, dataset  # resolve_candidates reports the unreadable file
+    if not isinstance(doc, dict):
+        return space_name, dataset
+    if click.get_current_context().get_parameter_source("space_name") is ParameterSource.DEFAULT:
+        space_name = str(doc.get("space") or space_name)
+    if dataset is None and doc.get("dataset"):
+        dataset = str(doc["dataset"])
+    return space_name, dataset

@@ -15,20 +15,29 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
                    "For Jetson use tools/profile_jetson_trt.py on the device.")
 @space_option()
 @dataset_option()
-@click.option("--runs", type=click.IntRange(3), default=200, show_default=True, help="Timed runs per model.")
+@click.option("--runs", type=click.IntRange(3), default=60, show_default=True,
+              help="Timed runs per model (split over --rounds).")
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
+              help="Interleaved passes over all models (spreads bursts of load from other processes).")
+@click.option("--chain", type=click.IntRange(0), default=4, show_default=True,
+              help="Time shape-keeping ops as the cost of one more copy in a chain of 1+N (0 = alone).")
 @click.option("--warmup", type=click.IntRange(0), default=10, show_default=True, help="Untimed runs per model.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="onnxruntime intra-op threads.")
 @click.option("--archs", "n_archs", type=click.IntRange(4), default=260, show_default=True,
               help="Random archs measured end to end (the first --calibration fit scale/constant, the rest check).")
-@click.option("--calibration", type=click.IntRange(2), default=60, show_default=True)
+@click.option("--calibration", type=click.IntRange(2), default=60, show_default=True,
+              help="End-to-end archs used to fit the per-op-type scales and constant.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--statistic", type=click.Choice(["median", "p10"]), default="median", show_default=True,
-              help="Per-model value stored: median, or p10 (closer to uncontended latency on a busy host).")
+@click.option("--statistic", type=click.Choice(["ref", "cpu", "median", "p10"]), default=None,
+              help="Per-model value stored: ref (default with 1 thread: CPU time of the timing thread relative to a "
+                   "reference arch timed just before, robust to other processes), cpu (CPU time), median or p10 "
+                   "(wall; default median with more threads).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output JSON (default latency_tables/<space>_<dataset>_cpu_ops.json).")
 @json_option
-def profile(target: str, space_name: str, dataset: str | None, runs: int, warmup: int, threads: int, n_archs: int,
-            calibration: int, seed: int, statistic: str, out: Path | None, as_json: bool) -> None:
+def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds: int, chain: int, warmup: int,
+            threads: int, n_archs: int, calibration: int, seed: int, statistic: str | None, out: Path | None,
+            as_json: bool) -> None:
     """Measure every op of a space and a sample of whole models with onnxruntime on this machine."""
     from .._paths import latency_tables_dir
     from ..errors import ConfigError
@@ -47,7 +56,8 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, warmup
     out = out or latency_tables_dir() / f"{space.name}_{ds}_cpu_ops.json"
     if as_json:
         result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs, warmup=warmup,
-                               threads=threads, seed=seed, device_name=t.name, statistic=statistic)
+                               threads=threads, seed=seed, device_name=t.name, statistic=statistic, chain=chain,
+                               rounds=rounds)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -62,13 +72,13 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, warmup
 
             result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs,
                                    warmup=warmup, threads=threads, seed=seed, progress=cb, device_name=t.name,
-                                   statistic=statistic)
+                                   statistic=statistic, chain=chain, rounds=rounds)
     save_op_table(result.table, out)
     m = result.table.meta
     summary = {"out": str(out), "seconds": result.seconds, "cpu_model": m["cpu_model"],
                "onnxruntime_version": m["onnxruntime_version"], "threads": threads, "ops": len(result.table.entries),
                "end_to_end_archs": len(m["end_to_end"]), "scale": result.table.scale,
-               "intercept_ms": result.table.intercept_ms, "statistic": statistic,
+               "intercept_ms": result.table.intercept_ms, "statistic": m["statistic"],
                "check_by_statistic": m["check_by_statistic"], "check": m["check"], "noise": m["noise"]}
     if as_json:
         echo_json(summary)
@@ -77,10 +87,11 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, warmup
     c.print(f"wrote {out} in {result.seconds:.0f} s ({m['cpu_model']}, onnxruntime {m['onnxruntime_version']}, "
             f"{threads} thread(s))")
     for stat, chk in m["check_by_statistic"].items():
-        for name in ("additive_sum", "global_scale", "calibrated"):
+        for name in ("additive_sum", "global_scale", "calibrated", "per_key_fit"):
             r = chk[name]
             c.print(f"{stat:>6} {name:>13}: held-out {r['n']} archs  MAPE {r['mape']:.1f}%  within 10% {100 * r['within_10']:.0f}%  "
                     f"tau {r['kendall_tau']:.3f}")
     n = m["noise"]
     c.print(f"noise: median CV {n['median_cv']:.3f}, p90 CV {n['p90_cv']:.3f}, outlier runs "
-            f"{n['outlier_runs']}/{n['timed_runs']}")
+            f"{n['outlier_runs']}/{n['timed_runs']}, end-to-end spread between rounds median "
+            f"{100 * n['e2e_round_spread_median']:.1f}% (p90 {100 * n['e2e_round_spread_p90']:.1f}%)")

@@ -123,30 +123,37 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="Run seed (init and inputs).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:i].")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2), help="Input batch size B.")
+@click.option("--proxy-resolution", "resolution", default=None, type=int,
+              help="Reduced-resolution mode: feed model proxies H=W=N px inputs instead of the "
+                   "dataset's (e.g. 64 for fbnet/imagenet on CPU; see README 'FBNet space').")
 @click.option("--data", "data_path", default=None, type=click.Path(path_type=Path),
               help="Real images (.npy/.npz array or image folder) instead of Gaussian inputs.")
 @json_option
 def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, dataset: str | None,
-              proxy_names: str, seed: int, device: str, batch_size: int, data_path: Path | None,
-              as_json: bool) -> None:
+              proxy_names: str, seed: int, device: str, batch_size: int, resolution: int | None,
+              data_path: Path | None, as_json: bool) -> None:
     """Score ARCH... (arch strings or benchmark indices) with training-free proxies.
 
     Ensemble recipes (e.g. vkdnw_agg) are ranks *within the archs given*: score a population.
     """
     import numpy as np
 
-    from ..proxies.engine import score_archs
+    from ..proxies.engine import check_resolution, score_archs
     from ..proxies.ensemble import aggregate, ensemble_components
 
     space, ds = resolve_space(space_name, dataset)
+    if resolution is not None:
+        check_resolution(resolution)
     names, singles, ensembles = split_names(proxy_names)
     parsed = read_archs(space, archs, archs_file)
     results = score_archs(space, parsed, ds, singles, seed=seed, device=device, batch_size=batch_size,
-                          data=None if data_path is None else str(data_path))
+                          data=None if data_path is None else str(data_path), resolution=resolution)
+    input_size = resolution or space.dataset(ds).input_size
     records: list[dict[str, Any]] = []
     for a, r in zip(parsed, results):
         rec: dict[str, Any] = {"arch": r.arch, "index": space.index(a), "scores": {}, "seconds": {},
-                               "n_warnings": r.n_warnings}
+                               "n_warnings": r.n_warnings, "batch_size": batch_size,
+                               "proxy_resolution": input_size}
         for n in names:
             if n not in ensembles:
                 rec["scores"][n] = float(r.scores[n])
@@ -171,7 +178,7 @@ def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, 
         click.echo(f"note: {note}", err=True)
     from rich.table import Table
 
-    t = Table(title=f"{space.name} / {ds} / seed {seed}")
+    t = Table(title=f"{space.name} / {ds} / seed {seed} / batch {batch_size} / {input_size} px")
     t.add_column("index")
     t.add_column("arch", overflow="fold")
     for n in names:

@@ -19,6 +19,13 @@ DEFAULT_POPULATION = 50
 #: proxy batch size by device: VKDNW's ablation shows batch 8..128 ranks alike (KT 0.614-0.621)
 DEFAULT_BATCH_CPU = 16
 DEFAULT_BATCH_GPU = 64
+DEFAULT_PROXY = "vkdnw_agg"
+#: FBNet on CPU (README "FBNet space", tools/bench_fbnet_proxies.py): vkdnw_agg takes minutes per arch
+#: there, so the default is the one-forward edgenas_fast ensemble, at batch 8 and, for the 224-px
+#: setting, 64-px proxy inputs (rankings measured against 224 px); all recorded in config.json
+SPACE_DEFAULT_PROXY = {"fbnet": "edgenas_fast"}
+SPACE_BATCH_CPU = {"fbnet": 8}
+SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 
 
 @click.command("search")
@@ -29,7 +36,8 @@ DEFAULT_BATCH_GPU = 64
 @click.option("--max-latency-ms", type=float, default=None, help="Latency budget on every target (ms).")
 @click.option("--max-params-m", type=float, default=None, help="Parameter budget (millions).")
 @click.option("--max-macs-m", type=float, default=None, help="MACs budget (millions per image).")
-@click.option("--proxy", default="vkdnw_agg", show_default=True, help="Proxy or ensemble to maximise.")
+@click.option("--proxy", default=None,
+              help=f"Proxy or ensemble to maximise (default {DEFAULT_PROXY}; edgenas_fast on fbnet).")
 @click.option("--evaluations", type=int, default=DEFAULT_EVALUATIONS, show_default=True,
               help="Proxy evaluations (distinct archs scored).")
 @click.option("--population", type=int, default=DEFAULT_POPULATION, show_default=True,
@@ -38,15 +46,19 @@ DEFAULT_BATCH_GPU = 64
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:i] for the proxies.")
 @click.option("--batch-size", type=int, default=None,
-              help=f"Proxy input batch (default {DEFAULT_BATCH_CPU} on CPU, {DEFAULT_BATCH_GPU} on CUDA).")
+              help=f"Proxy input batch (default {DEFAULT_BATCH_CPU} on CPU, {DEFAULT_BATCH_GPU} on CUDA; "
+                   "fbnet on CPU: 8).")
+@click.option("--proxy-resolution", type=int, default=None,
+              help="Reduced-resolution mode: proxy inputs of N x N px instead of the dataset's "
+                   "(default: the dataset's; fbnet/imagenet on CPU: 64; recorded in config.json).")
 @click.option("--out", default=None,
               help="Run folder (default runs/<space>-<dataset>-<targets>-<proxy>-s<seed>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out without rescoring stored archs.")
 @json_option
 def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_latency_ms: float | None,
-           max_params_m: float | None, max_macs_m: float | None, proxy: str, evaluations: int,
+           max_params_m: float | None, max_macs_m: float | None, proxy: str | None, evaluations: int,
            population: int, searcher: str, seed: int, device: str, batch_size: int | None,
-           out: str | None, resume: bool, as_json: bool) -> None:
+           proxy_resolution: int | None, out: str | None, resume: bool, as_json: bool) -> None:
     """Search for architectures on the Pareto front of proxy score vs latency.
 
     Writes pareto.json, candidates.csv, config.json and pareto.png (plus the candidates.sqlite
@@ -55,20 +67,23 @@ def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_l
     from ..errors import ConfigError
     from ..search.run import SearchConfig, run_search
 
-    if batch_size is None:
-        on_gpu = device.startswith("cuda")
-        if device == "auto":
-            import torch
+    on_gpu = device.startswith("cuda")
+    if device == "auto":
+        import torch
 
-            on_gpu = torch.cuda.is_available()
-        batch_size = DEFAULT_BATCH_GPU if on_gpu else DEFAULT_BATCH_CPU
+        on_gpu = torch.cuda.is_available()
+    proxy = proxy or SPACE_DEFAULT_PROXY.get(space_name, DEFAULT_PROXY)
+    if proxy_resolution is None and not on_gpu:
+        proxy_resolution = SPACE_RESOLUTION_CPU.get((space_name, dataset or ""))
+    if batch_size is None:
+        batch_size = DEFAULT_BATCH_GPU if on_gpu else SPACE_BATCH_CPU.get(space_name, DEFAULT_BATCH_CPU)
     elif batch_size < 2:
         raise ConfigError(f"--batch-size {batch_size} is invalid; expected an integer >= 2")
     config = SearchConfig(
         targets=targets, space=space_name, dataset=dataset, max_latency_ms=max_latency_ms,
         max_params_m=max_params_m, max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations,
         population=population, searcher=searcher, seed=seed, device=device, out=out,
-        batch_size=batch_size,
+        batch_size=batch_size, proxy_resolution=proxy_resolution,
     )
     if as_json:
         result = run_search(config, resume=resume)

@@ -15,7 +15,10 @@ from ._common import console, echo_json, json_option
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--target", required=True, help="Target whose predicted latency to compare with (e.g. cpu, jetson).")
 @click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec"]), default="onnxruntime",
-              show_default=True)
+              show_default=True,
+              help="onnxruntime (CPU EP), tensorrt (Python API + libcudart on the device) or trtexec (on the device).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+              help="tensorrt/trtexec engine precision (TensorRT 11: must already be in the ONNX).")
 @click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True, help="Timed runs.")
 @click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
               help="Warm-up runs (trtexec: milliseconds).")
@@ -29,9 +32,9 @@ from ._common import console, echo_json, json_option
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("validation.json"),
               show_default=True)
 @json_option
-def validate(model: Path, target: str, runtime: str, runs: int, warmup: int, threads: int | None, host: str | None,
-             ssh_options: tuple[str, ...], remote_python: str, timeout: float, seed: int, out_file: Path,
-             as_json: bool) -> None:
+def validate(model: Path, target: str, runtime: str, precision: str, runs: int, warmup: int, threads: int | None,
+             host: str | None, ssh_options: tuple[str, ...], remote_python: str, timeout: float, seed: int,
+             out_file: Path, as_json: bool) -> None:
     """Measure MODEL (a .onnx file or an export directory) and write validation.json.
 
     Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
@@ -40,7 +43,7 @@ def validate(model: Path, target: str, runtime: str, runs: int, warmup: int, thr
 
     results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
                               host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
-                              timeout=timeout).to_dict()
+                              timeout=timeout, precision=precision).to_dict()
                for m in collect_models(model)]
     from .._json import dumps
 
@@ -76,6 +79,9 @@ def _report(results: list[dict], out_file: Path) -> None:
     errs = [abs(r["error_pct"]) for r in results if r["error_pct"] is not None]
     if errs:
         con.print(f"median |error| {statistics.median(errs):.1f} % over {len(errs)} model(s)")
+        errs_cpu = [abs(r["error_cpu_pct"]) for r in results if r.get("error_cpu_pct") is not None]
+        if errs_cpu:  # 1-thread onnxruntime: the same against the inference thread's CPU time (ignores preemption)
+            con.print(f"median |error| against thread CPU time {statistics.median(errs_cpu):.1f} %")
     else:
         con.print("no latency prediction for this target (cost model or table missing)")
     noisy = [r for r in results if r["cv"] > 0.1]

@@ -2,8 +2,10 @@
 
 The module takes the ``tensorrt`` module as an argument (``trt=``), so tests inject a fake with the
 same narrow surface: ``__version__``, ``Logger``, ``Builder``, ``OnnxParser``, ``BuilderFlag``,
-``MemoryPoolType``, ``NetworkDefinitionCreationFlag``. Without TensorRT, :func:`trtexec_commands`
-gives the exact command to build and time the engine on the device. An engine is never faked.
+``MemoryPoolType``, ``NetworkDefinitionCreationFlag``. The builder calls themselves live in
+:func:`edgenas.device_runner.trt_build_plan`, shared with the device runner, which builds engines on
+the device for ``validate --runtime tensorrt``. Without TensorRT, :func:`trtexec_commands` gives the
+exact command to build and time the engine on the device. An engine is never faked.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..device_runner import RunnerError, trt_build_plan, trt_major, trt_strongly_typed
 from ..errors import DependencyError, ExportError
 
 __all__ = ["EngineBuild", "build_engine", "load_tensorrt", "onnx_precision", "trt_major", "trtexec_commands"]
@@ -44,15 +47,6 @@ def load_tensorrt() -> ModuleType | None:
         log.info("tensorrt unavailable: %s", exc)
         return None
     return tensorrt
-
-
-def trt_major(trt: Any) -> int:
-    """Major version of a tensorrt module; 11+ is strongly typed only."""
-    try:
-        return int(str(trt.__version__).split(".")[0])
-    except (AttributeError, ValueError):
-        # no parsable version: TRT 11 removed BuilderFlag.FP16, so its absence means 11+
-        return 10 if hasattr(trt.BuilderFlag, "FP16") else 11
 
 
 def onnx_precision(onnx_path: Path | str) -> str:
@@ -96,8 +90,7 @@ def build_engine(
         if trt is None:
             raise DependencyError("tensorrt is not installed (needed to build an engine)",
                                   hint="pip install 'edgenas[tensorrt]', or run the trtexec command on the device")
-    major = trt_major(trt)
-    strongly_typed = major >= 11 or not hasattr(trt.BuilderFlag, "FP16")
+    strongly_typed = trt_strongly_typed(trt)
     baked = onnx_precision(onnx_path)
     if precision == "int8" and baked != "int8":
         raise ExportError("int8 needs Q/DQ nodes in the ONNX (edgenas has no INT8 calibrator); "
@@ -107,38 +100,19 @@ def build_engine(
             f"TensorRT {trt.__version__} is strongly typed: precision {precision} must be in the ONNX, "
             f"which is {baked}", hint="convert with modelopt.onnx.autocast (fp16) or Q/DQ (int8), or use TensorRT 10")
 
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    flags = 0
-    if strongly_typed and major < 11:
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
-        raise ExportError(f"TensorRT could not parse {str(onnx_path)!r}: {errors[0] if errors else 'unknown error'}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
-    if not strongly_typed:
-        if precision in ("fp16", "int8"):
-            config.set_flag(trt.BuilderFlag.FP16)
-        if precision == "int8":
-            config.set_flag(trt.BuilderFlag.INT8)  # scales come from the Q/DQ nodes
-    reused = False
     cache_path = Path(timing_cache) if timing_cache else None
-    if cache_path is not None:
-        blob = cache_path.read_bytes() if cache_path.is_file() else b""
-        reused = bool(blob)
-        cache = config.create_timing_cache(blob)
-        config.set_timing_cache(cache, ignore_mismatch=False)
-    plan = builder.build_serialized_network(network, config)
-    if plan is None:
-        raise ExportError(f"TensorRT engine build failed for {str(onnx_path)!r} (see the TensorRT log above)")
-    data = bytes(plan)
+    blob = cache_path.read_bytes() if cache_path is not None and cache_path.is_file() else b""
+    try:
+        # one implementation of the builder calls, shared with the device runner (which builds on the device)
+        data, cache_out = trt_build_plan(trt, str(onnx_path), precision=precision, workspace_mib=workspace_mib,
+                                         timing_cache=blob if cache_path is not None else None)
+    except RunnerError as exc:
+        raise ExportError(str(exc)) from None
+    reused = bool(blob)
     engine_path = Path(engine_path)
     engine_path.write_bytes(data)
-    if cache_path is not None:
-        cache_path.write_bytes(bytes(config.get_timing_cache().serialize()))
+    if cache_path is not None and cache_out is not None:
+        cache_path.write_bytes(cache_out)
     return EngineBuild(engine_path, str(trt.__version__), precision, strongly_typed, reused, len(data))
 
 

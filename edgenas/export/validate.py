@@ -1,9 +1,11 @@
 """Measure exported ONNX models on a runtime (locally or over SSH) and compare with the cost model.
 
 Timing is done by :mod:`edgenas.device_runner` (the same code runs on the host and, copied, on the
-device): fixed threads, warm-up, p50/p90/p99 and coefficient of variation over N runs. Parity compares
-the runtime's output with the torch model rebuilt from the ONNX metadata (arch, space, dataset, seed)
-or, without that metadata, with onnx's reference evaluator.
+device): fixed threads, warm-up, p50/p90/p99 and coefficient of variation over N runs. Runtimes:
+onnxruntime (CPU EP), trtexec (``--exportTimes`` GPU compute time) and tensorrt (the Python API,
+CUDA-event time of ``execute_async_v3``). Parity compares the runtime's output with the torch model
+rebuilt from the ONNX metadata (arch, space, dataset, seed) or, without that metadata, with onnx's
+reference evaluator.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("onnxruntime", "tensorrt", "trtexec")
+#: precisions a runtime can be asked for (fp16: TensorRT only; TensorRT 11 needs it baked into the ONNX)
+PRECISIONS = ("fp32", "fp16")
 #: parity tolerance (max |runtime - reference| / max |reference|) for fp32 runtimes
 PARITY_REL_TOL = 1e-4
 PARITY_ABS_TOL = PARITY_REL_TOL  # kept for callers that think in absolute logits of O(1)
@@ -62,6 +66,13 @@ class ValidationResult:
     parity_reference: str
     parity_ok: bool
     runtime_version: str | None
+    precision: str = "fp32"
+    #: onnxruntime with 1 thread: CPU time of the inference thread (p50/p90/min, ms), which leaves out
+    #: preemption; on a shared machine it is the fairer comparison with an idle-machine latency table
+    measured_cpu_ms: dict[str, float] | None = None
+    error_cpu_pct: float | None = None
+    #: runtime-specific facts from the runner (tensorrt: version, engine source, strongly typed; trtexec: command)
+    runtime_details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +122,26 @@ def check_input_shape(shape: tuple[Any, ...], *, model: str, dataset_shape: tupl
                               f"but the dataset expects {list(dataset_shape)}")
     if batch_size is not None and shape[0] != batch_size:
         raise ValidationError(f"{model}: input batch {shape[0]} disagrees with the target's batch_size {batch_size}")
+
+
+def engine_beside(model_path: Path, precision: str) -> Path | None:
+    """The ``model.engine`` that ``export --format tensorrt`` wrote next to ``model_path``, if any.
+
+    Raises:
+        ValidationError: the export manifest says the engine was built for another precision.
+    """
+    engine = model_path.with_suffix(".engine")
+    if not engine.is_file():
+        return None
+    manifest = model_path.parent.parent / MANIFEST_NAME
+    try:
+        built = json.loads(manifest.read_text()).get("precision") if manifest.is_file() else None
+    except (OSError, json.JSONDecodeError, AttributeError):
+        built = None
+    if built is not None and built != precision:
+        raise ValidationError(f"{str(engine)!r} was built for {built}, not {precision}; pass --precision {built} "
+                              "or delete the engine to build one from the ONNX")
+    return engine
 
 
 def _reference_output(model_path: Path, meta: dict[str, str], x: Any) -> tuple[Any, str]:
@@ -213,15 +244,17 @@ def _check(proc: subprocess.CompletedProcess, host: str, what: str) -> None:
 def validate_model(
     model_path: Path | str, *, target: str, runtime: str = "onnxruntime", runs: int = 100, warmup: int = 20,
     threads: int | None = None, host: str | None = None, ssh_options: tuple[str, ...] = (),
-    remote_python: str = "python3", seed: int = 0, timeout: float = 600.0,
+    remote_python: str = "python3", seed: int = 0, timeout: float = 600.0, precision: str = "fp32",
 ) -> ValidationResult:
     """Measure one ONNX model on ``target`` and compare with the prediction and the reference output.
 
     Args:
         model_path: the ``.onnx`` file (with edgenas metadata for arch / prediction / torch parity).
         target: target name; its ``batch_size`` / ``threads`` are used when edgenas.hardware.targets exists.
-        runtime: onnxruntime | trtexec (on the device) | tensorrt (Python API; not supported yet).
+        runtime: onnxruntime | trtexec (on the device) | tensorrt (Python API + libcudart, on the device;
+            locally, an engine exported next to the ONNX is used, else one is built from the ONNX).
         runs, warmup: timed and warm-up runs (warm-up in ms for trtexec).
+        precision: fp32, or fp16 for trtexec / tensorrt (parity tolerance 1e-2 relative).
         threads: intra-op threads (default: the target's, else 1).
         host: ``USER@HOST`` to run on over SSH; None runs here.
         ssh_options: extra ``-o KEY=VALUE`` options for ssh/scp (port, identity, known hosts).
@@ -233,16 +266,15 @@ def validate_model(
 
     from .. import device_runner
     from ..spaces import get_space
-    from .onnx import input_shape_of, read_metadata
+    from .onnx import PARITY_RTOL, input_shape_of, read_metadata
     from .sources import predicted_latency_ms
 
     if runtime not in RUNTIMES:
         raise ValidationError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
-    if runtime == "tensorrt":
-        from .._imports import require
-
-        require("tensorrt", purpose="--runtime tensorrt")
-        raise ValidationError("--runtime tensorrt (Python API timing) is not implemented; use --runtime trtexec")
+    if precision not in PRECISIONS:
+        raise ValidationError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if precision != "fp32" and runtime == "onnxruntime":
+        raise ValidationError(f"--precision {precision} needs --runtime tensorrt or trtexec; onnxruntime runs fp32")
     if runs < 1 or warmup < 0:
         raise ValidationError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
     model_path = Path(model_path)
@@ -250,12 +282,22 @@ def validate_model(
     shape = input_shape_of(model_path)
     tgt = _load_target(target)
     space = get_space(meta["space"]) if "space" in meta else None
+    # a bad arch in the metadata fails here, before minutes of timing (ArchError names it)
+    arch = space.parse(meta["arch"]) if space is not None and "arch" in meta else None
     ds_shape = space.dataset(meta["dataset"]).input_shape if space is not None and "dataset" in meta else None
     check_input_shape(shape, model=model_path.name, dataset_shape=ds_shape,
                       batch_size=getattr(tgt, "batch_size", None))
     n_threads = threads or int(getattr(tgt, "threads", None) or 1)
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    args = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(n_threads), "--runtime", runtime]
+    args = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(n_threads), "--runtime", runtime,
+            "--precision", precision]
+    if runtime == "tensorrt":
+        from .tensorrt import onnx_precision
+
+        args += ["--onnx-precision", onnx_precision(model_path)]
+        engine = engine_beside(model_path, precision) if not host else None  # engines are not portable: no copy
+        if engine is not None:
+            args += ["--engine", str(engine)]
     with tempfile.TemporaryDirectory(prefix="edgenas-validate-") as tmp:
         inp = Path(tmp) / "input.npy"
         np.save(inp, x)
@@ -276,20 +318,26 @@ def validate_model(
         max_rel = max_abs / scale
     summary = res["summary_ms"]
     predicted = None
-    if space is not None and "arch" in meta:
-        predicted = predicted_latency_ms(space.parse(meta["arch"]), target=target, space=space,
-                                         dataset=meta["dataset"])
+    if space is not None and arch is not None:
+        predicted = predicted_latency_ms(arch, target=target, space=space, dataset=meta["dataset"])
         if predicted is None:  # fall back to what the export recorded for this target
             stored = json.loads(meta.get("predicted_latency_ms", "{}") or "{}").get(target)
             predicted = float(stored) if stored is not None else None
     err = 100.0 * (predicted - summary["p50"]) / summary["p50"] if predicted is not None and summary["p50"] > 0 else None
+    cpu = res.get("summary_cpu_ms")
+    err_cpu = (100.0 * (predicted - cpu["p50"]) / cpu["p50"]
+               if cpu is not None and predicted is not None and cpu["p50"] > 0 else None)
     return ValidationResult(
         model=str(model_path), arch=meta.get("arch"), space=meta.get("space"), dataset=meta.get("dataset"),
         target=target, runtime=runtime, host=host or "localhost", threads=n_threads, runs=runs, warmup=warmup,
         measured_ms={k: summary[k] for k in ("p50", "p90", "p99", "mean", "std", "min")}, cv=summary["cv"],
         predicted_ms=predicted, error_pct=err, parity_max_abs=max_abs, parity_max_rel=max_rel,
-        parity_reference=ref_kind, parity_ok=bool(max_rel <= PARITY_REL_TOL) if math.isfinite(max_rel) else False,
-        runtime_version=res.get("runtime_version"),
+        parity_reference=ref_kind,
+        parity_ok=bool(max_rel <= PARITY_RTOL[precision]) if math.isfinite(max_rel) else False,
+        runtime_version=res.get("runtime_version"), precision=precision,
+        measured_cpu_ms={k: cpu[k] for k in ("p50", "p90", "min")} if cpu is not None else None,
+        error_cpu_pct=err_cpu,
+        runtime_details=res.get("tensorrt") or ({"command": res["command"]} if "command" in res else None),
     )
 
 

@@ -1,19 +1,31 @@
 """Measure latency on THIS machine with onnxruntime: per-op table + end-to-end sample.
 
-Method (``research/hardware.md`` D.4): every op module is exported to ONNX in a temp dir and run in
-its own ``InferenceSession`` (CPU EP, ``ORT_ENABLE_ALL``, fixed ``intra_op_num_threads``,
-``inter_op_num_threads = 1``, sequential), ``warmup`` untimed runs, then ``runs`` timed runs with
-``time.perf_counter_ns``; we keep median and p90 and count outliers (> median + 3 * 1.4826 * MAD).
+Method (``research/hardware.md`` D.4): every model (op modules and whole archs) is exported to ONNX
+and run in its own ``InferenceSession`` (CPU EP, ``ORT_ENABLE_ALL``, fixed ``intra_op_num_threads``,
+``inter_op_num_threads = 1``, sequential) with ``warmup`` untimed runs, then timed runs with
+``time.perf_counter_ns`` (wall) and ``time.thread_time_ns`` (CPU time of the calling thread).
 
-Op-level sums are not end-to-end latencies: every isolated op pays the ``session.run`` overhead
-(measured on a one-node graph and subtracted from each entry), and inside a whole graph ops run
-with other cache contents. So the stored entries are overhead-corrected op timings times a
-per-op-type scale, plus an ``intercept_ms``, both fitted (non-negative, relative error) on a
-calibration part of the end-to-end sample; the rest of the sample is the held-out check in
-``meta["check"]`` (raw additive sum, one global scale, per-type calibration). Raw timings stay in
-each entry's stats (``raw_median_ms``, ``p10_ms``, ``p90_ms``).
+Shared hosts: the measurements are taken in ``rounds`` interleaved passes over all models (random
+order each pass), so a burst of load from other processes hits random models instead of a
+contiguous block of them. With one intra-op thread onnxruntime runs the graph in the calling
+thread, so its CPU time excludes time the run spent preempted; the ``cpu`` statistic (default
+for 1 thread) is the smallest per-pass median CPU time, the closest to the latency on an idle
+machine. CPU time still grows when other processes share the core and caches, so before every
+measurement a reference arch (the first sampled one) is timed too and the ``ref`` statistic
+(default) is the median over passes of the model/reference ratio, in units of the reference's
+10th-percentile CPU time. Wall ``median`` and ``p10`` and the plain ``cpu`` time are kept too.
 
-Only NB201 op modules are built here (``_op_module``); another space needs its own builder there.
+Op-level sums are not end-to-end latencies: an isolated op pays the ``session.run`` overhead and
+the layout reorders at the graph's ends (onnxruntime converts conv chains to the blocked NCHWc
+layout), and inside a graph onnxruntime fuses ops (Conv+BN, Conv+Add as a fused sum, shared ReLUs).
+So shape-keeping ops are timed in a chain (``chain``: cost of one more copy inside a graph), other
+ops alone minus the measured overhead of a one-node graph, and the table's entries are those times
+a per-op-type scale plus an ``intercept_ms``, fitted (non-negative, relative error) on the first
+``n_calibration`` end-to-end archs; the others are the held-out check (``meta["check"]``).
+``meta["check"]["per_key_fit"]`` is a diagnostic: a per-key NNLS fit on the same calibration archs
+(how far an additive model can get with this measurement noise).
+
+Op modules: NB201 ops are built here; other spaces provide ``space.layer_module(layer)``.
 """
 
 from __future__ import annotations
@@ -55,9 +67,26 @@ class Timing:
     runs: int
     outliers: int
     p10_ms: float = 0.0
+    #: "isolated" (one-op session, includes the per-run overhead) or "chain" (per-op cost inside a
+    #: chain of identical ops: (t(1 + n ops) - t(1 op)) / n, no session overhead, in-graph memory layout)
+    context: str = "isolated"
+    #: median CPU time of the timing thread per run (``time.thread_time_ns``); with one intra-op
+    #: thread onnxruntime runs the graph in that thread, so this excludes time the run spent
+    #: preempted by other processes: the uncontended latency on a shared host
+    cpu_median_ms: float = 0.0
+    #: (max - min) / min of the per-round CPU medians (0 for one round): the measurement's own noise
+    round_spread: float = 0.0
+    #: reference-normalised CPU time: median over rounds of (this model's CPU median / the reference
+    #: model's CPU median timed just before it) times the reference's typical CPU time; cancels the
+    #: slow-down other processes cause (shared cores and caches) as far as it hits both alike
+    ref_ms: float = 0.0
 
     def stat(self, statistic: str) -> float:
-        """``median`` or ``p10`` in ms."""
+        """``median`` (wall), ``p10`` (wall), ``cpu`` (thread CPU time) or ``ref`` (reference-normalised) in ms."""
+        if statistic == "cpu":
+            return self.cpu_median_ms
+        if statistic == "ref":
+            return self.ref_ms
         return self.p10_ms if statistic == "p10" else self.median_ms
 
     @property
@@ -65,9 +94,20 @@ class Timing:
         """Coefficient of variation (std / mean)."""
         return self.std_ms / self.mean_ms if self.mean_ms > 0 else float("nan")
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str]:
         return {"median_ms": self.median_ms, "p90_ms": self.p90_ms, "p10_ms": self.p10_ms, "mean_ms": self.mean_ms,
-                "std_ms": self.std_ms, "runs": self.runs, "outliers": self.outliers}
+                "std_ms": self.std_ms, "runs": self.runs, "outliers": self.outliers, "context": self.context,
+                "cpu_median_ms": self.cpu_median_ms, "round_spread": self.round_spread, "ref_ms": self.ref_ms}
+
+    def minus(self, other: Timing, per: int, context: str) -> Timing:
+        """``(self - other) / per`` statistic by statistic (clipped at 0): a differential timing."""
+        def d(a: float, b: float) -> float:
+            return max((a - b) / per, 0.0)
+
+        return Timing(d(self.median_ms, other.median_ms), d(self.p90_ms, other.p90_ms), d(self.mean_ms, other.mean_ms),
+                      float(np.hypot(self.std_ms, other.std_ms)) / per, self.runs, self.outliers + other.outliers,
+                      d(self.p10_ms, other.p10_ms), context, d(self.cpu_median_ms, other.cpu_median_ms),
+                      max(self.round_spread, other.round_spread), d(self.ref_ms, other.ref_ms))
 
 
 @dataclass(frozen=True)
@@ -100,24 +140,86 @@ def _session(path: str, threads: int) -> Any:
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
+def _timing(wall: np.ndarray, cpu_rounds: list[np.ndarray], ratios: list[float], ref_unit: float) -> Timing:
+    """Timing from all wall times, the per-round CPU times and reference ratios of one model."""
+    med = float(np.median(wall))
+    mad = float(np.median(np.abs(wall - med))) * 1.4826
+    outl = int(np.sum(wall > med + 3 * max(mad, 1e-6)))
+    per_round = np.array([np.median(c) for c in cpu_rounds])
+    lo = float(per_round.min())
+    return Timing(med, float(np.percentile(wall, 90)), float(wall.mean()), float(wall.std()), len(wall), outl,
+                  float(np.percentile(wall, 10)), cpu_median_ms=lo,
+                  round_spread=float((per_round.max() - lo) / lo) if lo > 0 else 0.0,
+                  ref_ms=float(np.median(ratios) * ref_unit) if ratios else lo)
+
+
+def time_models(models: list[tuple[Path, tuple[int, ...]]], *, runs: int = 50, warmup: int = 10, threads: int = 1,
+                rounds: int = 1, seed: int = 0, reference: int | None = None, reference_runs: int = 3,
+                progress: Progress | None = None) -> list[Timing]:
+    """Time several ONNX models ``(path, input shape)`` in ``rounds`` interleaved passes.
+
+    Each pass visits every model once in a fresh random order and times ``ceil(runs / rounds)``
+    runs (after ``warmup`` untimed runs in the first pass, 2 in later ones). Sessions are created
+    once and kept for all passes. With ``reference`` (an index into ``models``), that model is
+    timed for ``reference_runs`` runs right before every other measurement, giving each model a
+    reference-normalised time (``Timing.ref_ms``; unit: the 10th percentile of the reference's
+    CPU times over all its measurements).
+    """
+    rounds = max(1, rounds)
+    per = max(1, -(-runs // rounds))
+    sessions, inputs = [], []
+    for path, shape in models:
+        sess = _session(str(path), threads)
+        sessions.append(sess)
+        inputs.append({sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)})
+    wall: list[list[float]] = [[] for _ in models]
+    cpu: list[list[np.ndarray]] = [[] for _ in models]
+    ratios: list[list[float]] = [[] for _ in models]
+    ref_cpu: list[float] = []
+
+    def cpu_run(sess: Any, x: dict) -> float:
+        c0 = time.thread_time_ns()
+        sess.run(None, x)
+        return (time.thread_time_ns() - c0) / 1e6
+    order_rng = np.random.default_rng(seed)
+    total, done = rounds * len(models), 0
+    for r in range(rounds):
+        for j in order_rng.permutation(len(models)):
+            if progress:
+                progress("timing", done, total, str(models[j][0].name))
+            sess, x = sessions[j], inputs[j]
+            for _ in range(warmup if r == 0 else min(2, warmup)):
+                sess.run(None, x)
+            ref_now = None
+            if reference is not None and j != reference:
+                ref_now = float(np.median([cpu_run(sessions[reference], inputs[reference])
+                                           for _ in range(reference_runs)]))
+                ref_cpu.append(ref_now)
+                sess.run(None, x)  # the model's own data back in cache
+            c = np.empty(per)
+            for i in range(per):
+                c0 = time.thread_time_ns()
+                t0 = time.perf_counter_ns()
+                sess.run(None, x)
+                wall[j].append((time.perf_counter_ns() - t0) / 1e6)
+                c[i] = (time.thread_time_ns() - c0) / 1e6
+            cpu[j].append(c)
+            if ref_now:
+                ratios[j].append(float(np.median(c)) / ref_now)
+            done += 1
+    if progress:
+        progress("timing", total, total, "")
+    # unit: the reference's 10th-percentile CPU time, its least-disturbed level
+    unit = float(np.percentile(ref_cpu, 10)) if ref_cpu else 0.0
+    if reference is not None and ref_cpu:
+        ratios[reference] = [1.0]
+    return [_timing(np.array(w), c, q, unit) for w, c, q in zip(wall, cpu, ratios)]
+
+
 def time_onnx(path: str | Path, input_shape: tuple[int, ...], *, runs: int = 50, warmup: int = 10,
-              threads: int = 1) -> Timing:
+              threads: int = 1, rounds: int = 1) -> Timing:
     """Time one ONNX model with a fixed float32 input of ``input_shape`` (N, C, H, W)."""
-    sess = _session(str(path), threads)
-    name = sess.get_inputs()[0].name
-    x = {name: np.random.default_rng(0).standard_normal(input_shape).astype(np.float32)}
-    for _ in range(warmup):
-        sess.run(None, x)
-    t = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter_ns()
-        sess.run(None, x)
-        t[i] = (time.perf_counter_ns() - t0) / 1e6
-    med = float(np.median(t))
-    mad = float(np.median(np.abs(t - med))) * 1.4826
-    outl = int(np.sum(t > med + 3 * max(mad, 1e-6)))
-    return Timing(med, float(np.percentile(t, 90)), float(t.mean()), float(t.std()), runs, outl,
-                  float(np.percentile(t, 10)))
+    return time_models([(Path(path), input_shape)], runs=runs, warmup=warmup, threads=threads, rounds=rounds)[0]
 
 
 def _export(module: Any, input_shape: tuple[int, ...], path: Path) -> None:
@@ -133,13 +235,23 @@ def _export(module: Any, input_shape: tuple[int, ...], path: Path) -> None:
 
 
 def _op_module(space: Any, layer: Any) -> Any:
-    """A torch module computing one NB201 ``LayerSpec`` (batch 1)."""
+    """A torch module computing one ``LayerSpec`` alone (batch 1); None for a layer that is no node.
+
+    NB201 ops are built here; other spaces provide ``space.layer_module(layer)`` (FBNet blocks at
+    their layer's shape). An identity (NB201 ``skip_connect``, FBNet ``skip`` keeping stride and
+    width) is no node in the exported graph, so it costs 0.
+    """
     from torch import nn
 
+    if getattr(space, "name", "") != "nb201":
+        if not hasattr(space, "layer_module"):
+            raise ConfigError(f"the onnxruntime profiler has no op builder for space {space.name!r}; "
+                              f"the space needs a layer_module(layer) method")
+        if layer.op == "Skip" and layer.in_shape == layer.out_shape:
+            return None
+        return space.layer_module(layer)
     from ..spaces._nb201_net import ResNetBasicBlock, make_op
 
-    if getattr(space, "name", "") != "nb201":
-        raise ConfigError(f"the onnxruntime profiler has no op builder for space {space.name!r} yet")
     bn = {"track_running_stats": True}
     ci, co = layer.in_shape[0], layer.out_shape[0]
     if layer.op == "stem_conv3x3_bn":
@@ -156,6 +268,11 @@ def _op_module(space: Any, layer: Any) -> Any:
     return make_op(layer.op, ci, bn)
 
 
+def _input_shape(layer: Any) -> tuple[int, ...]:
+    """Batch-1 input shape of a layer's module (classifiers take (1, C))."""
+    return (1, layer.in_shape[0]) if layer.op in ("linear", "FC") else (1, *layer.in_shape)
+
+
 def _space_layers(space: Any, dataset: str) -> list[Any]:
     """One LayerSpec per distinct shape key the space uses (one arch per op covers NB201)."""
     seen: dict[str, Any] = {}
@@ -166,41 +283,100 @@ def _space_layers(space: Any, dataset: str) -> list[Any]:
     return list(seen.values())
 
 
-def profile_ops(space: Any, dataset: str, *, layers: list[Any] | None = None, runs: int = 50, warmup: int = 10,
-                threads: int = 1, progress: Progress | None = None, workdir: Path | None = None
-                ) -> tuple[dict[str, Timing], Timing]:
-    """Time every op (shape key) of the space in isolation.
+def _chainable(layer: Any) -> bool:
+    """Whether copies of the layer can be chained (output shape == input shape, a 4-D tensor op)."""
+    return layer.in_shape == layer.out_shape and layer.op not in ("linear", "FC", "AvgP", "bn_relu_gap")
 
-    Returns:
-        ({shape key: timing}, timing of an empty Identity graph = the per-run overhead).
-    """
+
+@dataclass(frozen=True)
+class _OpPlan:
+    """What to run for one op key: its single-op model and, when chained, the longer chain."""
+
+    key: str
+    single: int | None  # index into the model list; None = no node (identity)
+    chained: int | None = None
+    copies: int = 0
+
+
+def _plan_ops(space: Any, layers: list[Any], tmp: Path, chain: int,
+              models: list[tuple[Path, tuple[int, ...]]], progress: Progress | None) -> list[_OpPlan]:
+    """Export every op model (and chain) into ``tmp``, appending to ``models``."""
     from torch import nn
 
-    layers = layers if layers is not None else _space_layers(space, dataset)
-    out: dict[str, Timing] = {}
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        p = Path(tmp) / "identity.onnx"
-
-        class _Copy(nn.Module):
-            def forward(self, x: Any) -> Any:
-                return x + 0.0  # the smallest real graph: one node
-
-        _export(_Copy(), (1, 3, 8, 8), p)
-        overhead = time_onnx(p, (1, 3, 8, 8), runs=runs, warmup=warmup, threads=threads)
-        for i, layer in enumerate(layers):
-            if progress:
-                progress("ops", i, len(layers), layer.key())
-            m = _op_module(space, layer)
-            if m is None:
-                out[layer.key()] = Timing(0.0, 0.0, 0.0, 0.0, 0, 0)
-                continue
-            p = Path(tmp) / f"op{i}.onnx"
-            shape = (1, layer.in_shape[0]) if layer.op == "linear" else (1, *layer.in_shape)
-            _export(m, shape, p)
-            out[layer.key()] = time_onnx(p, shape, runs=runs, warmup=warmup, threads=threads)
+    plans = []
+    for i, layer in enumerate(layers):
         if progress:
-            progress("ops", len(layers), len(layers), "")
-    return out, overhead
+            progress("export ops", i, len(layers), layer.key())
+        m = _op_module(space, layer)
+        if m is None:
+            plans.append(_OpPlan(layer.key(), None))
+            continue
+        shape = _input_shape(layer)
+        p = tmp / f"op{i}.onnx"
+        _export(m, shape, p)
+        models.append((p, shape))
+        single = len(models) - 1
+        if chain > 0 and _chainable(layer):
+            pc = tmp / f"op{i}_chain.onnx"
+            _export(nn.Sequential(m, *(_op_module(space, layer) for _ in range(chain))), shape, pc)
+            models.append((pc, shape))
+            plans.append(_OpPlan(layer.key(), single, len(models) - 1, chain))
+        else:
+            plans.append(_OpPlan(layer.key(), single))
+    if progress:
+        progress("export ops", len(layers), len(layers), "")
+    return plans
+
+
+def _export_overhead(tmp: Path, models: list[tuple[Path, tuple[int, ...]]]) -> int:
+    """Export the smallest real graph (one Add node) whose time is the per-run session overhead."""
+    from torch import nn
+
+    class _Copy(nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x + 0.0
+
+    p = tmp / "overhead.onnx"
+    _export(_Copy(), (1, 3, 8, 8), p)
+    models.append((p, (1, 3, 8, 8)))
+    return len(models) - 1
+
+
+def _op_timings(plans: list[_OpPlan], timings: list[Timing]) -> dict[str, Timing]:
+    out = {}
+    for pl in plans:
+        if pl.single is None:
+            out[pl.key] = Timing(0.0, 0.0, 0.0, 0.0, 0, 0)
+        elif pl.chained is not None:
+            out[pl.key] = timings[pl.chained].minus(timings[pl.single], pl.copies, "chain")
+        else:
+            out[pl.key] = timings[pl.single]
+    return out
+
+
+def profile_ops(space: Any, dataset: str, *, layers: list[Any] | None = None, runs: int = 50, warmup: int = 10,
+                threads: int = 1, chain: int = 0, rounds: int = 1, progress: Progress | None = None,
+                workdir: Path | None = None) -> tuple[dict[str, Timing], Timing]:
+    """Time every op (shape key) of the space.
+
+    Args:
+        chain: 0 times each op alone in its own session (``context="isolated"``: includes the
+            per-run overhead and the layout conversions at the graph's ends). ``n > 0`` times
+            shape-keeping ops as ``(t(1 + n copies) - t(1 copy)) / n`` (``context="chain"``): the
+            cost of one more op inside a graph, where session overhead, input/output layout
+            reorders and cold-start effects cancel. Other ops stay isolated.
+        rounds: interleaved timing passes (see :func:`time_models`).
+
+    Returns:
+        ({shape key: timing}, timing of a one-node graph = the per-run overhead).
+    """
+    layers = layers if layers is not None else _space_layers(space, dataset)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        models: list[tuple[Path, tuple[int, ...]]] = []
+        ov = _export_overhead(Path(tmp), models)
+        plans = _plan_ops(space, layers, Path(tmp), chain, models, progress)
+        timings = time_models(models, runs=runs, warmup=warmup, threads=threads, rounds=rounds, progress=progress)
+    return _op_timings(plans, timings), timings[ov]
 
 
 def _per_op_type_calibration(space: Any, dataset: str, archs: list[Any], entries: dict[str, float],
@@ -226,33 +402,44 @@ def _per_op_type_calibration(space: Any, dataset: str, archs: list[Any], entries
     return {k: float(scales[k.split("-", 1)[0]] * v) for k, v in entries.items()}, float(coef[-1])
 
 
-def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration: int = 50, runs: int = 50,
+STATISTICS = ("ref", "cpu", "median", "p10")
+
+
+def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration: int = 60, runs: int = 60,
                   warmup: int = 10, threads: int = 1, seed: int | np.random.Generator | None = 0,
-                  progress: Progress | None = None, device_name: str = "cpu",
-                  statistic: str = "median") -> ProfileResult:
+                  progress: Progress | None = None, device_name: str = "cpu", statistic: str | None = None,
+                  chain: int = 4, rounds: int = 3) -> ProfileResult:
     """Op-level table + end-to-end timings of ``n_archs`` random archs, measured in one run.
 
-    The first ``n_calibration`` sampled archs fit ``scale`` and ``intercept_ms``; the others are the
-    held-out check (``meta["check"]``: additive sum alone and calibrated, for the table's
-    ``statistic``; ``meta["check_by_statistic"]`` has it for both).
+    Ops and whole archs are timed together in ``rounds`` interleaved passes (see the module
+    docstring). The first ``n_calibration`` sampled archs fit the per-op-type scales and
+    ``intercept_ms``; the others are the held-out check (``meta["check"]`` for the table's
+    ``statistic``; ``meta["check_by_statistic"]`` for all of them).
 
     Args:
-        statistic: per-model value stored in the table: ``median`` (default) or ``p10`` (10th
-            percentile; closer to the uncontended latency on a shared, noisy host).
+        statistic: per-model value stored: ``ref`` (default with 1 thread: CPU time normalised by a
+            reference arch timed just before each measurement, see :func:`time_models`), ``cpu``
+            (smallest per-pass median CPU time), ``median`` (wall; default with more threads) or
+            ``p10`` (wall).
+        chain: copies for chain timing of shape-keeping ops (0 = isolated only).
+        rounds: interleaved timing passes.
+
+    Raises:
+        ConfigError: unknown statistic, ``cpu`` with more than one thread, too few archs.
     """
-    if statistic not in ("median", "p10"):
-        raise ConfigError(f"statistic {statistic!r}; expected 'median' or 'p10'")
+    statistic = statistic or ("ref" if threads == 1 else "median")
+    if statistic not in STATISTICS:
+        raise ConfigError(f"statistic {statistic!r}; expected one of {', '.join(STATISTICS)}")
+    if statistic in ("ref", "cpu") and threads != 1:
+        raise ConfigError(f"statistic {statistic!r} needs --threads 1 (got {threads}): with more threads the work runs "
+                          f"outside the timing thread; use median or p10")
+    if n_archs - n_calibration < 2:
+        raise ConfigError(f"--archs {n_archs} leaves no held-out archs after {n_calibration} calibration archs")
     ort = require("onnxruntime", purpose="profiling with onnxruntime")
     import torch
 
-    if n_archs - n_calibration < 2:
-        raise ConfigError(f"--archs {n_archs} leaves no held-out archs after {n_calibration} calibration archs")
     t_start = time.perf_counter()
     torch.set_num_threads(max(1, threads))
-    ops, overhead = profile_ops(space, dataset, runs=runs, warmup=warmup, threads=threads, progress=progress)
-    def op_entries(stat: str) -> dict[str, float]:
-        return {k: max(t.stat(stat) - overhead.stat(stat), 0.0) if t.runs else 0.0 for k, t in ops.items()}
-
     rng = as_rng(seed)
     archs, seen = [], set()
     while len(archs) < n_archs:
@@ -260,22 +447,40 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
         if str(a) not in seen:
             seen.add(str(a))
             archs.append(a)
-    e2e: list[Timing] = []
     ds = space.dataset(dataset)
+    shape = (1, *ds.input_shape)
     with tempfile.TemporaryDirectory() as tmp:
+        models: list[tuple[Path, tuple[int, ...]]] = []
+        ov = _export_overhead(Path(tmp), models)
+        plans = _plan_ops(space, _space_layers(space, dataset), Path(tmp), chain, models, progress)
+        first_arch = len(models)
         for i, a in enumerate(archs):
             if progress:
-                progress("models", i, len(archs), str(a))
-            p = Path(tmp) / "model.onnx"
-            _export(space.build_model(a, dataset), (1, *ds.input_shape), p)
-            e2e.append(time_onnx(p, (1, *ds.input_shape), runs=runs, warmup=warmup, threads=threads))
-    if progress:
-        progress("models", len(archs), len(archs), "")
+                progress("export models", i, len(archs), str(a))
+            p = Path(tmp) / f"arch{i}.onnx"
+            _export(space.build_model(a, dataset), shape, p)
+            models.append((p, shape))
+        if progress:
+            progress("export models", len(archs), len(archs), "")
+        timings = time_models(models, runs=runs, warmup=warmup, threads=threads, rounds=rounds, reference=first_arch,
+                              seed=0 if isinstance(seed, np.random.Generator) or seed is None else seed,
+                              progress=progress)
+    ops, overhead, e2e = _op_timings(plans, timings), timings[ov], timings[first_arch:]
+
+    def op_entries(stat: str) -> dict[str, float]:
+        # chain timings carry no session overhead; isolated ones pay it once
+        return {k: (t.stat(stat) if t.context == "chain" else max(t.stat(stat) - overhead.stat(stat), 0.0))
+                if t.runs else 0.0 for k, t in ops.items()}
+
+    from .fit import feature_matrix, nnls_fit
 
     cal, test = slice(0, n_calibration), slice(n_calibration, None)
+    counts, count_keys = feature_matrix(space, archs, dataset, key="shape", prune=False)
     checks: dict[str, dict] = {}
     fitted: dict[str, tuple] = {}
-    for stat in ("median", "p10"):
+    for stat in STATISTICS:
+        if stat in ("ref", "cpu") and threads != 1:
+            continue
         ent = op_entries(stat)
         base = OpLatencyTable({"space": space.name, "dataset": dataset, "prune": False}, ent, "shape")
         s_op = base.predict_many(space, archs)
@@ -284,26 +489,33 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
         typed, tc = _per_op_type_calibration(space, dataset, archs, ent, measured, cal)
         t_pred = OpLatencyTable({"space": space.name, "dataset": dataset, "prune": False}, typed, "shape",
                                 tc).predict_many(space, archs)
+        coef = nnls_fit(counts[cal], measured[cal])
         checks[stat] = {
             "held_out_archs": int(len(archs) - n_calibration),
             "additive_sum": score(s_op[test], measured[test]).as_dict(),
             "global_scale": score(sc * s_op[test] + ic, measured[test]).as_dict(),
             "calibrated": score(t_pred[test], measured[test]).as_dict(),
+            "per_key_fit": score(counts[test] @ coef[:-1] + coef[-1], measured[test]).as_dict(),
         }
         fitted[stat] = (typed, s_op, 1.0, tc)
     entries, op_sum, scale, intercept = fitted[statistic]
     check = checks[statistic]
     all_t = [*ops.values(), *e2e]
-    cvs = np.array([t.cv for t in all_t if t.runs])
+    cvs = np.array([t.cv for t in all_t if t.runs and t.mean_ms > 0])
+    spread = np.array([t.round_spread for t in e2e])
     noise = {"median_cv": float(np.median(cvs)), "p90_cv": float(np.percentile(cvs, 90)),
-             "outlier_runs": int(sum(t.outliers for t in all_t)), "timed_runs": int(sum(t.runs for t in all_t))}
+             "outlier_runs": int(sum(t.outliers for t in all_t)), "timed_runs": int(sum(t.runs for t in all_t)),
+             "e2e_round_spread_median": float(np.median(spread)), "e2e_round_spread_p90": float(np.percentile(spread, 90)),
+             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     meta = {
         "space": space.name, "dataset": dataset, "prune": False,
         "device": f"{device_name}: {cpu_model()}", "cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
         "runtime": "onnxruntime", "onnxruntime_version": ort.__version__, "torch_version": torch.__version__,
         "execution_provider": "CPUExecutionProvider", "precision": "fp32", "batch": 1, "threads": threads,
         "inter_op_threads": 1, "graph_optimization": "ORT_ENABLE_ALL", "runs": runs, "warmup": warmup,
-        "statistic": statistic, "calibration": "per-op-type scale + constant (NNLS on calibration archs)", "session_overhead": overhead.as_dict(), "check_by_statistic": checks,
+        "rounds": rounds, "chain": chain, "statistic": statistic,
+        "calibration": "per-op-type scale + constant (NNLS on the calibration archs)",
+        "session_overhead": overhead.as_dict(), "check_by_statistic": checks,
         "source": "edgenas profile (measured on this host)", "license": "CC0 (measured by the user)",
         "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seed": None if isinstance(
             seed, np.random.Generator) else seed,

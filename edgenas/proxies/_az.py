@@ -11,6 +11,13 @@ Features f_0 = stem output, f_l = block l output (model protocol ``forward_featu
   t_l = -sigma - 1/(sigma + 1e-6) + 2 (max 0 at sigma = 1); trainability = mean_l t_l.
   A block whose output equals its input (or whose VJP is the identity) gets -inf in the
   reference; we return :data:`TRAINABILITY_FLOOR` for such archs (documented, no warning).
+* No-op blocks: a block module that returns its input tensor object itself (FBNet's ``skip`` at a
+  stride-1, same-width layer is ``nn.Identity``) is a searchable way of making the network
+  shallower, not a degenerate block. Its feature is dropped (:func:`distinct_features`) before all
+  three components, so the arch is scored as the shallower network it is; otherwise every FBNet
+  arch with an identity skip would sit at the trainability floor, score progressivity <= 0 and get
+  one extra copy of the previous entropy in its expressivity. NB201 cells always return a new
+  tensor (a sum of edges), so NB201 scores do not change.
 """
 
 from __future__ import annotations
@@ -22,6 +29,15 @@ from .base import ProxyContext
 
 #: trainability of an arch with an identity block (the reference's -inf)
 TRAINABILITY_FLOOR = -1e30
+
+
+def distinct_features(features: list) -> list:
+    """``features`` without the outputs of no-op blocks (a block output that *is* its input)."""
+    out = [features[0]]
+    for f in features[1:]:
+        if f is not out[-1]:
+            out.append(f)
+    return out
 
 
 def spectrum_entropy(feat) -> float:
@@ -50,7 +66,13 @@ def block_trainability(f_in, f_out, generator) -> float:
     if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
         return -float("inf")
     if g_in.ndim == 4 and g_in.shape[2] != g_out.shape[2]:
-        g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+        # stride s with 'same' padding maps H to ceil(H / s): an odd map (FBNet at 112 px: 7 -> 4)
+        # is zero-padded to s * H_out first, the padding the strided conv itself sees
+        s = -(-g_in.shape[2] // g_out.shape[2])
+        pad_h, pad_w = s * g_out.shape[2] - g_in.shape[2], s * g_out.shape[3] - g_in.shape[3]
+        if pad_h or pad_w:
+            g_in = F.pad(g_in, (0, pad_w, 0, pad_h))
+        g_in = F.pixel_unshuffle(g_in, s)
     ci, co = g_in.shape[1], g_out.shape[1]
     a = g_in.transpose(0, 1).flatten(1).to(torch.float64)  # (C_in, N)
     b = g_out.transpose(0, 1).flatten(1).to(torch.float64)  # (C_out, N)
@@ -74,13 +96,13 @@ def az_components(ctx: ProxyContext, *, trainability: bool) -> AZComponents:
     cached = ctx.shared.get("az")
     if cached is not None and (cached.trainability is not None or not trainability):
         return cached
-    fw = shared_forward(ctx)
-    ent = cached.entropies if cached is not None else tuple(spectrum_entropy(f) for f in fw.features)
+    fw = shared_forward(ctx, relu_codes=False)
+    feats = distinct_features(fw.features)
+    ent = cached.entropies if cached is not None else tuple(spectrum_entropy(f) for f in feats)
     tr = None
     if trainability:
         gen = torch.Generator().manual_seed(ctx.seed)
         ts = []
-        feats = fw.features
         with torch.enable_grad():
             for l in range(len(feats) - 1, 0, -1):
                 ts.append(block_trainability(feats[l - 1], feats[l], gen))

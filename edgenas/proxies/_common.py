@@ -23,6 +23,7 @@ __all__ = [
     "relu_kernel",
     "require_model",
     "shared_forward",
+    "shared_logits",
     "shared_model",
 ]
 
@@ -122,36 +123,103 @@ class SharedForward:
     Attributes:
         model: the model it ran on.
         features: [f_0 .. f_L] from ``model.forward_features`` (graph kept for AZ trainability).
-        relu_kernel: (B, B) float64 NASWOT kernel, or None if the model has no ReLU.
+        relu_kernel: (B, B) float64 NASWOT kernel, or None if the model has no ReLU (or if it
+            was not asked for: see :func:`shared_forward`).
         n_relu_units: number of ReLU units per sample.
+        inputs: the input batch as a leaf that requires grad (the graph reaches it, for jacov).
+        has_relu_kernel: whether ``relu_kernel`` / ``n_relu_units`` were computed.
     """
 
     model: Any
     features: list
     relu_kernel: Any
     n_relu_units: int
+    inputs: Any = None
+    has_relu_kernel: bool = True
 
 
-def shared_forward(ctx: ProxyContext) -> SharedForward:
-    """Run (once per arch and call) ``forward_features`` with ReLU hooks; cached in ctx.shared."""
+def shared_forward(ctx: ProxyContext, *, relu_codes: bool = True) -> SharedForward:
+    """Run (once per arch and call) ``forward_features`` on the shared model; cached in ctx.shared.
+
+    With ``relu_codes`` (naswot, linear_regions) the NASWOT kernel of ReLU sign patterns is
+    accumulated during the pass. Callers that do not need it (AZ, jacov) pass False: the
+    kernel's B x B matmul per ReLU costs about as much as the forward itself. If a later
+    caller needs the kernel it is computed then by one extra no-grad forward of the same
+    model and batch, which gives the same kernel.
+    """
     cached = ctx.shared.get(SHARED_FORWARD_KEY)
     if cached is not None:
+        if relu_codes and not cached.has_relu_kernel:
+            cached.relu_kernel, cached.n_relu_units = _relu_kernel_or_none(cached.model, cached.inputs.detach())
+            cached.has_relu_kernel = True
         return cached
     import torch
 
-    model, x = shared_model(ctx), ctx.inputs
+    model = shared_model(ctx)
     if not hasattr(model, "forward_features"):
         raise ProxyError(
             f"model {type(model).__name__} has no forward_features (see SearchSpace.build_model)"
         )
-    codes = ReluCodes(model)
+    x = ctx.inputs.detach().clone().requires_grad_(True)
+    codes = ReluCodes(model) if relu_codes else None
     try:
         with torch.enable_grad():
             feats = model.forward_features(x)
     finally:
-        codes.remove()
-    out = SharedForward(model, list(feats), codes.kernel, codes.n_units)
+        if codes is not None:
+            codes.remove()
+    out = SharedForward(
+        model,
+        list(feats),
+        codes.kernel if codes is not None else None,
+        codes.n_units if codes is not None else 0,
+        x,
+        relu_codes,
+    )
     ctx.shared[SHARED_FORWARD_KEY] = out
+    return out
+
+
+def _relu_kernel_or_none(model: torch.nn.Module, x: torch.Tensor) -> tuple[Any, int]:
+    """The kernel the shared forward would have accumulated (same ReLUs: ``forward_features``)."""
+    import torch
+
+    codes = ReluCodes(model)
+    try:
+        with torch.inference_mode():
+            model.forward_features(x)
+    finally:
+        codes.remove()
+    return codes.kernel, codes.n_units
+
+
+def shared_logits(ctx: ProxyContext) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(logits, inputs) continuing the shared forward through the head and classifier, with
+    the graph back to ``inputs`` (a leaf that requires grad); cached in ctx.shared.
+
+    None if the model's ``forward`` is not the protocol's ``classifier(forward_pre_logits)``
+    (then the caller runs its own forward).
+    """
+    cached = ctx.shared.get("logits")
+    if cached is not None:
+        return cached
+    from ..spaces._protocol import FeatureNet
+
+    model = shared_model(ctx)
+    cls = type(model)
+    if not (
+        isinstance(model, FeatureNet)
+        and all(getattr(cls, f) is getattr(FeatureNet, f) for f in ("forward", "forward_pre_logits", "forward_features"))
+    ):
+        return None
+    import torch
+
+    fw = shared_forward(ctx, relu_codes=False)
+    with torch.enable_grad():
+        h = model.global_pooling(model.head(fw.features[-1])).flatten(1)
+        logits = model.classifier(h)
+    out = (logits, fw.inputs)
+    ctx.shared["logits"] = out
     return out
 
 

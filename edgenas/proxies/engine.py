@@ -18,14 +18,14 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._rng import derive_seed
-from ..errors import DatasetError, EdgeNASError, ProxyError
+from ..errors import ConfigError, DatasetError, EdgeNASError, ProxyError
 from .base import ProxyContext, get_proxy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..spaces import Arch, DatasetSpec, SearchSpace
 
-__all__ = ["WORST_SCORE", "ProxyScores", "load_data", "make_inputs", "resolve_device", "score_archs"]
+__all__ = ["WORST_SCORE", "ProxyScores", "check_resolution", "load_data", "make_inputs", "resolve_device", "score_archs"]
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,7 @@ def score_archs(
     device: str = "cpu",
     batch_size: int = 64,
     data: Any = None,
+    resolution: int | None = None,
 ) -> list[ProxyScores]:
     """Score every arch with every single proxy.
 
@@ -227,6 +228,10 @@ def score_archs(
         device: "cpu", "cuda[:i]" or "auto".
         batch_size: B of the input batch.
         data: optional real data: path to .npy/.npz/image folder, an array, or (images, labels).
+        resolution: reduced-resolution mode: model proxies see H = W = ``resolution`` inputs
+            (and a ``ctx.dataset`` with that ``input_size``) instead of the dataset's; ``None``
+            keeps the dataset's. The model is the same (global pooling makes it size-agnostic);
+            only the proxies' cost and rankings change (measured for FBNet in the README).
 
     Returns:
         One :class:`ProxyScores` per arch, in input order.
@@ -236,6 +241,9 @@ def score_archs(
     """
     specs = [get_proxy(name) for name in proxies]
     ds = space.dataset(dataset)
+    if resolution is not None:
+        check_resolution(resolution)
+        ds = replace(ds, input_size=int(resolution))
     device = resolve_device(device)
     parsed = [a if not isinstance(a, str) else space.parse(a) for a in archs]
     needs_model = any(s.needs == "model" for s in specs)
@@ -280,6 +288,19 @@ def score_archs(
         shared.clear()  # drop cached graphs before the next arch
         results.append(ProxyScores(space.format(arch), scores, seconds, n_warn))
     return results
+
+
+#: smallest proxy input resolution accepted (FBNet's 224-px setting downsamples 32x)
+MIN_RESOLUTION = 8
+
+
+def check_resolution(resolution: Any) -> int:
+    """``resolution`` as an int, or :class:`ConfigError` naming the bad value."""
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < MIN_RESOLUTION:
+        raise ConfigError(
+            f"proxy resolution {resolution!r} is invalid; expected an integer >= {MIN_RESOLUTION} (pixels)"
+        )
+    return resolution
 
 
 def _run_one(fn: Any, ctx: ProxyContext) -> tuple[float, str | None]:

@@ -27,6 +27,7 @@ is dropped. Each op maps the entropy ``h_in`` of its input to ``h_in + g(op)``:
 * **inverted residual (FBNet-style ``k{K}_e{E}`` tokens)**: three mixing stages, 1x1 expand
   (``C`` sources), depthwise ``K x K`` (``K^2``), 1x1 project (``E C``): ``g = 0.5 * log(K^2 E C^2)``;
   with a residual connection the block output is the sum of the identity and the block (below).
+  See "MobileNet / FBNet blocks" for group convs, strides and projection skips.
 
 A node that sums several incoming edges is a **sum of independent Gaussians**: variances add, so
 ``h_node = 0.5 * log(sum_i exp(2 (h_i + g_i)))`` (log-sum-exp over incoming paths; a dead edge adds
@@ -52,6 +53,35 @@ CIFAR-10: 0.635 (dead archs ranked last). Median cost 0.2 ms/arch on the 2-core 
 ``space.layers()``. NB201 uses the same channels for every dataset, so the score does not depend
 on the dataset there.
 
+MobileNet / FBNet blocks (``--space fbnet``)
+--------------------------------------------
+The FBNet space is a chain: ``layers()`` gives each of the 22 searchable layers as a ``ConvBlock``
+(params ``exp`` E, ``kernel`` K, ``group`` g, ``stride``) or a ``Skip``. The same source-counting
+argument gives each layer's gain from its input channels ``C`` (BN after every conv keeps the
+per-value variance at 1, so only the number of independent sources per output value counts):
+
+* **expansion 1x1 conv, groups g**: an output value mixes the ``C / g`` channels of its group:
+  ``0.5 * log(C / g)``. The channel shuffle after it only permutes channels (gain 0).
+* **depthwise K x K** (one input channel per output, stride 1 or 2): ``K^2`` sources,
+  ``0.5 * log(K^2)``; a stride samples fewer positions but does not change the sources per value.
+* **projection 1x1 conv, groups g**: ``E C / g`` sources: ``0.5 * log(E C / g)``.
+* block total: ``g_block = 0.5 * log(K^2 E C^2 / g^2)`` (for g = 1 the ``k{K}_e{E}`` rule above).
+* **residual** (``C_in == C_out`` and stride 1, exactly when the built block adds its input): the
+  output is identity + block, two independent Gaussians: ``0.5 * log(1 + exp(2 g_block))``.
+* **skip**: the identity (gain 0) at a stride-1, same-width layer; where the layer changes stride or
+  width it is a 1x1 conv + BN + ReLU, ``0.5 * log(C)``.
+* ReLUs halve every block's variance alike, and the stem, 1x1 header, pooling and classifier are
+  the same for every arch, so they are left out.
+
+The score is the sum of the 22 layer gains (the chain rule above: each layer starts from a
+BN-renormalised input). Channels are the same for ``cifar100`` and ``imagenet`` and strides do not
+enter, so an arch scores the same on both datasets. ``k5_e6`` at a 184-channel layer gains
+``0.5 * log(25 * 6 * 184^2) = 7.71``, a projection skip into it ``0.5 * log(112) = 2.36``, an
+identity skip 0: deeper, wider, larger-kernel and ungrouped archs score higher. There is no FBNet
+accuracy ground truth here, so what was measured is only its agreement with params and MACs
+(``tools/bench_fbnet_proxies.py``, README "FBNet space"). Cost: no model, no data; median
+``SED_FBNET_US`` per arch measured in the README.
+
 Adding a space: cell spaces whose :meth:`~SearchSpace.layers` positions end in ``.edge{t}<-{f}``
 work as they are (cells grouped by the position prefix); chain spaces work when their op names are
 in :func:`op_entropy_gain` (``k3_e6``, ``skip``, ``conv_3x3``, ``avg_pool_3x3``, ...) and a
@@ -68,7 +98,7 @@ from functools import lru_cache
 from ..errors import ProxyError
 from .base import ProxyContext, register_proxy
 
-__all__ = ["op_entropy_gain", "sed_from_layers", "sed_score"]
+__all__ = ["chain_block_gain", "op_entropy_gain", "sed_from_layers", "sed_score"]
 
 _EDGE_RE = re.compile(r"^(?P<cell>.+)\.edge(?P<t>\d+)<-(?P<f>\d+)$")
 _CONV_RE = re.compile(r"conv_(\d+)x(\d+)")
@@ -116,6 +146,29 @@ def op_entropy_gain(op: str, channels: int) -> float:
     )
 
 
+def chain_block_gain(spec: object) -> float:
+    """Gain of one FBNet-style chain layer (``ConvBlock`` / ``Skip`` LayerSpec), residual included.
+
+    See "MobileNet / FBNet blocks" in the module docstring.
+
+    Raises:
+        ProxyError: for a LayerSpec that is neither ``ConvBlock`` nor ``Skip``.
+    """
+    return _chain_block_gain(spec.op, spec.in_shape, spec.out_shape, spec.params)  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=4096)
+def _chain_block_gain(op: str, in_shape: tuple, out_shape: tuple, params: tuple) -> float:
+    c_in, keeps_shape, p = in_shape[0], in_shape == out_shape, dict(params)
+    if op == "Skip":
+        return 0.0 if keeps_shape else 0.5 * math.log(c_in)
+    if op != "ConvBlock":
+        raise ProxyError(f"sed: {op!r} is not a chain block; expected ConvBlock or Skip")
+    k, e, g = int(p["kernel"]), int(p["exp"]), int(p.get("group", 1))
+    gain = 0.5 * math.log(k * k * e * c_in * c_in / (g * g))
+    return _log_sum_exp2([0.0, gain]) if keeps_shape else gain
+
+
 def _log_sum_exp2(terms: Sequence[float]) -> float:
     # 0.5 * log(sum exp(2 t)): entropy of a sum of independent Gaussians with entropies t
     live = [t for t in terms if t != -math.inf]
@@ -149,6 +202,9 @@ def sed_from_layers(layers: Sequence[object]) -> float:
             cells.setdefault(m.group("cell"), []).append(
                 (int(m.group("t")), int(m.group("f")), spec.op, spec.in_shape[0])  # type: ignore[attr-defined]
             )
+            continue
+        if spec.op in ("ConvBlock", "Skip"):  # type: ignore[attr-defined]
+            total += chain_block_gain(spec)
             continue
         try:
             g = op_entropy_gain(spec.op, spec.in_shape[0])  # type: ignore[attr-defined]

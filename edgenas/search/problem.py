@@ -160,6 +160,9 @@ class AdditiveSizeTable:
 
     def _measure(self, arch: Arch) -> tuple[float, float]:
         key = self.space.format(arch)
+        analytic = getattr(self.space, "analytic_size", None)
+        if key not in self._cache and analytic is not None:  # closed form (FBNet): no tracing
+            self._cache[key] = analytic(arch, self.dataset)
         if key not in self._cache:
             from ..hardware.flops import count_macs, count_params
 

@@ -2,7 +2,8 @@
 
 Flow: validate the config -> price archs with the targets' cost models (cheap) -> refuse budgets
 nothing satisfies (before any file is written) -> open/resume the run store -> the searcher proposes
-feasible archs -> each new isomorphism class is scored by the proxy and committed to SQLite at once
+feasible archs -> each new isomorphism class, represented by its cheapest feasible member, is scored by
+the proxy and committed to SQLite at once
 -> the Pareto front of (proxy score up, latency on every target down) over all scored candidates
 -> ``pareto.json``, ``candidates.csv``, ``config.json``, ``pareto.png`` in the run folder.
 """
@@ -57,6 +58,8 @@ class SearchConfig:
         device: ``"auto"``, ``"cpu"`` or ``"cuda[:i]"`` for the proxies (not part of the
             resume check; scores from another device are reused).
         batch_size: proxy input batch size.
+        proxy_resolution: reduced-resolution mode: proxy inputs of H = W = this many pixels
+            instead of the dataset's (``None`` = the dataset's; see ``score_archs``).
         data: proxy input data (``None`` = Gaussian noise).
         cost_source: cost-model source passed to ``get_cost_model``.
         extra_objectives: also minimise ``"macs_m"`` and/or ``"params_m"``.
@@ -76,6 +79,7 @@ class SearchConfig:
     seed: int = 0
     device: str = "auto"
     batch_size: int = 64
+    proxy_resolution: int | None = None
     data: str | None = None
     cost_source: str = "auto"
     extra_objectives: tuple[str, ...] = ()
@@ -94,6 +98,10 @@ class SearchConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name}={v!r} is invalid; expected a positive integer")
+        if self.proxy_resolution is not None:
+            from ..proxies.engine import check_resolution
+
+            check_resolution(self.proxy_resolution)
         if self.population < 2:
             raise ConfigError(f"population={self.population} is invalid; expected at least 2")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -256,6 +264,8 @@ class SearchContext:
         self._by_key: dict[str, Candidate] = {}
         self._reference: dict[str, np.ndarray] | None = None
         self._pending: list[tuple[Arch, str, RawScore, bool]] = []
+        self._class_members: dict[str, list[Arch]] | None = None
+        self._cheapest: dict[str, Arch | None] = {}
         self.n_reused = 0
         self.n_scored = 0
         self.on_candidate = on_candidate
@@ -277,8 +287,42 @@ class SearchContext:
         return iso_key in self._by_key
 
     def feasible(self, arch: Arch) -> bool:
-        """True if ``arch`` meets every budget on every target (cheap; no proxy)."""
-        return self.cost(arch).feasible(self.budgets)
+        """True if ``arch`` or an isomorphic arch meets every budget on every target (cheap; no
+        proxy). :meth:`evaluate` then scores and reports the cheapest such arch."""
+        return self.cheapest(arch) is not None
+
+    def cheapest(self, arch: Arch) -> Arch | None:
+        """The cheapest arch that computes the same function as ``arch`` and meets the budgets.
+
+        Isomorphic archs (NB201: equal ``iso_key``, e.g. a conv on an edge whose output never
+        reaches the cell output) compute the same function but differ in cost: dead ops still run
+        on the device, and the measured latencies differ. The user wants the cheapest, and the proxy
+        scores the class once, so every class is represented by its feasible member with the lowest
+        (summed latency over targets, MACs, params), found by enumerating the class in spaces of
+        at most ``MAX_DRAWS`` archs; in larger spaces ``arch`` itself (if feasible). ``None`` if no
+        member is feasible.
+        """
+        key = self.space.iso_key(arch)
+        if key in self._cheapest:
+            return self._cheapest[key]
+        if self.space.size > MAX_DRAWS:
+            best = arch if self.cost(arch).feasible(self.budgets) else None
+        else:
+            if self._class_members is None:
+                members: dict[str, list[Arch]] = {}
+                for a in self.space.enumerate():
+                    members.setdefault(self.space.iso_key(a), []).append(a)
+                self._class_members = members
+            best, best_rank = None, None
+            for m in self._class_members.get(key, [arch]):
+                c = self.cost(m)
+                if not c.feasible(self.budgets):
+                    continue
+                rank = (sum(c.latency_ms.values()), c.macs_m, c.params_m, self.space.format(m))
+                if best_rank is None or rank < best_rank:
+                    best, best_rank = m, rank
+        self._cheapest[key] = best
+        return best
 
     def sample_feasible(self, n: int, *, exclude: set[str] | None = None) -> list[Arch]:
         """Up to ``n`` uniformly drawn feasible archs of distinct, not yet evaluated iso classes.
@@ -293,7 +337,10 @@ class SearchContext:
             draws += 1
             a = self.space.sample(self.rng)
             k = self.space.iso_key(a)
-            if k in keys or k in self._by_key or not self.feasible(a):
+            if k in keys or k in self._by_key:
+                continue
+            a = self.cheapest(a)
+            if a is None:
                 continue
             keys.add(k)
             out.append(a)
@@ -302,7 +349,8 @@ class SearchContext:
     def evaluate(self, archs: Sequence[Arch]) -> list[Candidate]:
         """Score ``archs`` (feasible, in order) until the budget is used up.
 
-        An iso class already evaluated in this run is returned without a new evaluation; one found
+        Each arch stands for its isomorphism class and is replaced by :meth:`cheapest`. An iso class
+        already evaluated in this run is returned without a new evaluation; one found
         in the run store is reused (not rescored); otherwise the proxy runs and the result is
         committed before the next arch is scored. The first call fixes the ensemble reference
         population (its archs' raw scores).
@@ -313,6 +361,7 @@ class SearchContext:
         wanted: list[str] = []
         for a in archs:
             key = self.space.iso_key(a)
+            a = self.cheapest(a) or a
             wanted.append(key)
             if key in self._by_key or any(key == p[1] for p in self._pending):
                 continue
@@ -518,7 +567,8 @@ def run_search(
         config = replace(config, proxy=scorer.proxy)
     else:
         scorer = ProxyScorer(space=space, dataset=dataset, proxy=config.proxy, seed=config.seed,
-                             device=device, batch_size=config.batch_size, data=config.data)
+                             device=device, batch_size=config.batch_size, data=config.data,
+                             resolution=config.proxy_resolution)
     if size is None:
         from .problem import AdditiveSizeTable
 
@@ -540,7 +590,9 @@ def run_search(
         check_writable(run_dir)
         pkey = proxy_key(scorer.config)
         store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
-        fingerprint = {k: v for k, v in config_dict(config).items() if k not in ("device", "out")}
+        # proxy_resolution only when set, so runs stored before the option existed still resume
+        fingerprint = {k: v for k, v in config_dict(config).items()
+                       if k not in ("device", "out") and not (k == "proxy_resolution" and v is None)}
         fingerprint["proxy_config"] = dict(scorer.config)
         try:
             store.check_config(fingerprint)

@@ -123,6 +123,7 @@ class ProxyScorer:
         device: torch device string.
         batch_size: B of the proxy inputs.
         data: proxy input data spec (``None`` = Gaussian inputs).
+        resolution: proxy input resolution (``None`` = the dataset's).
 
     Raises:
         UnknownNameError: ``proxy`` is neither a registered proxy nor an ensemble.
@@ -130,7 +131,7 @@ class ProxyScorer:
 
     def __init__(
         self, *, space: SearchSpace, dataset: str, proxy: str, seed: int, device: str = "cpu",
-        batch_size: int = 64, data: str | None = None,
+        batch_size: int = 64, data: str | None = None, resolution: int | None = None,
     ) -> None:
         singles, ensembles = known_proxies()
         if proxy in ensembles:
@@ -150,17 +151,20 @@ class ProxyScorer:
         self.device = device
         self.batch_size = int(batch_size)
         self.data = data
+        self.resolution = resolution
         self.config = {
             "proxy": proxy, "components": list(self.components), "batch_size": self.batch_size,
             "data": data or "gaussian",
         }
+        if resolution is not None:  # absent otherwise: store keys of earlier runs stay valid
+            self.config["resolution"] = int(resolution)
 
     def score(self, archs: Sequence[Arch]) -> list[RawScore]:
         from ..proxies.engine import WORST_SCORE, score_archs
 
         out = score_archs(
             self.space, list(archs), self.dataset, list(self.components), seed=self.seed,
-            device=self.device, batch_size=self.batch_size, data=self.data,
+            device=self.device, batch_size=self.batch_size, data=self.data, resolution=self.resolution,
         )
         return [
             # the engine marks a failed proxy with WORST_SCORE; keep it as a failure (None), not
@@ -182,25 +186,36 @@ class TableScorer:
     """Scores looked up in a precomputed table (CSV with ``#`` header lines, or JSONL).
 
     Rows are keyed by ``index`` (benchmark index) or ``arch`` / ``arch_str`` (canonical string);
-    every other numeric column is a proxy. With one proxy column the objective is its value; with
-    several (``columns=("flops", "jacov")``) the objective is ranked against the reference population
-    (the same rule as the engine's ensembles) and aggregated VKDNW_agg-style: the sum over columns
-    of ``log(rank / (R + 1))``, rank = 1 + reference archs beaten (ties half). Archs missing
-    from the table score ``-inf`` unless the caller keeps them out (see :meth:`covers`).
+    every other numeric column is a proxy. With one proxy column the objective is its value. With
+    ``ensemble`` (a registered recipe, e.g. ``"edgenas_fast"``) the columns are its components and
+    the objective is exactly what :class:`ProxyScorer` computes for it (``ensemble_score`` against
+    the reference population). With several columns and no recipe (``columns=("flops", "jacov")``)
+    the objective is ranked against the reference population and aggregated VKDNW_agg-style: the
+    sum over columns of ``log(rank / (R + 1))``, rank = 1 + reference archs beaten (ties half).
+    Archs missing from the table score ``-inf`` unless the caller keeps them out (see :meth:`covers`).
 
     Args:
         space: search space (to format archs and look up indices).
         path: the table.
-        columns: proxy columns to use.
-        name: objective name (default: the column, or ``"rank(a+b)"``).
+        columns: proxy columns to use (ignored with ``ensemble``).
+        name: objective name (default: the recipe, the column, or ``"rank(a+b)"``).
+        ensemble: registered ensemble recipe to combine the columns with.
     """
 
-    def __init__(self, *, space: SearchSpace, path: str, columns: Sequence[str], name: str | None = None) -> None:
+    def __init__(self, *, space: SearchSpace, path: str, columns: Sequence[str] = (), name: str | None = None,
+                 ensemble: str | None = None) -> None:
         import csv
         from pathlib import Path
 
         from ..errors import ConfigError
 
+        self.recipe = ensemble
+        if ensemble is not None:
+            from ..proxies.ensemble import ensemble_components
+
+            columns = ensemble_components(ensemble)
+        if not columns:
+            raise ConfigError("no score column given; expected at least one proxy column or an ensemble")
         p = Path(path)
         try:
             text = p.read_text()
@@ -238,9 +253,11 @@ class TableScorer:
                 self._by_key[space.format(space.parse(str(text_arch)))] = vals
         self.components = tuple(columns)
         self.is_ensemble = len(columns) > 1
-        self.proxy = name or (columns[0] if len(columns) == 1 else f"rank({'+'.join(columns)})")
+        self.proxy = name or ensemble or (columns[0] if len(columns) == 1 else f"rank({'+'.join(columns)})")
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         self.config = {"proxy": self.proxy, "components": list(columns), "table": p.name, "table_sha256": digest}
+        if ensemble is not None:
+            self.config["ensemble"] = ensemble
 
     def _row(self, arch: Arch) -> dict[str, float | None] | None:
         row = self._by_key.get(self.space.format(arch))
@@ -261,6 +278,11 @@ class TableScorer:
         return out
 
     def combine(self, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray]) -> float:
+        if self.recipe is not None:  # the product's rule, as ProxyScorer.combine
+            from ..proxies.ensemble import ensemble_score
+
+            cand = {c: (-math.inf if raw.get(c) is None else float(raw[c])) for c in self.components}
+            return float(ensemble_score(self.recipe, cand, reference))
         # VKDNW_agg-style aggregation: sum over components of log(rank / (R + 1)), where rank is
         # 1 + the number of the R reference archs the candidate beats (ties count half)
         total = 0.0

@@ -24,6 +24,7 @@ block is), so the iso key is the canonical arch string.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ArchError, did_you_mean
@@ -94,6 +95,22 @@ def _separators(text: str) -> list[str]:
     return [t for t in s.split("-") if t]
 
 
+@lru_cache(maxsize=8)
+def _slots(dataset: str, input_size: int) -> tuple[LayerSlot, ...]:
+    # pure function of the setting; cached because sed and the cost models call it per arch
+    setting = _SETTINGS[dataset]
+    res = input_size // setting.stem_stride
+    c_prev = STEM_CHANNELS
+    out: list[LayerSlot] = []
+    for stage, (n, c, s) in enumerate(zip(STAGE_LAYERS, STAGE_CHANNELS, setting.stage_strides)):
+        for i in range(n):
+            stride = s if i == 0 else 1
+            out.append(LayerSlot(len(out) + 1, stage, c_prev if i == 0 else c, c, res, stride))
+            res //= stride
+        c_prev = c
+    return tuple(out)
+
+
 class FBNetSpace(SearchSpace):
     """The HW-NAS-Bench FBNet space (9^22 archs) for ``cifar100`` (32 px) and ``imagenet`` (224 px)."""
 
@@ -155,17 +172,7 @@ class FBNetSpace(SearchSpace):
     def slots(self, dataset: str) -> list[LayerSlot]:
         """Shape of each of the 22 searchable layers for ``dataset`` (independent of the arch)."""
         ds = self.dataset(dataset)
-        setting = _SETTINGS[ds.name]
-        res = ds.input_size // setting.stem_stride
-        c_prev = STEM_CHANNELS
-        out: list[LayerSlot] = []
-        for stage, (n, c, s) in enumerate(zip(STAGE_LAYERS, STAGE_CHANNELS, setting.stage_strides)):
-            for i in range(n):
-                stride = s if i == 0 else 1
-                out.append(LayerSlot(len(out) + 1, stage, c_prev if i == 0 else c, c, res, stride))
-                res //= stride
-            c_prev = c
-        return out
+        return list(_slots(ds.name, ds.input_size))
 
     def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
         """Stem, the 22 blocks, header, pooling and classifier with (C, H, W) shapes.
@@ -227,6 +234,35 @@ class FBNetSpace(SearchSpace):
         if layer.op == "FC":
             return ci * co / 1e6
         raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
+
+    def layer_params_m(self, layer: LayerSpec) -> float:
+        """Analytic parameters (millions) of one layer of :meth:`layers`: conv weights (no bias),
+        BN weight + bias, classifier weight + bias. The sum over an arch's layers equals the
+        built model's parameter count.
+
+        Raises:
+            ArchError: for a layer that is not an FBNet-space layer.
+        """
+        ci, co = layer.in_shape[0], layer.out_shape[0]
+        p = dict(layer.params)
+        if layer.op == "ConvNorm":
+            return (p["kernel"] ** 2 * ci // p["group"] * co + 2 * co) / 1e6
+        if layer.op == "ConvBlock":
+            mid, k, g = ci * p["exp"], p["kernel"], p["group"]
+            return (ci // g * mid + 2 * mid + k * k * mid + 2 * mid + mid // g * co + 2 * co) / 1e6
+        if layer.op == "Skip":
+            return 0.0 if (ci == co and p["stride"] == 1) else (ci * co + 2 * co) / 1e6
+        if layer.op == "AvgP":
+            return 0.0
+        if layer.op == "FC":
+            return (ci * co + co) / 1e6
+        raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
+
+    def analytic_size(self, arch: Arch, dataset: str) -> tuple[float, float]:
+        """(macs_m, params_m) of ``arch`` from the per-layer formulas, without building a model
+        (the search prices thousands of archs; an fvcore trace of one FBNet model takes seconds)."""
+        layers = self.layers(arch, dataset)
+        return (sum(self.layer_macs_m(lay) for lay in layers), sum(self.layer_params_m(lay) for lay in layers))
 
     def layer_module(self, layer: LayerSpec, *, bn_track_running_stats: bool = True) -> torch.nn.Module:
         """A torch module computing one layer of :meth:`layers` alone (for per-op profiling).

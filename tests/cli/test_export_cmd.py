@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from click.testing import CliRunner
 
 from edgenas.cli import cli
+from tests.export.fake_trt import fake_trt, plan_header
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 SMALL = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|"
@@ -15,12 +17,6 @@ SMALL = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_poo
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
-
-
-def _trt_missing() -> bool:
-    from edgenas.export.tensorrt import load_tensorrt
-
-    return load_tensorrt() is None
 
 
 def test_export_arch_json(tmp_path):
@@ -63,8 +59,8 @@ def test_export_torch(tmp_path):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
-@pytest.mark.skipif(not _trt_missing(), reason="tensorrt is installed here")
-def test_export_tensorrt_without_tensorrt(tmp_path):
+def test_export_tensorrt_without_tensorrt(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt fails, as on this machine
     res = run("export", SMALL, "--format", "tensorrt", "--precision", "fp16", "--out", str(tmp_path / "e"))
     assert res.exit_code == 0, res.output
     assert "tensorrt is not installed" in res.output
@@ -74,6 +70,22 @@ def test_export_tensorrt_without_tensorrt(tmp_path):
     res = run("export", SMALL, "--format", "tensorrt", "--require-engine", "--out", str(tmp_path / "req"))
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "tensorrt is not installed" in res.output
     assert not (tmp_path / "req").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]  # no temp dir left behind
+
+
+def test_export_tensorrt_engine_with_fake_tensorrt(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_trt("10.3.0"))
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "fp16", "--require-engine",
+              "--out", str(tmp_path / "e"), "--json")
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)["models"][0]
+    assert m["files"]["engine"] == "rank01/model.engine" and m["engine"]["trt_version"] == "10.3.0"
+    assert "FP16" in plan_header((tmp_path / "e" / "rank01" / "model.engine").read_bytes())["flags"]
+    # TensorRT 11 cannot add fp16 to an fp32 ONNX: one line, exit 2, nothing written
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_trt("11.4.0"))
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "fp16", "--out", str(tmp_path / "t11"))
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "strongly typed" in res.output
+    assert not (tmp_path / "t11").exists()
 
 
 @pytest.mark.parametrize("args, expect", [

@@ -33,3 +33,5 @@ def test_profile_tiny_run(tmp_path):
     table = load_op_table(out, space="nb201", dataset="cifar10")
     assert table.meta["onnxruntime_version"] and table.meta["cpu_model"] and table.meta["threads"] == 1
     assert len(table.entries) >= 20
+    assert table.meta["statistic"] == "ref" and table.meta["rounds"] == 3  # defaults for one thread
+    assert {"ref_ms", "cpu_median_ms", "round_spread"} <= set(table.meta["end_to_end"][0])

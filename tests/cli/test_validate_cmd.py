@@ -1,13 +1,22 @@
-"""`edgenas validate` through the click runner: local onnxruntime run and bad input."""
+"""`edgenas validate` through the click runner: local onnxruntime / fake-TensorRT runs and bad input.
+
+Every bad input of issue 6 is checked here end to end: one line on stderr, exit 2, no validation.json
+and no temp file left behind.
+"""
 
 from __future__ import annotations
 
 import json
+import socket
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
 
+from edgenas import device_runner
 from edgenas.cli import cli
+from tests.export.fake_trt import FakeCuda, fake_trt, kernel_ms
 
 SMALL = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|"
 
@@ -44,36 +53,87 @@ def test_validate_report(export_dir, tmp_path):
     assert "p50 ms" in res.output and "wrote" in res.output
 
 
-def test_bad_inputs_one_line_exit_2(export_dir, tmp_path):
-    out = tmp_path / "v.json"
-    bad = tmp_path / "notes.onnx"
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound, never listening, then released: connections are refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _edited_copy(src, dst, **meta):
+    """Copy an exported ONNX to ``dst`` with some metadata values replaced."""
+    import onnx
+
+    proto = onnx.load(str(src))
+    for m in proto.metadata_props:
+        if m.key in meta:
+            m.value = meta[m.key]
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def test_bad_inputs_one_line_exit_2(export_dir, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # as on this machine: import tensorrt fails
+    work = tmp_path / "work"
+    work.mkdir()
+    out = tmp_path / "out" / "v.json"
+    bad = work / "notes.onnx"
     bad.write_text("not a model\n")
+    model = export_dir / "rank01" / "model.onnx"
+    bad_arch = _edited_copy(model, work / "bad_arch.onnx",
+                            arch="|nor_conv_7x7~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|")
     cases = [
-        ([str(bad)], "not an ONNX model"),
-        ([str(tmp_path / "missing.onnx")], "not found"),
-        ([str(export_dir), "--runtime", "trtexec"], "trtexec"),
-        ([str(export_dir), "--host", "nobody@127.0.0.1", "--ssh-option", "Port=1", "--ssh-option",
-          "StrictHostKeyChecking=no", "--timeout", "30"], "cannot reach"),
+        ([str(bad)], "not an ONNX model"),  # a non-ONNX file
+        ([str(work / "missing.onnx")], "not found"),
+        ([str(bad_arch)], "nor_conv_7x7"),  # arch not in the space
+        ([str(export_dir), "--runtime", "trtexec"], "trtexec not found"),  # missing runtime
+        ([str(export_dir), "--runtime", "tensorrt"], "tensorrt (Python API) is not installed"),  # missing runtime
+        ([str(export_dir), "--precision", "fp16"], "--precision fp16 needs --runtime tensorrt or trtexec"),
+        # unreachable host: a closed port on 127.0.0.1, short timeout
+        ([str(export_dir), "--host", "nobody@127.0.0.1", "--ssh-option", f"Port={_closed_port()}", "--ssh-option",
+          "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null", "--timeout", "10"],
+         "cannot reach nobody@127.0.0.1 over ssh"),
     ]
     for args, expect in cases:
+        t0 = time.monotonic()
         res = run("validate", *args, "--target", "cpu", "--runs", "2", "--out", str(out))
         assert res.exit_code == 2, (args, res.output)
-        assert res.output.count("\n") == 1 and expect in res.output, res.output
-        assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+        assert res.output.count("\n") == 1 and res.output.startswith("error:") and expect in res.output, res.output
+        assert time.monotonic() - t0 < 60, args
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())  # nothing half-written
+        assert sorted(p.name for p in work.iterdir()) == ["bad_arch.onnx", "notes.onnx"]
+
+
+def test_batch_disagreeing_with_target(tmp_path):
+    exp = tmp_path / "exp"
+    assert run("export", SMALL, "--batch", "2", "--out", str(exp)).exit_code == 0
+    res = run("validate", str(exp), "--target", "cpu", "--runs", "2", "--out", str(tmp_path / "v.json"))
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert "input batch 2 disagrees with the target's batch_size 1" in res.output
+    assert not (tmp_path / "v.json").exists()
+
+
+def test_validate_runtime_tensorrt_with_fake_tensorrt(export_dir, tmp_path, monkeypatch):
+    # the control flow of --runtime tensorrt end to end; the timings are the fake's, not a GPU's
+    cuda = FakeCuda()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_trt("10.3.0", cuda=cuda))
+    monkeypatch.setattr(device_runner, "load_cudart", lambda path=None: cuda)
+    out = tmp_path / "validation.json"
+    res = run("validate", str(export_dir), "--target", "cpu", "--runtime", "tensorrt", "--runs", "7", "--warmup", "3",
+              "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    (r,) = json.loads(out.read_text())
+    assert r["runtime"] == "tensorrt" and r["runtime_version"] == "10.3.0" and r["precision"] == "fp32"
+    assert r["measured_ms"]["p50"] == pytest.approx(sorted(kernel_ms(k) for k in range(3, 10))[3])
+    assert r["parity_ok"] and r["parity_max_abs"] < 1e-4 and r["arch"] == SMALL
+    assert r["runtime_details"]["strongly_typed"] is False and cuda.mem == {}
 
 
 def test_input_shape_disagreeing_with_dataset(tmp_path):
     # an ImageNet16-120 export whose metadata is edited to claim cifar10 (32x32): shapes disagree
-    import onnx
-
     exp = tmp_path / "exp"
     assert run("export", SMALL, "--dataset", "ImageNet16-120", "--out", str(exp)).exit_code == 0
     path = exp / "rank01" / "model.onnx"
-    proto = onnx.load(str(path))
-    for m in proto.metadata_props:
-        if m.key == "dataset":
-            m.value = "cifar10"
-    onnx.save(proto, str(path))
+    _edited_copy(path, path, dataset="cifar10")
     res = run("validate", str(path), "--target", "cpu", "--runs", "2", "--out", str(tmp_path / "v.json"))
-    assert res.exit_code == 2 and "dataset expects [3, 32, 32]" in res.output
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and "dataset expects [3, 32, 32]" in res.output
     assert not (tmp_path / "v.json").exists()

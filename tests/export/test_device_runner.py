@@ -59,6 +59,9 @@ def test_runner_onnxruntime_as_script(tmp_path, onnx_model):
     res = json.loads(out.read_text())
     assert len(res["latency_ms"]) == 5 and res["summary_ms"]["p50"] > 0
     assert len(res["output"]) == 10 and res["input_shape"] == [1, 3, 32, 32]
+    # 1 thread: CPU time of the inference thread, never more than the wall time around it (+ timer calls)
+    assert len(res["cpu_ms"]) == 5 and res["summary_cpu_ms"]["p50"] > 0
+    assert all(c <= w + 0.05 for c, w in zip(res["cpu_ms"], res["latency_ms"]))
 
 
 def test_runner_errors(tmp_path, onnx_model, capsys):

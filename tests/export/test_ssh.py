@@ -94,6 +94,11 @@ def test_remote_without_python_or_runtime(sshd, onnx_model, tmp_path):
     with pytest.raises(ValidationError, match="(numpy|onnxruntime) is not installed"):
         validate_model(onnx_model, target="cpu", runs=2, warmup=0, host=host, ssh_options=options,
                        remote_python=str(bare / "bin" / "python"), timeout=60)
+    # --runtime tensorrt on a device without TensorRT (or without a GPU): the runner's one line comes back
+    with pytest.raises(ValidationError, match=r"device runner failed on .*(tensorrt \(Python API\) is not installed"
+                                              r"|libcudart)"):
+        validate_model(onnx_model, target="cpu", runtime="tensorrt", runs=2, warmup=0, host=host,
+                       ssh_options=options, remote_python=sys.executable, timeout=60)
 
 
 def test_unreachable_host_fails_fast(onnx_model):

@@ -2,87 +2,12 @@
 
 from __future__ import annotations
 
-import types
-
 import pytest
 
 from edgenas.errors import DependencyError, ExportError
 from edgenas.export.tensorrt import build_engine, trt_major, trtexec_commands
 
-
-def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True) -> types.ModuleType:
-    """Module with the narrow TensorRT surface edgenas uses; records every call in ``trt.calls``."""
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = version
-    calls: list[tuple] = []
-    trt.calls = calls
-    major = int(version.split(".")[0])
-    flags = {"TF32": "TF32"} if major >= 11 else {"FP16": "FP16", "INT8": "INT8", "TF32": "TF32"}
-    trt.BuilderFlag = types.SimpleNamespace(**flags)
-    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
-    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5)
-
-    class Logger:
-        WARNING = "W"
-
-        def __init__(self, level):
-            calls.append(("logger", level))
-
-    class Cache:
-        def __init__(self, blob):
-            self.blob = blob
-
-        def serialize(self):
-            return self.blob + b"+timed"
-
-    class Config:
-        cache = None
-
-        def set_memory_pool_limit(self, pool, size):
-            calls.append(("pool", pool, size))
-
-        def set_flag(self, flag):
-            calls.append(("flag", flag))
-
-        def create_timing_cache(self, blob):
-            calls.append(("cache_in", bytes(blob)))
-            return Cache(bytes(blob))
-
-        def set_timing_cache(self, cache, ignore_mismatch):
-            self.cache = cache
-
-        def get_timing_cache(self):
-            return self.cache
-
-    class Builder:
-        def __init__(self, logger):
-            pass
-
-        def create_network(self, flags):
-            calls.append(("network", flags))
-            return object()
-
-        def create_builder_config(self):
-            return Config()
-
-        def build_serialized_network(self, network, config):
-            return b"PLAN-FROM-FAKE-TRT" if build_ok else None
-
-    class OnnxParser:
-        num_errors = 0 if parse_ok else 1
-
-        def __init__(self, network, logger):
-            pass
-
-        def parse_from_file(self, path):
-            calls.append(("parse", path))
-            return parse_ok
-
-        def get_error(self, i):
-            return "Unsupported ONNX op FancyOp"
-
-    trt.Logger, trt.Builder, trt.OnnxParser = Logger, Builder, OnnxParser
-    return trt
+from .fake_trt import fake_trt, plan_header
 
 
 def test_trt10_uses_builder_flags_and_workspace(tmp_path, onnx_model):
@@ -91,7 +16,17 @@ def test_trt10_uses_builder_flags_and_workspace(tmp_path, onnx_model):
     assert ("flag", "FP16") in trt.calls and ("network", 0) in trt.calls
     assert ("pool", "WORKSPACE", 256 << 20) in trt.calls
     assert not eb.strongly_typed and eb.precision == "fp16"
-    assert (tmp_path / "m.engine").read_bytes() == b"PLAN-FROM-FAKE-TRT"  # the builder's bytes, nothing else
+    plan = (tmp_path / "m.engine").read_bytes()  # the builder's bytes, nothing else
+    assert plan_header(plan)["onnx"] == str(onnx_model) and plan.endswith(onnx_model.read_bytes())
+    assert eb.size_bytes == len(plan)
+
+
+def test_fp32_engine_clears_tf32(tmp_path, onnx_model):
+    # TF32 (on by default) would miss the 1e-4 fp32 parity bound; fp16 keeps TensorRT's defaults
+    trt = fake_trt("10.3.0")
+    build_engine(onnx_model, tmp_path / "a.engine", precision="fp32", trt=trt)
+    assert ("clear_flag", "TF32") in trt.calls
+    assert "TF32" not in plan_header((tmp_path / "a.engine").read_bytes())["flags"]
 
 
 def test_trt11_is_strongly_typed(tmp_path, onnx_model):

@@ -12,10 +12,13 @@ def test_validate_local_onnxruntime(onnx_model):
     assert 0 < m["min"] <= m["p50"] <= m["p90"] <= m["p99"]
     assert r.parity_reference == "torch" and r.parity_ok and r.parity_max_abs < 1e-4
     assert r.arch.startswith("|nor_conv_3x3~0|") and r.runtime == "onnxruntime" and r.host == "localhost"
+    assert 0 < r.measured_cpu_ms["min"] <= r.measured_cpu_ms["p50"] <= r.measured_cpu_ms["p90"]
     if r.predicted_ms is None:
-        assert r.error_pct is None
+        assert r.error_pct is None and r.error_cpu_pct is None
     else:
         assert r.error_pct == pytest.approx(100 * (r.predicted_ms - m["p50"]) / m["p50"])
+        c = r.measured_cpu_ms["p50"]
+        assert r.error_cpu_pct == pytest.approx(100 * (r.predicted_ms - c) / c)
 
 
 def test_collect_models(exported_dir, onnx_model, tmp_path):

@@ -63,3 +63,14 @@ def test_live_edges_rules():
     assert live == [True, False, True, True, False, True]
     constant, live = _nb201_live_edges(("nor_conv_1x1", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "none", "none"))
     assert live == [False, False, False, True, False, False]
+
+
+def test_node_ops_key_node_sums_by_what_feeds_them():
+    space = get_space("nb201")
+    arch = space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|skip_connect~2|")
+    plain = [la.op for la in cost_layers(space, arch, "cifar10") if la.op.startswith("sum")]
+    named = [la.op for la in cost_layers(space, arch, "cifar10", node_ops=True) if la.op.startswith("sum")]
+    assert plain[:2] == ["sum2", "sum2"] and len(plain) == len(named) == 2 * 15
+    assert named[:2] == ["sum2[c1+s]", "sum2[p+s]"]  # node 2: skip + conv1x1; node 3: pool + skip (none is dead)
+    x, keys = feature_matrix(space, [arch], "cifar10", key="shape", node_ops=True)
+    assert any(k.startswith("sum2[c1+s]-") for k in keys) and x.sum() > 0

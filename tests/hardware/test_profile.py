@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from edgenas.hardware.profile import cpu_model, profile_ops
+from edgenas.errors import ConfigError
+from edgenas.hardware.profile import cpu_model, profile_ops, profile_space, time_models
 from edgenas.spaces import get_space
 
 
@@ -23,5 +24,44 @@ def test_profile_three_ops():
     assert conv.runs == 5 and 0 < conv.median_ms <= conv.p90_ms and conv.median_ms < 1000
     assert timings[layers[1].key()].runs == 0  # skip_connect: nothing to run
     assert overhead.median_ms > 0
-    assert seen[-1] == ("ops", 3, 3)
+    assert seen[-1] == ("timing", 3, 3)  # overhead graph + conv + pool (skip_connect is no node), one round
     assert isinstance(cpu_model(), str) and cpu_model()
+
+
+def test_chain_timing_and_fbnet_blocks(tmp_path):
+    """Chained NB201 conv is a differential timing; FBNet blocks come from the space's layer_module."""
+    nb = get_space("nb201")
+    conv = next(la for la in nb.layers(nb.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"),
+                                       "cifar10") if la.op == "nor_conv_3x3")
+    t, _ = profile_ops(nb, "cifar10", layers=[conv], runs=4, warmup=1, chain=1, rounds=2)
+    assert t[conv.key()].context == "chain" and t[conv.key()].runs == 4
+    fb = get_space("fbnet")
+    layers = fb.layers(fb.parse("-".join(["k3_e1"] + ["skip"] * 21)), "cifar100")
+    picked = [layers[1], layers[3]]  # k3_e1 block at 32x32; skip at layer 3 (24 -> 24, stride 1) = identity
+    t, _ = profile_ops(fb, "cifar100", layers=picked, runs=3, warmup=1)
+    assert t[picked[0].key()].runs == 3 and t[picked[0].key()].median_ms > 0
+    assert t[picked[1].key()].runs == 0  # identity skip: no node, costs 0
+
+
+def test_time_models_reference_normalisation(tmp_path):
+    import torch
+
+    from edgenas.hardware.profile import _export
+
+    paths = []
+    for i, c in enumerate((4, 32)):
+        p = tmp_path / f"m{i}.onnx"
+        _export(torch.nn.Conv2d(c, c, 3, padding=1), (1, c, 16, 16), p)
+        paths.append((p, (1, c, 16, 16)))
+    small, big = time_models(paths, runs=6, warmup=1, rounds=3, reference=0)
+    assert small.runs == big.runs == 6
+    assert small.ref_ms == pytest.approx(small.stat("ref")) and small.ref_ms > 0
+    assert big.ref_ms > 0 and big.cpu_median_ms > 0 and big.round_spread >= 0
+    assert big.as_dict()["ref_ms"] == big.ref_ms
+
+
+def test_cpu_statistics_need_one_thread():
+    with pytest.raises(ConfigError, match="needs --threads 1"):
+        profile_space(get_space("nb201"), "cifar10", n_archs=4, n_calibration=2, threads=2, statistic="ref")
+    with pytest.raises(ConfigError, match="statistic 'fast'"):
+        profile_space(get_space("nb201"), "cifar10", n_archs=4, n_calibration=2, statistic="fast")

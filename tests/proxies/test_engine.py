@@ -134,3 +134,10 @@ def test_import_does_not_load_torch() -> None:
     code = "import sys, edgenas.proxies as p; assert p.list_proxies(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_relu_kernel_is_the_same_whether_or_not_az_ran_first() -> None:
+    # AZ's shared forward skips the NASWOT kernel; naswot/linear_regions then compute it lazily
+    first = _score([A], ["naswot", "linear_regions", "az_expressivity"])[0].scores
+    later = _score([A], ["az_expressivity", "naswot", "linear_regions"])[0].scores
+    assert first == later

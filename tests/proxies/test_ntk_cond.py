@@ -21,3 +21,23 @@ def test_condition_number_known_and_degenerate() -> None:
         8.0
     )
     assert condition_number(torch.zeros(3, 3, dtype=torch.float64)) == DEGENERATE_COND
+
+
+def test_ntk_couples_samples_through_batchnorm() -> None:
+    # Reference: TE-NAS's loop, one backward per sample through the whole-batch forward.
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.BatchNorm2d(4, track_running_stats=False),
+        torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 5 * 5, 3),
+    ).train()
+    x = torch.randn(6, 2, 5, 5)
+    weights = [p for n, p in net.named_parameters() if "weight" in n]
+    out = net(x)
+    rows = []
+    for i in range(x.shape[0]):
+        g = torch.autograd.grad(out[i].sum(), weights, retain_graph=True)
+        rows.append(torch.cat([gi.reshape(-1) for gi in g]).double())
+    g_mat = torch.stack(rows)
+    torch.testing.assert_close(ntk_matrix(net, x), g_mat @ g_mat.T, rtol=1e-4, atol=1e-6)
+    # batch coupling matters: the NTK of sample 0 alone differs from its row in the batch NTK
+    assert not torch.allclose(ntk_matrix(net, x[:2])[0, 0], ntk_matrix(net, x)[0, 0])

@@ -58,3 +58,99 @@ def test_vkdnw_single_is_lexicographic() -> None:
     assert vkdnw_single_value(10, VKDNW_MAX) < vkdnw_single_value(11, 0.0)
     assert vkdnw_single_value(10, 0.1) < vkdnw_single_value(10, 0.2)
     assert vkdnw_single_value(10, VKDNW_MAX) < 11
+
+
+class _SmallConvNet(torch.nn.Module):
+    """Conv (stride 2, padding, bias) -> BN -> ReLU -> conv (asymmetric padding) -> BN -> ReLU -> pool -> linear."""
+
+    def __init__(self, track_running_stats: bool = False) -> None:
+        super().__init__()
+        bn = {"track_running_stats": track_running_stats}
+        self.c1 = torch.nn.Conv2d(3, 5, 3, stride=2, padding=1, bias=True)
+        self.b1 = torch.nn.BatchNorm2d(5, **bn)
+        self.c2 = torch.nn.Conv2d(5, 4, 3, stride=1, padding=(1, 0), bias=False)
+        self.b2 = torch.nn.BatchNorm2d(4, **bn)
+        self.fc = torch.nn.Linear(4, 6)
+        with torch.no_grad():
+            for m in (self.b1, self.b2):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        h = torch.relu(self.b1(self.c1(x)))
+        h = torch.relu(self.b2(self.c2(h)) + 0.1)
+        return self.fc(h.mean((2, 3)))
+
+
+class _BatchMixingNet(_SmallConvNet):
+    """Multiplies the logits by their batch mean: samples are not independent, hooks cannot see it."""
+
+    def forward(self, x):
+        z = super().forward(x)
+        return z + 0.5 * z * z.mean(0, keepdim=True)
+
+
+@pytest.mark.parametrize("track", [False, True])
+def test_hooks_jacobians_equal_vmap(track: bool) -> None:
+    torch.manual_seed(1)
+    net = _SmallConvNet(track).eval()
+    x = torch.randn(5, 3, 9, 9)
+    lh, jh = per_sample_jacobians(net, x, method="hooks")
+    lv, jv = per_sample_jacobians(net, x, method="vmap")
+    assert jh.shape == jv.shape == (5, 6, 9)  # all 9 tensors: c1 w/b, b1 w/b, c2 w, b2 w/b, fc w/b
+    torch.testing.assert_close(lh, lv, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(jh, jv, rtol=1e-4, atol=1e-5)
+    assert float(jh.abs().min()) >= 0 and float(jh.abs().max()) > 1e-3  # not trivially zero
+
+
+def test_hooks_jacobians_first_k_tensors_and_auto() -> None:
+    torch.manual_seed(2)
+    net = _SmallConvNet().eval()
+    x = torch.randn(4, 3, 8, 8)
+    _, j3 = per_sample_jacobians(net, x, n_tensors=3, method="hooks")
+    _, jall = per_sample_jacobians(net, x, method="auto")
+    _, jv = per_sample_jacobians(net, x, method="vmap")
+    torch.testing.assert_close(j3, jall[..., :3])
+    torch.testing.assert_close(jall, jv, rtol=1e-4, atol=1e-5)
+
+
+def test_auto_falls_back_to_vmap_when_samples_interact() -> None:
+    torch.manual_seed(3)
+    net = _BatchMixingNet().eval()
+    x = torch.randn(4, 3, 8, 8)
+    _, jh = per_sample_jacobians(net, x, method="hooks")
+    _, ja = per_sample_jacobians(net, x, method="auto")
+    _, jv = per_sample_jacobians(net, x, method="vmap")
+    assert not torch.allclose(jh, jv, rtol=1e-3, atol=1e-4)  # the hooks path alone is wrong here
+    torch.testing.assert_close(ja, jv)
+
+
+def test_unknown_jacobian_method_raises() -> None:
+    from edgenas.errors import ProxyError
+
+    with pytest.raises(ProxyError, match="unknown per-sample Jacobian method 'fast'"):
+        per_sample_jacobians(torch.nn.Linear(2, 2), torch.randn(3, 2), method="fast")
+
+
+def test_hooks_path_matches_vmap_on_nb201_model() -> None:
+    from edgenas.spaces import get_space
+
+    space = get_space("nb201")
+    arch = space.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    net = space.build_model(arch, "cifar10", bn_track_running_stats=False).eval()
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 shared CI cores: intra-op threads under contention are slower
+    try:
+        _check_nb201(net)
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def _check_nb201(net) -> None:
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    lh, jh = per_sample_jacobians(net, x, method="hooks")
+    lv, jv = per_sample_jacobians(net, x, method="vmap")
+    assert jh.shape == (3, 10, min(128, len(list(net.parameters()))))
+    torch.testing.assert_close(lh, lv, rtol=1e-5, atol=1e-6)
+    assert float(torch.linalg.vector_norm(jh - jv) / torch.linalg.vector_norm(jv)) < 1e-5
+    assert abs(decile_entropy(fisher_spectrum(lh, jh)) - decile_entropy(fisher_spectrum(lv, jv))) < 1e-5

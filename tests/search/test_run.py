@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +118,10 @@ def test_outputs_contract(tmp_path: Path) -> None:
     assert rerun.n_scored == 0 and [c.arch for c in rerun.front] == [c.arch for c in r.front]
     assert (d / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(d.glob("*.tmp")), "temporary files left behind"
+    mask = os.umask(0)
+    os.umask(mask)
+    for f in ("pareto.json", "candidates.csv", "config.json", "pareto.png"):  # not private like mkstemp's
+        assert stat.S_IMODE((d / f).stat().st_mode) == 0o666 & ~mask, f
 
 
 def test_resume_reuses_everything_and_refuses_other_config(tmp_path: Path) -> None:
@@ -266,3 +272,45 @@ def test_failed_scores_are_stored_but_never_on_the_front(tmp_path: Path) -> None
     assert all(m["scores"]["fake"] is not None for m in p["members"])
     rows = (tmp_path / "r" / "candidates.csv").read_text().splitlines()
     assert len([ln for ln in rows if not ln.startswith(("#", "order"))]) == 80
+
+
+def test_each_class_is_represented_by_its_cheapest_feasible_member(tmp_path: Path) -> None:
+    """Isomorphic archs compute the same function but dead ops still cost latency: the search
+    must report (and score) the feasible member of each class with the lowest cost."""
+    members: dict[str, list] = {}
+    for a in SPACE.enumerate():
+        members.setdefault(SPACE.iso_key(a), []).append(a)
+    lat, budget = FakeLatency(), 6.0
+    r = _run(tmp_path, evaluations=80, max_latency_ms=budget)
+    n_multi = 0
+    for c in r.candidates:
+        group = members[c.iso_key]
+        n_multi += len(group) > 1
+        feasible = [lat.predict(m).latency_ms for m in group if lat.predict(m).latency_ms <= budget]
+        assert c.latency_ms["fake-tx2"] == pytest.approx(min(feasible))
+    assert n_multi > 10, "the test needs classes with several members"
+
+
+def test_nsga2_ends_with_a_climb_from_the_best_candidate(tmp_path: Path) -> None:
+    """The last 20 % of the evaluations are single-position neighbours of the best candidates."""
+
+    def neighbour_keys(c) -> set[str]:
+        g = SPACE.encode(SPACE.parse(c.arch))
+        out = set()
+        for p, ch in enumerate(SPACE.choices):
+            for t in range(len(ch)):
+                if t != g[p]:
+                    n = g.copy()
+                    n[p] = t
+                    out.add(SPACE.iso_key(SPACE.decode(n)))
+        return out
+
+    r = _run(tmp_path, evaluations=120, population=20)
+    n_local = 24
+    local = r.candidates[-n_local:]
+    best = max(r.candidates[:-n_local], key=lambda c: (c.score, -c.order))
+    assert local[0].iso_key in neighbour_keys(best)
+    for c in local:
+        assert any(c.iso_key in neighbour_keys(e) for e in r.candidates[:c.order]), c.arch
+    # the top pick is at least as good as every scored neighbour of the best pre-climb candidate
+    assert r.front[0].score >= max(c.score for c in local if c.iso_key in neighbour_keys(best))

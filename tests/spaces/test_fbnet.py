@@ -169,6 +169,9 @@ def test_params_and_macs_match_closed_form(space, dataset, tokens):
     # the analytic per-layer MACs used by cost models agree with the built model
     layer_macs = sum(space.layer_macs_m(lay) for lay in space.layers(space.arch(tokens), dataset))
     assert layer_macs * 1e6 == pytest.approx(macs, abs=0.5)
+    # and the analytic size the search uses instead of tracing
+    a_macs, a_params = space.analytic_size(space.arch(tokens), dataset)
+    assert a_macs * 1e6 == pytest.approx(macs, abs=0.5) and round(a_params * 1e6) == params
 
 
 def test_all_skip_cifar_numbers_by_hand(space):
