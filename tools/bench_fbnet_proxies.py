@@ -75,7 +75,8 @@ def read_cache(path: Path, key: dict[str, Any]) -> dict[tuple[str, str], dict[st
         return rows
     head = json.loads(lines[0])
     if head.get("cache_key") != key:
-        raise SystemExit(f"error: cache {path} was made with {head.get('cache_key')}; expected {key}: use another --cache")
+        raise SystemExit(f"error: cache {path} was made with {head.get('cache_key')}; expected {key}: "
+                         "use another --cache")
     for line in lines[1:]:
         if line.strip():
             r = json.loads(line)
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{f'{res}x{batch}':>9} {np.median(secs):14.3f}")
         if args.out:
             args.out.write_text(json.dumps({"timing": rows, "proxies": names, "dataset": args.dataset,
-                                            "threads": args.threads, "machine": platform.processor() or platform.machine()},
+                                            "threads": args.threads,
+                                            "machine": platform.processor() or platform.machine()},
                                            indent=1) + "\n")
         return 0
 

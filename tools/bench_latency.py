@@ -7,9 +7,10 @@ Kendall tau; repeated for every ``--seeds`` value (rows per seed plus ``summary`
 over seeds). Compiled runtimes also get ``per_node_nnls_live`` (node sums keyed by the ops that
 feed them, ``cost_layers(node_ops=True)``) and a ``noise_ceiling`` row: archs whose executed
 graphs are identical (same live layers) predicted by the mean of the others in their group
-(leave-one-out), i.e. what a perfect function of the executed graph scores against these
-measurements. Also the FLOPs baseline (a * MACs + c) at k = 200. For the ``cpu`` target (built by
-``edgenas profile``), the op-level table against the held-out end-to-end archs of the same run.
+(leave-one-out; constant-output networks left out), i.e. what a perfect function of the executed
+graph scores against these measurements. Also the FLOPs baseline (a * MACs + c) at k = 200. For the
+``cpu`` target (built by ``edgenas profile``), the op-level table against the held-out end-to-end
+archs of the same run.
 
 Usage: python tools/bench_latency.py --out benchmarks/results/latency_bench.json [--datasets cifar10] [--seeds 0 1 2]
 """
@@ -47,6 +48,9 @@ def noise_ceiling(space, archs, dataset, y) -> dict:
     for i, arch in enumerate(archs):
         groups[tuple(sorted(layer_key(la, "position") for la in cost_layers(space, arch, dataset)))].append(i)
     idx, loo = [], []
+    # constant-output networks (no live layer) are left out: they are degenerate, and on TFLite
+    # (which does not drop their layers the same way) that group alone spans 10x in latency
+    groups.pop((), None)
     for g in groups.values():
         if len(g) >= 2:
             for j in g:
@@ -67,7 +71,8 @@ def summarise(results: list[dict]) -> list[dict]:
     out = []
     for (target, ds, method, k), rows in groups.items():
         out.append({"target": target, "dataset": ds, "method": method, "k": k, "seeds": len(rows), "n": rows[0]["n"],
-                    **{m: float(np.mean([r[m] for r in rows])) for m in ("mape", "rmse_ms", "within_10", "kendall_tau")},
+                    **{m: float(np.mean([r[m] for r in rows]))
+                       for m in ("mape", "rmse_ms", "within_10", "kendall_tau")},
                     "within_10_min": float(min(r["within_10"] for r in rows)),
                     "within_10_max": float(max(r["within_10"] for r in rows))})
     return out

@@ -505,7 +505,8 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
     spread = np.array([t.round_spread for t in e2e])
     noise = {"median_cv": float(np.median(cvs)), "p90_cv": float(np.percentile(cvs, 90)),
              "outlier_runs": int(sum(t.outliers for t in all_t)), "timed_runs": int(sum(t.runs for t in all_t)),
-             "e2e_round_spread_median": float(np.median(spread)), "e2e_round_spread_p90": float(np.percentile(spread, 90)),
+             "e2e_round_spread_median": float(np.median(spread)),
+             "e2e_round_spread_p90": float(np.percentile(spread, 90)),
              "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     meta = {
         "space": space.name, "dataset": dataset, "prune": False,

@@ -150,7 +150,8 @@ def shared_forward(ctx: ProxyContext, *, relu_codes: bool = True) -> SharedForwa
     cached = ctx.shared.get(SHARED_FORWARD_KEY)
     if cached is not None:
         if relu_codes and not cached.has_relu_kernel:
-            cached.relu_kernel, cached.n_relu_units = _relu_kernel_or_none(cached.model, cached.inputs.detach())
+            kernel, n_units = _relu_kernel_or_none(cached.model, cached.inputs.detach())
+            cached.relu_kernel, cached.n_relu_units = kernel, n_units
             cached.has_relu_kernel = True
         return cached
     import torch
@@ -209,7 +210,8 @@ def shared_logits(ctx: ProxyContext) -> tuple[torch.Tensor, torch.Tensor] | None
     cls = type(model)
     if not (
         isinstance(model, FeatureNet)
-        and all(getattr(cls, f) is getattr(FeatureNet, f) for f in ("forward", "forward_pre_logits", "forward_features"))
+        and all(getattr(cls, f) is getattr(FeatureNet, f)
+                for f in ("forward", "forward_pre_logits", "forward_features"))
     ):
         return None
     import torch

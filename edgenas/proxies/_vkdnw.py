@@ -7,7 +7,8 @@ For every sample n: J_n = dz(x_n)/dtheta (C x P). The reference computes it with
 compute the same J from one batched forward (BatchNorm switched to per-sample statistics)
 and one backward per class, forming each sampled weight's per-sample gradient from the
 layer's input and output-gradient channels (1.7x less CPU time than vmap at equal results;
-see :func:`per_sample_jacobians`, which keeps vmap as the reference and the fallback). p_n = 0.95 softmax(z_n) + 0.05 / C; Sigma_n = diag(p_n) - p_n p_n^T
+see :func:`per_sample_jacobians`, which keeps vmap as the reference and the fallback).
+p_n = 0.95 softmax(z_n) + 0.05 / C; Sigma_n = diag(p_n) - p_n p_n^T
 = L_n L_n^T with L_n the closed-form Cholesky factor of the multinomial covariance.
 
 * ``vkdnw`` (reference code): F = mean_n (L_n J_n)^T (L_n J_n).
@@ -164,7 +165,9 @@ def _per_sample_batch_norm(bn):
     import torch.nn.functional as F
 
     def forward(x):
-        return F.instance_norm(x, None, None, bn.weight, bn.bias, use_input_stats=True, momentum=0.0, eps=bn.eps)
+        return F.instance_norm(
+            x, None, None, bn.weight, bn.bias, use_input_stats=True, momentum=0.0, eps=bn.eps
+        )
 
     return forward
 
@@ -173,7 +176,8 @@ def _target_kind(module, attr: str) -> str:
     """How the per-sample gradient of element 0 of ``module.<attr>`` is formed."""
     from torch import nn
 
-    if isinstance(module, nn.Conv2d) and module.padding_mode == "zeros" and not isinstance(module.padding, str):
+    if (isinstance(module, nn.Conv2d) and module.padding_mode == "zeros"
+            and not isinstance(module.padding, str)):
         return "conv_weight" if attr == "weight" else "sum"
     if isinstance(module, nn.Linear):
         return "linear_weight" if attr == "weight" else "sum"
@@ -223,7 +227,8 @@ def _jacobians_by_hooks(model, x, n_tensors: int):
             if isinstance(mod, nn.Conv2d):
                 (ph, pw), (sh, sw) = mod.padding, mod.stride
                 xp = F.pad(xin[:, 0], (pw, pw, ph, ph))  # input channel 0, zero-padded
-                extra["conv_weight"] = xp[:, : (out.shape[2] - 1) * sh + 1 : sh, : (out.shape[3] - 1) * sw + 1 : sw]
+                ho, wo = out.shape[2], out.shape[3]
+                extra["conv_weight"] = xp[:, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
             elif isinstance(mod, nn.Linear):
                 extra["linear_weight"] = xin[..., 0]
             elif isinstance(mod, nn.BatchNorm2d):
@@ -238,7 +243,9 @@ def _jacobians_by_hooks(model, x, n_tensors: int):
 
     mods = {id(m): m for m, _ in targets}
     handles = [m.register_forward_hook(hook) for m in mods.values()]
-    patched = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and _uses_batch_stats(m)]
+    patched = [
+        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and _uses_batch_stats(m)
+    ]
     for m in patched:
         if not isinstance(m, nn.BatchNorm2d):
             raise ProxyError(f"no per-sample rule for {type(m).__name__}")

@@ -33,7 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..spaces import Arch, DatasetSpec, SearchSpace
 
-__all__ = ["WORST_SCORE", "ProxyScores", "check_resolution", "load_data", "make_inputs", "resolve_device", "score_archs"]
+__all__ = [
+    "WORST_SCORE", "ProxyScores", "check_resolution", "load_data", "make_inputs", "resolve_device", "score_archs",
+]
 
 log = logging.getLogger(__name__)
 
