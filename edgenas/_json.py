@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
-__all__ = ["dumps", "json_safe"]
+__all__ = ["dumps", "json_safe", "write_json_atomic"]
 
 
 def json_safe(obj: Any) -> Any:
@@ -23,3 +24,12 @@ def json_safe(obj: Any) -> Any:
 def dumps(obj: Any, *, indent: int | None = 2) -> str:
     """Strict JSON text (``allow_nan=False`` after :func:`json_safe`)."""
     return json.dumps(json_safe(obj), indent=indent, allow_nan=False)
+
+
+def write_json_atomic(path: Path, obj: Any, *, indent: int | None = 2) -> None:
+    """Write strict JSON to ``path`` through a temporary file, so an interrupted run leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(dumps(obj, indent=indent) + "\n")
+    tmp.replace(path)

@@ -46,3 +46,14 @@ def test_derive_seed_is_stable_and_order_free():
     assert derive_seed(0, "a") == derive_seed(0, "a")
     assert derive_seed(0, "a") != derive_seed(1, "a") != derive_seed(0, "b")
     assert 0 <= derive_seed(123, "x", "y") < 2**63
+
+
+def test_write_json_atomic_is_strict_and_leaves_no_temp_file(tmp_path):
+    import json
+
+    from edgenas._json import write_json_atomic
+
+    out = tmp_path / "sub" / "result.json"
+    write_json_atomic(out, {"kendall_tau": float("nan"), "latency_ms": [1.5, float("inf")]})
+    assert json.loads(out.read_text()) == {"kendall_tau": None, "latency_ms": [1.5, None]}
+    assert [p.name for p in out.parent.iterdir()] == ["result.json"]

@@ -24,7 +24,6 @@ Example (run timing jobs one at a time on a shared machine):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -144,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from edgenas._json import write_json_atomic
     from edgenas.errors import EdgeNASError
     from edgenas.proxies.base import get_proxy
     from edgenas.spaces import get_space
@@ -210,10 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "blocks": blocks, "jacobian_check": check,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_json_atomic(args.out, result, indent=1)
     print(f"\nwrote {args.out}")
     return 0
 

@@ -50,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edgenas._json import write_json_atomic
 from edgenas.errors import MissingLatencyError
 from edgenas.search.pareto import hypervolume_2d
 from edgenas.search.problem import AdditiveSizeTable
@@ -343,10 +344,7 @@ def main() -> None:
         "host": {"python": platform.python_version(), "machine": platform.machine()},
         "summary": table, "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(args.out)
+    write_json_atomic(args.out, doc, indent=2)
     print(f"wrote {args.out}")
 
 

@@ -16,7 +16,7 @@ interface, which does not fit per-candidate durable scoring and replay.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -80,6 +80,15 @@ def _tournament(rank: np.ndarray, crowd: np.ndarray, rng: np.random.Generator) -
     return a if crowd[a] >= crowd[b] else b
 
 
+def _fresh_arch(ctx: SearchContext, genome: np.ndarray, taken: set[str]) -> tuple[str, Any] | None:
+    """(iso key, arch) of ``genome`` if it is feasible and neither scored nor already ``taken``."""
+    arch = ctx.space.decode(genome)
+    key = ctx.space.iso_key(arch)
+    if key in taken or ctx.seen(key) or not ctx.feasible(arch):
+        return None
+    return key, arch
+
+
 def _local_search(ctx: SearchContext) -> None:
     """Steepest-ascent hill climbing on the proxy score from the best candidates, until the budget
     is spent: score every unseen feasible single-position change of the best not yet expanded
@@ -102,12 +111,10 @@ def _local_search(ctx: SearchContext) -> None:
                     continue
                 child = g.copy()
                 child[p] = t
-                arch = space.decode(child)
-                key = space.iso_key(arch)
-                if key in keys or ctx.seen(key) or not ctx.feasible(arch):
-                    continue
-                keys.add(key)
-                neighbours.append(arch)
+                fresh = _fresh_arch(ctx, child, keys)
+                if fresh is not None:
+                    keys.add(fresh[0])
+                    neighbours.append(fresh[1])
         # the order of a neighbourhood is drawn from the run RNG: with a budget smaller than the
         # neighbourhood, which neighbours get scored is not biased to the first positions
         order = ctx.rng.permutation(len(neighbours))
@@ -174,12 +181,11 @@ def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_chil
             for p in np.flatnonzero(flip):
                 k = len(choices[p])
                 child[p] = (child[p] + 1 + int(rng.integers(k - 1))) % k  # a different token
-            arch = space.decode(child)
-            key = space.iso_key(arch)
-            if key in child_keys or ctx.seen(key) or not ctx.feasible(arch):
+            fresh = _fresh_arch(ctx, child, child_keys)
+            if fresh is None:
                 continue
-            children.append(arch)
-            child_keys.add(key)
+            child_keys.add(fresh[0])
+            children.append(fresh[1])
         if len(children) < n_children:
             children += ctx.sample_feasible(n_children - len(children), exclude=child_keys)
         if not children:
