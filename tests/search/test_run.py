@@ -154,7 +154,9 @@ def test_kill9_then_resume_loses_and_rescores_nothing(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, cwd=root)
     deadline = time.time() + 30
     while time.time() < deadline:
-        if log1.exists() and len(log1.read_text().splitlines()) >= 40:
+        # the 41st proxy call starts only after the 40th result is committed; the call in flight at
+        # the kill is legitimately not stored
+        if log1.exists() and len(log1.read_text().splitlines()) >= 41:
             break
         time.sleep(0.02)
     proc.kill()  # SIGKILL: no cleanup, no checkpoint
