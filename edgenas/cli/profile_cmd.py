@@ -87,7 +87,7 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds
     c.print(f"wrote {out} in {result.seconds:.0f} s ({m['cpu_model']}, onnxruntime {m['onnxruntime_version']}, "
             f"{threads} thread(s))")
     for stat, chk in m["check_by_statistic"].items():
-        for name in ("additive_sum", "global_scale", "calibrated", "per_key_fit"):
+        for name in ("additive_sum", "global_scale", "calibrated", "per_key_fit", "kernels"):
             r = chk[name]
             c.print(f"{stat:>6} {name:>13}: held-out {r['n']} archs  MAPE {r['mape']:.1f}%  within 10% {100 * r['within_10']:.0f}%  "
                     f"tau {r['kendall_tau']:.3f}")

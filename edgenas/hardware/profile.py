@@ -8,12 +8,12 @@ and run in its own ``InferenceSession`` (CPU EP, ``ORT_ENABLE_ALL``, fixed ``int
 Shared hosts: the measurements are taken in ``rounds`` interleaved passes over all models (random
 order each pass), so a burst of load from other processes hits random models instead of a
 contiguous block of them. With one intra-op thread onnxruntime runs the graph in the calling
-thread, so its CPU time excludes time the run spent preempted; the ``cpu`` statistic (default
-for 1 thread) is the smallest per-pass median CPU time, the closest to the latency on an idle
-machine. CPU time still grows when other processes share the core and caches, so before every
-measurement a reference arch (the first sampled one) is timed too and the ``ref`` statistic
-(default) is the median over passes of the model/reference ratio, in units of the reference's
-10th-percentile CPU time. Wall ``median`` and ``p10`` and the plain ``cpu`` time are kept too.
+thread, so its CPU time excludes time the run spent preempted. CPU time still drifts with the
+core's speed on a shared host (other tenants on the same physical core and caches), so every
+timed run is paired with a run of a reference arch (the first sampled one) right after it, and
+the ``ref`` statistic (default) is the median pair ratio in units of the reference's median CPU
+time (see :func:`time_models` for the measured effect). Wall ``median`` and ``p10`` and the
+plain ``cpu`` time (smallest per-pass median) are kept too.
 
 Op-level sums are not end-to-end latencies: an isolated op pays the ``session.run`` overhead and
 the layout reorders at the graph's ends (onnxruntime converts conv chains to the blocked NCHWc
@@ -24,6 +24,11 @@ a per-op-type scale plus an ``intercept_ms``, fitted (non-negative, relative err
 ``n_calibration`` end-to-end archs; the others are the held-out check (``meta["check"]``).
 ``meta["check"]["per_key_fit"]`` is a diagnostic: a per-key NNLS fit on the same calibration archs
 (how far an additive model can get with this measurement noise).
+
+Kernel model (the table's predictor; see :mod:`edgenas.hardware.kernels` for why): the kernel
+counts of every end-to-end arch's optimized graph, one cost per kernel type fitted (NNLS) on the
+calibration archs, checked on the held-out ones (``check["kernels"]``). The per-op entries and
+their checks are kept; they are the fallback for a kernel type the calibration never showed.
 
 Op modules: NB201 ops are built here; other spaces provide ``space.layer_module(layer)``.
 """
@@ -46,6 +51,7 @@ from .._imports import require
 from .._rng import as_rng
 from ..errors import ConfigError
 from .fit import fit_scale_intercept, score
+from .kernels import kernel_counts
 from .tables import OpLatencyTable
 
 __all__ = ["ProfileResult", "Timing", "cpu_model", "profile_ops", "profile_space", "time_onnx"]
@@ -76,9 +82,9 @@ class Timing:
     cpu_median_ms: float = 0.0
     #: (max - min) / min of the per-round CPU medians (0 for one round): the measurement's own noise
     round_spread: float = 0.0
-    #: reference-normalised CPU time: median over rounds of (this model's CPU median / the reference
-    #: model's CPU median timed just before it) times the reference's typical CPU time; cancels the
-    #: slow-down other processes cause (shared cores and caches) as far as it hits both alike
+    #: reference-normalised CPU time: median over paired runs of (this model's CPU time / the
+    #: reference's CPU time in the run right after it) times the reference's median CPU time;
+    #: cancels the drift of the core's speed (shared host) as far as it hits both runs alike
     ref_ms: float = 0.0
 
     def stat(self, statistic: str) -> float:
@@ -154,16 +160,22 @@ def _timing(wall: np.ndarray, cpu_rounds: list[np.ndarray], ratios: list[float],
 
 
 def time_models(models: list[tuple[Path, tuple[int, ...]]], *, runs: int = 50, warmup: int = 10, threads: int = 1,
-                rounds: int = 1, seed: int = 0, reference: int | None = None, reference_runs: int = 3,
+                rounds: int = 1, seed: int = 0, reference: int | None = None,
                 progress: Progress | None = None) -> list[Timing]:
     """Time several ONNX models ``(path, input shape)`` in ``rounds`` interleaved passes.
 
     Each pass visits every model once in a fresh random order and times ``ceil(runs / rounds)``
     runs (after ``warmup`` untimed runs in the first pass, 2 in later ones). Sessions are created
-    once and kept for all passes. With ``reference`` (an index into ``models``), that model is
-    timed for ``reference_runs`` runs right before every other measurement, giving each model a
-    reference-normalised time (``Timing.ref_ms``; unit: the 10th percentile of the reference's
-    CPU times over all its measurements).
+    once and kept for all passes.
+
+    With ``reference`` (an index into ``models``) every timed run is paired with a run of the
+    reference right after it, each preceded by one untimed run of the same model so both run
+    with warm caches: ``[model, model*, ref, ref*]``. ``Timing.ref_ms`` is the median over all
+    pairs of ``t(model*) / t(ref*)`` (thread CPU times) times the reference's median CPU time
+    over all its paired runs. On this project's shared VM the speed of a core drifts by 20-40 %
+    over tens of milliseconds (lag-1 autocorrelation of run times 0.7, gone after ~50 runs), so
+    absolute medians of the same model repeat only within ~8 % (median; p90 30 %), while paired
+    ratios repeat within 1 % (p90 5 %): the drift hits both runs of a pair alike.
     """
     rounds = max(1, rounds)
     per = max(1, -(-runs // rounds))
@@ -177,12 +189,15 @@ def time_models(models: list[tuple[Path, tuple[int, ...]]], *, runs: int = 50, w
     ratios: list[list[float]] = [[] for _ in models]
     ref_cpu: list[float] = []
 
-    def cpu_run(sess: Any, x: dict) -> float:
+    def timed(sess: Any, x: dict) -> tuple[float, float]:
+        """(wall ms, thread CPU ms) of one run."""
         c0 = time.thread_time_ns()
+        t0 = time.perf_counter_ns()
         sess.run(None, x)
-        return (time.thread_time_ns() - c0) / 1e6
+        return (time.perf_counter_ns() - t0) / 1e6, (time.thread_time_ns() - c0) / 1e6
     order_rng = np.random.default_rng(seed)
     total, done = rounds * len(models), 0
+    paired = reference is not None
     for r in range(rounds):
         for j in order_rng.permutation(len(models)):
             if progress:
@@ -190,30 +205,26 @@ def time_models(models: list[tuple[Path, tuple[int, ...]]], *, runs: int = 50, w
             sess, x = sessions[j], inputs[j]
             for _ in range(warmup if r == 0 else min(2, warmup)):
                 sess.run(None, x)
-            ref_now = None
-            if reference is not None and j != reference:
-                ref_now = float(np.median([cpu_run(sessions[reference], inputs[reference])
-                                           for _ in range(reference_runs)]))
-                ref_cpu.append(ref_now)
-                sess.run(None, x)  # the model's own data back in cache
             c = np.empty(per)
             for i in range(per):
-                c0 = time.thread_time_ns()
-                t0 = time.perf_counter_ns()
-                sess.run(None, x)
-                wall[j].append((time.perf_counter_ns() - t0) / 1e6)
-                c[i] = (time.thread_time_ns() - c0) / 1e6
+                if paired and j != reference:
+                    sess.run(None, x)
+                w, c[i] = timed(sess, x)
+                wall[j].append(w)
+                if paired and j != reference:
+                    sessions[reference].run(None, inputs[reference])
+                    ref_now = timed(sessions[reference], inputs[reference])[1]
+                    ref_cpu.append(ref_now)
+                    ratios[j].append(c[i] / ref_now if ref_now > 0 else float("nan"))
             cpu[j].append(c)
-            if ref_now:
-                ratios[j].append(float(np.median(c)) / ref_now)
             done += 1
     if progress:
         progress("timing", total, total, "")
-    # unit: the reference's 10th-percentile CPU time, its least-disturbed level
-    unit = float(np.percentile(ref_cpu, 10)) if ref_cpu else 0.0
-    if reference is not None and ref_cpu:
+    # unit: the reference's typical (median) warm CPU time over the whole measurement
+    unit = float(np.median(ref_cpu)) if ref_cpu else 0.0
+    if paired and ref_cpu:
         ratios[reference] = [1.0]
-    return [_timing(np.array(w), c, q, unit) for w, c, q in zip(wall, cpu, ratios)]
+    return [_timing(np.array(w), c, [v for v in q if np.isfinite(v)], unit) for w, c, q in zip(wall, cpu, ratios)]
 
 
 def time_onnx(path: str | Path, input_shape: tuple[int, ...], *, runs: int = 50, warmup: int = 10,
@@ -405,6 +416,21 @@ def _per_op_type_calibration(space: Any, dataset: str, archs: list[Any], entries
 STATISTICS = ("ref", "cpu", "median", "p10")
 
 
+def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice) -> tuple[dict[str, float], float]:
+    """Cost per kernel type (>= 0) and a constant, NNLS on the calibration archs' kernel counts.
+
+    Kernel types no calibration arch has are left out (a prediction then falls back to the op
+    entries); types present in every calibration arch in the same number are collinear with the
+    constant, and NNLS splits them arbitrarily, which does not change any prediction.
+    """
+    from .fit import nnls_fit
+
+    types = sorted({t for row in rows[cal] for t in row})
+    x = np.array([[row.get(t, 0) for t in types] for row in rows], dtype=float)
+    coef = nnls_fit(x[cal], measured[cal])
+    return {t: float(c) for t, c in zip(types, coef[:-1])}, float(coef[-1])
+
+
 def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration: int = 60, runs: int = 60,
                   warmup: int = 10, threads: int = 1, seed: int | np.random.Generator | None = 0,
                   progress: Progress | None = None, device_name: str = "cpu", statistic: str | None = None,
@@ -465,6 +491,11 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
         timings = time_models(models, runs=runs, warmup=warmup, threads=threads, rounds=rounds, reference=first_arch,
                               seed=0 if isinstance(seed, np.random.Generator) or seed is None else seed,
                               progress=progress)
+        kernel_rows = []
+        for i, (p, _) in enumerate(models[first_arch:]):
+            if progress:
+                progress("kernel detection", i, len(archs), str(archs[i]))
+            kernel_rows.append(kernel_counts(p, threads=threads))
     ops, overhead, e2e = _op_timings(plans, timings), timings[ov], timings[first_arch:]
 
     def op_entries(stat: str) -> dict[str, float]:
@@ -490,16 +521,22 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
         t_pred = OpLatencyTable({"space": space.name, "dataset": dataset, "prune": False}, typed, "shape",
                                 tc).predict_many(space, archs)
         coef = nnls_fit(counts[cal], measured[cal])
+        k_ent, k_ic = _fit_kernels(kernel_rows, measured, cal)
+        k_pred = np.array([sum(k_ent.get(t, 0.0) * n for t, n in row.items()) + k_ic for row in kernel_rows])
         checks[stat] = {
             "held_out_archs": int(len(archs) - n_calibration),
             "additive_sum": score(s_op[test], measured[test]).as_dict(),
             "global_scale": score(sc * s_op[test] + ic, measured[test]).as_dict(),
             "calibrated": score(t_pred[test], measured[test]).as_dict(),
             "per_key_fit": score(counts[test] @ coef[:-1] + coef[-1], measured[test]).as_dict(),
+            "kernels": score(k_pred[test], measured[test]).as_dict(),
         }
-        fitted[stat] = (typed, s_op, 1.0, tc)
-    entries, op_sum, scale, intercept = fitted[statistic]
+        fitted[stat] = (typed, s_op, 1.0, tc, k_ent, k_ic)
+    entries, op_sum, scale, intercept, k_ent, k_ic = fitted[statistic]
     check = checks[statistic]
+    kernels = {"entries": k_ent, "intercept_ms": k_ic, "onnxruntime_version": ort.__version__,
+               "cpu_model": cpu_model(), "threads": threads,
+               "fit": f"NNLS of kernel counts on the {n_calibration} calibration archs ({statistic} statistic)"}
     all_t = [*ops.values(), *e2e]
     cvs = np.array([t.cv for t in all_t if t.runs and t.mean_ms > 0])
     spread = np.array([t.round_spread for t in e2e])
@@ -524,9 +561,10 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
         "entry_stats": {k: {kk: v for kk, v in t.as_dict().items() if kk != "median_ms"} | {"raw_median_ms": t.median_ms}
                         for k, t in ops.items()},
         "end_to_end": [{"arch": str(a), "index": space.index(a) if hasattr(space, "index") else None,
-                        "op_sum_ms": float(s), **t.as_dict()} for a, s, t in zip(archs, op_sum, e2e)],
+                        "op_sum_ms": float(s), **t.as_dict(), "kernels": dict(sorted(kr.items()))}
+                       for a, s, t, kr in zip(archs, op_sum, e2e, kernel_rows)],
     }
-    table = OpLatencyTable(meta, entries, "shape", intercept, scale)
+    table = OpLatencyTable(meta, entries, "shape", intercept, scale, kernels)
     dt = time.perf_counter() - t_start
     table.meta["profile_seconds"] = dt
     log.info("profiled %d ops and %d models in %.0f s", len(ops), len(archs), dt)

@@ -29,6 +29,13 @@ per-op profiler; ``key: "position"`` prefixes it with the position with cell num
 (``stage1.edge2<-0:nor_conv_3x3-in32x16x16-...``), for tables fitted from whole-model data where the
 same op can cost differently at different places. Predicted latency =
 ``scale * sum(entries[key(layer)] for layer in space.layers(arch, dataset)) + intercept_ms``.
+
+Optional ``"kernels"`` object (tables written by ``edgenas profile`` for onnxruntime): a kernel
+model, ``{"entries": {"<kernel type>": ms}, "intercept_ms": float, "onnxruntime_version": str,
+"cpu_model": str, "threads": int}``. When present it is the predictor: the arch's kernel counts
+after onnxruntime's graph optimizations (:mod:`edgenas.hardware.kernels`) times the entries, plus
+the intercept; the per-op entries stay as the fallback for an arch with a kernel type the
+calibration archs never showed.
 """
 
 from __future__ import annotations
@@ -41,10 +48,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import logging
+
 import numpy as np
 
 from ..errors import LatencyTableError
 from ._graph import cost_layers
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -179,8 +190,12 @@ class OpLatencyTable:
     key: str = "shape"
     intercept_ms: float = 0.0
     scale: float = 1.0
+    #: kernel model (see module docstring): {"entries": {kernel type: ms}, "intercept_ms": ..., ...}
+    kernels: dict[str, Any] | None = None
     # per-instance memo of op sums by arch tokens (searches price the same archs many times)
     _sums: dict = field(default_factory=dict, compare=False, repr=False)
+    # per-instance memo of kernel-model predictions by arch tokens (kernel detection costs ~0.35 s)
+    _kernel_ms: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def prune(self) -> bool:
@@ -196,11 +211,54 @@ class OpLatencyTable:
         return str(self.meta["dataset"])
 
     def predict_many(self, space: Any, archs: Any) -> np.ndarray:
-        """(len(archs),) predicted ms: ``scale * sum of entries + intercept_ms``.
+        """(len(archs),) predicted ms: the kernel model when the table has one, else
+        ``scale * sum of entries + intercept_ms``.
 
         Raises:
             MissingLatencyError: an arch uses an op key the table lacks (never counted as 0 ms).
+            DependencyError: a kernel-model table without onnxruntime / onnx installed.
         """
+        if self.kernels:
+            return self._predict_kernels(space, archs)
+        return self.predict_ops(space, archs)
+
+    def _predict_kernels(self, space: Any, archs: Any) -> np.ndarray:
+        from .kernels import arch_kernels
+
+        k = self.kernels or {}
+        entries, memo = k["entries"], self._kernel_ms
+        out = np.empty(len(archs))
+        for i, a in enumerate(archs):
+            ms = memo.get(a.tokens)
+            if ms is None:
+                if not memo:
+                    self._warn_if_other_host()
+                counts = arch_kernels(space, a, self.dataset, threads=int(k.get("threads", 1)))
+                unknown = sorted(set(counts) - set(entries))
+                if unknown:
+                    log.warning("kernel table %s/%s has no entry for %s (arch %s); using the per-op entries",
+                                self.space, self.dataset, ", ".join(unknown), a)
+                    ms = float(self.predict_ops(space, [a])[0])
+                else:
+                    ms = float(sum(entries[t] * n for t, n in counts.items()) + float(k.get("intercept_ms", 0.0)))
+                memo[a.tokens] = ms
+            out[i] = ms
+        return out
+
+    def _warn_if_other_host(self) -> None:
+        """Kernel counts depend on onnxruntime's version and the CPU; say so when they differ."""
+        from .._imports import require
+        from .profile import cpu_model
+
+        ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
+        k = self.kernels or {}
+        if k.get("onnxruntime_version") not in (None, ort.__version__) or k.get("cpu_model") not in (None, cpu_model()):
+            log.warning("latency table for %s/%s was profiled with onnxruntime %s on %r; this host has %s on %r: "
+                        "re-run `edgenas profile` for trustworthy numbers", self.space, self.dataset,
+                        k.get("onnxruntime_version"), k.get("cpu_model"), ort.__version__, cpu_model())
+
+    def predict_ops(self, space: Any, archs: Any) -> np.ndarray:
+        """(len(archs),) per-op prediction ``scale * sum of entries + intercept_ms`` (no kernel model)."""
         from ..errors import MissingLatencyError
 
         out = np.empty(len(archs))
@@ -229,8 +287,11 @@ class OpLatencyTable:
         extra = self.meta.get("entry_stats", {})
         entries = {k: {"median_ms": v, **extra.get(k, {})} for k, v in sorted(self.entries.items())}
         meta = {k: v for k, v in self.meta.items() if k != "entry_stats"}
-        return {**meta, "schema_version": SCHEMA_VERSION, "kind": "op_latency", "units": "ms",
-                "key": self.key, "intercept_ms": self.intercept_ms, "scale": self.scale, "entries": entries}
+        out = {**meta, "schema_version": SCHEMA_VERSION, "kind": "op_latency", "units": "ms",
+               "key": self.key, "intercept_ms": self.intercept_ms, "scale": self.scale, "entries": entries}
+        if self.kernels:
+            out["kernels"] = self.kernels
+        return out
 
 
 def load_op_table(path: Path, *, space: str | None = None, dataset: str | None = None) -> OpLatencyTable:
@@ -262,9 +323,18 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
         stats[k] = {s: x for s, x in v.items() if s != "median_ms"}
     for name in ("intercept_ms", "scale"):
         _check(isinstance(obj[name], (int, float)) and np.isfinite(obj[name]), path, f"{name} must be a number")
-    meta = {k: v for k, v in obj.items() if k not in ("entries",)}
+    kernels = obj.get("kernels")
+    if kernels is not None:
+        _check(isinstance(kernels, dict) and isinstance(kernels.get("entries"), dict) and kernels["entries"], path,
+               "kernels must be an object with non-empty entries")
+        for k, v in kernels["entries"].items():
+            _check(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0, path,
+                   f"kernel entry {k!r} must be a finite non-negative number of ms")
+        ic = kernels.get("intercept_ms", 0.0)
+        _check(isinstance(ic, (int, float)) and np.isfinite(ic), path, "kernels.intercept_ms must be a number")
+    meta = {k: v for k, v in obj.items() if k not in ("entries", "kernels")}
     meta["entry_stats"] = stats
-    return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]))
+    return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]), kernels)
 
 
 def _finite(obj: Any) -> Any:

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgenas.cli import cli
+from edgenas.spaces import get_space
 
 
 def test_profile_refuses_tensorrt_target():
@@ -34,4 +35,11 @@ def test_profile_tiny_run(tmp_path):
     assert table.meta["onnxruntime_version"] and table.meta["cpu_model"] and table.meta["threads"] == 1
     assert len(table.entries) >= 20
     assert table.meta["statistic"] == "ref" and table.meta["rounds"] == 3  # defaults for one thread
-    assert {"ref_ms", "cpu_median_ms", "round_spread"} <= set(table.meta["end_to_end"][0])
+    assert {"ref_ms", "cpu_median_ms", "round_spread", "kernels"} <= set(table.meta["end_to_end"][0])
+    # the kernel model (fitted on the 2 calibration archs) is the table's predictor
+    assert summary["check"]["kernels"]["n"] == 3 and table.kernels["entries"]
+    assert set(table.meta["end_to_end"][0]["kernels"]) >= {"Gemm", "GlobalAveragePool"}
+    first = get_space("nb201").parse(table.meta["end_to_end"][0]["arch"])
+    k = table.kernels
+    want = sum(k["entries"].get(t, 0.0) * n for t, n in table.meta["end_to_end"][0]["kernels"].items())
+    assert table.predict_many(get_space("nb201"), [first])[0] == pytest.approx(want + k["intercept_ms"])

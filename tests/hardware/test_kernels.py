@@ -1,0 +1,103 @@
+"""Kernel detection (onnxruntime's optimized graph) and the kernel model of op tables."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from onnx import helper
+
+from edgenas.errors import LatencyTableError
+from edgenas.hardware.kernels import arch_kernels, export_onnx_bytes, kernel_counts, kernel_key
+from edgenas.hardware.tables import OpLatencyTable, load_op_table, save_op_table
+from edgenas.spaces import get_space
+
+ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+MIXED = "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|none~2|"
+
+
+def test_kernel_key_names_fused_convs():
+    conv = helper.make_node("Conv", ["x", "w", "b", "s"], ["y"], domain="com.microsoft.nchwc", kernel_shape=[3, 3],
+                            strides=[2, 2], group=1, activation="Relu")
+    assert kernel_key(conv) == "Conv-k3x3-s2-g1+Relu+sum"
+    plain = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[1, 1], group=4)
+    assert kernel_key(plain) == "Conv-k1x1-s1-g4"
+    assert kernel_key(helper.make_node("ReorderInput", ["x"], ["y"], domain="com.microsoft.nchwc")) == "ReorderInput"
+
+
+def test_conv_relu_is_one_kernel():
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+    counts = kernel_counts(export_onnx_bytes(model, (1, 16, 8, 8)))
+    convs = {k: n for k, n in counts.items() if "Conv" in k}
+    assert sum(convs.values()) == 1  # BatchNorm folded into the conv
+    assert "Relu" not in counts and "BatchNormalization" not in counts  # ReLU fused too
+
+
+def test_nb201_kernels_depend_on_wiring():
+    space = get_space("nb201")
+    dense = arch_kernels(space, space.parse(ALL_CONV), "cifar10")
+    mixed = arch_kernels(space, space.parse(MIXED), "cifar10")
+    n_conv = sum(n for k, n in dense.items() if k.startswith("Conv-k3x3-s1"))
+    assert n_conv == 6 * 15 + 1 + 2  # 6 edges x 15 cells, the stem, the stride-1 conv of the 2 resblocks
+    assert "Mul" not in dense and "ReorderInput" not in dense  # all-NCHWc: no layout changes inside
+    assert mixed["Mul"] == 2 * 15  # the two `none` edges of every cell stay Mul nodes
+    assert mixed["ReorderInput"] > 0 and mixed["ReorderOutput"] > 0
+
+
+def _table(entries: dict[str, float], kernels: dict | None) -> OpLatencyTable:
+    meta = {"space": "nb201", "dataset": "cifar10", "prune": False, "source": "test", "license": "CC0"}
+    return OpLatencyTable(meta, entries, "shape", 0.5, 1.0, kernels)
+
+
+def _op_entries(space, archs) -> dict[str, float]:
+    return {la.key(): 0.01 for a in archs for la in space.layers(a, "cifar10")}
+
+
+def test_kernel_model_predicts_and_round_trips(tmp_path):
+    space = get_space("nb201")
+    archs = [space.parse(ALL_CONV), space.parse(MIXED)]
+    counts = [arch_kernels(space, a, "cifar10") for a in archs]
+    types = sorted(set(counts[0]) | set(counts[1]))
+    entries = {t: 0.001 * (i + 1) for i, t in enumerate(types)}
+    kernels = {"entries": entries, "intercept_ms": 0.25, "threads": 1}
+    table = _table(_op_entries(space, archs), kernels)
+    want = [sum(entries[t] * n for t, n in c.items()) + 0.25 for c in counts]
+    np.testing.assert_allclose(table.predict_many(space, archs), want)
+    save_op_table(table, tmp_path / "t.json")
+    back = load_op_table(tmp_path / "t.json", space="nb201", dataset="cifar10")
+    assert back.kernels["entries"] == entries
+    np.testing.assert_allclose(back.predict_many(space, archs), want)
+    # without the kernel model the same table sums its op entries
+    np.testing.assert_allclose(back.predict_ops(space, archs), table.predict_ops(space, archs))
+    assert not np.allclose(back.predict_ops(space, archs), want)
+
+
+def test_unknown_kernel_type_falls_back_to_op_entries(caplog):
+    space = get_space("nb201")
+    a = space.parse(MIXED)
+    table = _table(_op_entries(space, [a]), {"entries": {"Conv-k3x3-s1-g1": 1.0}, "intercept_ms": 0.0})
+    with caplog.at_level(logging.WARNING):
+        got = table.predict_many(space, [a])
+    assert got[0] == pytest.approx(table.predict_ops(space, [a])[0])
+    assert "no entry for" in caplog.text
+
+
+@pytest.mark.parametrize(("kernels", "needle"), [
+    ({"entries": {}}, "non-empty entries"),
+    ({"entries": {"Add": -1.0}}, "kernel entry 'Add'"),
+    ({"entries": {"Add": 1.0}, "intercept_ms": "x"}, "kernels.intercept_ms"),
+])
+def test_bad_kernel_section_is_rejected(tmp_path, kernels, needle):
+    space = get_space("nb201")
+    table = _table(_op_entries(space, [space.parse(ALL_CONV)]), None)
+    obj = table.to_json() | {"kernels": kernels}
+    (tmp_path / "t.json").write_text(json.dumps(obj))
+    with pytest.raises(LatencyTableError, match=needle):
+        load_op_table(tmp_path / "t.json")
