@@ -182,7 +182,9 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, sour
                 f"target {t.name!r} has a per-op table for {sp.name}/{dataset}, so only --source lut works "
                 f"(asked for {source!r})")
         op = load_op_table(ref.file, space=sp.name, dataset=dataset)
-        return CostModel(t, sp, dataset, "lut", f"per-op table {ref.file.name}", op_table=op)
+        detail = (f"kernel model (onnxruntime kernel detection) of {ref.file.name}" if op.kernels
+                  else f"per-op table {ref.file.name}")
+        return CostModel(t, sp, dataset, "lut", detail, op_table=op)
     table = load_arch_table(ref.file, space=sp.name, dataset=dataset)
     if ref.column is None:
         raise LatencyTableError(f"target {t.name!r}: table {ref.file.name} needs a 'column' in the target file")

@@ -172,6 +172,15 @@ class NB201Space(SearchSpace):
         out.append(LayerSpec("classifier", "linear", (cl, 1, 1), (ds.num_classes, 1, 1)))
         return out
 
+    def onnx_bytes(self, arch: Arch, dataset: str) -> bytes:
+        """The network at batch 1 as ONNX, written directly (milliseconds; same onnxruntime kernels
+        as exporting :meth:`build_model`, random weights): for kernel detection, not deployment."""
+        from ._nb201_onnx import nb201_onnx_bytes
+
+        ds = self.dataset(dataset)
+        return nb201_onnx_bytes(arch.tokens, ds.num_classes, tuple(ds.input_shape), channels=self.channels,
+                                cells_per_stage=self.cells_per_stage)
+
     def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
         """The benchmark network; options: ``bn_track_running_stats`` (default True),
         ``channels`` (16), ``cells_per_stage`` (5)."""
