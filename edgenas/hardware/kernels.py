@@ -34,13 +34,13 @@ __all__ = ["arch_kernels", "export_onnx_bytes", "kernel_counts", "kernel_key"]
 log = logging.getLogger(__name__)
 
 
-def kernel_key(node: Any) -> str:
+def kernel_key(node: Any, weight_shapes: dict[str, tuple[int, ...]] | None = None) -> str:
     """Kernel type of one node of an optimized ONNX graph.
 
-    Convolutions are keyed by kernel size, stride, groups, fused activation and fused sum
-    (``Conv-k3x3-s1-g1+Relu+sum``); every other node by its op type (``ReorderInput``, ``Add``).
-    Shapes are left out: a kernel type's cost per stage is fitted jointly (NB201 repeats the same
-    cell at every stage, so per-stage counts are proportional anyway).
+    Convolutions are keyed by kernel size, stride, groups, weight channels (out x in per group,
+    as onnxruntime stores them, NCHWc-padded), fused activation and fused sum
+    (``Conv-k3x3-s1-g1-c16x16+Relu+sum``); every other node by its op type (``ReorderInput``,
+    ``Add``). Element-wise kernels carry no shape: their cost is small and fitted jointly.
     """
     if node.op_type != "Conv":
         return str(node.op_type)
@@ -50,6 +50,9 @@ def kernel_key(node: Any) -> str:
     ks = "x".join(str(int(k)) for k in attrs.get("kernel_shape", [])) or "auto"
     strides = attrs.get("strides") or [1]
     key = f"Conv-k{ks}-s{int(max(strides))}-g{int(attrs.get('group', 1))}"
+    w = (weight_shapes or {}).get(node.input[1]) if len(node.input) > 1 else None
+    if w is not None and len(w) >= 2:
+        key += f"-c{int(w[0])}x{int(w[1])}"
     act = attrs.get("activation")
     if act:
         key += "+" + (act.decode() if isinstance(act, bytes) else str(act))
@@ -74,7 +77,8 @@ def kernel_counts(onnx_model: bytes | str | Path, *, threads: int = 1) -> Counte
         so.optimized_model_filepath = str(out)
         ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
         graph = onnx.load(str(out), load_external_data=False).graph
-    return Counter(kernel_key(n) for n in graph.node)
+    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
+    return Counter(kernel_key(n, shapes) for n in graph.node)
 
 
 def export_onnx_bytes(module: Any, input_shape: tuple[int, ...]) -> bytes:

@@ -25,10 +25,14 @@ a per-op-type scale plus an ``intercept_ms``, fitted (non-negative, relative err
 ``meta["check"]["per_key_fit"]`` is a diagnostic: a per-key NNLS fit on the same calibration archs
 (how far an additive model can get with this measurement noise).
 
-Kernel model (the table's predictor; see :mod:`edgenas.hardware.kernels` for why): the kernel
-counts of every end-to-end arch's optimized graph, one cost per kernel type fitted (NNLS) on the
-calibration archs, checked on the held-out ones (``check["kernels"]``). The per-op entries and
-their checks are kept; they are the fallback for a kernel type the calibration never showed.
+Kernel model (see :mod:`edgenas.hardware.kernels` for why): the kernel counts of every
+end-to-end arch's optimized graph, one cost per kernel type fitted (NNLS) on the calibration
+archs, checked on the held-out ones (``check["kernels"]``). Which of the two predictors the table
+uses (``check["predictor"]``) is decided by a 5-fold cross-validation on the calibration archs
+alone (``check["calibration_cv_mape"]``): NB201 (few kernel types, wiring-dependent) gets the
+kernel model, FBNet (135 kernel types for 25 calibration archs, but additive blocks) the per-op
+table. With a kernel model the per-op entries stay as the fallback for a kernel type the
+calibration never showed.
 
 Op modules: NB201 ops are built here; other spaces provide ``space.layer_module(layer)``.
 """
@@ -391,7 +395,7 @@ def profile_ops(space: Any, dataset: str, *, layers: list[Any] | None = None, ru
 
 
 def _per_op_type_calibration(space: Any, dataset: str, archs: list[Any], entries: dict[str, float],
-                             measured: np.ndarray, cal: slice) -> tuple[dict[str, float], float]:
+                             measured: np.ndarray, cal: slice | np.ndarray) -> tuple[dict[str, float], float]:
     """Per-op-type scale (>= 0) and constant fitted on the calibration archs.
 
     An op timed alone runs with warm caches and its own session; inside a graph the same op can be
@@ -414,9 +418,27 @@ def _per_op_type_calibration(space: Any, dataset: str, archs: list[Any], entries
 
 
 STATISTICS = ("ref", "cpu", "median", "p10")
+#: folds of the cross-validation (on the calibration archs only) that picks the table's predictor
+CV_FOLDS = 5
 
 
-def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice) -> tuple[dict[str, float], float]:
+def _cv_mape(fit_predict: Callable[[np.ndarray], np.ndarray], measured: np.ndarray, n_calibration: int) -> float:
+    """Mean relative error (%) of ``fit_predict(train indices) -> predictions for all archs`` over
+    ``CV_FOLDS`` folds of the calibration archs (the held-out archs are never looked at)."""
+    idx = np.arange(n_calibration)
+    errs = []
+    for f in range(min(CV_FOLDS, n_calibration)):
+        test = idx[f::CV_FOLDS]
+        pred = fit_predict(np.setdiff1d(idx, test))
+        errs.extend(np.abs(pred[test] - measured[test]) / measured[test])
+    return float(100 * np.mean(errs))
+
+
+def _kernel_predictions(rows: list[Any], entries: dict[str, float], intercept: float) -> np.ndarray:
+    return np.array([sum(entries.get(t, 0.0) * n for t, n in row.items()) + intercept for row in rows])
+
+
+def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice | np.ndarray) -> tuple[dict[str, float], float]:
     """Cost per kernel type (>= 0) and a constant, NNLS on the calibration archs' kernel counts.
 
     Kernel types no calibration arch has are left out (a prediction then falls back to the op
@@ -425,7 +447,8 @@ def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice) -> tuple[dic
     """
     from .fit import nnls_fit
 
-    types = sorted({t for row in rows[cal] for t in row})
+    cal_rows = rows[cal] if isinstance(cal, slice) else [rows[i] for i in cal]
+    types = sorted({t for row in cal_rows for t in row})
     x = np.array([[row.get(t, 0) for t in types] for row in rows], dtype=float)
     coef = nnls_fit(x[cal], measured[cal])
     return {t: float(c) for t, c in zip(types, coef[:-1])}, float(coef[-1])
@@ -522,7 +545,16 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
                                 tc).predict_many(space, archs)
         coef = nnls_fit(counts[cal], measured[cal])
         k_ent, k_ic = _fit_kernels(kernel_rows, measured, cal)
-        k_pred = np.array([sum(k_ent.get(t, 0.0) * n for t, n in row.items()) + k_ic for row in kernel_rows])
+        k_pred = _kernel_predictions(kernel_rows, k_ent, k_ic)
+
+        def ops_fit(train: np.ndarray, ent: dict = ent, measured: np.ndarray = measured) -> np.ndarray:
+            e, c = _per_op_type_calibration(space, dataset, archs, ent, measured, train)
+            return OpLatencyTable({"space": space.name, "dataset": dataset, "prune": False}, e, "shape",
+                                  c).predict_many(space, archs)
+
+        def kernels_fit(train: np.ndarray, measured: np.ndarray = measured) -> np.ndarray:
+            return _kernel_predictions(kernel_rows, *_fit_kernels(kernel_rows, measured, train))
+        cv = {"ops": _cv_mape(ops_fit, measured, n_calibration), "kernels": _cv_mape(kernels_fit, measured, n_calibration)}
         checks[stat] = {
             "held_out_archs": int(len(archs) - n_calibration),
             "additive_sum": score(s_op[test], measured[test]).as_dict(),
@@ -530,13 +562,17 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
             "calibrated": score(t_pred[test], measured[test]).as_dict(),
             "per_key_fit": score(counts[test] @ coef[:-1] + coef[-1], measured[test]).as_dict(),
             "kernels": score(k_pred[test], measured[test]).as_dict(),
+            "calibration_cv_mape": cv,
+            "predictor": min(cv, key=lambda k: cv[k]),
         }
         fitted[stat] = (typed, s_op, 1.0, tc, k_ent, k_ic)
     entries, op_sum, scale, intercept, k_ent, k_ic = fitted[statistic]
     check = checks[statistic]
-    kernels = {"entries": k_ent, "intercept_ms": k_ic, "onnxruntime_version": ort.__version__,
-               "cpu_model": cpu_model(), "threads": threads,
-               "fit": f"NNLS of kernel counts on the {n_calibration} calibration archs ({statistic} statistic)"}
+    kernels = None
+    if check["predictor"] == "kernels":
+        kernels = {"entries": k_ent, "intercept_ms": k_ic, "onnxruntime_version": ort.__version__,
+                   "cpu_model": cpu_model(), "threads": threads,
+                   "fit": f"NNLS of kernel counts on the {n_calibration} calibration archs ({statistic} statistic)"}
     all_t = [*ops.values(), *e2e]
     cvs = np.array([t.cv for t in all_t if t.runs and t.mean_ms > 0])
     spread = np.array([t.round_spread for t in e2e])
