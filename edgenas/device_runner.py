@@ -117,8 +117,14 @@ def _load_input(path: str | None, shape: Sequence[int], seed: int) -> Any:
 
 
 def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path: str | None,
-                    seed: int) -> dict[str, Any]:
-    """Time ``runs`` single inferences of ``model`` with onnxruntime (CPU EP) after ``warmup`` runs."""
+                    seed: int, reference: str | None = None) -> dict[str, Any]:
+    """Time ``runs`` single inferences of ``model`` with onnxruntime (CPU EP) after ``warmup`` runs.
+
+    With ``reference`` (another ONNX model; 1 thread), every timed run of ``model`` is followed by
+    a timed run of the reference, each after one untimed run of the same model (warm caches), and
+    ``reference_ratio`` lists the per-pair ratios of thread CPU times: on a host whose speed
+    drifts (shared VMs) the ratio repeats within ~2 % where the absolute time moves by 10-30 %.
+    """
     try:
         import numpy as np  # noqa: F401
     except ImportError:
@@ -133,28 +139,53 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
     so.intra_op_num_threads = threads  # fixed, so numbers are comparable across runs and devices
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    try:
-        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise RunnerError(f"onnxruntime cannot load {model}: {first}") from None
+    def load(path: str) -> Any:
+        try:
+            return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise RunnerError(f"onnxruntime cannot load {path}: {first}") from None
+
+    if reference is not None and threads != 1:
+        raise RunnerError(f"--reference needs --threads 1 (got {threads}): pairing compares thread CPU times")
+    sess = load(model)
     inp = sess.get_inputs()[0]
     shape = inp.shape
     if any(not isinstance(d, int) for d in shape):
         raise RunnerError(f"model input {inp.name!r} has a dynamic shape {shape}; export with static shapes")
     x = _load_input(input_path, shape, seed)
     feed = {inp.name: x}
+    ref_sess, ref_feed = None, None
+    if reference is not None:
+        ref_sess = load(reference)
+        ri = ref_sess.get_inputs()[0]
+        if any(not isinstance(d, int) for d in ri.shape):
+            raise RunnerError(f"reference input {ri.name!r} has a dynamic shape {ri.shape}")
+        ref_feed = {ri.name: _load_input(None, ri.shape, seed)}
     for _ in range(warmup):
         sess.run(None, feed)
-    times, cpu = [], []
+        if ref_sess is not None:
+            ref_sess.run(None, ref_feed)
+    times, cpu, ratios, ref_cpu = [], [], [], []
     for _ in range(runs):
+        if ref_sess is not None:
+            sess.run(None, feed)
         c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
         sess.run(None, feed)
         times.append((time.perf_counter_ns() - t0) / 1e6)
         cpu.append((time.thread_time_ns() - c0) / 1e6)
+        if ref_sess is not None:
+            ref_sess.run(None, ref_feed)
+            c0 = time.thread_time_ns()
+            ref_sess.run(None, ref_feed)
+            ref_cpu.append((time.thread_time_ns() - c0) / 1e6)
+            if ref_cpu[-1] > 0:
+                ratios.append(cpu[-1] / ref_cpu[-1])
     out = sess.run(None, feed)[0]
+    paired = {"reference_ratio": ratios, "reference_cpu_ms": ref_cpu} if ref_sess is not None else {}
     return {
+        **paired,
         "latency_ms": times,
         # with one intra-op thread onnxruntime runs in this thread, so its CPU time leaves out the time the
         # run was preempted: a second, load-robust view on a shared machine (meaningless with more threads)
@@ -531,6 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="tensorrt: precision baked into the ONNX (checked against --precision on TensorRT 11)")
     p.add_argument("--workspace-mib", type=int, default=1024, help="tensorrt: builder workspace limit")
     p.add_argument("--cudart", default=None, help="tensorrt: path of libcudart (default: search)")
+    p.add_argument("--reference", default=None,
+                   help="onnxruntime, 1 thread: ONNX model timed right after every timed run (paired timing)")
     p.add_argument("--out", required=True, help="result JSON path")
     a = p.parse_args(argv)
     try:
@@ -540,8 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise RunnerError(f"model file not found: {a.model}")
         if a.engine is not None and not os.path.isfile(a.engine):
             raise RunnerError(f"engine file not found: {a.engine}")
+        if a.reference is not None and (a.runtime != "onnxruntime" or not os.path.isfile(a.reference)):
+            raise RunnerError(f"--reference {a.reference}: needs --runtime onnxruntime and an existing file")
         if a.runtime == "onnxruntime":
-            res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed)
+            res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed, a.reference)
         elif a.runtime == "tensorrt":
             res = run_tensorrt(a.model, a.runs, a.warmup, a.input, a.seed, a.precision, a.engine, a.onnx_precision,
                                a.workspace_mib, a.cudart)

@@ -29,12 +29,16 @@ from ._common import console, echo_json, json_option
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True,
               help="Seconds allowed for the remote run.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
+@click.option("--paired/--no-paired", default=None,
+              help="Also time each model paired with the table's reference arch (onnxruntime, 1 thread; default: "
+                   "when the target's table was profiled that way). Gives the latency in the table's units, "
+                   "free of the host's speed drift.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("validation.json"),
               show_default=True)
 @json_option
 def validate(model: Path, target: str, runtime: str, precision: str, runs: int, warmup: int, threads: int | None,
              host: str | None, ssh_options: tuple[str, ...], remote_python: str, timeout: float, seed: int,
-             out_file: Path, as_json: bool) -> None:
+             paired: bool | None, out_file: Path, as_json: bool) -> None:
     """Measure MODEL (a .onnx file or an export directory) and write validation.json.
 
     Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
@@ -43,7 +47,7 @@ def validate(model: Path, target: str, runtime: str, precision: str, runs: int, 
 
     results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
                               host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
-                              timeout=timeout, precision=precision).to_dict()
+                              timeout=timeout, precision=precision, paired=paired).to_dict()
                for m in collect_models(model)]
     from .._json import dumps
 
@@ -82,6 +86,11 @@ def _report(results: list[dict], out_file: Path) -> None:
         errs_cpu = [abs(r["error_cpu_pct"]) for r in results if r.get("error_cpu_pct") is not None]
         if errs_cpu:  # 1-thread onnxruntime: the same against the inference thread's CPU time (ignores preemption)
             con.print(f"median |error| against thread CPU time {statistics.median(errs_cpu):.1f} %")
+        errs_paired = [abs(r["error_paired_pct"]) for r in results if r.get("error_paired_pct") is not None]
+        if errs_paired:
+            within = sum(e <= 10 for e in errs_paired)
+            con.print(f"median |error| against paired timing (table units) {statistics.median(errs_paired):.1f} %, "
+                      f"{within}/{len(errs_paired)} within 10 %")
     else:
         con.print("no latency prediction for this target (cost model or table missing)")
     noisy = [r for r in results if r["cv"] > 0.1]

@@ -73,6 +73,13 @@ class ValidationResult:
     error_cpu_pct: float | None = None
     #: runtime-specific facts from the runner (tensorrt: version, engine source, strongly typed; trtexec: command)
     runtime_details: dict[str, Any] | None = None
+    #: paired timing (onnxruntime, 1 thread, a table profiled with paired timing): the median ratio of
+    #: this model's thread CPU time to the table's reference arch timed right after it, times the
+    #: reference's time in the table, i.e. the measurement in the table's own units, free of the
+    #: host's speed drift between profiling and now
+    measured_paired_ms: float | None = None
+    error_paired_pct: float | None = None
+    paired_reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,7 +199,8 @@ def _run(cmd: list[str], *, host: str, what: str, timeout: float) -> subprocess.
 
 
 def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], *, ssh_options: tuple[str, ...] = (),
-               python: str = "python3", connect_timeout: int = 10, timeout: float = 600.0) -> dict[str, Any]:
+               python: str = "python3", connect_timeout: int = 10, timeout: float = 600.0,
+               extra_files: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Copy model + device runner + input to ``host``, run the runner there, fetch and parse its JSON.
 
     Uses the system ``ssh``/``scp`` with BatchMode (never prompts). The remote temp dir is removed after.
@@ -212,7 +220,8 @@ def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], 
     rdir = proc.stdout.strip().splitlines()[-1]
     try:
         runner = Path(device_runner.__file__)
-        _check(_run([*scp, str(model), str(runner), str(input_npy), f"{host}:{rdir}/"], host=host,
+        _check(_run([*scp, str(model), str(runner), str(input_npy), *map(str, extra_files), f"{host}:{rdir}/"],
+                    host=host,
                     what="copying the model", timeout=step + 120.0), host, "copying the model")
         q = shlex.quote
         remote = (f"cd {q(rdir)} && {q(python)} device_runner.py {q(model.name)} "
@@ -245,6 +254,7 @@ def validate_model(
     model_path: Path | str, *, target: str, runtime: str = "onnxruntime", runs: int = 100, warmup: int = 20,
     threads: int | None = None, host: str | None = None, ssh_options: tuple[str, ...] = (),
     remote_python: str = "python3", seed: int = 0, timeout: float = 600.0, precision: str = "fp32",
+    paired: bool | None = None,
 ) -> ValidationResult:
     """Measure one ONNX model on ``target`` and compare with the prediction and the reference output.
 
@@ -258,6 +268,9 @@ def validate_model(
         threads: intra-op threads (default: the target's, else 1).
         host: ``USER@HOST`` to run on over SSH; None runs here.
         ssh_options: extra ``-o KEY=VALUE`` options for ssh/scp (port, identity, known hosts).
+        paired: also time the model paired with the target table's reference arch (see
+            ``ValidationResult.measured_paired_ms``). None: whenever possible (onnxruntime, 1
+            thread, a table profiled with paired timing); True: required.
 
     Raises:
         ValidationError / DependencyError: bad model, shape mismatch, unreachable host, missing runtime.
@@ -298,15 +311,32 @@ def validate_model(
         engine = engine_beside(model_path, precision) if not host else None  # engines are not portable: no copy
         if engine is not None:
             args += ["--engine", str(engine)]
+    reference = None
+    if paired is not False and runtime == "onnxruntime" and n_threads == 1 and space is not None:
+        reference = table_reference(target, space, meta.get("dataset", ""))
+    if paired and reference is None:
+        raise ValidationError(f"--paired needs --runtime onnxruntime, 1 thread and a {target!r} table for "
+                              f"{meta.get('space')}/{meta.get('dataset')} profiled with paired timing "
+                              f"(edgenas profile, statistic ref)")
     with tempfile.TemporaryDirectory(prefix="edgenas-validate-") as tmp:
         inp = Path(tmp) / "input.npy"
         np.save(inp, x)
+        extra: tuple[Path, ...] = ()
+        if reference is not None:
+            from ..hardware.kernels import export_onnx_bytes
+
+            ref_path = Path(tmp) / "reference.onnx"
+            ref_path.write_bytes(export_onnx_bytes(space.build_model(space.parse(reference[0]), meta["dataset"]),
+                                                   (1, *space.dataset(meta["dataset"]).input_shape)))
+            extra = (ref_path,)
         if host:
-            res = run_remote(host, model_path, inp, args, ssh_options=ssh_options, python=remote_python,
-                             timeout=timeout)
+            remote_args = args + (["--reference", "reference.onnx"] if extra else [])
+            res = run_remote(host, model_path, inp, remote_args, ssh_options=ssh_options, python=remote_python,
+                             timeout=timeout, extra_files=extra)
         else:
             out = Path(tmp) / "result.json"
-            _run_local(device_runner, [str(model_path), *args, "--input", str(inp), "--out", str(out)])
+            local_args = args + (["--reference", str(extra[0])] if extra else [])
+            _run_local(device_runner, [str(model_path), *local_args, "--input", str(inp), "--out", str(out)])
             res = json.loads(out.read_text())
     ref, ref_kind = _reference_output(model_path, meta, x)
     if res.get("output") is None:
@@ -327,6 +357,10 @@ def validate_model(
     cpu = res.get("summary_cpu_ms")
     err_cpu = (100.0 * (predicted - cpu["p50"]) / cpu["p50"]
                if cpu is not None and predicted is not None and cpu["p50"] > 0 else None)
+    paired_ms = err_paired = None
+    if reference is not None and res.get("reference_ratio"):
+        paired_ms = float(np.median(res["reference_ratio"])) * reference[1]
+        err_paired = 100.0 * (predicted - paired_ms) / paired_ms if predicted is not None and paired_ms > 0 else None
     return ValidationResult(
         model=str(model_path), arch=meta.get("arch"), space=meta.get("space"), dataset=meta.get("dataset"),
         target=target, runtime=runtime, host=host or "localhost", threads=n_threads, runs=runs, warmup=warmup,
@@ -338,7 +372,27 @@ def validate_model(
         measured_cpu_ms={k: cpu[k] for k in ("p50", "p90", "min")} if cpu is not None else None,
         error_cpu_pct=err_cpu,
         runtime_details=res.get("tensorrt") or ({"command": res["command"]} if "command" in res else None),
+        measured_paired_ms=paired_ms, error_paired_pct=err_paired,
+        paired_reference=reference[0] if reference is not None and paired_ms is not None else None,
     )
+
+
+def table_reference(target: str, space: Any, dataset: str) -> tuple[str, float] | None:
+    """(reference arch, its ms in the table) of ``target``'s table for ``space``/``dataset`` when the
+    table was profiled with paired timing (``edgenas profile``, statistic ``ref``, 1 thread): the
+    profiler's reference is the first end-to-end arch, stored with ratio 1. None otherwise."""
+    from ..errors import EdgeNASError
+    from ..hardware.cost import get_cost_model
+
+    try:
+        table = get_cost_model(target, space, dataset).op_table
+    except EdgeNASError:
+        return None
+    meta = table.meta if table is not None else {}
+    e2e = meta.get("end_to_end") or []
+    if meta.get("statistic") != "ref" or meta.get("threads") != 1 or not e2e or not e2e[0].get("ref_ms"):
+        return None
+    return str(e2e[0]["arch"]), float(e2e[0]["ref_ms"])
 
 
 def _run_local(device_runner: Any, argv: list[str]) -> int:

@@ -64,6 +64,21 @@ def test_runner_onnxruntime_as_script(tmp_path, onnx_model):
     assert all(c <= w + 0.05 for c, w in zip(res["cpu_ms"], res["latency_ms"]))
 
 
+def test_runner_paired_with_reference(tmp_path, onnx_model):
+    out = tmp_path / "r.json"
+    # the model against itself: every pair ratio is ~1 (same work, warm, back to back)
+    assert device_runner.main([str(onnx_model), "--runs", "8", "--warmup", "1", "--reference", str(onnx_model),
+                               "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert len(res["reference_ratio"]) == 8 and len(res["reference_cpu_ms"]) == 8
+    assert 0.5 < float(np.median(res["reference_ratio"])) < 2.0
+    assert device_runner.main([str(onnx_model), "--threads", "2", "--reference", str(onnx_model),
+                               "--out", str(tmp_path / "r2.json")]) == 2
+    assert device_runner.main([str(onnx_model), "--reference", str(tmp_path / "missing.onnx"),
+                               "--out", str(tmp_path / "r3.json")]) == 2
+    assert not (tmp_path / "r2.json").exists() and not (tmp_path / "r3.json").exists()
+
+
 def test_runner_errors(tmp_path, onnx_model, capsys):
     assert device_runner.main([str(tmp_path / "nope.onnx"), "--out", str(tmp_path / "r.json")]) == 2
     assert device_runner.main([str(onnx_model), "--runtime", "trtexec", "--trtexec", str(tmp_path / "no-trtexec"),

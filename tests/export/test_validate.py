@@ -44,3 +44,24 @@ def test_missing_runtime_is_a_validation_error(onnx_model, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ValidationError, match="trtexec not found"):
         validate_model(onnx_model, target="cpu", runtime="trtexec", runs=2, warmup=0)
+
+
+def test_paired_timing_against_the_shipped_cpu_table(onnx_model):
+    from edgenas.export.validate import table_reference
+    from edgenas.spaces import get_space
+
+    ref = table_reference("cpu", get_space("nb201"), "cifar10")
+    assert ref is not None and ref[1] > 0  # the shipped table was profiled with paired timing
+    r = validate_model(onnx_model, target="cpu", runs=6, warmup=1, threads=1)  # paired by default
+    assert r.paired_reference == ref[0] and r.measured_paired_ms > 0
+    if r.predicted_ms is not None:
+        assert r.error_paired_pct == pytest.approx(100 * (r.predicted_ms - r.measured_paired_ms) / r.measured_paired_ms)
+    off = validate_model(onnx_model, target="cpu", runs=2, warmup=0, threads=1, paired=False)
+    assert off.measured_paired_ms is None and off.paired_reference is None
+
+
+def test_paired_timing_needs_one_thread_and_a_paired_table(onnx_model):
+    with pytest.raises(ValidationError, match="--paired needs"):
+        validate_model(onnx_model, target="cpu", runs=2, warmup=0, threads=2, paired=True)
+    with pytest.raises(ValidationError, match="--paired needs"):
+        validate_model(onnx_model, target="jetson", runs=2, warmup=0, threads=1, paired=True)
