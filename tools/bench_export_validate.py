@@ -48,6 +48,20 @@ def _table_provenance(target: str, dataset: str) -> dict[str, str]:
     return {str(Path(r.file).name): hashlib.sha256(Path(r.file).read_bytes()).hexdigest() for r in refs}
 
 
+def _paired_summary(rows: list[dict]) -> dict[str, float | int | None]:
+    """Errors against paired timing (the table's reference arch timed after every run; table units)."""
+    from scipy.stats import kendalltau
+
+    ok = [r for r in rows if r.get("error_paired_pct") is not None]
+    if not ok:
+        return {"paired_n": 0}
+    errs = [abs(r["error_paired_pct"]) for r in ok]
+    return {"paired_n": len(ok), "paired_median_abs_error_pct": statistics.median(errs),
+            "paired_max_abs_error_pct": max(errs), "paired_within_10pct": sum(e <= 10.0 for e in errs),
+            "paired_kendall_tau": float(kendalltau([r["predicted_ms"] for r in ok],
+                                                   [r["measured_paired_ms"] for r in ok]).statistic)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -91,7 +105,8 @@ def main() -> None:
                 row.update({"measured_ms": r.measured_ms, "cv": r.cv, "predicted_ms": r.predicted_ms,
                             "error_pct": r.error_pct, "measured_cpu_ms": r.measured_cpu_ms,
                             "error_cpu_pct": r.error_cpu_pct, "validate_parity_max_abs": r.parity_max_abs,
-                            "parity_ok": r.parity_ok})
+                            "parity_ok": r.parity_ok, "measured_paired_ms": r.measured_paired_ms,
+                            "error_paired_pct": r.error_paired_pct})
                 print(f"  {row['rank']:2d} p50 {r.measured_ms['p50']:.3f} ms  predicted "
                       f"{r.predicted_ms if r.predicted_ms is None else round(r.predicted_ms, 3)}  cv {r.cv:.3f}",
                       flush=True)
@@ -114,6 +129,7 @@ def main() -> None:
             "cpu_time_max_abs_error_pct": max(errs_cpu) if errs_cpu else None,
             "cpu_time_within_10pct": sum(e <= 10.0 for e in errs_cpu),
             "median_cv": statistics.median(r["cv"] for r in rows),
+            **_paired_summary(rows),
             "validate_parity_max_abs": max(r["validate_parity_max_abs"] for r in rows),
             "all_parity_ok": all(r["parity_ok"] for r in rows),
         })
