@@ -26,7 +26,8 @@ class _Builder:
     def __init__(self, rng: np.random.Generator) -> None:
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
-        self.rng = rng
+        # one random pool, sliced per tensor: drawing ~0.4 M numbers per tensor was a third of the time
+        self.pool = (rng.standard_normal(1 << 16) * 0.1).astype(np.float32)
         self.n = 0
 
     def name(self, prefix: str) -> str:
@@ -37,7 +38,8 @@ class _Builder:
         from onnx import numpy_helper
 
         n = self.name("w")
-        v = self.rng.standard_normal(shape).astype(np.float32) * 0.1
+        size = int(np.prod(shape))
+        v = np.resize(np.roll(self.pool, self.n), size).reshape(shape)
         self.inits.append(numpy_helper.from_array(np.abs(v) + 0.5 if positive else v, n))
         return n
 
