@@ -26,12 +26,13 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 @click.option("--archs", "n_archs", type=click.IntRange(4), default=260, show_default=True,
               help="Random archs measured end to end (the first --calibration fit scale/constant, the rest check).")
 @click.option("--calibration", type=click.IntRange(2), default=60, show_default=True,
-              help="End-to-end archs used to fit the per-op-type scales and constant.")
+              help="End-to-end archs used to fit the per-op-type scales and constant, and the kernel model; "
+                   "cross-validation on them picks which of the two the table uses.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--statistic", type=click.Choice(["ref", "cpu", "median", "p10"]), default=None,
-              help="Per-model value stored: ref (default with 1 thread: CPU time of the timing thread relative to a "
-                   "reference arch timed just before, robust to other processes), cpu (CPU time), median or p10 "
-                   "(wall; default median with more threads).")
+              help="Per-model value stored: ref (default with 1 thread: median ratio of the timing thread's CPU time "
+                   "to a reference arch timed right after every run, times the reference's median: robust to the "
+                   "host's speed drift), cpu (CPU time), median or p10 (wall; default median with more threads).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output JSON (default latency_tables/<space>_<dataset>_cpu_ops.json).")
 @json_option
