@@ -101,10 +101,12 @@ def main() -> None:
             if ref.kind == "op":
                 op = load_op_table(ref.file, space="nb201", dataset=ref.dataset)
                 chk = op.meta.get("check", {})
-                for name in ("additive_sum", "global_scale", "calibrated", "per_key_fit"):
+                for name in ("additive_sum", "global_scale", "calibrated", "per_key_fit", "kernels"):
                     if name in chk:
+                        used = chk.get("predictor") == ("kernels" if name == "kernels" else "ops") and \
+                            name in ("kernels", "calibrated")
                         results.append({"target": target.name, "dataset": ref.dataset, "method": f"cpu_profile_{name}",
-                                        "k": op.meta.get("n_calibration"), **chk[name]})
+                                        "k": op.meta.get("n_calibration"), "table_predictor": used, **chk[name]})
                 continue
             table = load_arch_table(ref.file, space="nb201", dataset=ref.dataset)
             prune = prunes_dead_layers(target.runtime)
