@@ -105,9 +105,9 @@ def export_onnx_bytes(module: Any, input_shape: tuple[int, ...]) -> bytes:
 def arch_kernels(space: Any, arch: Any, dataset: str, *, threads: int = 1) -> Counter:
     """Kernel counts of ``arch`` built for ``dataset`` at batch 1.
 
-    Uses ``space.onnx_bytes`` when the space writes its ONNX graph directly (NB201: ~0.06 s per
-    arch, onnxruntime's own optimization included), else exports ``space.build_model`` with torch
-    (~0.35 s per NB201 arch).
+    Uses ``space.onnx_bytes`` when the space writes its ONNX graph directly (NB201: ~0.024 s per
+    arch on a quiet machine, onnxruntime's own optimization included), else exports
+    ``space.build_model`` with torch (~0.35 s per NB201 arch).
     """
     if hasattr(space, "onnx_bytes"):
         return kernel_counts(space.onnx_bytes(arch, dataset), threads=threads)

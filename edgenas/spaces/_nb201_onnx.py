@@ -27,8 +27,9 @@ class _Builder:
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
         # one random pool, sliced per tensor: drawing ~0.4 M numbers per tensor was a third of the time
-        self.pool = (rng.standard_normal(1 << 16) * 0.1).astype(np.float32)
+        self.pool = (rng.standard_normal(1 << 17) * 0.1).astype(np.float32)
         self.n = 0
+        self.attrs: dict[tuple, list[Any]] = {}  # attribute protos by (op, attrs): make_attribute is slow
 
     def name(self, prefix: str) -> str:
         self.n += 1
@@ -39,15 +40,24 @@ class _Builder:
 
         n = self.name("w")
         size = int(np.prod(shape))
-        v = np.resize(np.roll(self.pool, self.n), size).reshape(shape)
+        start = (self.n * 7919) % (len(self.pool) - size)
+        v = self.pool[start:start + size].reshape(shape)
         self.inits.append(numpy_helper.from_array(np.abs(v) + 0.5 if positive else v, n))
         return n
 
     def node(self, op: str, inputs: list[str], **attrs: Any) -> str:
-        from onnx import helper
+        from onnx import NodeProto, helper
 
         out = self.name(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        key = (op, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in attrs.items())))
+        if key not in self.attrs:
+            self.attrs[key] = [helper.make_attribute(k, v) for k, v in sorted(attrs.items())]
+        n = NodeProto()
+        n.op_type = op
+        n.input.extend(inputs)
+        n.output.append(out)
+        n.attribute.extend(self.attrs[key])
+        self.nodes.append(n)
         return out
 
     def conv(self, x: str, c_in: int, c_out: int, k: int, stride: int, pad: int, bias: bool = True) -> str:
