@@ -55,7 +55,7 @@ from .._imports import require
 from .._rng import as_rng
 from ..errors import ConfigError
 from .fit import fit_scale_intercept, score
-from .kernels import kernel_counts
+from .kernels import export_onnx_bytes, kernel_counts
 from .tables import OpLatencyTable
 
 __all__ = ["ProfileResult", "Timing", "cpu_model", "profile_ops", "profile_space", "time_onnx"]
@@ -238,15 +238,8 @@ def time_onnx(path: str | Path, input_shape: tuple[int, ...], *, runs: int = 50,
 
 
 def _export(module: Any, input_shape: tuple[int, ...], path: Path) -> None:
-    import warnings
-
-    import torch
-
-    module.eval()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.zeros(input_shape),), str(path), dynamo=False, opset_version=17,
-                          input_names=["x"], output_names=["y"])
+    """Export ``module`` to ONNX at ``path`` (settings: :func:`.kernels.export_onnx_bytes`)."""
+    Path(path).write_bytes(export_onnx_bytes(module, input_shape))
 
 
 def _op_module(space: Any, layer: Any) -> Any:
@@ -462,12 +455,13 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
 
     Ops and whole archs are timed together in ``rounds`` interleaved passes (see the module
     docstring). The first ``n_calibration`` sampled archs fit the per-op-type scales and
-    ``intercept_ms``; the others are the held-out check (``meta["check"]`` for the table's
-    ``statistic``; ``meta["check_by_statistic"]`` for all of them).
+    ``intercept_ms`` and the kernel model, and cross-validation on them picks the table's predictor;
+    the others are the held-out check (``meta["check"]`` for the table's ``statistic``;
+    ``meta["check_by_statistic"]`` for all of them).
 
     Args:
-        statistic: per-model value stored: ``ref`` (default with 1 thread: CPU time normalised by a
-            reference arch timed just before each measurement, see :func:`time_models`), ``cpu``
+        statistic: per-model value stored: ``ref`` (default with 1 thread: CPU time relative to a
+            reference arch timed right after every run, see :func:`time_models`), ``cpu``
             (smallest per-pass median CPU time), ``median`` (wall; default with more threads) or
             ``p10`` (wall).
         chain: copies for chain timing of shape-keeping ops (0 = isolated only).
