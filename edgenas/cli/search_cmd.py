@@ -48,6 +48,9 @@ SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 @click.option("--batch-size", type=int, default=None,
               help=f"Proxy input batch (default {DEFAULT_BATCH_CPU} on CPU, {DEFAULT_BATCH_GPU} on CUDA; "
                    "fbnet on CPU: 8).")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Proxy worker processes on CPU, one torch thread each (0 = one per core, at most 8; "
+                   "1 = in this process; GPU runs use 1). Changes speed, not scores.")
 @click.option("--proxy-resolution", type=int, default=None,
               help="Reduced-resolution mode: proxy inputs of N x N px instead of the dataset's "
                    "(default: the dataset's; fbnet/imagenet on CPU: 64; recorded in config.json).")
@@ -57,7 +60,7 @@ SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 @json_option
 def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_latency_ms: float | None,
            max_params_m: float | None, max_macs_m: float | None, proxy: str | None, evaluations: int,
-           population: int, searcher: str, seed: int, device: str, batch_size: int | None,
+           population: int, searcher: str, seed: int, device: str, batch_size: int | None, workers: int,
            proxy_resolution: int | None, out: str | None, resume: bool, as_json: bool) -> None:
     """Search for architectures on the Pareto front of proxy score vs latency.
 
@@ -83,7 +86,7 @@ def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_l
         targets=targets, space=space_name, dataset=dataset, max_latency_ms=max_latency_ms,
         max_params_m=max_params_m, max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations,
         population=population, searcher=searcher, seed=seed, device=device, out=out,
-        batch_size=batch_size, proxy_resolution=proxy_resolution,
+        batch_size=batch_size, proxy_resolution=proxy_resolution, workers=workers,
     )
     if as_json:
         result = run_search(config, resume=resume)

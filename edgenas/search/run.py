@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,9 @@ class SearchConfig:
         device: ``"auto"``, ``"cpu"`` or ``"cuda[:i]"`` for the proxies (not part of the
             resume check; scores from another device are reused).
         batch_size: proxy input batch size.
+        workers: proxy worker processes on CPU (``0`` = one per CPU core, at most 8; 1 = score in
+            this process; GPU runs use 1). Not part of the resume check: it changes speed, not
+            scores.
         proxy_resolution: reduced-resolution mode: proxy inputs of H = W = this many pixels
             instead of the dataset's (``None`` = the dataset's; see ``score_archs``).
         data: proxy input data (``None`` = Gaussian noise).
@@ -79,6 +82,7 @@ class SearchConfig:
     seed: int = 0
     device: str = "auto"
     batch_size: int = 64
+    workers: int = 1
     proxy_resolution: int | None = None
     data: str | None = None
     cost_source: str = "auto"
@@ -94,6 +98,8 @@ class SearchConfig:
         self.budgets  # noqa: B018  (validates the budgets)
         if not self.targets:
             raise ConfigError("no target given; expected at least one --target (e.g. jetson)")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise ConfigError(f"workers={self.workers!r} is invalid; expected 0 (one per core) or a positive integer")
         for name in ("evaluations", "population", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -359,15 +365,17 @@ class SearchContext:
             the candidates of the archs that were evaluated (or already were), in input order.
         """
         wanted: list[str] = []
+        todo: list[tuple[Arch, str]] = []
         for a in archs:
             key = self.space.iso_key(a)
             a = self.cheapest(a) or a
             wanted.append(key)
-            if key in self._by_key or any(key == p[1] for p in self._pending):
+            if key in self._by_key or any(key == p[1] for p in self._pending) or any(key == t[1] for t in todo):
                 continue
-            if self.remaining <= 0:
+            if self.remaining - len(todo) <= 0:
                 break
-            raw, reused = self._raw_score(a, key)
+            todo.append((a, key))
+        for a, key, raw, reused in self._raw_scores(todo):
             self._pending.append((a, key, raw, reused))
             if self._reference is not None:
                 self._flush()
@@ -396,18 +404,39 @@ class SearchContext:
         return np.stack(cols, axis=1)
 
     # -- internals ------------------------------------------------------------------------
-    def _raw_score(self, arch: Arch, key: str) -> tuple[RawScore, bool]:
-        if self.store is not None:
-            hit = self.store.get(key)
+    def _raw_scores(self, todo: Sequence[tuple[Arch, str]]) -> Iterator[tuple[Arch, str, RawScore, bool]]:
+        """(arch, key, raw score, reused from the store) for every item, in input order.
+
+        Stored scores are reused; the rest are scored (in parallel if the scorer has workers)
+        and each is committed to the store the moment it exists, whatever the order they finish
+        in, so a kill loses at most the archs still being scored; they are handed back in input
+        order so the run does not depend on which worker finished first.
+        """
+        done: dict[int, tuple[RawScore, bool]] = {}
+        new: list[int] = []
+        for i, (_, key) in enumerate(todo):
+            hit = self.store.get(key) if self.store is not None else None
             if hit is not None:
-                return RawScore(dict(hit.raw_scores), hit.seconds, hit.n_warnings), True
-        raw = self.scorer.score([arch])[0]
-        if self.store is not None:
-            self.store.put(
-                StoredScore(self.space.format(arch), key, dict(raw.values), raw.seconds, raw.n_warnings),
-                device=self.device,
-            )
-        return raw, False
+                done[i] = (RawScore(dict(hit.raw_scores), hit.seconds, hit.n_warnings), True)
+            else:
+                new.append(i)
+        score_iter = getattr(self.scorer, "score_iter", None)
+        if score_iter is None:  # a plain Scorer: one arch at a time
+            def score_iter(archs: Sequence[Arch]) -> Iterator[tuple[int, RawScore]]:
+                for j, a in enumerate(archs):
+                    yield j, self.scorer.score([a])[0]
+
+        results = score_iter([todo[i][0] for i in new]) if new else iter(())
+        for i in range(len(todo)):
+            while i not in done:
+                j, raw = next(results)
+                arch, key = todo[new[j]]
+                if self.store is not None:
+                    self.store.put(StoredScore(self.space.format(arch), key, dict(raw.values), raw.seconds,
+                                               raw.n_warnings), device=self.device)
+                done[new[j]] = (raw, False)
+            raw, reused = done.pop(i)
+            yield todo[i][0], todo[i][1], raw, reused
 
     def _flush(self) -> None:
         for arch, key, raw, reused in self._pending:
@@ -469,6 +498,19 @@ def _resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_workers(workers: int, device: str) -> int:
+    """Worker processes for the proxies: ``0`` = one per CPU core available to this process
+    (at most 8); always 1 on a GPU (one device, one process)."""
+    import os
+
+    if str(device).startswith("cuda"):
+        return 1
+    if workers == 0:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, min(8, cores))
+    return workers
 
 
 def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, seed: int) -> None:
@@ -566,9 +608,10 @@ def run_search(
     if scorer is not None:
         config = replace(config, proxy=scorer.proxy)
     else:
+        config = replace(config, workers=resolve_workers(config.workers, device))
         scorer = ProxyScorer(space=space, dataset=dataset, proxy=config.proxy, seed=config.seed,
                              device=device, batch_size=config.batch_size, data=config.data,
-                             resolution=config.proxy_resolution)
+                             resolution=config.proxy_resolution, workers=config.workers)
     if size is None:
         from .problem import AdditiveSizeTable
 
@@ -592,7 +635,7 @@ def run_search(
         store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
         # proxy_resolution only when set, so runs stored before the option existed still resume
         fingerprint = {k: v for k, v in config_dict(config).items()
-                       if k not in ("device", "out") and not (k == "proxy_resolution" and v is None)}
+                       if k not in ("device", "out", "workers") and not (k == "proxy_resolution" and v is None)}
         fingerprint["proxy_config"] = dict(scorer.config)
         try:
             store.check_config(fingerprint)
@@ -619,6 +662,9 @@ def run_search(
     try:
         get_searcher(config.searcher)(ctx)
     finally:
+        close = getattr(scorer, "close", None)
+        if close is not None:
+            close()
         if store is not None:
             store.close()
     front = ctx.front()

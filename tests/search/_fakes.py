@@ -101,3 +101,17 @@ class FakeScorer:
 def fakes(**scorer_kwargs: Any) -> dict[str, Any]:
     """Keyword arguments for ``run_search`` that replace proxies, cost models and sizes."""
     return {"scorer": FakeScorer(**scorer_kwargs), "cost_models": {"fake-tx2": FakeLatency()}, "size": fake_size}
+
+
+class ShuffledFakeScorer(FakeScorer):
+    """A FakeScorer whose batches finish in reverse order, as parallel workers may."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_sizes: list[int] = []
+
+    def score_iter(self, archs: Sequence[Arch]):
+        self.batch_sizes.append(len(archs))
+        results = self.score(archs)
+        for i in reversed(range(len(archs))):
+            yield i, results[i]

@@ -316,3 +316,39 @@ def test_nsga2_ends_with_a_climb_from_the_best_candidate(tmp_path: Path) -> None
         assert any(c.iso_key in neighbour_keys(e) for e in r.candidates[:c.order]), c.arch
     # the top pick is at least as good as every scored neighbour of the best pre-climb candidate
     assert r.front[0].score >= max(c.score for c in local if c.iso_key in neighbour_keys(best))
+
+
+def test_results_finishing_out_of_order_give_the_same_run(tmp_path: Path) -> None:
+    """Parallel workers finish in any order: the run must not depend on it."""
+    from tests.search._fakes import ShuffledFakeScorer
+
+    plain = _run(tmp_path, "plain", seed=4, scorer_kw={"ensemble": True})
+    shuffled_scorer = ShuffledFakeScorer(ensemble=True)
+    shuffled = run_search(targets=("fake",), out=str(tmp_path / "shuffled"), evaluations=120, population=20,
+                          max_latency_ms=6.0, seed=4, scorer=shuffled_scorer,
+                          cost_models={"fake-tx2": FakeLatency()}, size=fake_size)
+    assert max(shuffled_scorer.batch_sizes) == 20  # whole generations were handed over at once
+    assert [(c.arch, c.score) for c in shuffled.candidates] == [(c.arch, c.score) for c in plain.candidates]
+    assert [c.arch for c in shuffled.front] == [c.arch for c in plain.front]
+
+
+def test_two_proxy_workers_score_like_one(tmp_path: Path) -> None:
+    """Real worker processes (spawned, one torch thread each) against in-process scoring."""
+    from edgenas.search.scoring import ProxyScorer
+
+    archs = [SPACE.from_index(i) for i in (11, 2024, 15000)]
+    kw = {"space": SPACE, "dataset": "cifar10", "proxy": "naswot", "seed": 3, "batch_size": 4}
+    one = ProxyScorer(**kw).score(archs)
+    two = ProxyScorer(**kw, workers=2)
+    try:
+        got = two.score(archs)
+    finally:
+        two.close()
+    for a, b in zip(one, got):
+        assert a.values["naswot"] == pytest.approx(b.values["naswot"], rel=1e-6)
+
+
+def test_bad_workers_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="workers=-1 is invalid"):
+        _run(tmp_path, "bad", workers=-1)
+    assert not (tmp_path / "bad").exists()
