@@ -79,8 +79,9 @@ def per_sample_jacobians(model, x, n_tensors: int = N_TENSORS, *, method: str = 
         method: ``"vmap"`` (the reference formulation, ``vmap(jacrev)``), ``"hooks"`` (one
             batched forward and C backward passes, per-sample gradients formed from
             activations and output gradients; raises ProxyError for models it does not cover)
-            or ``"auto"`` (hooks, checked on sample 0 against plain autograd; vmap if the model
-            is not covered or the check fails). All three agree to float32 rounding.
+            or ``"auto"`` (hooks, with the algorithm checked in float64 on the first two
+            samples against plain autograd of sample 0 alone; vmap if the model is not covered
+            or the check fails). All three agree to float32 rounding.
     """
     if method == "vmap":
         return _jacobians_by_vmap(model, x, n_tensors)
