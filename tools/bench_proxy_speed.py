@@ -7,7 +7,9 @@ random sample of archs, at one or more batch sizes:
 * ``set``: all the given proxies in one call per arch, sharing passes as the engine does
   (for the default proxies this is the full ``vkdnw_agg`` component set);
 * per proxy, the engine's attribution inside that call (the first proxy that needs a shared
-  pass pays for it) and, unless ``--no-isolated``, each proxy alone in its own call.
+  pass pays for it) and, unless ``--no-isolated``, each proxy alone in its own call;
+* with ``--workers W``: throughput of the search's scorer (``ProxyScorer``, ``--workers-proxy``)
+  scoring the same archs in W worker processes of one thread each (``edgenas search --workers``).
 
 One warm-up arch per batch size is not counted. Prints a table and writes JSON with the
 median and 90th percentile seconds per arch, the torch version, CPU model, thread count and
@@ -48,7 +50,8 @@ def cpu_model() -> str:
 
 def stats(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
-    return {"median_s": float(np.median(a)), "p90_s": float(np.percentile(a, 90)), "n": int(a.size)}
+    return {"median_s": float(np.median(a)), "p90_s": float(np.percentile(a, 90)), "mean_s": float(a.mean()),
+            "n": int(a.size)}
 
 
 def time_block(space: Any, archs: list, dataset: str, proxies: list[str], *, batch_size: int, seed: int,
@@ -82,6 +85,27 @@ def time_block(space: Any, archs: list, dataset: str, proxies: list[str], *, bat
         "load_avg_1min_before": load_before,
         "load_avg_1min_after": os.getloadavg()[0],
     }
+
+
+def time_workers(space: Any, archs: list, dataset: str, proxy: str, *, workers: int, batch_size: int,
+                 seed: int, device: str) -> dict[str, Any]:
+    """Throughput of the search's scorer with ``workers`` single-thread processes: wall seconds
+    for all of ``archs[1:]`` (pool started and ``archs[0]`` scored first, not counted) / count."""
+    from edgenas.search.scoring import ProxyScorer
+
+    scorer = ProxyScorer(space=space, dataset=dataset, proxy=proxy, seed=seed, device=device,
+                         batch_size=batch_size, workers=workers)
+    load_before = os.getloadavg()[0]
+    try:
+        scorer.score([archs[0]] * workers)  # start the pool and warm every worker (not counted)
+        t0 = time.perf_counter()
+        scorer.score(archs[1:])
+        wall = time.perf_counter() - t0
+    finally:
+        scorer.close()
+    return {"batch_size": batch_size, "workers": workers, "proxy": proxy, "n": len(archs) - 1,
+            "wall_s": wall, "s_per_arch": wall / max(1, len(archs) - 1),
+            "load_avg_1min_before": load_before, "load_avg_1min_after": os.getloadavg()[0]}
 
 
 def check_jacobians(space: Any, archs: list, dataset: str, *, batch_size: int, seed: int) -> dict[str, Any]:
@@ -136,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-isolated", action="store_true", help="skip timing each proxy alone")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="also time the search's scorer with this many single-thread worker processes "
+                         "(throughput, same archs; 0: skip)")
+    ap.add_argument("--workers-proxy", default="vkdnw_agg", help="proxy/ensemble the worker block scores")
     ap.add_argument("--check-archs", type=int, default=0, help="compare hooks vs vmap Jacobians on this many archs")
     ap.add_argument("--check-batch-size", type=int, default=16)
     ap.add_argument("--out", type=Path, required=True)
@@ -176,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     for b in batch_sizes:
         blocks.append(time_block(space, archs[: args.archs + 1], args.dataset, proxies, batch_size=b, seed=args.seed,
                                  device=args.device, isolated=not args.no_isolated))
+    worker_blocks = []
+    if args.workers:
+        for b in batch_sizes:
+            worker_blocks.append(time_workers(space, archs[: args.archs + 1], args.dataset, args.workers_proxy,
+                                              workers=args.workers, batch_size=b, seed=args.seed, device=args.device))
     check = None
     if args.check_archs:
         check = check_jacobians(space, archs[1 : args.check_archs + 1], args.dataset,
@@ -193,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{p:<22}{blk['per_proxy_in_set'][p]['median_s']:>14.3f}{alone}")
         s = blk["set"]
         print(f"{'SET (one call)':<22}{s['median_s']:>14.3f}{'p90':>14}{s['p90_s']:>11.3f}")
+        print(f"{'SET mean (throughput)':<22}{s['mean_s']:>14.3f}")
+        for w in worker_blocks:
+            if w["batch_size"] == blk["batch_size"]:
+                label = f"{w['proxy']} x {w['workers']} workers"
+                print(f"{label:<22}{w['s_per_arch']:>14.3f}  s/arch throughput (1 thread each; "
+                      f"load {w['load_avg_1min_before']:.2f})")
     if check:
         print(f"\nhooks vs vmap Jacobians, {check['n_archs']} archs, batch {check['batch_size']}: "
               f"max rel diff J {check['max_jac_rel_diff']:.2e}, vkdnw {check['vkdnw_max_rel_diff']:.2e} "
@@ -208,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads, "device": args.device, "torch": torch.__version__, "cpu": cpu_model(),
         "n_cpus": os.cpu_count(), "python": platform.python_version(),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "blocks": blocks, "jacobian_check": check,
+        "blocks": blocks, "worker_blocks": worker_blocks, "jacobian_check": check,
     }
     write_json_atomic(args.out, result, indent=1)
     print(f"\nwrote {args.out}")
