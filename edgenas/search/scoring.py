@@ -229,15 +229,10 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-_WORKER_SPACES: dict[str, SearchSpace] = {}  # one space object per worker process (parsing caches)
-
-
 def _score_in_worker(job: dict[str, Any], arch: str) -> RawScore:
     from ..spaces import get_space
 
-    space = _WORKER_SPACES.get(job["space"])
-    if space is None:
-        space = _WORKER_SPACES[job["space"]] = get_space(job["space"])
+    space = get_space(job["space"])  # 0.01 ms: nothing worth caching per process
     return _score_one(job, space.parse(arch), space=space)
 
 
