@@ -126,7 +126,7 @@ class ProxyScorer:
         resolution: proxy input resolution (``None`` = the dataset's).
         workers: score this many archs at once in worker processes of one torch thread each
             (CPU only; 1 = in this process). Small convolutions use two intra-op threads
-            poorly, so two single-thread processes score 1.2-1.4x more archs per second than one
+            poorly, so two single-thread processes score 1.1-1.4x more archs per second than one
             two-thread process on a 2-core CPU (README); the scores do not depend on it beyond
             float rounding (each arch is seeded from the run seed and its own key).
 
@@ -176,22 +176,20 @@ class ProxyScorer:
                 "resolution": self.resolution}
 
     def score(self, archs: Sequence[Arch]) -> list[RawScore]:
-        out: list[RawScore | None] = [None] * len(archs)
-        for i, raw in self.score_iter(archs):
-            out[i] = raw
-        return [r for r in out if r is not None]
+        by_position = dict(self.score_iter(archs))
+        return [by_position[i] for i in range(len(archs))]
 
     def score_iter(self, archs: Sequence[Arch]) -> Iterator[tuple[int, RawScore]]:
         """(position in ``archs``, raw score) of every arch, in the order they finish (input
         order with one worker), so a caller can commit each result as soon as it exists."""
+        job = self._job()
         if self.workers == 1 or len(archs) < 2:
             for i, a in enumerate(archs):
-                yield i, _score_one(self._job(), a, space=self.space)
+                yield i, _score_one(job, a, space=self.space)
             return
         from concurrent.futures import as_completed
 
         pool = self._executor()
-        job = self._job()
         futures = {pool.submit(_score_in_worker, job, self.space.format(a)): i for i, a in enumerate(archs)}
         try:
             for fut in as_completed(futures):
