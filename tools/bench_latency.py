@@ -5,10 +5,13 @@ For every shipped target with a measured NB201 per-arch table: fit the per-op NN
 measured archs and evaluate on all other measured archs: MAPE, RMSE, share within +-10 %,
 Kendall tau; repeated for every ``--seeds`` value (rows per seed plus ``summary`` = mean, min, max
 over seeds). Compiled runtimes also get ``per_node_nnls_live`` (node sums keyed by the ops that
-feed them, ``cost_layers(node_ops=True)``) and a ``noise_ceiling`` row: archs whose executed
-graphs are identical (same live layers) predicted by the mean of the others in their group
-(leave-one-out; constant-output networks left out), i.e. what a perfect function of the executed
-graph scores against these measurements. Also the FLOPs baseline (a * MACs + c) at k = 200. For the
+feed them, ``cost_layers(node_ops=True)``) and ``per_op_reads_live`` (plus a layer per node keyed
+by what reads it, ``cost_layers(reads=True)``: what the ``lut`` source fits on TensorRT and Edge
+TPU targets), and a ``repeat_measurement`` row: HW-NAS-Bench timed every arch once per dataset,
+and the CIFAR-10, CIFAR-100 and ImageNet16-120 networks of one arch differ only in the classifier
+(and input size), so the other datasets' measurements (scaled by their median ratio) predicting
+this one bound what any predictor can score against these timings. Also the FLOPs baseline
+(a * MACs + c) at k = 200. For the
 ``cpu`` target (built by ``edgenas profile``), the op-level table against the held-out end-to-end
 archs of the same run.
 
@@ -37,28 +40,27 @@ from edgenas.hardware.targets import list_targets
 from edgenas.spaces import get_space
 
 
-def noise_ceiling(space, archs, dataset, y) -> dict:
-    """Leave-one-out agreement of archs with identical executed graphs (see module docstring)."""
-    from collections import defaultdict
+def repeat_measurement(target, dataset: str, index: np.ndarray, y: np.ndarray) -> list[dict]:
+    """The same archs' measurements on the target's other NB201 datasets predicting ``y``.
 
-    from edgenas.hardware._graph import cost_layers
-    from edgenas.hardware.tables import layer_key
-
-    groups = defaultdict(list)
-    for i, arch in enumerate(archs):
-        groups[tuple(sorted(layer_key(la, "position") for la in cost_layers(space, arch, dataset)))].append(i)
-    idx, loo = [], []
-    # constant-output networks (no live layer) are left out: they are degenerate, and on TFLite
-    # (which does not drop their layers the same way) that group alone spans 10x in latency
-    groups.pop((), None)
-    for g in groups.values():
-        if len(g) >= 2:
-            for j in g:
-                idx.append(j)
-                loo.append(float(np.mean([y[q] for q in g if q != j])))
-    r = score(np.array(loo), y[np.array(idx)]).as_dict()
-    return {**r, "note": f"{len(idx)} archs in {sum(len(g) >= 2 for g in groups.values())} groups of identical "
-                         f"executed graphs, each predicted by the mean of the others"}
+    Each other dataset's column is scaled by its median ratio to ``y`` (the classifier differs);
+    rows only where both are measured. Returns one row per other dataset with a table.
+    """
+    rows = []
+    for ref in target.tables:
+        if ref.space != "nb201" or ref.dataset == dataset or ref.kind != "arch" or not ref.exists:
+            continue
+        other = load_arch_table(ref.file, space="nb201", dataset=ref.dataset)
+        pos = {int(i): j for j, i in enumerate(other.index)}
+        z = other.column(ref.column)
+        pairs = [(k, pos[int(i)]) for k, i in enumerate(index) if int(i) in pos]
+        a = np.array([y[k] for k, _ in pairs])
+        b = np.array([z[j] for _, j in pairs])
+        ok = np.isfinite(a) & np.isfinite(b)
+        ratio = float(np.median(b[ok] / a[ok]))
+        rows.append({**score(b[ok] / ratio, a[ok]).as_dict(), "other_dataset": ref.dataset, "median_ratio": ratio,
+                     "note": f"{ref.dataset} measurement / {ratio:.4f} as the prediction of the {dataset} one"})
+    return rows
 
 
 def summarise(results: list[dict]) -> list[dict]:
@@ -112,19 +114,20 @@ def main() -> None:
             prune = prunes_dead_layers(target.runtime)
             y = table.column(ref.column)
             ok = np.where(np.isfinite(y))[0]
-            variants = [("per_op_nnls" + ("_live" if prune else "_all"), prune, False)]
+            variants = [("per_op_nnls" + ("_live" if prune else "_all"), prune, False, False)]
             if prune:
-                variants.append(("per_node_nnls_live", True, True))
-                results.append({"target": target.name, "dataset": ref.dataset, "method": "noise_ceiling",
-                                "k": None, **noise_ceiling(space, [archs[i] for i in table.index[ok]], ref.dataset,
-                                                           y[ok])})
+                variants.append(("per_node_nnls_live", True, True, False))
+                variants.append(("per_op_reads_live", True, False, True))
+                for row in repeat_measurement(target, ref.dataset, table.index, y):
+                    results.append({"target": target.name, "dataset": ref.dataset,
+                                    "method": f"repeat_measurement_{row['other_dataset']}", "k": None, **row})
             if ref.dataset not in macs:
                 macs[ref.dataset] = np.array([_macs(space, archs[i], ref.dataset) for i in table.index])
-            for method, prn, node_ops in variants:
-                fkey = f"{ref.dataset}/{prn}/{node_ops}"
+            for method, prn, node_ops, reads in variants:
+                fkey = f"{ref.dataset}/{prn}/{node_ops}/{reads}"
                 if fkey not in feats:
                     feats[fkey] = feature_matrix(space, [archs[i] for i in table.index], ref.dataset, prune=prn,
-                                                 node_ops=node_ops)[0]
+                                                 node_ops=node_ops, reads=reads)[0]
                 x = feats[fkey]
                 for k in a.ks:
                     for seed in a.seeds:
@@ -135,7 +138,7 @@ def main() -> None:
                         pred = x[test] @ coef[:-1] + coef[-1]
                         results.append({"target": target.name, "dataset": ref.dataset, "method": method, "k": k,
                                         "seed": seed, **score(pred, y[test]).as_dict()})
-                        if k == 200 and method.startswith("per_op"):
+                        if k == 200 and method.startswith("per_op_nnls"):
                             m = macs[ref.dataset]
                             c = nnls_fit(m[train, None], y[train])
                             results.append({"target": target.name, "dataset": ref.dataset, "method": "flops_linear",

@@ -194,14 +194,16 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, sour
                          arch_table=table, column=column)
     archs, y = _measured(table, column, sp, lut_fit_archs, seed)
     if source == "lut":
-        from ._graph import prunes_dead_layers
+        from ._graph import keys_node_reads, prunes_dead_layers
         from .fit import fit_op_table
 
         prune = prunes_dead_layers(t.runtime)
-        # node sums keyed by what feeds them pay off from ~1000 fitted archs (TX2: 90.0 -> 91.4 % within
-        # +-10 %) and overfit below that (88.3 -> 88.1 % at 200); see tools/bench_latency.py
-        op = fit_op_table(sp, dataset, archs, y, prune=prune, node_ops=prune and len(y) >= 1000,
-                          meta={"target": t.name, "fitted_from": ref.file.name})
+        reads = keys_node_reads(t.runtime)
+        # where nodes are keyed by their readers (TensorRT, Edge TPU), keying sums by their feeders
+        # too adds nothing; elsewhere the feeder keys pay off from ~1000 fitted archs and overfit below
+        # (see tools/bench_latency.py)
+        op = fit_op_table(sp, dataset, archs, y, prune=prune, node_ops=prune and not reads and len(y) >= 1000,
+                          reads=reads, meta={"target": t.name, "fitted_from": ref.file.name})
         return CostModel(t, sp, dataset, "lut", f"per-op table fitted on {len(y)} measured archs", op_table=op)
     from scipy.optimize import nnls
 

@@ -65,19 +65,20 @@ def score(predicted_ms: Sequence[float] | np.ndarray, measured_ms: Sequence[floa
 
 def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str = "position",
                    keys: Sequence[str] | None = None, prune: bool = True,
-                   node_ops: bool = False) -> tuple[np.ndarray, list[str]]:
+                   node_ops: bool = False, reads: bool = False) -> tuple[np.ndarray, list[str]]:
     """Count matrix (n_archs, n_keys) of op-table keys per arch.
 
     Args:
         prune: count only layers a compiler executes (``edgenas.hardware._graph.cost_layers``).
         node_ops: key each node's sum by the ops feeding it (``cost_layers(node_ops=True)``).
+        reads: add a layer per node read by several edges, keyed by its readers (``cost_layers(reads=True)``).
         keys: fixed key order; when given, an arch with a key outside it raises
             :class:`LatencyTableError` (a table missing an op). Default: all keys seen, sorted.
     """
     per_arch = []
     for a in archs:
         counts: dict[str, int] = {}
-        for layer in cost_layers(space, a, dataset, prune=prune, node_ops=node_ops):
+        for layer in cost_layers(space, a, dataset, prune=prune, node_ops=node_ops, reads=reads):
             k = layer_key(layer, key)
             counts[k] = counts.get(k, 0) + 1
         per_arch.append(counts)
@@ -94,7 +95,7 @@ def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str =
 
 
 def fit_op_table(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
-                 key: str = "position", prune: bool = True, node_ops: bool = False,
+                 key: str = "position", prune: bool = True, node_ops: bool = False, reads: bool = False,
                  meta: dict[str, Any] | None = None) -> OpLatencyTable:
     """Non-negative least-squares per-op table (with a constant) from whole-model latencies.
 
@@ -105,16 +106,17 @@ def fit_op_table(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Seq
         key: ``"position"`` (default; position-aware keys) or ``"shape"``.
         prune: drop dead layers before counting (see ``_graph``); stored in the table.
         node_ops: key node sums by what feeds them (see ``_graph.cost_layers``); stored in the table.
+        reads: add node layers keyed by what reads them (see ``_graph.cost_layers``); stored in the table.
         meta: extra metadata stored in the table (device, source, ...).
     """
     y = np.asarray(latency_ms, dtype=np.float64)
     if len(archs) != len(y) or len(y) == 0 or not np.all(np.isfinite(y)):
         raise ValueError("need one finite latency per arch")
-    x, keys = feature_matrix(space, archs, dataset, key=key, prune=prune, node_ops=node_ops)
+    x, keys = feature_matrix(space, archs, dataset, key=key, prune=prune, node_ops=node_ops, reads=reads)
     coef = nnls_fit(x, y)
     entries = {k: float(v) for k, v in zip(keys, coef[:-1])}
     m = {"space": space.name, "dataset": dataset, "fitted_on": len(y), "method": "nnls, 1/y weighted", "prune": prune,
-         "node_ops": node_ops,
+         "node_ops": node_ops, "reads": reads,
          **(meta or {})}
     return OpLatencyTable(m, entries, key, float(coef[-1]), 1.0)
 

@@ -21,6 +21,7 @@ cell is a missing measurement (never 0 ms).
      "entries": {"<key>": {"median_ms": float, "p90_ms": float?, "runs": int?}, ...},
      "intercept_ms": float, "scale": float, "prune": bool (drop dead layers first; default true),
      "node_ops": bool (node sums keyed by what feeds them, see _graph.cost_layers; default false),
+     "reads": bool (node layers keyed by what reads them, see _graph.cost_layers; default false),
      "device": ..., "runtime": ..., "precision": ..., "threads": ..., "source": ..., "license": ...,
      "end_to_end": [{"index": int, "arch": str, "median_ms": float, "p90_ms": float}, ...]  # optional}
 
@@ -270,7 +271,8 @@ class OpLatencyTable:
                 continue
             total = 0.0
             for layer in cost_layers(space, a, self.dataset, prune=self.prune,
-                                     node_ops=bool(self.meta.get("node_ops", False))):
+                                     node_ops=bool(self.meta.get("node_ops", False)),
+                                     reads=bool(self.meta.get("reads", False))):
                 k = layer_key(layer, key)
                 try:
                     total += entries[k]

@@ -74,3 +74,46 @@ def test_node_ops_key_node_sums_by_what_feeds_them():
     assert named[:2] == ["sum2[c1+s]", "sum2[p+s]"]  # node 2: skip + conv1x1; node 3: pool + skip (none is dead)
     x, keys = feature_matrix(space, [arch], "cifar10", key="shape", node_ops=True)
     assert any(k.startswith("sum2[c1+s]-") for k in keys) and x.sum() > 0
+
+
+def test_reads_key_each_multiply_read_node_by_its_readers():
+    from edgenas.hardware._graph import keys_node_reads
+
+    space = get_space("nb201")
+    # node 0 read by conv3x3 (->1), skip (->2), none (->3); node 1 read by conv1x1 (->2), pool (->3)
+    arch = space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|skip_connect~2|")
+    plain = cost_layers(space, arch, "cifar10")
+    with_reads = cost_layers(space, arch, "cifar10", reads=True)
+    added = [la for la in with_reads if la.op.startswith("reads")]
+    assert len(with_reads) == len(plain) + len(added)
+    assert [la.op for la in added[:2]] == ["reads1c1n", "reads1c1n"]  # node 0: c3 + skip; node 1: c1 + pool
+    assert [la.position.rsplit(".", 1)[1] for la in added[:2]] == ["node0", "node1"]
+    assert len(added) == 2 * 15 and added[0].in_shape == (16, 32, 32) and added[-1].in_shape == (64, 8, 8)
+    # node 1 read only by a dead edge (node 2 -> 3 is none and 1 -> 3 is none): no layer for node 1
+    arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|none~2|")
+    ops = [la.op for la in cost_layers(space, arch, "cifar10", reads=True) if la.op.startswith("reads")]
+    assert ops[:1] == ["reads1c0n"] and len(ops) == 15  # node 0: only the conv into node 3 is live
+    assert keys_node_reads("tensorrt") and keys_node_reads("tflite-edgetpu")
+    assert not keys_node_reads("tflite") and not keys_node_reads("onnxruntime")
+
+
+def test_fit_recovers_a_reads_cost_the_edge_sum_cannot_express():
+    NB201_OPS = ("nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3", "skip_connect")
+    # synthetic device: every edge costs 0.1 ms, and a node read by a single pool/skip costs 0.5 ms extra
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [space.from_index(int(i)) for i in rng.choice(15625, 300, replace=False)]
+
+    def truth(arch):
+        layers = cost_layers(space, arch, "cifar10", reads=True)
+        return 1.0 + 0.1 * sum(la.op in NB201_OPS for la in layers) + 0.5 * sum(la.op == "reads0c1n" for la in layers)
+
+    y = np.array([truth(a) for a in archs])
+    train, test = archs[:200], archs[200:]
+    with_reads = fit_op_table(space, "cifar10", train, y[:200], reads=True)
+    plain = fit_op_table(space, "cifar10", train, y[:200])
+    assert with_reads.meta["reads"] is True
+    err_reads = np.abs(with_reads.predict_many(space, test) / y[200:] - 1)
+    err_plain = np.abs(plain.predict_many(space, test) / y[200:] - 1)
+    assert err_reads.max() < 1e-6
+    assert err_plain.max() > 0.05
