@@ -80,11 +80,12 @@ def cost_layers(space: Any, arch: Any, dataset: str, *, prune: bool = True, node
         reads: add one layer per cell for each node read by more than one edge (nodes 0 and 1),
             named by how many live convs and how many live pools/skips read it
             (``reads{c}c{n}n``). Found on HW-NAS-Bench's TX2 data: the edge-additive fit
-            under-predicts archs whose node 1 is read by exactly one pool or skip by ~4 % and
-            over-predicts those where two read it by ~3 %, and each extra conv reading a node
-            costs more than its edge says; no split of per-edge costs can express that. The
+            under-predicts archs whose node 1 is read by just one pool or skip by 4.8 % (mean)
+            and over-predicts those where two pools/skips read it by 3.9 %, while a second conv
+            reader costs more than the first; no split of per-edge costs can express that. The
             residuals repeat in HW-NAS-Bench's separate CIFAR-100 measurements of the same
-            archs (correlation 0.6), so they are the device, not timing noise. Lifts TX2 from 88 to 97 % within +-10 % at 200 fitted archs (tau 0.86 -> 0.91).
+            archs (correlation 0.6), so they are the device, not timing noise. Lifts TX2 from 88
+            to 97 % within +-10 % at 200 fitted archs (tau 0.86 -> 0.92).
     """
     layers = space.layers(arch, dataset)
     if not prune or getattr(space, "name", "") != "nb201":
