@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "targets_dir", "latency_tables_dir", "benchmarks_dir"]
+__all__ = ["benchmarks_dir", "latency_tables_dir", "repo_root", "targets_dir"]
 
 
 def repo_root() -> Path:

@@ -245,8 +245,8 @@ def load_tensorrt() -> Any:
         import tensorrt  # type: ignore[import-not-found]
     except (ImportError, OSError) as exc:
         why = (str(exc).splitlines() or ["import failed"])[0]
-        raise RunnerError("tensorrt (Python API) is not installed on this device ({}); install TensorRT's "
-                          "Python bindings, or use --runtime trtexec".format(why), EXIT_MISSING_RUNTIME) from None
+        raise RunnerError(f"tensorrt (Python API) is not installed on this device ({why}); install TensorRT's "
+                          "Python bindings, or use --runtime trtexec", EXIT_MISSING_RUNTIME) from None
     return tensorrt
 
 
@@ -305,7 +305,7 @@ def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_
         config.set_timing_cache(cache, ignore_mismatch=False)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
-        raise RunnerError("TensorRT engine build failed for {!r} (see the TensorRT log above)".format(str(onnx_path)))
+        raise RunnerError(f"TensorRT engine build failed for {str(onnx_path)!r} (see the TensorRT log above)")
     cache_out = bytes(config.get_timing_cache().serialize()) if timing_cache is not None else None
     return bytes(plan), cache_out
 
@@ -319,7 +319,7 @@ def _trt_nptype(trt: Any, dtype: Any) -> Any:
     table = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64,
              "BOOL": np.bool_, "UINT8": np.uint8}
     if name not in table:
-        raise RunnerError("engine tensor type {} is not supported by the runner".format(name))
+        raise RunnerError(f"engine tensor type {name} is not supported by the runner")
     return np.dtype(table[name])
 
 
@@ -342,7 +342,7 @@ class CudaRuntime:
         if code != 0:
             msg = self._lib.cudaGetErrorString(ctypes.c_int(code))
             text = msg.decode() if isinstance(msg, bytes) else str(msg)
-            raise RunnerError("CUDA {} failed: error {} ({})".format(what, code, text))
+            raise RunnerError(f"CUDA {what} failed: error {code} ({text})")
 
     def device_count(self) -> int:
         n = ctypes.c_int(0)
@@ -430,13 +430,13 @@ def load_cudart(path: str | None = None) -> CudaRuntime:
         try:
             n = rt.device_count()
         except RunnerError as exc:
-            raise RunnerError("{} loaded but sees no usable GPU: {}".format(cand, exc), EXIT_MISSING_RUNTIME) from None
+            raise RunnerError(f"{cand} loaded but sees no usable GPU: {exc}", EXIT_MISSING_RUNTIME) from None
         if n < 1:
-            raise RunnerError("{} loaded but reports no CUDA device".format(cand), EXIT_MISSING_RUNTIME)
+            raise RunnerError(f"{cand} loaded but reports no CUDA device", EXIT_MISSING_RUNTIME)
         return rt
     where = path or "the loader path, $EDGENAS_CUDART or /usr/local/cuda*/lib64"
-    raise RunnerError("CUDA runtime library (libcudart) not found in {}; it is needed for --runtime tensorrt"
-                      .format(where), EXIT_MISSING_RUNTIME)
+    raise RunnerError(f"CUDA runtime library (libcudart) not found in {where}; it is needed for --runtime tensorrt",
+                      EXIT_MISSING_RUNTIME)
 
 
 def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, seed: int, precision: str = "fp32",
@@ -459,9 +459,9 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
     trt = trt if trt is not None else load_tensorrt()
     strongly_typed = trt_strongly_typed(trt)
     if strongly_typed and onnx_precision is not None and precision != onnx_precision:
-        raise RunnerError("TensorRT {} is strongly typed: precision {} must be in the ONNX, which is {}; convert "
-                          "the ONNX (e.g. modelopt.onnx.autocast) or use --precision {}"
-                          .format(trt.__version__, precision, onnx_precision, onnx_precision))
+        raise RunnerError(f"TensorRT {trt.__version__} is strongly typed: precision {precision} must be in the ONNX, which is {onnx_precision}; convert "
+                          f"the ONNX (e.g. modelopt.onnx.autocast) or use --precision {onnx_precision}"
+                          )
     cuda = cuda if cuda is not None else load_cudart(cudart)
     logger = trt.Logger(trt.Logger.WARNING)
     build_s = None
@@ -486,15 +486,15 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
         name = engine.get_tensor_name(i)
         shape = tuple(int(d) for d in engine.get_tensor_shape(name))
         if any(d < 0 for d in shape):
-            raise RunnerError("engine tensor {!r} has a dynamic shape {}; export with static shapes"
-                              .format(name, list(shape)))
+            raise RunnerError(f"engine tensor {name!r} has a dynamic shape {list(shape)}; export with static shapes"
+                              )
         is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
         tensors.append((name, is_input, shape, _trt_nptype(trt, engine.get_tensor_dtype(name))))
     inputs = [t for t in tensors if t[1]]
     outputs = [t for t in tensors if not t[1]]
     if len(inputs) != 1 or not outputs:
-        raise RunnerError("expected an engine with one input and at least one output, got {} and {}"
-                          .format(len(inputs), len(outputs)))
+        raise RunnerError(f"expected an engine with one input and at least one output, got {len(inputs)} and {len(outputs)}"
+                          )
     in_name, _, in_shape, in_dtype = inputs[0]
     x = np.ascontiguousarray(_load_input(input_path, in_shape, seed).astype(in_dtype))
     out_name, _, out_shape, out_dtype = outputs[0]
@@ -507,7 +507,7 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             buffers[name] = cuda.malloc(nbytes)
             if ctx.set_tensor_address(name, buffers[name]) is False:
-                raise RunnerError("TensorRT rejected the device address of tensor {!r}".format(name))
+                raise RunnerError(f"TensorRT rejected the device address of tensor {name!r}")
         cuda.memcpy_htod(buffers[in_name], x, stream)
         cuda.stream_synchronize(stream)
         start, end = cuda.event_create(), cuda.event_create()
@@ -595,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunnerError as exc:
         sys.stderr.write(f"device_runner: error: {exc}\n")
         return exc.code
-    except Exception as exc:  # noqa: BLE001 - runtime bindings raise their own types; the host needs one line
+    except Exception as exc:
         if os.environ.get("EDGENAS_DEBUG") == "1":
             raise
         first = (str(exc).strip().splitlines() or [""])[0]

@@ -11,17 +11,17 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
-    "EdgeNASError",
-    "UnknownNameError",
     "ArchError",
+    "ConfigError",
     "DatasetError",
-    "ProxyError",
     "DependencyError",
+    "EdgeNASError",
+    "ExportError",
+    "InfeasibleError",
     "LatencyTableError",
     "MissingLatencyError",
-    "ConfigError",
-    "InfeasibleError",
-    "ExportError",
+    "ProxyError",
+    "UnknownNameError",
     "ValidationError",
     "did_you_mean",
 ]

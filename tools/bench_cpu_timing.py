@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgenas._json import write_json_atomic  # noqa: E402
-from edgenas.hardware.profile import _export, cpu_model, time_models  # noqa: E402
-from edgenas.spaces import get_space  # noqa: E402
+from edgenas._json import write_json_atomic
+from edgenas.hardware.profile import _export, cpu_model, time_models
+from edgenas.spaces import get_space
 
 
 def retest(values: np.ndarray) -> dict[str, float]:

@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgenas import __version__  # noqa: E402
-from edgenas.export.bundle import export_bundle  # noqa: E402
-from edgenas.export.sources import Candidate  # noqa: E402
-from edgenas.export.validate import validate_model  # noqa: E402
-from edgenas.spaces import get_space  # noqa: E402
+from edgenas import __version__
+from edgenas.export.bundle import export_bundle
+from edgenas.export.sources import Candidate
+from edgenas.export.validate import validate_model
+from edgenas.spaces import get_space
 
 
 def _table_provenance(target: str, dataset: str) -> dict[str, str]:

@@ -41,8 +41,7 @@ def main() -> None:
         f.write("# source: NAS-Bench-201 / NATS-Bench-tss index order (MIT, D-X-Y/NAS-Bench-201), as re-shipped by\n")
         f.write("#   HW-NAS-Bench and HELP (MIT); converted by tools/make_data.py.\n")
         f.write("index,code\n")
-        for r in acc:
-            f.write(f"{r['index']},{''.join(str(OPS.index(t)) for t in tokens(r['arch_str']))}\n")
+        f.writelines(f"{r['index']},{''.join(str(OPS.index(t)) for t in tokens(r['arch_str']))}\n" for r in acc)
 
     with open(ROOT / "benchmarks/nb201/nb201_accuracy.csv", "w") as f:
         f.write("# NAS-Bench-201 ground truth: test accuracy (%) after the 200-epoch schedule, mean over seeds.\n")

@@ -9,7 +9,16 @@ import click
 
 from ..hardware.flops import model_size
 from ..spaces import Arch, SearchSpace
-from ._common import archs_options, console, dataset_option, echo_json, json_option, read_archs, resolve_space, space_option
+from ._common import (
+    archs_options,
+    console,
+    dataset_option,
+    echo_json,
+    json_option,
+    read_archs,
+    resolve_space,
+    space_option,
+)
 
 
 @click.group("arch")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..spaces import Arch, DatasetSpec, SearchSpace
 
-__all__ = ["ProxyContext", "ProxySpec", "register_proxy", "get_proxy", "list_proxies", "PROXIES"]
+__all__ = ["PROXIES", "ProxyContext", "ProxySpec", "get_proxy", "list_proxies", "register_proxy"]
 
 Needs = Literal["model", "arch"]
 

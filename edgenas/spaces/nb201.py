@@ -19,7 +19,7 @@ from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["NB201Space", "NB201_OPS"]
+__all__ = ["NB201_OPS", "NB201Space"]
 
 #: op vocabulary in the benchmark's order
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

@@ -8,7 +8,6 @@ import pytest
 from click.testing import CliRunner
 
 from edgenas.cli import cli
-from edgenas.spaces import get_space
 
 
 def test_profile_refuses_tensorrt_target():
