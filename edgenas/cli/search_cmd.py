@@ -54,6 +54,10 @@ SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 @click.option("--proxy-resolution", type=int, default=None,
               help="Reduced-resolution mode: proxy inputs of N x N px instead of the dataset's "
                    "(default: the dataset's; fbnet/imagenet on CPU: 64; recorded in config.json).")
+@click.option("--latency-source", default="auto", show_default=True,
+              help="auto | lookup | lut | flops, as in `edgenas cost --source`: auto = measured lookup where the "
+                   "target has a per-arch table; lut = per-op model fitted on the measured archs (use it for a "
+                   "table that covers only part of the space, e.g. a few hundred archs profiled on your device).")
 @click.option("--out", default=None,
               help="Run folder (default runs/<space>-<dataset>-<targets>-<proxy>-s<seed>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out without rescoring stored archs.")
@@ -61,7 +65,8 @@ SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_latency_ms: float | None,
            max_params_m: float | None, max_macs_m: float | None, proxy: str | None, evaluations: int,
            population: int, searcher: str, seed: int, device: str, batch_size: int | None, workers: int,
-           proxy_resolution: int | None, out: str | None, resume: bool, as_json: bool) -> None:
+           proxy_resolution: int | None, latency_source: str, out: str | None, resume: bool,
+           as_json: bool) -> None:
     """Search for architectures on the Pareto front of proxy score vs latency.
 
     Writes pareto.json, candidates.csv, config.json and pareto.png (plus the candidates.sqlite
@@ -86,7 +91,7 @@ def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_l
         targets=targets, space=space_name, dataset=dataset, max_latency_ms=max_latency_ms,
         max_params_m=max_params_m, max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations,
         population=population, searcher=searcher, seed=seed, device=device, out=out,
-        batch_size=batch_size, proxy_resolution=proxy_resolution, workers=workers,
+        batch_size=batch_size, proxy_resolution=proxy_resolution, workers=workers, cost_source=latency_source,
     )
     if as_json:
         result = run_search(config, resume=resume)

@@ -114,3 +114,18 @@ def test_unwritable_out(tmp_path: Path, fake_backends: None) -> None:
 def test_target_required() -> None:
     r = _invoke([])
     assert r.exit_code == 2 and "--target" in r.stderr
+
+
+def test_latency_source_lut_prices_with_the_fitted_model(tmp_path: Path) -> None:
+    # real cost models and the data-free sed proxy: every member priced by the fitted per-op model
+    out = tmp_path / "r"
+    r = _invoke(["--target", "jetson", "--proxy", "sed", "--evaluations", "30", "--population", "10",
+                 "--max-latency-ms", "5", "--latency-source", "lut", "--workers", "1", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["config"]["cost_source"] == "lut"
+    assert doc["members"] and all(m["latency_source"] == {"jetson-tx2": "lut"} for m in doc["members"])
+    assert all(m["latency_ms"]["jetson-tx2"] <= 5 for m in doc["members"])
+    bad = _invoke(["--target", "jetson", "--proxy", "sed", "--latency-source", "guess", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "unknown latency source 'guess'" in bad.stderr
+    assert not (tmp_path / "b").exists()
