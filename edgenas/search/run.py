@@ -676,4 +676,19 @@ def run_search(
         from .outputs import write_outputs as _write
 
         files, notes = _write(result, ctx)
+    notes = [*_coverage_notes(targets, space), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
+
+
+def _coverage_notes(targets: Mapping[str, LatencyModel], space: SearchSpace) -> list[str]:
+    """One note per target priced by a measured table that does not cover the whole space."""
+    out = []
+    for name, model in targets.items():
+        column = getattr(model, "column", None)
+        if getattr(model, "source", None) != "lookup" or column is None:
+            continue
+        n = int(np.isfinite(column).sum())
+        if n < space.size:
+            out.append(f"{name}: measured latency for {n:,} of {space.size:,} {space.name} archs; the others count "
+                       "as infeasible (--latency-source lut prices them with a per-op model fitted on the measured)")
+    return out

@@ -129,3 +129,12 @@ def test_latency_source_lut_prices_with_the_fitted_model(tmp_path: Path) -> None
     bad = _invoke(["--target", "jetson", "--proxy", "sed", "--latency-source", "guess", "--out", str(tmp_path / "b")])
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "unknown latency source 'guess'" in bad.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_partial_measured_table_is_named_in_the_notes(tmp_path: Path) -> None:
+    # HW-NAS-Bench's Edge TPU table has no value for archs the device could not run
+    r = _invoke(["--target", "edgetpu", "--proxy", "sed", "--evaluations", "20", "--population", "10",
+                 "--workers", "1", "--out", str(tmp_path / "r"), "--json"])
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.stdout)["notes"]
+    assert any(n.startswith("edgetpu: measured latency for 10,926 of 15,625 nb201 archs") for n in notes), notes
