@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from edgenas.hardware.tables import load_arch_table
 from edgenas.hardware.targets import load_target
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tools._load import load_tool
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("bench_latency", ROOT / "tools" / "bench_latency.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("bench_latency")
 
 
 def test_repeat_measurement_pairs_archs_by_index(tool):

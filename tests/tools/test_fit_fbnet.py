@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,14 @@ import pytest
 
 from edgenas.hardware.tables import load_op_table
 from edgenas.spaces import get_space
+from tests.tools._load import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("fit_fbnet_tables", ROOT / "tools" / "fit_fbnet_tables.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("fit_fbnet_tables")
 
 
 @pytest.mark.parametrize("column, device, batch", [
