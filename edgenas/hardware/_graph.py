@@ -38,6 +38,7 @@ def keys_node_reads(runtime: str) -> bool:
     """
     return runtime in READS_RUNTIMES
 
+
 _NB201_EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
 
