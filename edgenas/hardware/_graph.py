@@ -85,7 +85,7 @@ def cost_layers(space: Any, arch: Any, dataset: str, *, prune: bool = True, node
             and over-predicts those where two pools/skips read it by 3.9 %, while a second conv
             reader costs more than the first; no split of per-edge costs can express that. The
             residuals repeat in HW-NAS-Bench's separate CIFAR-100 measurements of the same
-            archs (correlation 0.6), so they are the device, not timing noise. Lifts TX2 from 88
+            archs (correlation 0.65), so they are the device, not timing noise. Lifts TX2 from 88
             to 97 % within +-10 % at 200 fitted archs (tau 0.86 -> 0.92).
     """
     layers = space.layers(arch, dataset)
