@@ -33,12 +33,17 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
               help="Per-model value stored: ref (default with 1 thread: median ratio of the timing thread's CPU time "
                    "to a reference arch timed right after every run, times the reference's median: robust to the "
                    "host's speed drift), cpu (CPU time), median or p10 (wall; default median with more threads).")
+@click.option("--space-predictions/--no-space-predictions", default=True, show_default=True,
+              help="With a kernel model on a small space (NB201), store its prediction of every arch in the table, "
+                   "so searches price archs by lookup (NB201: ~5 min on 2 cores, after all timing).")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="Processes for --space-predictions (0 = one per core).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output JSON (default latency_tables/<space>_<dataset>_cpu_ops.json).")
 @json_option
 def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds: int, chain: int, warmup: int,
-            threads: int, n_archs: int, calibration: int, seed: int, statistic: str | None, out: Path | None,
-            as_json: bool) -> None:
+            threads: int, n_archs: int, calibration: int, seed: int, statistic: str | None,
+            space_predictions: bool, workers: int, out: Path | None, as_json: bool) -> None:
     """Measure every op of a space and a sample of whole models with onnxruntime on this machine."""
     from .._paths import latency_tables_dir
     from ..errors import ConfigError
@@ -58,7 +63,7 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds
     if as_json:
         result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs, warmup=warmup,
                                threads=threads, seed=seed, device_name=t.name, statistic=statistic, chain=chain,
-                               rounds=rounds)
+                               rounds=rounds, space_predictions=space_predictions, workers=workers)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -73,14 +78,16 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds
 
             result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs,
                                    warmup=warmup, threads=threads, seed=seed, progress=cb, device_name=t.name,
-                                   statistic=statistic, chain=chain, rounds=rounds)
+                                   statistic=statistic, chain=chain, rounds=rounds,
+                                   space_predictions=space_predictions, workers=workers)
     save_op_table(result.table, out)
     m = result.table.meta
     summary = {"out": str(out), "seconds": result.seconds, "cpu_model": m["cpu_model"],
                "onnxruntime_version": m["onnxruntime_version"], "threads": threads, "ops": len(result.table.entries),
                "end_to_end_archs": len(m["end_to_end"]), "scale": result.table.scale,
                "intercept_ms": result.table.intercept_ms, "statistic": m["statistic"],
-               "check_by_statistic": m["check_by_statistic"], "check": m["check"], "noise": m["noise"]}
+               "check_by_statistic": m["check_by_statistic"], "check": m["check"], "noise": m["noise"],
+               "space_predictions": len((result.table.kernels or {}).get("space_ms", {}).get("ms", []))}
     if as_json:
         echo_json(summary)
         return

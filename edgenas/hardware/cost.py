@@ -182,8 +182,12 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, sour
                 f"target {t.name!r} has a per-op table for {sp.name}/{dataset}, so only --source lut works "
                 f"(asked for {source!r})")
         op = load_op_table(ref.file, space=sp.name, dataset=dataset)
-        detail = (f"kernel model (onnxruntime kernel detection) of {ref.file.name}" if op.kernels
-                  else f"per-op table {ref.file.name}")
+        if op.kernels and "space_ms" in op.kernels:
+            detail = f"kernel model of {ref.file.name} (stored for every {op.kernels['space_ms']['space']} arch)"
+        elif op.kernels:
+            detail = f"kernel model (onnxruntime kernel detection) of {ref.file.name}"
+        else:
+            detail = f"per-op table {ref.file.name}"
         return CostModel(t, sp, dataset, "lut", detail, op_table=op)
     table = load_arch_table(ref.file, space=sp.name, dataset=dataset)
     if ref.column is None:

@@ -53,17 +53,21 @@ import numpy as np
 
 from .._imports import require
 from .._rng import as_rng
-from ..errors import ConfigError
+from ..errors import ConfigError, LatencyTableError
 from .fit import fit_scale_intercept, score
-from .kernels import export_onnx_bytes, kernel_counts
+from .kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
 from .tables import OpLatencyTable
 
-__all__ = ["ProfileResult", "Timing", "cpu_model", "profile_ops", "profile_space", "time_onnx"]
+__all__ = ["SPACE_PREDICTION_MAX_ARCHS", "ProfileResult", "Timing", "add_space_predictions", "cpu_model", "profile_ops",
+           "profile_space", "time_onnx"]
 
 log = logging.getLogger(__name__)
 
 #: callback(stage, done, total, label) for progress reporting (the CLI draws a bar)
 Progress = Callable[[str, int, int, str], None]
+
+#: spaces up to this many archs get the kernel model's prediction of every arch stored in the table
+SPACE_PREDICTION_MAX_ARCHS = 20_000
 
 
 @dataclass(frozen=True)
@@ -450,7 +454,8 @@ def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice | np.ndarray)
 def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration: int = 60, runs: int = 60,
                   warmup: int = 10, threads: int = 1, seed: int | np.random.Generator | None = 0,
                   progress: Progress | None = None, device_name: str = "cpu", statistic: str | None = None,
-                  chain: int = 4, rounds: int = 3) -> ProfileResult:
+                  chain: int = 4, rounds: int = 3, space_predictions: bool = True,
+                  workers: int = 0) -> ProfileResult:
     """Op-level table + end-to-end timings of ``n_archs`` random archs, measured in one run.
 
     Ops and whole archs are timed together in ``rounds`` interleaved passes (see the module
@@ -466,6 +471,10 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
             ``p10`` (wall).
         chain: copies for chain timing of shape-keeping ops (0 = isolated only).
         rounds: interleaved timing passes.
+        space_predictions: when the table gets a kernel model and the space has at most
+            :data:`SPACE_PREDICTION_MAX_ARCHS` indexed archs, store the model's prediction of every
+            arch (:func:`add_space_predictions`; NB201: ~5 min on 2 cores, after all timing).
+        workers: processes for that step (0 = one per core).
 
     Raises:
         ConfigError: unknown statistic, ``cpu`` with more than one thread, too few archs.
@@ -595,7 +604,59 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
                        for a, s, t, kr in zip(archs, op_sum, e2e, kernel_rows)],
     }
     table = OpLatencyTable(meta, entries, "shape", intercept, scale, kernels)
+    if space_predictions and kernels and _indexed(space) and space.size <= SPACE_PREDICTION_MAX_ARCHS:
+        table = add_space_predictions(table, space, workers=workers, progress=progress)
     dt = time.perf_counter() - t_start
     table.meta["profile_seconds"] = dt
     log.info("profiled %d ops and %d models in %.0f s", len(ops), len(archs), dt)
     return ProfileResult(table, dt)
+
+
+def _indexed(space: Any) -> bool:
+    return hasattr(space, "from_index") and hasattr(space, "index") and hasattr(space, "size")
+
+
+def add_space_predictions(table: OpLatencyTable, space: Any, *, workers: int = 0,
+                          progress: Progress | None = None) -> OpLatencyTable:
+    """``table`` with its kernel model's prediction of every arch of ``space`` stored
+    (``kernels.space_ms``), from kernel counts computed on this host.
+
+    Kernel counts depend on onnxruntime's version and the CPU, so this host's counts are checked
+    against the counts the profiled host recorded for the table's end-to-end archs; any difference
+    raises instead of storing another host's graph under this table's costs.
+
+    Raises:
+        LatencyTableError: no kernel model, a space without benchmark indices, or kernel counts
+            that differ from the recorded ones.
+    """
+    if not table.kernels:
+        raise LatencyTableError(f"latency table {table.space}/{table.dataset} has no kernel model "
+                                "(its per-op sum is already a cheap prediction)")
+    if not _indexed(space):
+        raise LatencyTableError(f"space {space.name!r} has no benchmark index to store predictions by")
+    ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
+    if workers <= 0:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    def tick(done: int, total: int) -> None:
+        if progress:
+            progress("kernel counts of every arch", done, total, "")
+
+    threads = int(table.kernels.get("threads", 1))
+    recorded = [(int(r["index"]), r["kernels"]) for r in table.meta.get("end_to_end", [])
+                if r.get("index") is not None and r.get("kernels")]
+    # fail fast (seconds) before counting the whole space (minutes)
+    here = space_kernel_counts(space, table.dataset, [i for i, _ in recorded], threads=threads)
+    bad = [i for (i, k), c in zip(recorded, here) if dict(c) != k]
+    if bad:
+        raise LatencyTableError(
+            f"onnxruntime {ort.__version__} on {cpu_model()!r} optimizes {len(bad)} of the table's {len(recorded)} "
+            f"end-to-end archs into other kernels than the profiled host recorded (first: index {bad[0]}); "
+            "expected the profiled host's kernel counts", hint="compute the predictions on the profiled host")
+    t0 = time.perf_counter()
+    counts = space_kernel_counts(space, table.dataset, workers=workers, progress=tick, threads=threads)
+    log.info("kernel counts of %d archs in %.0f s (%d workers)", len(counts), time.perf_counter() - t0, workers)
+    return table.with_space_ms(
+        space, counts, onnxruntime_version=ort.__version__, cpu_model=cpu_model(),
+        computed_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        check=f"this host reproduced the recorded kernel counts of {len(recorded)} of {len(recorded)} end-to-end archs")

@@ -36,7 +36,10 @@ model, ``{"entries": {"<kernel type>": ms}, "intercept_ms": float, "onnxruntime_
 "cpu_model": str, "threads": int}``. When present it is the predictor: the arch's kernel counts
 after onnxruntime's graph optimizations (:mod:`edgenas.hardware.kernels`) times the entries, plus
 the intercept; the per-op entries stay as the fallback for an arch with a kernel type the
-calibration archs never showed.
+calibration archs never showed. ``kernels.space_ms`` (optional: ``{"space": "nb201", "n": 15625,
+"order": "space index", "ms": [...], ...provenance}``) stores the kernel model's prediction for
+every arch of a small space, computed once from the profiled host's kernel counts; pricing is then
+a lookup (no onnxruntime run, and no dependence on the predicting host's onnxruntime or CPU).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ import io
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -226,27 +230,63 @@ class OpLatencyTable:
         from .kernels import arch_kernels
 
         k = self.kernels or {}
-        entries, memo = k["entries"], self._kernel_ms
+        memo = self._kernel_ms
+        stored = self._space_ms(space)
         out = np.empty(len(archs))
         for i, a in enumerate(archs):
             ms = memo.get(a.tokens)
             if ms is None:
                 if not memo:
                     self._warn_if_other_host()
-                counts = arch_kernels(space, a, self.dataset, threads=int(k.get("threads", 1)))
-                unknown = sorted(set(counts) - set(entries))
-                if unknown:
-                    log.warning("kernel table %s/%s has no entry for %s (arch %s); using the per-op entries",
-                                self.space, self.dataset, ", ".join(unknown), a)
-                    ms = float(self.predict_ops(space, [a])[0])
+                index = space.index(a) if stored is not None else None
+                if index is not None:
+                    ms = float(stored[index])
                 else:
-                    ms = float(sum(entries[t] * n for t, n in counts.items()) + float(k.get("intercept_ms", 0.0)))
+                    counts = arch_kernels(space, a, self.dataset, threads=int(k.get("threads", 1)))
+                    ms = self.kernel_ms(space, a, counts)
                 memo[a.tokens] = ms
             out[i] = ms
         return out
 
+    def kernel_ms(self, space: Any, arch: Any, counts: Mapping[str, int]) -> float:
+        """Kernel-model latency of ``arch`` from its kernel counts: sum of count x entry + intercept;
+        the per-op prediction when a kernel type has no entry (the calibration archs never showed it)."""
+        k = self.kernels or {}
+        entries = k["entries"]
+        unknown = sorted(set(counts) - set(entries))
+        if unknown:
+            log.warning("kernel table %s/%s has no entry for %s (arch %s); using the per-op entries",
+                        self.space, self.dataset, ", ".join(unknown), arch)
+            return float(self.predict_ops(space, [arch])[0])
+        return float(sum(entries[t] * n for t, n in counts.items()) + float(k.get("intercept_ms", 0.0)))
+
+    def _space_ms(self, space: Any) -> np.ndarray | None:
+        """The stored kernel-model prediction of every arch of ``space`` by index (``kernels.space_ms``), if any."""
+        pre = (self.kernels or {}).get("space_ms")
+        if pre is None or pre.get("space") != getattr(space, "name", None) or not hasattr(space, "index"):
+            return None
+        ms = np.asarray(pre["ms"], dtype=float)
+        if len(ms) != int(space.size):
+            raise LatencyTableError(
+                f"latency table {self.space}/{self.dataset}: kernels.space_ms has {len(ms)} values, expected one per "
+                f"{space.name} arch ({space.size})", hint="re-run `edgenas profile` or tools/add_space_predictions.py")
+        return ms
+
+    def with_space_ms(self, space: Any, counts: Sequence[Mapping[str, int]], **provenance: Any) -> OpLatencyTable:
+        """A copy whose kernel model stores its prediction for every arch of ``space`` (``counts``:
+        kernel counts in index order, :func:`edgenas.hardware.kernels.space_kernel_counts`), so
+        pricing an arch is a lookup instead of kernel detection on the predicting host."""
+        if not self.kernels:
+            raise LatencyTableError(f"latency table {self.space}/{self.dataset} has no kernel model to precompute")
+        if len(counts) != int(space.size):
+            raise ValueError(f"{len(counts)} kernel counts for a space of {space.size} archs")
+        ms = [round(self.kernel_ms(space, space.from_index(i), c), 6) for i, c in enumerate(counts)]
+        pre = {"space": space.name, "order": "space index", "n": len(ms), "units": "ms", **provenance, "ms": ms}
+        return replace(self, kernels={**self.kernels, "space_ms": pre}, _sums={}, _kernel_ms={})
+
     def _warn_if_other_host(self) -> None:
-        """Kernel counts depend on onnxruntime's version and the CPU; say so when they differ."""
+        """The table describes the profiled host (its timings, and its onnxruntime's kernels unless
+        detected here); say so when this host differs."""
         from .._imports import require
         from .profile import cpu_model
 
@@ -333,6 +373,11 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
                    f"kernel entry {k!r} must be a finite non-negative number of ms")
         ic = kernels.get("intercept_ms", 0.0)
         _check(isinstance(ic, (int, float)) and np.isfinite(ic), path, "kernels.intercept_ms must be a number")
+        pre = kernels.get("space_ms")
+        if pre is not None:
+            ok = isinstance(pre, dict) and isinstance(pre.get("ms"), list) and pre.get("n") == len(pre["ms"])
+            _check(ok and all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in pre["ms"]), path,
+                   "kernels.space_ms must hold n finite non-negative ms values")
     meta = {k: v for k, v in obj.items() if k not in ("entries", "kernels")}
     meta["entry_stats"] = stats
     return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]), kernels)

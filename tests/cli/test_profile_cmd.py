@@ -26,10 +26,11 @@ def test_profile_tiny_run(tmp_path):
 
     out = tmp_path / "cpu.json"
     res = CliRunner().invoke(cli, ["profile", "--archs", "5", "--calibration", "2", "--runs", "3", "--warmup", "1",
-                                   "--out", str(out), "--json"])
+                                   "--no-space-predictions", "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["end_to_end_archs"] == 5 and summary["check"]["calibrated"]["n"] == 3
+    assert summary["space_predictions"] == 0
     table = load_op_table(out, space="nb201", dataset="cifar10")
     assert table.meta["onnxruntime_version"] and table.meta["cpu_model"] and table.meta["threads"] == 1
     assert len(table.entries) >= 20

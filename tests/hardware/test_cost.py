@@ -63,3 +63,24 @@ def test_errors(space):
         get_cost_model("jetson-orin-nano", "nb201", "cifar10")
     with pytest.raises(LatencyTableError, match="no latency table for nb201/cifar100"):
         get_cost_model("gtx1080ti-b1", "nb201", "cifar100")
+
+
+def test_shipped_cpu_table_prices_every_nb201_arch_by_lookup(space, monkeypatch):
+    from edgenas.hardware import kernels
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("kernel detection ran although the table stores every prediction")
+
+    monkeypatch.setattr(kernels, "arch_kernels", no_detection)
+    model = get_cost_model("cpu", "nb201", "cifar10")
+    op = model.op_table
+    pre = op.kernels["space_ms"]
+    assert pre["space"] == "nb201" and pre["n"] == len(pre["ms"]) == space.size
+    assert "stored for every nb201 arch" in model.description
+    # host-independent: the stored prediction of each end-to-end arch is the kernel model applied to
+    # the kernel counts the profiled host recorded for it
+    rows = op.meta["end_to_end"]
+    archs = [space.parse(r["arch"]) for r in rows]
+    want = [op.kernel_ms(space, a, r["kernels"]) for a, r in zip(archs, rows)]
+    np.testing.assert_allclose(model.predict_many(archs), want, rtol=1e-5)
+    assert len(rows) >= 200

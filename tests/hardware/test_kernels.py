@@ -13,7 +13,15 @@ pytest.importorskip("onnxruntime")
 from onnx import helper
 
 from edgenas.errors import LatencyTableError
-from edgenas.hardware.kernels import arch_kernels, export_onnx_bytes, kernel_counts, kernel_key
+from edgenas.hardware import kernels as kernels_mod
+from edgenas.hardware.kernels import (
+    arch_kernels,
+    export_onnx_bytes,
+    kernel_counts,
+    kernel_key,
+    space_kernel_counts,
+)
+from edgenas.hardware.profile import add_space_predictions
 from edgenas.hardware.tables import OpLatencyTable, load_op_table, save_op_table
 from edgenas.spaces import get_space
 
@@ -93,11 +101,66 @@ def test_unknown_kernel_type_falls_back_to_op_entries(caplog):
     ({"entries": {}}, "non-empty entries"),
     ({"entries": {"Add": -1.0}}, "kernel entry 'Add'"),
     ({"entries": {"Add": 1.0}, "intercept_ms": "x"}, "kernels.intercept_ms"),
+    ({"entries": {"Add": 1.0}, "space_ms": {"space": "nb201", "n": 2, "ms": [1.0, float("nan")]}}, "space_ms"),
+    ({"entries": {"Add": 1.0}, "space_ms": {"space": "nb201", "n": 3, "ms": [1.0, 2.0]}}, "space_ms"),
 ])
 def test_bad_kernel_section_is_rejected(tmp_path, kernels, needle):
     space = get_space("nb201")
     table = _table(_op_entries(space, [space.parse(ALL_CONV)]), None)
     obj = table.to_json() | {"kernels": kernels}
-    (tmp_path / "t.json").write_text(json.dumps(obj))
+    (tmp_path / "t.json").write_text(json.dumps(obj))  # NaN is written as a bare NaN, which json reads
     with pytest.raises(LatencyTableError, match=needle):
         load_op_table(tmp_path / "t.json")
+
+
+def test_space_kernel_counts_match_single_arch_detection():
+    space = get_space("nb201")
+    idx = [0, 7, 4242]
+    seq = space_kernel_counts(space, "cifar10", idx)
+    assert seq == [arch_kernels(space, space.from_index(i), "cifar10") for i in idx]
+    # spawned worker processes, one arch per chunk: same counts, still in index order
+    assert space_kernel_counts(space, "cifar10", idx, workers=2, chunk=1) == seq
+
+
+def _synthetic_counts(n: int) -> list[dict[str, int]]:
+    return [{"Add": i % 5, "Conv-k3x3-s1-g1": 1 + i % 3} for i in range(n)]
+
+
+def test_stored_space_predictions_replace_kernel_detection(tmp_path, monkeypatch):
+    space = get_space("nb201")
+    probe = [space.from_index(i) for i in (0, 7, 4242, 15624)]
+    table = _table(_op_entries(space, probe), {"entries": {"Add": 0.01, "Conv-k3x3-s1-g1": 0.1}, "intercept_ms": 0.2})
+    stored = table.with_space_ms(space, _synthetic_counts(space.size), cpu_model="test host")
+    want = [0.01 * (i % 5) + 0.1 * (1 + i % 3) + 0.2 for i in (0, 7, 4242, 15624)]
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("kernel detection ran although the table stores every prediction")
+
+    monkeypatch.setattr(kernels_mod, "arch_kernels", no_detection)
+    np.testing.assert_allclose(stored.predict_many(space, probe), want, rtol=1e-6)
+    save_op_table(stored, tmp_path / "t.json")
+    back = load_op_table(tmp_path / "t.json", space="nb201", dataset="cifar10")
+    assert back.kernels["space_ms"]["n"] == space.size and back.kernels["space_ms"]["cpu_model"] == "test host"
+    np.testing.assert_allclose(back.predict_many(space, probe), want, rtol=1e-6)
+    with pytest.raises(AssertionError, match="kernel detection ran"):
+        table.predict_many(space, probe[:1])  # the table without stored predictions detects kernels
+
+
+def test_stored_space_predictions_of_the_wrong_length_are_an_error():
+    space = get_space("nb201")
+    a = space.from_index(3)
+    pre = {"space": "nb201", "n": 10, "order": "space index", "ms": [1.0] * 10}
+    table = _table(_op_entries(space, [a]), {"entries": {"Add": 0.01}, "intercept_ms": 0.2, "space_ms": pre})
+    with pytest.raises(LatencyTableError, match=r"10 values, expected one per nb201 arch \(15625\)"):
+        table.predict_many(space, [a])
+
+
+def test_add_space_predictions_refuses_another_hosts_kernel_counts():
+    space = get_space("nb201")
+    a = space.from_index(5)
+    table = _table(_op_entries(space, [a]), {"entries": {"Add": 0.01}, "intercept_ms": 0.2})
+    table.meta["end_to_end"] = [{"index": 5, "arch": str(a), "kernels": {"Add": 1}}]  # not what onnxruntime makes
+    with pytest.raises(LatencyTableError, match="other kernels than the profiled host recorded"):
+        add_space_predictions(table, space, workers=1)
+    with pytest.raises(LatencyTableError, match="no kernel model"):
+        add_space_predictions(_table(_op_entries(space, [a]), None), space, workers=1)
