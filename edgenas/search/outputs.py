@@ -88,9 +88,12 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
               "image; macs_m: MACs per image, millions (fvcore, BN folded); params_m: millions; "
               "proxy_seconds: proxy wall time; reused: 1 if taken from the run store.\n")
     comps = list(ctx.scorer.components) if ctx.scorer.is_ensemble else []
+    if comps:
+        buf.write("# score: the ensemble ranked within all candidates below; search_score: ranked against the "
+                  "reference population (the first candidates), which guided the search.\n")
     front_keys = {c.iso_key for c in result.front}
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["order", "index", "arch", "iso_key", "score", *comps,
+    w.writerow(["order", "index", "arch", "iso_key", "score", *(["search_score"] if comps else []), *comps,
                 *(f"latency_ms_{t}" for t in targets), *(f"latency_source_{t}" for t in targets),
                 "macs_m", "params_m", "proxy_seconds", "reused", "on_front"])
     for c in result.candidates:
@@ -98,7 +101,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
             return "" if v is None or not math.isfinite(v) else repr(float(v))
 
         w.writerow([c.order, "" if c.index is None else c.index, c.arch, c.iso_key, num(c.score),
-                    *(num(c.raw_scores.get(k)) for k in comps),
+                    *([num(c.search_score)] if comps else []), *(num(c.raw_scores.get(k)) for k in comps),
                     *(repr(c.latency_ms[t]) for t in targets), *(c.latency_source[t] for t in targets),
                     f"{c.macs_m:.6f}", f"{c.params_m:.6f}", f"{c.seconds:.4f}", int(c.reused),
                     int(c.iso_key in front_keys)])

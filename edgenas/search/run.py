@@ -129,12 +129,16 @@ class Candidate:
         arch: canonical arch string.
         index: benchmark index (``None`` if the space has none).
         iso_key: isomorphism-class key (archs with the same key are scored once).
-        score: objective proxy score, higher is better (``-inf`` if the proxy failed).
+        score: objective proxy score, higher is better (``-inf`` if the proxy failed). For an
+            ensemble in a finished search's result: the rank within every candidate the run scored
+            (see :meth:`SearchContext.final_candidates`).
         raw_scores: raw values of the proxy/ensemble components (``None`` = failed).
         latency_ms: {target: ms}. latency_source: {target: source}.
         macs_m: MACs per image, millions. params_m: parameters, millions.
         seconds: proxy wall time when it was scored. order: 0-based evaluation order in the run.
         reused: True if the scores came from the run store (resume) rather than the proxy.
+        search_score: ensembles, finished search: the score against the reference population
+            that guided the search (``None`` otherwise).
     """
 
     arch: str
@@ -149,17 +153,21 @@ class Candidate:
     seconds: float
     order: int
     reused: bool = False
+    search_score: float | None = None
 
     def record(self, proxy: str) -> dict[str, Any]:
         """The ``pareto.json`` member object."""
         scores = {proxy: (self.score if math.isfinite(self.score) else None)}
         for k, v in self.raw_scores.items():
             scores.setdefault(k, v)
-        return {
+        out = {
             "arch": self.arch, "index": self.index, "iso_key": self.iso_key, "scores": scores,
             "latency_ms": dict(self.latency_ms), "latency_source": dict(self.latency_source),
             "macs_m": round(self.macs_m, 6), "params_m": round(self.params_m, 6),
         }
+        if self.search_score is not None:
+            out["search_score"] = self.search_score if math.isfinite(self.search_score) else None
+        return out
 
 
 @dataclass(frozen=True)
@@ -456,13 +464,45 @@ class SearchContext:
                 self.on_candidate(cand)
         self._pending = []
 
-    def front(self) -> list[Candidate]:
-        """Pareto members over the candidates so far, best score first (ties: lower latency).
+    def final_candidates(self) -> list[Candidate]:
+        """The candidates with ensemble scores ranked within **every candidate the run scored**.
+
+        During the search an ensemble ranks each candidate against the reference population (the
+        first ``population`` archs), which keeps stored scores fixed but saturates at the top: a
+        candidate that beats all R reference archs on a component gets rank R + 1 however far
+        ahead it is, so the best candidates tie on several components. The finished run ranks
+        every candidate against all the others instead (exactly its average rank in the final
+        population, failed components tied at the population's worst value, as
+        :func:`edgenas.proxies.ensemble.aggregate`), which orders the top of the front; the
+        reference score stays in ``search_score``. Single proxies are returned unchanged.
+        """
+        if not self.scorer.is_ensemble or len(self.candidates) < 2:
+            return list(self.candidates)
+        cols = {}
+        for c in self.scorer.components:
+            v = np.asarray([_num(x.raw_scores.get(c)) for x in self.candidates], dtype=float)
+            fin = np.isfinite(v)
+            # a failed component ranks as the population's worst value, tied with it (as aggregate())
+            cols[c] = np.where(fin, v, v[fin].min() if fin.any() else 0.0)
+        out = []
+        for i, cand in enumerate(self.candidates):
+            if not math.isfinite(cand.score):
+                out.append(replace(cand, search_score=cand.score))
+                continue
+            mine = {c: float(v[i]) for c, v in cols.items()}
+            others = {c: np.delete(v, i) for c, v in cols.items()}
+            out.append(replace(cand, score=combine_scores(self.scorer, mine, others), search_score=cand.score))
+        return out
+
+    def front(self, candidates: Sequence[Candidate] | None = None) -> list[Candidate]:
+        """Pareto members over ``candidates`` (default: the candidates so far), best score first
+        (ties: lower latency).
 
         Candidates whose proxy failed (score ``-inf``) are left out: a failed score says nothing
         about accuracy, and the fastest such arch would otherwise always sit on the front.
         """
-        scored = [c for c in self.candidates if math.isfinite(c.score)]
+        pool = self.candidates if candidates is None else candidates
+        scored = [c for c in pool if math.isfinite(c.score)]
         if not scored:
             return []
         mask = pareto_mask(self.objective_matrix(scored))
@@ -667,10 +707,11 @@ def run_search(
             close()
         if store is not None:
             store.close()
-    front = ctx.front()
+    final = ctx.final_candidates()
+    front = ctx.front(final)
     files: dict[str, Path] = {}
     notes: list[str] = []
-    result = SearchResult(config, tuple(front), tuple(ctx.candidates), run_dir, ctx.n_scored, ctx.n_reused,
+    result = SearchResult(config, tuple(front), tuple(final), run_dir, ctx.n_scored, ctx.n_reused,
                           time.perf_counter() - t_start)
     if write_outputs:
         from .outputs import write_outputs as _write

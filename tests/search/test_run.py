@@ -89,12 +89,67 @@ def test_ensemble_reference_is_initial_population(tmp_path: Path) -> None:
     ref = r.candidates[:20]
     # reference members' ranks are against themselves: mean over components of share strictly below
     for c in r.candidates:
-        assert 0.0 <= c.score <= 1.0
+        assert 0.0 <= c.search_score <= 1.0
     ref_a = np.array([c.raw_scores["fake_a"] for c in ref])
     ref_b = np.array([c.raw_scores["fake_b"] for c in ref])
     for c in r.candidates[20:]:
         expect = (np.mean(ref_a < c.raw_scores["fake_a"]) + np.mean(ref_b < c.raw_scores["fake_b"])) / 2
+        assert c.search_score == pytest.approx(expect)
+
+
+def test_finished_search_ranks_ensembles_within_all_its_candidates(tmp_path: Path) -> None:
+    r = _run(tmp_path, scorer_kw={"ensemble": True}, evaluations=80, population=20)
+    a = np.array([c.raw_scores["fake_a"] for c in r.candidates])
+    b = np.array([c.raw_scores["fake_b"] for c in r.candidates])
+    for i, c in enumerate(r.candidates):  # the fake's rule: mean share of the other candidates below
+        expect = (np.mean(np.delete(a, i) < a[i]) + np.mean(np.delete(b, i) < b[i])) / 2
         assert c.score == pytest.approx(expect)
+    # reference ranks saturate at the top (several candidates beat the whole reference); final ones do not
+    ties_ref = sum(c.search_score == 1.0 for c in r.candidates)
+    ties_final = sum(c.score == max(x.score for x in r.candidates) for c in r.candidates)
+    assert ties_ref >= 2 and ties_final <= ties_ref
+    assert r.front[0].score == max(c.score for c in r.candidates)
+    members = json.loads((tmp_path / "run" / "pareto.json").read_text())["members"]
+    assert members[0]["scores"]["fake"] == pytest.approx(r.front[0].score)
+    assert members[0]["search_score"] == pytest.approx(r.front[0].search_score)
+    rows = [ln for ln in (tmp_path / "run" / "candidates.csv").read_text().splitlines() if not ln.startswith("#")]
+    head = rows[0].split(",")
+    first = dict(zip(head, rows[1].split(",")))
+    assert float(first["score"]) == pytest.approx(r.candidates[0].score)
+    assert float(first["search_score"]) == pytest.approx(r.candidates[0].search_score)
+
+
+class _RecipeScorer(FakeScorer):
+    """The edgenas_fast recipe over fake components, combined by the product's ensemble_score;
+    every arch without a 3x3 conv fails one component (None)."""
+
+    def __init__(self) -> None:
+        super().__init__("edgenas_fast", ensemble=True)
+        from edgenas.proxies.ensemble import ensemble_components
+
+        self.components = ensemble_components("edgenas_fast")
+        self.config = {"proxy": "edgenas_fast", "fake": 2}
+
+    def score(self, archs):
+        out = super().score(archs)
+        return [type(r)({k: (None if k == "sed" and "nor_conv_3x3" not in str(a) else v) for k, v in r.values.items()},
+                        r.seconds) for a, r in zip(archs, out)]
+
+    def combine(self, raw, reference):
+        from edgenas.proxies.ensemble import ensemble_score
+
+        return ensemble_score("edgenas_fast", {k: (-math.inf if v is None else v) for k, v in raw.items()}, reference)
+
+
+def test_final_ranks_equal_aggregate_over_the_candidates_failures_included(tmp_path: Path) -> None:
+    from edgenas.proxies.ensemble import aggregate
+
+    r = run_search(targets=("fake",), evaluations=80, population=16, max_latency_ms=6.0, write_outputs=False,
+                   scorer=_RecipeScorer(), cost_models={"fake-tx2": FakeLatency()}, size=fake_size)
+    table = {c: np.array([np.nan if x.raw_scores[c] is None else x.raw_scores[c] for x in r.candidates])
+             for c in r.candidates[0].raw_scores}
+    assert np.isnan(table["sed"]).any(), "some fake archs should fail a component"
+    np.testing.assert_allclose([c.score for c in r.candidates], aggregate("edgenas_fast", table), atol=1e-9)
 
 
 def test_outputs_contract(tmp_path: Path) -> None:
