@@ -187,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--time-limit", type=float, default=0.0, help="stop scoring after this many seconds (0: none)")
     ap.add_argument("--evaluate-only", action="store_true", help="score nothing; evaluate what the cache holds")
+    ap.add_argument("--fill-from", default=None, metavar="CACHE=PROXY[,PROXY]",
+                    help="take these proxies' scores from another cache of the same space, dataset and seed "
+                         "(e.g. another batch size) where this cache lacks them; never written to this cache, "
+                         "and recorded in the JSON (for diagnostics such as an ensemble with one costly term "
+                         "from a cheaper batch)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -214,6 +219,32 @@ def main(argv: list[str] | None = None) -> int:
     cache.parent.mkdir(parents=True, exist_ok=True)
     if not cache.exists():
         cache.write_text(json.dumps({"cache_key": key}) + "\n")
+    filled = None
+    if args.fill_from:
+        path_text, _, names_text = args.fill_from.partition("=")
+        fill_names = [n.strip() for n in names_text.split(",") if n.strip()]
+        if not fill_names:
+            raise SystemExit(f"error: --fill-from {args.fill_from!r}; expected CACHE=PROXY[,PROXY]")
+        fill_path = Path(path_text)
+        try:
+            fill_key = json.loads(fill_path.read_text().splitlines()[0])["cache_key"]
+        except (OSError, IndexError, KeyError, json.JSONDecodeError):
+            raise SystemExit(f"error: --fill-from cache {fill_path} is missing or has no cache_key line") from None
+        if {k: v for k, v in fill_key.items() if k != "batch_size"} != {k: v for k, v in key.items() if k != "batch_size"}:
+            raise SystemExit(f"error: --fill-from cache {fill_path} is for {fill_key}; expected {key} up to the batch size")
+        n_filled = 0
+        for i, rec in load_cache(fill_path, fill_key).items():
+            cur = cached.setdefault(i, {"scores": {}, "seconds": {}, "n_warnings": {}})
+            for p in fill_names:
+                if p in rec["scores"] and p not in cur["scores"]:
+                    cur["scores"][p] = rec["scores"][p]
+                    cur["seconds"][p] = rec["seconds"].get(p, float("nan"))
+                    cur["n_warnings"][p] = rec["n_warnings"].get(p, 0)
+                    n_filled += 1
+        filled = {"cache": str(fill_path), "batch_size": fill_key.get("batch_size"), "proxies": fill_names,
+                  "values_filled": n_filled}
+        print(f"filled {n_filled} scores of {', '.join(fill_names)} from {fill_path} "
+              f"(batch {fill_key.get('batch_size')})")
     todo_model = [s for s in singles if get_proxy(s).needs == "model"]
     todo_arch = [s for s in singles if get_proxy(s).needs != "model"]
     t_start = time.perf_counter()
@@ -303,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                         "of a shared forward pass pays for it; ensembles = sum of their components",
         "results": results, "cache": str(cache),
     }
+    if filled:
+        out["filled_from"] = filled
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(_finite_or_none(out), indent=2, allow_nan=False) + "\n")
