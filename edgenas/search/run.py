@@ -75,7 +75,7 @@ class SearchConfig:
     max_latency_ms: float | None = None
     max_params_m: float | None = None
     max_macs_m: float | None = None
-    proxy: str = "vkdnw_agg"
+    proxy: str = "edgenas_fast"
     evaluations: int = 300
     population: int = 50
     searcher: str = "nsga2"

@@ -30,9 +30,9 @@ def fake_backends(monkeypatch: pytest.MonkeyPatch) -> None:
         return out
 
     def scorer(*, proxy, **kw):
-        if proxy not in ("vkdnw_agg", "params"):
-            raise UnknownNameError("proxy", proxy, ["vkdnw_agg", "params"])
-        return FakeScorer(proxy, ensemble=proxy == "vkdnw_agg")
+        if proxy not in ("vkdnw_agg", "edgenas_fast", "params"):
+            raise UnknownNameError("proxy", proxy, ["vkdnw_agg", "edgenas_fast", "params"])
+        return FakeScorer(proxy, ensemble=proxy != "params")
 
     monkeypatch.setattr(run, "_resolve_targets", resolve)
     monkeypatch.setattr(run, "ProxyScorer", scorer)
@@ -50,7 +50,7 @@ def test_json_output_and_files(tmp_path: Path, fake_backends: None) -> None:
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["schema_version"] == 1 and doc["n_candidates"] == 60
-    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "vkdnw_agg"
+    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "edgenas_fast"
     assert all(m["latency_ms"]["jetson-tx2"] <= 6 for m in doc["members"])
     for f in ("pareto.json", "candidates.csv", "config.json", "pareto.png", "candidates.sqlite"):
         assert (out / f).exists(), f
