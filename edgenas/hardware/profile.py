@@ -605,7 +605,10 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
     }
     table = OpLatencyTable(meta, entries, "shape", intercept, scale, kernels)
     if space_predictions and kernels and _indexed(space) and space.size <= SPACE_PREDICTION_MAX_ARCHS:
-        table = add_space_predictions(table, space, workers=workers, progress=progress)
+        try:
+            table = add_space_predictions(table, space, workers=workers, progress=progress)
+        except LatencyTableError as exc:  # keep the measurements: pricing then detects kernels per arch
+            log.warning("table saved without predictions for every arch: %s", exc)
     dt = time.perf_counter() - t_start
     table.meta["profile_seconds"] = dt
     log.info("profiled %d ops and %d models in %.0f s", len(ops), len(archs), dt)

@@ -200,6 +200,8 @@ class OpLatencyTable:
     _sums: dict = field(default_factory=dict, compare=False, repr=False)
     # per-instance memo of kernel-model predictions by arch tokens (kernel detection costs ~0.35 s)
     _kernel_ms: dict = field(default_factory=dict, compare=False, repr=False)
+    # per-instance memo of kernels.space_ms as an array, by space name
+    _stored_ms: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def prune(self) -> bool:
@@ -265,7 +267,9 @@ class OpLatencyTable:
         pre = (self.kernels or {}).get("space_ms")
         if pre is None or pre.get("space") != getattr(space, "name", None) or not hasattr(space, "index"):
             return None
-        ms = np.asarray(pre["ms"], dtype=float)
+        ms = self._stored_ms.get(space.name)
+        if ms is None:
+            ms = self._stored_ms[space.name] = np.asarray(pre["ms"], dtype=float)
         if len(ms) != int(space.size):
             raise LatencyTableError(
                 f"latency table {self.space}/{self.dataset}: kernels.space_ms has {len(ms)} values, expected one per "
@@ -282,7 +286,7 @@ class OpLatencyTable:
             raise ValueError(f"{len(counts)} kernel counts for a space of {space.size} archs")
         ms = [round(self.kernel_ms(space, space.from_index(i), c), 6) for i, c in enumerate(counts)]
         pre = {"space": space.name, "order": "space index", "n": len(ms), "units": "ms", **provenance, "ms": ms}
-        return replace(self, kernels={**self.kernels, "space_ms": pre}, _sums={}, _kernel_ms={})
+        return replace(self, kernels={**self.kernels, "space_ms": pre}, _sums={}, _kernel_ms={}, _stored_ms={})
 
     def _warn_if_other_host(self) -> None:
         """The table describes the profiled host (its timings, and its onnxruntime's kernels unless
