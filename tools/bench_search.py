@@ -139,7 +139,7 @@ def product_scores(recipe: str | None, comp: np.ndarray, ref: np.ndarray | None)
         lo = np.searchsorted(r, v, side="left")
         hi = np.searchsorted(r, v, side="right")
         ranks.append(1.0 + lo + 0.5 * (hi - lo))
-    return _combine(get_ensemble(recipe).aggregation, np.vstack(ranks), float(ref.shape[1] + 1))
+    return _combine(get_ensemble(recipe), np.vstack(ranks), float(ref.shape[1] + 1))
 
 
 def top_by_rule(idx: np.ndarray, score: np.ndarray, lat: np.ndarray) -> int:

@@ -100,7 +100,8 @@ def list_cmd(as_json: bool) -> None:
     for name in ENSEMBLES.names():
         rec = ENSEMBLES.get(name)
         rows.append({"name": name, "kind": "ensemble", "needs": "population", "components": list(rec.components),
-                     "aggregation": rec.aggregation, "description": rec.description, "reference": rec.reference})
+                     "aggregation": rec.aggregation, "weights": [float(w) for w in rec.component_weights],
+                     "description": rec.description, "reference": rec.reference})
     if as_json:
         echo_json(rows)
         return

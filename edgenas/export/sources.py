@@ -72,7 +72,11 @@ def resolve_candidates(
     if not path.is_file():
         if rank is not None or all_members:
             raise ConfigError("--rank/--all select members of a pareto.json; an arch argument exports one arch")
-        return [Candidate(space.parse(source), 1)]
+        arch = space.parse(source)
+        if space.is_degenerate(arch):
+            raise ExportError(f"arch {source!r} is degenerate: no live path joins its input to its output, so "
+                              "its output does not depend on the input; expected an arch with a live path")
+        return [Candidate(arch, 1)]
     data = _load_pareto(path)
     for key, want in (("space", space.name), ("dataset", dataset)):
         got = data.get(key)
@@ -91,10 +95,22 @@ def resolve_candidates(
             raise ConfigError(f"--rank {k} is out of range; {str(path)!r} has {len(members)} members (1..{len(members)})")
         picks = [k]
     out = []
+    dead = []
     for k in picks:
         m = members[k - 1]
         lat = {str(t): float(v) for t, v in (m.get("latency_ms") or {}).items() if v is not None}
-        out.append(Candidate(space.parse(str(m["arch"])), k, lat))
+        arch = space.parse(str(m["arch"]))
+        if space.is_degenerate(arch):
+            dead.append(k)
+            continue
+        out.append(Candidate(arch, k, lat))
+    if dead:
+        # runs written before degenerate archs were excluded from the search can hold them
+        log.warning("%s: skipped %d degenerate member(s) (rank %s: output independent of the input)",
+                    path, len(dead), ", ".join(map(str, dead)))
+    if not out:
+        raise ExportError(f"{str(path)!r}: every selected member is degenerate (output independent of the input); "
+                          "nothing to export")
     return out
 
 

@@ -24,6 +24,11 @@ Recipes (``list_ensembles()``):
 * ``edgenas_fast`` (ours): log ranks of flops, az_expressivity, az_trainability and sed: the
   cheap part of ``vkdnw_agg`` (one forward + backward) with sed in place of jacov/VKDNW, for CPU
   searches where the Jacobian-based proxies are too slow.
+* ``edgenas_prior`` (ours, the search default on NB201): ``edgenas_fast`` plus log rank(params),
+  with the data-free evidence weighted up: weights 1 (flops), 3 (params), 1, 1 (AZ expressivity,
+  trainability), 3 (sed). Size and topology rank archs the same way on every dataset, while the
+  init-statistics terms are noisy at the top of a budget-limited ranking; the weights were chosen
+  on CIFAR-10 only (docs/benchmarks.md, "Search picks"), the other datasets are held out.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class EnsembleRecipe:
             or ``rank_sum`` (sum of ranks).
         description: one line for ``edgenas proxies list``.
         reference: where the recipe comes from.
+        weights: one positive weight per component multiplying its term (empty = all 1).
     """
 
     name: str
@@ -69,6 +75,17 @@ class EnsembleRecipe:
     aggregation: Aggregation
     description: str = ""
     reference: str = ""
+    weights: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.weights and (len(self.weights) != len(self.components) or min(self.weights) <= 0):
+            raise ProxyError(f"ensemble {self.name!r}: expected one positive weight per component, "
+                             f"got {self.weights!r} for {len(self.components)} components")
+
+    @property
+    def component_weights(self) -> np.ndarray:
+        """(M,) weights of the components (ones when none are given)."""
+        return np.asarray(self.weights or (1.0,) * len(self.components), dtype=np.float64)
 
 
 ENSEMBLES: Registry[EnsembleRecipe] = Registry("ensemble")
@@ -100,6 +117,11 @@ for _r in (
         "ours, CPU-cheap: log-ranks of FLOPs, AZ expressivity, AZ trainability and sed",
         "edgenas",
     ),
+    EnsembleRecipe(
+        "edgenas_prior", ("flops", "params", "az_expressivity", "az_trainability", "sed"), "log_rank",
+        "ours, search default: edgenas_fast plus params, size and topology weighted 3x (weights 1,3,1,1,3)",
+        "edgenas", weights=(1.0, 3.0, 1.0, 1.0, 3.0),
+    ),
 ):
     ENSEMBLES.add(_r.name, _r)
 
@@ -129,13 +151,14 @@ def _clean_column(name: str, values: np.ndarray) -> np.ndarray:
     return np.where(finite, v, floor)
 
 
-def _combine(aggregation: Aggregation, ranks: np.ndarray, n: float) -> np.ndarray:
+def _combine(recipe: EnsembleRecipe, ranks: np.ndarray, n: float) -> np.ndarray:
     # ranks: (M components, N archs), ascending, in [1, n]
-    if aggregation == "log_rank":
-        return np.log(ranks).sum(axis=0)
-    if aggregation == "log_rank_over_n":
-        return np.log(ranks / n).sum(axis=0)
-    return ranks.sum(axis=0)
+    w = recipe.component_weights[:, None]
+    if recipe.aggregation == "log_rank":
+        return (w * np.log(ranks)).sum(axis=0)
+    if recipe.aggregation == "log_rank_over_n":
+        return (w * np.log(ranks / n)).sum(axis=0)
+    return (w * ranks).sum(axis=0)
 
 
 def aggregate(name: str, table: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -167,7 +190,7 @@ def aggregate(name: str, table: Mapping[str, np.ndarray]) -> np.ndarray:
     if size == 0:
         return np.zeros(0)
     ranks = np.vstack([rankdata(c, method="average") for c in cols])
-    return _combine(recipe.aggregation, ranks, float(size))
+    return _combine(recipe, ranks, float(size))
 
 
 def ensemble_score(name: str, candidate: Mapping[str, float], reference: Mapping[str, np.ndarray]) -> float:
@@ -206,4 +229,4 @@ def ensemble_score(name: str, candidate: Mapping[str, float], reference: Mapping
         if not math.isfinite(v):
             v = float(ref.min()) if ref.size else 0.0
         ranks.append(1.0 + float(np.sum(ref < v)) + 0.5 * float(np.sum(ref == v)))
-    return float(_combine(recipe.aggregation, np.array(ranks)[:, None], float((size or 0) + 1))[0])
+    return float(_combine(recipe, np.array(ranks)[:, None], float((size or 0) + 1))[0])

@@ -75,7 +75,7 @@ class SearchConfig:
     max_latency_ms: float | None = None
     max_params_m: float | None = None
     max_macs_m: float | None = None
-    proxy: str = "edgenas_fast"
+    proxy: str = "edgenas_prior"
     evaluations: int = 300
     population: int = 50
     searcher: str = "nsga2"
@@ -280,6 +280,8 @@ class SearchContext:
         self._pending: list[tuple[Arch, str, RawScore, bool]] = []
         self._class_members: dict[str, list[Arch]] | None = None
         self._cheapest: dict[str, Arch | None] = {}
+        #: iso keys of degenerate archs met (output independent of the input): skipped, reported once
+        self.degenerate_keys: set[str] = set()
         self.n_reused = 0
         self.n_scored = 0
         self.on_candidate = on_candidate
@@ -319,6 +321,11 @@ class SearchContext:
         key = self.space.iso_key(arch)
         if key in self._cheapest:
             return self._cheapest[key]
+        if self.space.is_degenerate(arch):
+            # isomorphic archs are all degenerate or none is; never scored, never on a front
+            self.degenerate_keys.add(key)
+            self._cheapest[key] = None
+            return None
         if self.space.size > MAX_DRAWS:
             best = arch if self.cost(arch).feasible(self.budgets) else None
         else:
@@ -376,7 +383,10 @@ class SearchContext:
         todo: list[tuple[Arch, str]] = []
         for a in archs:
             key = self.space.iso_key(a)
-            a = self.cheapest(a) or a
+            rep = self.cheapest(a)
+            if rep is None and self.space.is_degenerate(a):
+                continue
+            a = rep or a
             wanted.append(key)
             if key in self._by_key or any(key == p[1] for p in self._pending) or any(key == t[1] for t in todo):
                 continue
@@ -484,15 +494,19 @@ class SearchContext:
             fin = np.isfinite(v)
             # a failed component ranks as the population's worst value, tied with it (as aggregate())
             cols[c] = np.where(fin, v, v[fin].min() if fin.any() else 0.0)
-        out = []
-        for i, cand in enumerate(self.candidates):
-            if not math.isfinite(cand.score):
-                out.append(replace(cand, search_score=cand.score))
-                continue
-            mine = {c: float(v[i]) for c, v in cols.items()}
-            others = {c: np.delete(v, i) for c, v in cols.items()}
-            out.append(replace(cand, score=combine_scores(self.scorer, mine, others), search_score=cand.score))
-        return out
+        recipe = getattr(self.scorer, "recipe", None) or self.scorer.proxy
+        from ..proxies.ensemble import aggregate, ensemble_components, list_ensembles
+
+        if recipe in list_ensembles() and tuple(ensemble_components(recipe)) == tuple(self.scorer.components):
+            # a candidate's rank against all the others is its average rank in the whole population
+            scores = aggregate(recipe, cols)
+        else:  # a scorer with its own combine rule (e.g. a table's ad-hoc columns)
+            scores = np.array([combine_scores(self.scorer, {c: float(v[i]) for c, v in cols.items()},
+                                              {c: np.delete(v, i) for c, v in cols.items()})
+                               for i in range(len(self.candidates))])
+        return [replace(cand, search_score=cand.score) if not math.isfinite(cand.score)
+                else replace(cand, score=float(scores[i]), search_score=cand.score)
+                for i, cand in enumerate(self.candidates)]
 
     def front(self, candidates: Sequence[Candidate] | None = None) -> list[Candidate]:
         """Pareto members over ``candidates`` (default: the candidates so far), best score first
@@ -569,7 +583,11 @@ def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, se
         how = f"{MAX_DRAWS:,} random archs checked"
     best_lat: dict[str, float] = {}
     best_params = best_macs = math.inf
+    n_degenerate = 0
     for a in archs:
+        if space.is_degenerate(a):
+            n_degenerate += 1
+            continue
         c: ArchCost = cost(a)
         if c.feasible(budgets):
             return
@@ -577,6 +595,8 @@ def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, se
             best_lat[t] = min(best_lat.get(t, math.inf), v)
         best_params = min(best_params, c.params_m)
         best_macs = min(best_macs, c.macs_m)
+    if n_degenerate:
+        how += f", {n_degenerate:,} degenerate ones excluded"
     seen = [f"fastest on {t} {v:.3g} ms" for t, v in sorted(best_lat.items())]
     if budgets.max_params_m is not None:
         seen.append(f"smallest {best_params:.3g} M params")
@@ -689,7 +709,9 @@ def run_search(
     def _on_tick() -> None:
         if on_progress is None:
             return
-        front = ctx.front()
+        # the finished run's rule (ensembles ranked within every candidate), so "best" is the
+        # score the final table shows for the same candidates
+        front = ctx.front(ctx.final_candidates())
         on_progress(SearchProgress(
             n_evaluated=config.evaluations - ctx.remaining, n_budget=config.evaluations,
             n_reused=ctx.n_reused + sum(p[3] for p in ctx._pending), front_size=len(front),
@@ -717,8 +739,17 @@ def run_search(
         from .outputs import write_outputs as _write
 
         files, notes = _write(result, ctx)
-    notes = [*_coverage_notes(targets, space), *notes]
+    notes = [*_coverage_notes(targets, space), *_degenerate_notes(ctx), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
+
+
+def _degenerate_notes(ctx: SearchContext) -> list[str]:
+    """One note when the search met degenerate archs (they were skipped, not scored)."""
+    n = len(ctx.degenerate_keys)
+    if not n:
+        return []
+    return [f"skipped {n} degenerate {ctx.space.name} arch class{'es' if n > 1 else ''} (no live path from "
+            "input to output: the output cannot depend on the input); never scored, never on the front"]
 
 
 def _coverage_notes(targets: Mapping[str, LatencyModel], space: SearchSpace) -> list[str]:

@@ -250,7 +250,8 @@ def _score_one(job: Mapping[str, Any], arch: Arch, *, space: SearchSpace) -> Raw
 class TableScorer:
     """Scores looked up in a precomputed table (CSV with ``#`` header lines, or JSONL).
 
-    Rows are keyed by ``index`` (benchmark index) or ``arch`` / ``arch_str`` (canonical string);
+    The file may be gzip-compressed (``.gz``). Rows are keyed by ``index`` (benchmark index) or
+    ``arch`` / ``arch_str`` (canonical string);
     every other numeric column is a proxy. With one proxy column the objective is its value. With
     ``ensemble`` (a registered recipe, e.g. ``"edgenas_fast"``) the columns are its components and
     the objective is exactly what :class:`ProxyScorer` computes for it (``ensemble_score`` against
@@ -283,11 +284,19 @@ class TableScorer:
             raise ConfigError("no score column given; expected at least one proxy column or an ensemble")
         p = Path(path)
         try:
-            text = p.read_text()
+            data = p.read_bytes()
+            if p.suffix == ".gz":
+                import gzip
+
+                data = gzip.decompress(data)
+            text = data.decode("utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot read score table {path!r}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read score table {path!r}: {exc.strerror or exc}") from None
+        except (UnicodeDecodeError, EOFError) as exc:
+            raise ConfigError(f"score table {path!r} is not UTF-8 text (or a gzip of it): {exc}") from None
+        self.path = str(p)
         rows: list[dict[str, Any]]
-        if p.suffix == ".jsonl":
+        if p.name.endswith((".jsonl", ".jsonl.gz")):
             # tools/bench_proxies.py caches: a {"cache_key": ...} header, then rows with "scores"
             rows = []
             for line in text.splitlines():

@@ -57,6 +57,29 @@ def random_search(ctx: SearchContext) -> None:
         ctx.evaluate(batch)
 
 
+@register_searcher("exhaustive")
+def exhaustive_search(ctx: SearchContext) -> None:
+    """Every feasible isomorphism class, in the space's enumeration order, until the budget is
+    spent (spaces small enough to enumerate, e.g. NB201; raises ArchError otherwise). With
+    ``evaluations`` at least the number of feasible classes it scores them all: the reference a
+    searcher is measured against, and the right choice when scoring is cheap."""
+    batch: list = []
+    keys: set[str] = set()
+    for arch in ctx.space.enumerate():
+        if ctx.remaining - len(batch) <= 0:
+            break
+        key = ctx.space.iso_key(arch)
+        if key in keys or ctx.seen(key) or not ctx.feasible(arch):
+            continue
+        keys.add(key)
+        batch.append(arch)
+        if len(batch) == ctx.population:
+            ctx.evaluate(batch)
+            batch = []
+    if batch and ctx.remaining > 0:
+        ctx.evaluate(batch)
+
+
 def _rank_and_crowding(F: np.ndarray, n_survive: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """pymoo's NSGA-II survival on ``F`` (N, M) (minimised): (survivor indices, rank, crowding)."""
     from pymoo.core.population import Population

@@ -176,6 +176,12 @@ class SearchSpace(abc.ABC):
         """Key equal for functionally identical (isomorphic) archs. Default: the arch string."""
         return self.format(arch)
 
+    def is_degenerate(self, arch: Arch) -> bool:
+        """True if the network's output cannot depend on its input (no live path from input to
+        output). Such archs are never scored, never on a front and never exported: their proxy
+        scores are meaningless and the model is useless. Default: no arch of the space is."""
+        return False
+
     # -- datasets and models -----------------------------------------------------------
     def dataset(self, name: str) -> DatasetSpec:
         """Look up a supported dataset by name."""

@@ -164,6 +164,11 @@ class FBNetSpace(SearchSpace):
         tokens = tuple(tokens)
         return Arch(self.name, tokens, self.format(Arch(self.name, tokens)))
 
+    def is_degenerate(self, arch: Arch) -> bool:
+        """Always False: every FBNet block, ``skip`` included, passes its input on (identity or a
+        1x1 conv), so every arch has a live path from input to output."""
+        return False
+
     def op_indices(self, arch: Arch) -> list[int]:
         """HW-NAS-Bench ``op_idx_list`` / HELP ``op_indices`` of ``arch``."""
         return [BLOCKS.index(t) for t in arch.tokens]

@@ -150,6 +150,17 @@ class NB201Space(SearchSpace):
             nodes[target] = "+".join(sorted(parts))
         return nodes[3]
 
+    def is_degenerate(self, arch: Arch) -> bool:
+        """True if no path of non-``none`` ops joins the cell input to its output:
+        every cell then outputs zeros, so the logits are constant whatever the input
+        (e.g. ``|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|``). The iso key
+        does not tell: it writes a node with only dead inputs as ``#+#``, not ``#``."""
+        live = [True, False, False, False]
+        for (target, src), op in zip(EDGES, arch.tokens):
+            if op != "none" and live[src]:
+                live[target] = True
+        return not live[3]
+
     # -- layers and models -------------------------------------------------------------
     def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
         """Every op with shapes (C, H, W), forward order. Cell edges appear as ``op`` with

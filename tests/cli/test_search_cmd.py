@@ -30,8 +30,9 @@ def fake_backends(monkeypatch: pytest.MonkeyPatch) -> None:
         return out
 
     def scorer(*, proxy, **kw):
-        if proxy not in ("vkdnw_agg", "edgenas_fast", "params"):
-            raise UnknownNameError("proxy", proxy, ["vkdnw_agg", "edgenas_fast", "params"])
+        known = ["vkdnw_agg", "edgenas_fast", "edgenas_prior", "params"]
+        if proxy not in known:
+            raise UnknownNameError("proxy", proxy, known)
         return FakeScorer(proxy, ensemble=proxy != "params")
 
     monkeypatch.setattr(run, "_resolve_targets", resolve)
@@ -50,7 +51,7 @@ def test_json_output_and_files(tmp_path: Path, fake_backends: None) -> None:
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["schema_version"] == 1 and doc["n_candidates"] == 60
-    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "edgenas_fast"
+    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "edgenas_prior"
     assert all(m["latency_ms"]["jetson-tx2"] <= 6 for m in doc["members"])
     for f in ("pareto.json", "candidates.csv", "config.json", "pareto.png", "candidates.sqlite"):
         assert (out / f).exists(), f
