@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import sys
 import time
@@ -43,12 +42,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgenas._json import write_json_atomic  # noqa: E402
-from edgenas.errors import EdgeNASError  # noqa: E402
-from edgenas.search import SearchConfig, run_search  # noqa: E402
-from edgenas.search.problem import AdditiveSizeTable  # noqa: E402
-from edgenas.search.scoring import TableScorer  # noqa: E402
-from edgenas.spaces import get_space  # noqa: E402
+from edgenas._json import write_json_atomic
+from edgenas.errors import EdgeNASError
+from edgenas.search import SearchConfig, run_search
+from edgenas.search.problem import AdditiveSizeTable
+from edgenas.search.scoring import TableScorer
+from edgenas.spaces import get_space
 
 ACC_COLUMN = {"cifar10": "cifar10_test", "cifar100": "cifar100_test", "ImageNet16-120": "imagenet16_120_test"}
 DEFAULT_TARGETS = "jetson-tx2,raspi4,pixel3,edgetpu,pixel2,titan-rtx-b1,xeon-gold-6226"
@@ -156,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 budget = float(np.percentile(lat[ok], pct))
                 feasible = np.flatnonzero(ok & (lat <= budget))
                 reach = reachable(feasible, lat, macs, params, iso, text)
-                common = dict(targets=(target,), dataset=dataset, max_latency_ms=budget, write_outputs=False,
-                              scorer=scorer, size=size)
+                common = {"targets": (target,), "dataset": dataset, "max_latency_ms": budget,
+                          "write_outputs": False, "scorer": scorer, "size": size}
                 bound = run_search(searcher="exhaustive", evaluations=space.size, **common).front[0].index
                 base = {"max_flops": top_by(macs, reach, lat), "max_params": top_by(params, reach, lat),
                         "synflow": top_by(synflow, reach, lat)}

@@ -63,6 +63,9 @@ SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
               help="auto | lookup | lut | flops, as in `edgenas cost --source`: auto = measured lookup where the "
                    "target has a per-arch table; lut = per-op model fitted on the measured archs (use it for a "
                    "table that covers only part of the space, e.g. a few hundred archs profiled on your device).")
+@click.option("--noise-seeds", type=int, default=2, show_default=True,
+              help="Score the best front members again with this many other init seeds and report the spread "
+                   "of their score (score_spread in pareto.json; 0 = off).")
 @click.option("--out", default=None,
               help="Run folder (default runs/<space>-<dataset>-<targets>-<proxy>-s<seed>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out without rescoring stored archs.")
@@ -70,7 +73,7 @@ SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_latency_ms: float | None,
            max_params_m: float | None, max_macs_m: float | None, proxy: str | None, evaluations: int,
            population: int, searcher: str, seed: int, device: str, batch_size: int | None, workers: int,
-           proxy_resolution: int | None, latency_source: str, out: str | None, resume: bool,
+           proxy_resolution: int | None, latency_source: str, noise_seeds: int, out: str | None, resume: bool,
            as_json: bool) -> None:
     """Search for architectures on the Pareto front of proxy score vs latency.
 
@@ -97,6 +100,7 @@ def search(targets: tuple[str, ...], space_name: str, dataset: str | None, max_l
         max_params_m=max_params_m, max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations,
         population=population, searcher=searcher, seed=seed, device=device, out=out,
         batch_size=batch_size, proxy_resolution=proxy_resolution, workers=workers, cost_source=latency_source,
+        noise_seeds=noise_seeds,
     )
     if as_json:
         result = run_search(config, resume=resume)
@@ -186,7 +190,9 @@ def _print_front(result: Any) -> None:
     t.add_column("params M", justify="right")
     t.add_column("arch", overflow="fold")
     for i, c in enumerate(result.front, 1):
-        t.add_row(str(i), "-" if c.index is None else str(c.index), f"{c.score:.4g}",
+        std = (c.score_spread or {}).get("std")
+        score = f"{c.score:.4g}" + (f" ±{std:.2g}" if std is not None else "")
+        t.add_row(str(i), "-" if c.index is None else str(c.index), score,
                   *(f"{c.latency_ms[tg]:.3f}" for tg in targets), f"{c.macs_m:.1f}", f"{c.params_m:.3f}", c.arch)
     con = console()
     con.print(t)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["ModelSize", "count_flops_nb201", "count_macs", "count_params", "model_size"]
+__all__ = ["ModelSize", "count_flops_nb201", "count_macs", "count_params", "flops_nb201_units", "model_size"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,12 @@ def count_macs(model: torch.nn.Module, input_shape: tuple[int, ...]) -> tuple[fl
 
 def count_flops_nb201(model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
     """FLOPs (millions) by the published NAS-Bench-201 convention (see module docstring)."""
+    return flops_nb201_units(model, input_shape) / 1e6
+
+
+def flops_nb201_units(model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
+    """:func:`count_flops_nb201` in FLOPs, not millions: an integer-valued float, so sums of
+    such counts are exact."""
     import torch
     from torch import nn
 
@@ -117,7 +123,7 @@ def count_flops_nb201(model: torch.nn.Module, input_shape: tuple[int, ...]) -> f
         for h in handles:
             h.remove()
         model.train(was_training)
-    return total / 1e6
+    return total
 
 
 def model_size(model: torch.nn.Module, input_shape: tuple[int, ...], *, nb201_flops: bool = False) -> ModelSize:

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from ..errors import ConfigError, MissingLatencyError
+from ..hardware.size import AdditiveTable
 from ..spaces import Arch, SearchSpace
 
 __all__ = ["AdditiveSizeTable", "ArchCost", "Budgets", "CostEvaluator", "LatencyModel", "Objective"]
@@ -111,84 +112,28 @@ class ArchCost:
         return not self.missing and bool(np.all(self.violations(budgets) <= 0.0))
 
 
-class AdditiveSizeTable:
-    """MACs and params of a space whose positions have fixed input/output shapes.
+class AdditiveSizeTable(AdditiveTable):
+    """MACs and params, ``(macs_m, params_m)``, of a space whose positions have fixed shapes.
 
-    For such spaces (NB201's cell edges, FBNet's per-layer blocks) each position contributes a
-    cost that depends only on its own token, so ``size(arch) = base + sum_p delta[p][token_p]``.
-    A delta is measured (fvcore MACs, BN folded; parameters) on a built model once per distinct
-    change of the layer list (``space.layers``): NB201's six edges share shapes, so 1 + 4 traces
-    cover every (position, token) instead of ~0.1-1 s of tracing per candidate. Additivity is then
-    checked on ``n_checks`` random archs; if the check fails every arch is measured (cached).
+    An :class:`~edgenas.hardware.size.AdditiveTable` of fvcore MACs (BN folded) and parameters
+    measured on built models (or the space's closed form, FBNet): NB201's six edges share shapes,
+    so 1 + 4 traces cover every (position, token) instead of ~0.1-1 s of tracing per candidate.
     """
 
     def __init__(self, space: SearchSpace, dataset: str, *, n_checks: int = 2, seed: int = 0) -> None:
-        self.space = space
-        self.dataset = dataset
-        self._cache: dict[str, tuple[float, float]] = {}
-        base_tokens = tuple(c[0] for c in space.choices)
-        base_arch = space.arch(base_tokens)
-        self._base = self._measure(base_arch)
-        base_keys = [(lay.op, lay.in_shape, lay.out_shape, lay.params) for lay in space.layers(base_arch, dataset)]
-        by_change: dict[tuple, tuple[float, float]] = {}
-        self._delta: list[dict[str, tuple[float, float]]] = []
-        for p, options in enumerate(space.choices):
-            d: dict[str, tuple[float, float]] = {options[0]: (0.0, 0.0)}
-            for tok in options[1:]:
-                tokens = list(base_tokens)
-                tokens[p] = tok
-                variant = space.arch(tuple(tokens))
-                keys = [(lay.op, lay.in_shape, lay.out_shape, lay.params) for lay in space.layers(variant, dataset)]
-                # what the token change does to the network, wherever it happens
-                change = (tuple(sorted(_multiset_diff(keys, base_keys))),
-                          tuple(sorted(_multiset_diff(base_keys, keys))))
-                if change not in by_change:
-                    m = self._measure(variant)
-                    by_change[change] = (m[0] - self._base[0], m[1] - self._base[1])
-                d[tok] = by_change[change]
-            self._delta.append(d)
-        rng = np.random.default_rng(seed)
-        self.additive = True
-        for _ in range(n_checks):
-            a = space.sample(rng)
-            direct = self._measure(a)
-            pred = self._sum(a)
-            if any(abs(x - y) > 1e-6 * max(1.0, abs(x)) for x, y in zip(direct, pred)):
-                log.info("space %s is not additive in MACs/params; measuring every arch", space.name)
-                self.additive = False
-                break
-
-    def _measure(self, arch: Arch) -> tuple[float, float]:
-        key = self.space.format(arch)
-        analytic = getattr(self.space, "analytic_size", None)
-        if key not in self._cache and analytic is not None:  # closed form (FBNet): no tracing
-            self._cache[key] = analytic(arch, self.dataset)
-        if key not in self._cache:
-            from ..hardware.flops import count_macs, count_params
-
-            model = self.space.build_model(arch, self.dataset)
-            params_m, _ = count_params(model)
-            macs_m, _ = count_macs(model, self.space.dataset(self.dataset).input_shape)
-            self._cache[key] = (macs_m, params_m)
-        return self._cache[key]
-
-    def _sum(self, arch: Arch) -> tuple[float, float]:
-        macs, params = self._base
-        for d, tok in zip(self._delta, arch.tokens):
-            macs += d[tok][0]
-            params += d[tok][1]
-        return macs, params
-
-    def __call__(self, arch: Arch) -> tuple[float, float]:
-        """(macs_m, params_m) of ``arch``."""
-        return self._sum(arch) if self.additive else self._measure(arch)
+        super().__init__(space, dataset, _size_of, n_checks=n_checks, seed=seed)
 
 
-def _multiset_diff(a: list, b: list) -> list:
-    """``repr`` of the elements of ``a`` not matched one-to-one in ``b`` (multiset difference)."""
-    from collections import Counter
+def _size_of(space: SearchSpace, arch: Arch, dataset: str) -> tuple[float, float]:
+    analytic = getattr(space, "analytic_size", None)
+    if analytic is not None:  # closed form (FBNet): no tracing
+        return tuple(analytic(arch, dataset))
+    from ..hardware.flops import count_macs, count_params
 
-    return list((Counter(map(repr, a)) - Counter(map(repr, b))).elements())
+    model = space.build_model(arch, dataset)
+    params_m, _ = count_params(model)
+    macs_m, _ = count_macs(model, space.dataset(dataset).input_shape)
+    return macs_m, params_m
 
 
 @dataclass

@@ -66,6 +66,9 @@ class SearchConfig:
         data: proxy input data (``None`` = Gaussian noise).
         cost_source: cost-model source passed to ``get_cost_model``.
         extra_objectives: also minimise ``"macs_m"`` and/or ``"params_m"``.
+        noise_seeds: the best front members are scored again with this many other init seeds
+            and carry the spread of their score (``score_spread`` in pareto.json; 0 = off).
+            Not part of the resume check: it adds information, it does not change the search.
         out: run folder (``None`` = ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
     """
 
@@ -87,6 +90,7 @@ class SearchConfig:
     data: str | None = None
     cost_source: str = "auto"
     extra_objectives: tuple[str, ...] = ()
+    noise_seeds: int = 2
     out: str | None = None
 
     @property
@@ -100,6 +104,8 @@ class SearchConfig:
             raise ConfigError("no target given; expected at least one --target (e.g. jetson)")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"workers={self.workers!r} is invalid; expected 0 (one per core) or a positive integer")
+        if isinstance(self.noise_seeds, bool) or not isinstance(self.noise_seeds, int) or not 0 <= self.noise_seeds <= 10:
+            raise ConfigError(f"noise_seeds={self.noise_seeds!r} is invalid; expected an integer 0..10")
         for name in ("evaluations", "population", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -139,6 +145,9 @@ class Candidate:
         reused: True if the scores came from the run store (resume) rather than the proxy.
         search_score: ensembles, finished search: the score against the reference population
             that guided the search (``None`` otherwise).
+        score_spread: best front members: ``{"seeds", "scores", "std", "range"}``, the score with
+            the run's init seed and with ``noise_seeds`` others, each ranked as ``score`` is
+            (``None`` when not measured).
     """
 
     arch: str
@@ -154,6 +163,7 @@ class Candidate:
     order: int
     reused: bool = False
     search_score: float | None = None
+    score_spread: Mapping[str, Any] | None = None
 
     def record(self, proxy: str) -> dict[str, Any]:
         """The ``pareto.json`` member object."""
@@ -167,6 +177,8 @@ class Candidate:
         }
         if self.search_score is not None:
             out["search_score"] = self.search_score if math.isfinite(self.search_score) else None
+        if self.score_spread is not None:
+            out["score_spread"] = dict(self.score_spread)
         return out
 
 
@@ -695,7 +707,8 @@ def run_search(
         store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
         # proxy_resolution only when set, so runs stored before the option existed still resume
         fingerprint = {k: v for k, v in config_dict(config).items()
-                       if k not in ("device", "out", "workers") and not (k == "proxy_resolution" and v is None)}
+                       if k not in ("device", "out", "workers", "noise_seeds")
+                       and not (k == "proxy_resolution" and v is None)}
         fingerprint["proxy_config"] = dict(scorer.config)
         try:
             store.check_config(fingerprint)
@@ -723,14 +736,16 @@ def run_search(
                         device=device, on_candidate=on_candidate, on_tick=_on_tick)
     try:
         get_searcher(config.searcher)(ctx)
+        final = ctx.final_candidates()
+        front = ctx.front(final)
+        if config.noise_seeds:
+            front = score_spread(ctx, final, front, n_seeds=config.noise_seeds)
     finally:
         close = getattr(scorer, "close", None)
         if close is not None:
             close()
         if store is not None:
             store.close()
-    final = ctx.final_candidates()
-    front = ctx.front(final)
     files: dict[str, Path] = {}
     notes: list[str] = []
     result = SearchResult(config, tuple(front), tuple(final), run_dir, ctx.n_scored, ctx.n_reused,
@@ -739,8 +754,67 @@ def run_search(
         from .outputs import write_outputs as _write
 
         files, notes = _write(result, ctx)
-    notes = [*_coverage_notes(targets, space), *_degenerate_notes(ctx), *notes]
+    notes = [*_coverage_notes(targets, space), *_degenerate_notes(ctx), *_noise_notes(front), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
+
+
+#: front members (best first) whose score spread across init seeds is measured
+NOISE_MEMBERS = 5
+
+
+def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence[Candidate], *,
+                 n_seeds: int) -> list[Candidate]:
+    """``front`` with the best :data:`NOISE_MEMBERS` members carrying their ``score_spread``.
+
+    Each member is scored again with ``n_seeds`` other init seeds; with each seed's raw values it
+    is ranked against the other candidates exactly as its ``score`` was (their values unchanged),
+    so the spread is in the units of the score and says how far the pick could move with the
+    initialisation alone. Scorers that cannot change the seed (score tables) give no spread.
+    """
+    import inspect
+
+    if not front or "seed" not in inspect.signature(ctx.scorer.score).parameters:
+        return list(front)
+    seeds = [derive_seed(ctx.config.seed, "noise", str(j)) % 2**31 for j in range(1, n_seeds + 1)]
+    members = list(front[:NOISE_MEMBERS])
+    archs = [ctx.space.parse(m.arch) for m in members]
+    per_seed = [ctx.scorer.score(archs, seed=s) for s in seeds]
+    pos = {c.iso_key: i for i, c in enumerate(final)}
+    out = []
+    for k, m in enumerate(members):
+        scores = [m.score]
+        for raws in per_seed:
+            scores.append(_rescored(ctx, final, pos[m.iso_key], raws[k].values))
+        fin = [v for v in scores if math.isfinite(v)]
+        spread = {"seeds": [ctx.config.seed, *seeds], "scores": [v if math.isfinite(v) else None for v in scores],
+                  "std": float(np.std(fin, ddof=1)) if len(fin) > 1 else None,
+                  "range": float(max(fin) - min(fin)) if fin else None}
+        out.append(replace(m, score_spread=spread))
+    return out + list(front[NOISE_MEMBERS:])
+
+
+def _rescored(ctx: SearchContext, final: Sequence[Candidate], i: int, raw: Mapping[str, float | None]) -> float:
+    """Score of candidate ``i`` had its raw values been ``raw``, ranked against the others as
+    :meth:`SearchContext.final_candidates` ranks it (single proxies: the raw value)."""
+    if not ctx.scorer.is_ensemble:
+        return combine_scores(ctx.scorer, raw, None)
+    others = {}
+    for c in ctx.scorer.components:
+        v = np.asarray([_num(x.raw_scores.get(c)) for j, x in enumerate(final) if j != i], dtype=float)
+        fin = np.isfinite(v)
+        others[c] = np.where(fin, v, v[fin].min() if fin.any() else 0.0)
+    return combine_scores(ctx.scorer, raw, others)
+
+
+def _noise_notes(front: Sequence[Candidate]) -> list[str]:
+    """One note when the pick leads the runner-up by less than its score's spread across seeds."""
+    if len(front) < 2 or not front[0].score_spread or front[0].score_spread.get("std") is None:
+        return []
+    lead, std = front[0].score - front[1].score, float(front[0].score_spread["std"])
+    if lead >= std:
+        return []
+    return [(f"rank 1 leads rank 2 by {lead:.3g}, less than its score's spread across init seeds (std {std:.3g}): "
+             "the two are equally good by the proxy (score_spread in pareto.json)")]
 
 
 def _degenerate_notes(ctx: SearchContext) -> list[str]:
@@ -748,8 +822,8 @@ def _degenerate_notes(ctx: SearchContext) -> list[str]:
     n = len(ctx.degenerate_keys)
     if not n:
         return []
-    return [f"skipped {n} degenerate {ctx.space.name} arch class{'es' if n > 1 else ''} (no live path from "
-            "input to output: the output cannot depend on the input); never scored, never on the front"]
+    return [(f"skipped {n} degenerate {ctx.space.name} arch class{'es' if n > 1 else ''} (no live path from "
+             "input to output: the output cannot depend on the input); never scored, never on the front")]
 
 
 def _coverage_notes(targets: Mapping[str, LatencyModel], space: SearchSpace) -> list[str]:

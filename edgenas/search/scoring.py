@@ -175,14 +175,18 @@ class ProxyScorer:
                 "seed": self.seed, "device": self.device, "batch_size": self.batch_size, "data": self.data,
                 "resolution": self.resolution}
 
-    def score(self, archs: Sequence[Arch]) -> list[RawScore]:
-        by_position = dict(self.score_iter(archs))
+    def score(self, archs: Sequence[Arch], *, seed: int | None = None) -> list[RawScore]:
+        """Raw scores of ``archs`` (``seed``: another init seed than the scorer's, e.g. to measure
+        how much the scores move with the initialisation)."""
+        by_position = dict(self.score_iter(archs, seed=seed))
         return [by_position[i] for i in range(len(archs))]
 
-    def score_iter(self, archs: Sequence[Arch]) -> Iterator[tuple[int, RawScore]]:
+    def score_iter(self, archs: Sequence[Arch], *, seed: int | None = None) -> Iterator[tuple[int, RawScore]]:
         """(position in ``archs``, raw score) of every arch, in the order they finish (input
         order with one worker), so a caller can commit each result as soon as it exists."""
         job = self._job()
+        if seed is not None:
+            job["seed"] = int(seed)
         if self.workers == 1 or len(archs) < 2:
             for i, a in enumerate(archs):
                 yield i, _score_one(job, a, space=self.space)

@@ -101,3 +101,22 @@ def test_export_bad_input_one_line_exit_2(tmp_path, args, expect):
     assert res.exit_code == 2, res.output
     assert res.output.count("\n") == 1 and res.output.startswith("error:") and expect in res.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+DEAD = "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|"
+
+
+def test_export_refuses_degenerate_arch_and_skips_degenerate_members(tmp_path):
+    res = run("export", DEAD, "--out", str(tmp_path / "dead"))
+    assert res.exit_code == 2 and "degenerate" in res.output and not (tmp_path / "dead").exists()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    members = [{"arch": a, "scores": {}, "latency_ms": {}, "latency_source": {}, "macs_m": 1.0, "params_m": 0.1}
+               for a in (DEAD, SMALL)]
+    (run_dir / "pareto.json").write_text(json.dumps({"schema_version": 1, "space": "nb201", "dataset": "cifar10",
+                                                     "members": members}))
+    res = run("export", str(run_dir), "--all", "--out", str(tmp_path / "all"), "--json")
+    assert res.exit_code == 0, res.output
+    assert [m["arch"] for m in json.loads(res.stdout)["models"]] == [SMALL]
+    res = run("export", str(run_dir), "--rank", "1", "--out", str(tmp_path / "r1"))
+    assert res.exit_code == 2 and "degenerate" in res.output and not (tmp_path / "r1").exists()

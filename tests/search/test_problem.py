@@ -74,3 +74,16 @@ def test_table_scorer_single_and_log_rank(tmp_path: Path) -> None:
         TableScorer(space=SPACE, path=str(p), columns=["c"])
     with pytest.raises(ConfigError, match="cannot read score table"):
         TableScorer(space=SPACE, path=str(tmp_path / "missing.csv"), columns=["a"])
+
+
+def test_table_scorer_reads_gzip_and_rejects_garbage(tmp_path: Path) -> None:
+    import gzip
+
+    p = tmp_path / "scores.csv.gz"
+    p.write_bytes(gzip.compress(b"# test table\nindex,a\n1,1.5\n6111,3.0\n"))
+    t = TableScorer(space=SPACE, path=str(p), columns=["a"])
+    assert t.score([SPACE.parse("6111")])[0].values == {"a": 3.0}
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(ConfigError, match="bad.csv.gz"):
+        TableScorer(space=SPACE, path=str(bad), columns=["a"])

@@ -150,6 +150,14 @@ def test_final_ranks_equal_aggregate_over_the_candidates_failures_included(tmp_p
              for c in r.candidates[0].raw_scores}
     assert np.isnan(table["sed"]).any(), "some fake archs should fail a component"
     np.testing.assert_allclose([c.score for c in r.candidates], aggregate("edgenas_fast", table), atol=1e-9)
+    # ... which is, by definition, each candidate ranked against all the others (failed = their worst)
+    from edgenas.proxies.ensemble import ensemble_score
+
+    for i in (0, len(r.candidates) // 2, len(r.candidates) - 1):
+        others = {c: np.delete(v, i) for c, v in table.items()}
+        others = {c: np.where(np.isnan(v), np.nanmin(v), v) for c, v in others.items()}
+        mine = {c: (-math.inf if np.isnan(v[i]) else float(v[i])) for c, v in table.items()}
+        assert r.candidates[i].score == pytest.approx(ensemble_score("edgenas_fast", mine, others), abs=1e-9)
 
 
 def test_outputs_contract(tmp_path: Path) -> None:

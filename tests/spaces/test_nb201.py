@@ -150,3 +150,40 @@ def test_layers_listing_has_shapes(space):
     assert edges[0].in_shape == (16, 32, 32) and edges[-1].out_shape == (64, 8, 8)
     assert layers[-1].out_shape == (10, 1, 1)
     assert len({lay.position for lay in layers}) == len(layers)
+
+
+DEAD = "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|"
+
+
+def test_degenerate_archs_have_no_live_path(space):
+    assert space.is_degenerate(space.parse(DEAD))
+    assert space.is_degenerate(space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
+    # live through node 1 only via a conv: not degenerate
+    assert not space.is_degenerate(space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|"))
+    assert not space.is_degenerate(space.parse(BEST_C10))
+    # brute force against the definition: every path from node 0 to node 3 crosses a none edge
+    import itertools
+
+    def reaches(tokens):
+        edges = {(1, 0): tokens[0], (2, 0): tokens[1], (2, 1): tokens[2], (3, 0): tokens[3], (3, 1): tokens[4],
+                 (3, 2): tokens[5]}
+        paths = [[(1, 0), (2, 1), (3, 2)], [(1, 0), (3, 1)], [(2, 0), (3, 2)], [(3, 0)]]
+        return any(all(edges[e] != "none" for e in p) for p in paths)
+
+    dead = sum(not reaches(t) for t in itertools.product(NB201_OPS, repeat=6))
+    assert dead == sum(space.is_degenerate(a) for a in space.enumerate()) == 341
+
+
+def test_degenerate_arch_output_does_not_depend_on_the_input(space):
+    torch.manual_seed(0)
+    x1, x2 = torch.randn(2, 3, 32, 32), 5 * torch.randn(2, 3, 32, 32)
+    for text, constant in ((DEAD, True), (BEST_C10, False)):
+        model = space.build_model(space.parse(text), "cifar10").eval()
+        with torch.no_grad():
+            same = torch.allclose(model(x1), model(x2), atol=1e-6)
+        assert same == constant, text
+
+
+def test_fbnet_has_no_degenerate_arch():
+    fb = get_space("fbnet")
+    assert not fb.is_degenerate(fb.parse("-".join(["skip"] * 22)))

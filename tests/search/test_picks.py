@@ -1,0 +1,93 @@
+"""What reaches the pick: degenerate archs, the exhaustive searcher, score spread, progress."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgenas.errors import ConfigError
+from edgenas.search import run_search
+from edgenas.spaces import get_space
+from tests.search._fakes import FakeLatency, FakeScorer, fake_size
+
+SPACE = get_space("nb201")
+DEAD = "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|"
+
+
+class _LikesDead(FakeScorer):
+    """Scores degenerate archs best, so any that slipped through would top the front."""
+
+    def _value(self, arch, comp):
+        return 100.0 if SPACE.is_degenerate(arch) else super()._value(arch, comp)
+
+
+class _Seeded(FakeScorer):
+    """A FakeScorer whose values move with the init seed (``score(..., seed=)``)."""
+
+    def score(self, archs, *, seed=None):
+        out = super().score(archs)
+        if seed is None:
+            return out
+        from tests.search._fakes import _noise
+
+        return [type(r)({c: v - 3.0 * _noise(f"{seed}{a}{c}") for c, v in r.values.items()}, 0.0)
+                for a, r in zip(archs, out)]
+
+
+def _search(scorer, **kw):
+    kw.setdefault("evaluations", 150)
+    kw.setdefault("population", 20)
+    return run_search(targets=("fake",), scorer=scorer, cost_models={"fake-tx2": FakeLatency()}, size=fake_size,
+                      write_outputs=False, **kw)
+
+
+@pytest.mark.parametrize("searcher", ["nsga2", "random", "exhaustive"])
+def test_degenerate_archs_are_never_scored_and_reported_once(searcher: str) -> None:
+    scorer = _LikesDead()
+    # 2.3 ms admits DEAD-like archs (cheap: pools, skips, nones)
+    r = _search(scorer, searcher=searcher, max_latency_ms=3.0)
+    assert scorer.calls, "nothing was scored"
+    assert not any(SPACE.is_degenerate(SPACE.parse(a)) for a in scorer.calls)
+    assert not any(SPACE.is_degenerate(SPACE.parse(c.arch)) for c in r.front)
+    notes = [n for n in r.notes if "degenerate" in n]
+    assert len(notes) == 1 and "never scored" in notes[0]
+
+
+def test_exhaustive_scores_every_feasible_live_class_once() -> None:
+    lat = FakeLatency()
+    r = _search(FakeScorer(), searcher="exhaustive", evaluations=SPACE.size, max_latency_ms=3.0)
+    want = {SPACE.iso_key(a) for a in SPACE.enumerate()
+            if lat.predict(a).latency_ms <= 3.0 and not SPACE.is_degenerate(a)}
+    got = [c.iso_key for c in r.candidates]
+    assert len(got) == len(set(got)) and set(got) == want
+
+
+def test_score_spread_in_units_of_the_score_and_in_pareto_json(tmp_path: Path) -> None:
+    r = run_search(targets=("fake",), scorer=_Seeded("edgenas_fast", ensemble=True), evaluations=60, population=12,
+                   cost_models={"fake-tx2": FakeLatency()}, size=fake_size, max_latency_ms=6.0, noise_seeds=2,
+                   out=str(tmp_path / "run"))
+    top = r.front[0]
+    sp = top.score_spread
+    assert sp is not None and len(sp["seeds"]) == 3 and sp["seeds"][0] == 0
+    assert sp["scores"][0] == pytest.approx(top.score)  # the run's own seed reproduces the score
+    assert sp["std"] == pytest.approx(float(np.std(sp["scores"], ddof=1)))
+    assert sp["std"] > 0, "the seeded fake moves with the seed"
+    doc = json.loads((tmp_path / "run" / "pareto.json").read_text())
+    assert doc["members"][0]["score_spread"]["scores"] == pytest.approx(sp["scores"])
+    # a scorer that cannot change its seed (a table, this plain fake) gives no spread, not a fake one
+    plain = _search(FakeScorer("edgenas_fast", ensemble=True), max_latency_ms=6.0)
+    assert all(c.score_spread is None for c in plain.front)
+
+
+def test_noise_seeds_validated() -> None:
+    with pytest.raises(ConfigError, match="noise_seeds"):
+        _search(FakeScorer(), noise_seeds=-1)
+
+
+def test_progress_best_is_the_final_tables_best() -> None:
+    seen = []
+    r = _search(FakeScorer("edgenas_fast", ensemble=True), max_latency_ms=6.0, on_progress=seen.append)
+    assert seen and seen[-1].best_score == pytest.approx(r.front[0].score)
