@@ -90,6 +90,19 @@ def top_by(values: np.ndarray, idx: np.ndarray, lat: np.ndarray) -> int:
     return int(idx[np.lexsort((idx, lat[idx], -v))[0]])
 
 
+def ranking_quality(values: np.ndarray, acc: np.ndarray, top: float = 0.1) -> dict:
+    """Kendall tau and top-``top`` precision (share of the proxy's best ``top`` fraction that is in the
+    true best ``top`` fraction) of ``values`` against ``acc`` (same archs)."""
+    from scipy.stats import kendalltau
+
+    v = np.where(np.isfinite(values), values, -np.inf)
+    k = max(1, round(top * v.size))
+    mine = set(np.argsort(-v, kind="stable")[:k].tolist())
+    best = set(np.argsort(-acc, kind="stable")[:k].tolist())
+    tau = kendalltau(v, acc).statistic if v.size > 2 else float("nan")
+    return {"kendall_tau": float(tau), "top10_precision": len(mine & best) / k}
+
+
 def summarise(cases: list[dict]) -> dict:
     def stats(key: str) -> dict:
         g = np.array([c["gap_pp"][key] for c in cases], dtype=float)
@@ -120,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from edgenas.hardware.cost import get_cost_model
+    from edgenas.hardware.targets import load_target
 
     defaults = SearchConfig()
     space = get_space("nb201")
@@ -131,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     selection = set(args.selection.split(","))
     cases: list[dict] = []
+    diagnostics: list[dict] = []
     skipped: list[str] = []
     tables: dict[str, str] = {}
     t_start = time.perf_counter()
@@ -140,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         acc = read_accuracy(args.accuracy_csv, dataset)
         scorer = TableScorer(space=space, path=path, ensemble=defaults.proxy)
         synflow = table_column(scorer, space, "synflow")
+        components = {c: table_column(scorer, space, c) for c in scorer.components}
         size = AdditiveSizeTable(space, dataset)
         macs = np.array([size(a)[0] for a in archs])
         params = np.array([size(a)[1] for a in archs])
@@ -149,18 +165,27 @@ def main(argv: list[str] | None = None) -> int:
             except EdgeNASError as exc:
                 skipped.append(f"{dataset}/{target}: {exc}")
                 continue
+            model_name = load_target(target).name
             lat = np.asarray(model.predict_many(archs, missing="nan"), dtype=float)
             ok = alive & np.isfinite(lat)
             for pct in percentiles:
                 budget = float(np.percentile(lat[ok], pct))
                 feasible = np.flatnonzero(ok & (lat <= budget))
                 reach = reachable(feasible, lat, macs, params, iso, text)
+                # the model the default search builds for this target (built once here, not per run)
                 common = {"targets": (target,), "dataset": dataset, "max_latency_ms": budget,
-                          "write_outputs": False, "scorer": scorer, "size": size}
+                          "write_outputs": False, "scorer": scorer, "size": size,
+                          "cost_models": {model_name: model}}
                 bound = run_search(searcher="exhaustive", evaluations=space.size, **common).front[0].index
                 base = {"max_flops": top_by(macs, reach, lat), "max_params": top_by(params, reach, lat),
                         "synflow": top_by(synflow, reach, lat)}
                 oracle = float(acc[feasible].max())
+                from edgenas.proxies.ensemble import aggregate
+
+                quality = {c: ranking_quality(v[reach], acc[reach]) for c, v in components.items()}
+                quality[defaults.proxy] = ranking_quality(
+                    aggregate(defaults.proxy, {c: v[reach] for c, v in components.items()}), acc[reach])
+                diagnostics.append({"dataset": dataset, "target": target, "percentile": pct, "ranking": quality})
                 for seed in seeds:
                     t0 = time.perf_counter()
                     res = run_search(seed=seed, **common)
@@ -187,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         mine = [c for c in cases if c["dataset"] == dataset]
         if mine:
             summary[dataset] = {"held_out": dataset not in selection, **summarise(mine)}
+    for dataset in tables:
+        mine = [d for d in diagnostics if d["dataset"] == dataset]
+        if mine and dataset in summary:
+            summary[dataset]["ranking_median"] = {
+                p: {k: float(np.nanmedian([d["ranking"][p][k] for d in mine])) for k in ("kendall_tau", "top10_precision")}
+                for p in mine[0]["ranking"]}
     held = [c for c in cases if c["held_out"]]
     if held:
         summary["held_out_all"] = {"held_out": True, **summarise(held)}
@@ -199,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         role = "held-out" if s["held_out"] else "selection"
         cells = " ".join(f"{s[c]['median']:5.2f}/{s[c]['p90']:5.2f}/{s[c]['worst']:5.2f}" for c in cols)
         print(f"{name:>15} {role:>9} {s['cases']:>5} {cells}  {s['share_worse_than_max_flops']:.1%}")
+    print("\nranking among the feasible classes, median over targets and budgets: Kendall tau / top-10 % precision")
+    for name, s in summary.items():
+        if "ranking_median" in s:
+            print(f"{name:>15} " + "  ".join(f"{p} {q['kendall_tau']:.3f}/{q['top10_precision']:.2f}"
+                                              for p, q in s["ranking_median"].items()))
     doc = {
         "schema_version": 1, "benchmark": "picks_nb201",
         "what": "gap (pp) of the default edgenas search's pick to the best feasible arch's true test accuracy",
@@ -209,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "made_by": "tools/bench_picks.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "wall_s": round(time.perf_counter() - t_start, 1),
         "host": {"python": platform.python_version(), "machine": platform.machine()},
-        "summary": summary, "cases": cases,
+        "summary": summary, "cases": cases, "ranking": diagnostics,
     }
     write_json_atomic(args.out, doc)
     print(f"wrote {args.out}")

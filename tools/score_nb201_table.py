@@ -67,6 +67,32 @@ def read_cache(path: Path, key: dict) -> dict[int, dict]:
     return out
 
 
+def read_table(path: Path, key: dict) -> dict[int, dict]:
+    """{scored arch index: {"scores": {}, "seconds": {}}} from a score table this tool wrote (one row
+    per benchmark index; the scored member's row); seconds are the table's per-proxy medians."""
+    import gzip
+
+    data = path.read_bytes()
+    lines = (gzip.decompress(data) if path.suffix == ".gz" else data).decode().splitlines()
+    head = json.loads(lines[0][2:]) if lines and lines[0].startswith("# {") else {}
+    want = {"dataset": key["dataset"], "seed": key["seed"], "batch_size": key["batch_size"]}
+    if any(head.get(k) != v for k, v in want.items()):
+        raise SystemExit(f"error: table {path} was written for another configuration ({head}); expected {want}")
+    secs = head.get("median_seconds_per_class") or {}
+    body = [ln for ln in lines if not ln.startswith("#")]
+    cols = body[0].split(",")
+    out: dict[int, dict] = {}
+    for ln in body[1:]:
+        row = dict(zip(cols, ln.split(",")))
+        i = int(row["scored_index"])
+        if i in out or int(row["index"]) != i:
+            continue
+        scores = {p: float(v) for p, v in row.items() if p not in ("index", "scored_index")}
+        out[i] = {"scores": {p: (v if math.isfinite(v) else -1e30) for p, v in scores.items()},
+                  "seconds": {p: float(secs.get(p) or 0.0) for p in scores}}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--proxies", default="edgenas_fast", help="single proxies and/or ensembles (components)")
@@ -78,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="JSONL cache(s): new scores are appended to the first; all are read (resumable)")
     ap.add_argument("--shard", default="0/1", help="K/N: score only classes K, K+N, ... of the order "
                     "(run N processes on N caches, then once more with every cache to write --out)")
-    ap.add_argument("--out", type=Path, default=None, help="CSV to write once every class is scored")
+    ap.add_argument("--from-table", type=Path, nargs="*", default=(),
+                    help="score tables this tool wrote before (same dataset, seed, batch): their columns count as "
+                         "scored (e.g. to add proxies to a table whose caches are gone)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="CSV to write once every class is scored (.gz: gzip-compressed)")
     ap.add_argument("--limit", type=int, default=0, help="score at most this many new classes (0: all)")
     ap.add_argument("--allow-partial", action="store_true",
                     help="write --out even if some classes are unscored (their archs get no row)")
@@ -117,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
             if cur["member"] == i:
                 cur["scores"].update(rec["scores"])
                 cur["seconds"].update(rec["seconds"])
+    for table in args.from_table:
+        for i, rec in read_table(table, key).items():
+            cur = cached.setdefault(rep_of[i], {"scores": {}, "seconds": {}, "member": i})
+            if cur["member"] == i:
+                cur["scores"].update({p: v for p, v in rec["scores"].items() if p not in cur["scores"]})
+                cur["seconds"].update({p: v for p, v in rec["seconds"].items() if p not in cur["seconds"]})
     cache = args.cache[0]
     cache.parent.mkdir(parents=True, exist_ok=True)
     if not cache.exists():
@@ -176,7 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             (repr(float(f"{s[p]:.7g}")) if math.isfinite(s[p]) else "nan") for p in proxies))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    data = ("\n".join(lines) + "\n").encode()
+    if args.out.suffix == ".gz":
+        import gzip
+
+        data = gzip.compress(data, mtime=0)
+    tmp.write_bytes(data)
     tmp.replace(args.out)
     print(f"wrote {args.out} ({len(lines) - 2} rows)")
     return 0
