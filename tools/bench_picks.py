@@ -5,7 +5,7 @@ For NAS-Bench-201 x datasets x targets x latency budgets (percentiles of the tar
 the space) x search seeds, this runs ``edgenas.search`` with its default settings (searcher,
 evaluations, population, proxy, pick rule), the proxy values looked up in a precomputed score
 table (``tools/score_nb201_table.py``; the proxy is the expensive part and is benchmarked by
-``tools/bench_proxies.py``), and compares its pick (the first member of the front) with:
+``tools/bench_proxies.py``), and compares its pick (``SearchResult.pick``) with:
 
 * ``oracle``: the best true test accuracy among all feasible archs (200-epoch NB201 accuracy);
 * ``bound``: the pick the same rule makes when *every* feasible isomorphism class is scored
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 common = {"targets": (target,), "dataset": dataset, "max_latency_ms": budget,
                           "write_outputs": False, "scorer": scorer, "size": size,
                           "cost_models": {model_name: model}}
-                bound = run_search(searcher="exhaustive", evaluations=space.size, **common).front[0].index
+                bound = run_search(searcher="exhaustive", evaluations=space.size, **common).pick.index
                 base = {"max_flops": top_by(macs, reach, lat), "max_params": top_by(params, reach, lat),
                         "synflow": top_by(synflow, reach, lat)}
                 oracle = float(acc[feasible].max())
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     t0 = time.perf_counter()
                     res = run_search(seed=seed, **common)
                     wall = time.perf_counter() - t0
-                    pick = res.front[0].index
+                    pick = res.pick.index
                     a = {"pick": float(acc[pick]), "bound": float(acc[bound]),
                          **{k: float(acc[v]) for k, v in base.items()}, "mean": float(acc[feasible].mean())}
                     cases.append({
@@ -230,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
         role = "held-out" if s["held_out"] else "selection"
         cells = " ".join(f"{s[c]['median']:5.2f}/{s[c]['p90']:5.2f}/{s[c]['worst']:5.2f}" for c in cols)
         print(f"{name:>15} {role:>9} {s['cases']:>5} {cells}  {s['share_worse_than_max_flops']:.1%}")
+    print("\nmarkdown (docs/benchmarks.md):")
+    print("| dataset | role | cases | " + " | ".join(cols) + " | pick worse than max_flops |")
+    print("|---|---|---|" + "---|" * len(cols) + "---|")
+    for name, s in summary.items():
+        role = "held out" if s["held_out"] else "selection"
+        cells = " | ".join(f"{s[c]['median']:.2f} / {s[c]['p90']:.2f} / {s[c]['worst']:.2f}" for c in cols)
+        print(f"| {name} | {role} | {s['cases']} | {cells} | {s['share_worse_than_max_flops']:.0%} |")
     print("\nranking among the feasible classes, median over targets and budgets: Kendall tau / top-10 % precision")
     for name, s in summary.items():
         if "ranking_median" in s:

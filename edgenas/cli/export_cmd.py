@@ -11,7 +11,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 
 @click.command("export")
 @click.argument("source")
-@click.option("--rank", type=int, default=None, help="Pareto member to export (1 = best proxy; default 1).")
+@click.option("--rank", type=int, default=None, help="Pareto member to export (1 = best proxy score; default: the search's pick).")
 @click.option("--all", "all_members", is_flag=True, help="Export every Pareto member.")
 @space_option()
 @dataset_option()

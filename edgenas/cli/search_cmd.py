@@ -196,6 +196,13 @@ def _print_front(result: Any) -> None:
                   *(f"{c.latency_ms[tg]:.3f}" for tg in targets), f"{c.macs_m:.1f}", f"{c.params_m:.3f}", c.arch)
     con = console()
     con.print(t)
+    pick = result.pick
+    if pick is not None:
+        rank = next((i for i, c in enumerate(result.front, 1) if c.iso_key == pick.iso_key), None)
+        where = f"front #{rank}" if rank else "not on the front"
+        lat = ", ".join(f"{tg} {pick.latency_ms[tg]:.3f} ms" for tg in targets)
+        con.print(f"pick ({where}): {pick.arch} (index {'-' if pick.index is None else pick.index}; {lat}; "
+                  f"{pick.macs_m:.1f} M MACs; {cfg.proxy} {pick.score:.4g}); `edgenas export {result.run_dir}` exports it")
     con.print(f"scored {result.n_scored} new, reused {result.n_reused} from the store, {result.wall_s:.1f} s; "
               f"outputs in {result.run_dir}")
     for note in result.notes:

@@ -32,8 +32,8 @@ class ExportResult:
 
 
 def model_dirname(candidate: Candidate) -> str:
-    """Per-candidate sub-directory name, e.g. ``rank01``."""
-    return f"rank{candidate.rank:02d}"
+    """Per-candidate sub-directory name, e.g. ``rank01``; ``pick`` for a pick off the front."""
+    return f"rank{candidate.rank:02d}" if candidate.rank else "pick"
 
 
 def export_bundle(

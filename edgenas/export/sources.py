@@ -27,7 +27,8 @@ class Candidate:
 
     Attributes:
         arch: the parsed architecture.
-        rank: 1-based position in the Pareto file (1 for a single arch argument).
+        rank: 1-based position in the Pareto file (1 for a single arch argument; 0 for the
+            search's pick when it is not a front member).
         latency_ms: predicted latency per target name (ms), possibly empty.
     """
 
@@ -57,7 +58,8 @@ def resolve_candidates(
         source: a run directory holding ``pareto.json``, a ``pareto.json`` path, or an arch string / index.
         space: the space archs belong to; a pareto file naming another space is an error.
         dataset: dataset name; a pareto file naming another dataset is an error.
-        rank: 1-based member of the Pareto file (default 1) ; ignored for an arch.
+        rank: 1-based member of the Pareto file (default: the file's ``pick``, else 1); ignored
+            for an arch.
         all_members: every member of the Pareto file.
 
     Raises:
@@ -87,6 +89,16 @@ def resolve_candidates(
         raise ConfigError(f"{str(path)!r} has no members")
     if all_members and rank is not None:
         raise ConfigError("give either --rank K or --all, not both")
+    pick = data.get("pick")
+    if rank is None and not all_members and isinstance(pick, dict) and pick.get("arch"):
+        # the search's recommended arch: its front rank when it is a member, else rank 0 ("pick/")
+        k = next((i for i, m in enumerate(members, 1) if m.get("arch") == pick["arch"]), 0)
+        arch = space.parse(str(pick["arch"]))
+        if space.is_degenerate(arch):
+            raise ExportError(f"{str(path)!r}: the pick is degenerate (output independent of the input); "
+                              "expected a live arch (use --rank K)")
+        lat = {str(t): float(v) for t, v in (pick.get("latency_ms") or {}).items() if v is not None}
+        return [Candidate(arch, k, lat)]
     if all_members:
         picks = list(range(1, len(members) + 1))
     else:

@@ -1,7 +1,8 @@
 """Run-folder outputs, each written atomically (temporary file + rename).
 
 * ``pareto.json``: ``{"schema_version": 1, "proxy": ..., "targets": [...], "budgets": {...},
-  "members": [...]}``, members best proxy score first (see :meth:`Candidate.record`).
+  "members": [...], "pick": {...}, "pick_rule": ...}``, members best proxy score first (see
+  :meth:`Candidate.record`); ``pick`` is the recommended arch (:func:`~edgenas.search.run.pick_candidate`).
 * ``candidates.csv``: every scored candidate, one row each, with a ``#`` header giving units.
 * ``config.json``: the fully resolved :class:`SearchConfig` (``run_search(SearchConfig(**cfg))``
   re-runs it).
@@ -78,6 +79,8 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
         "objectives": [{"name": o.name, "direction": o.direction} for o in ctx.objectives],
         "n_candidates": len(result.candidates),
         "members": [c.record(cfg.proxy) for c in result.front],
+        "pick": result.pick.record(cfg.proxy) if result.pick is not None else None,
+        "pick_rule": f"most MACs among the best-scoring {cfg.pick_top_share:.1%} of the candidates (at least one)",
     }
     files["pareto.json"] = run_dir / "pareto.json"
     atomic_write_text(files["pareto.json"], _json(pareto))
@@ -95,7 +98,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["order", "index", "arch", "iso_key", "score", *(["search_score"] if comps else []), *comps,
                 *(f"latency_ms_{t}" for t in targets), *(f"latency_source_{t}" for t in targets),
-                "macs_m", "params_m", "proxy_seconds", "reused", "on_front"])
+                "macs_m", "params_m", "proxy_seconds", "reused", "on_front", "pick"])
     for c in result.candidates:
         def num(v: float | None) -> str:
             return "" if v is None or not math.isfinite(v) else repr(float(v))
@@ -104,7 +107,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
                     *([num(c.search_score)] if comps else []), *(num(c.raw_scores.get(k)) for k in comps),
                     *(repr(c.latency_ms[t]) for t in targets), *(c.latency_source[t] for t in targets),
                     f"{c.macs_m:.6f}", f"{c.params_m:.6f}", f"{c.seconds:.4f}", int(c.reused),
-                    int(c.iso_key in front_keys)])
+                    int(c.iso_key in front_keys), int(result.pick is not None and c.iso_key == result.pick.iso_key)])
     files["candidates.csv"] = run_dir / "candidates.csv"
     atomic_write_text(files["candidates.csv"], buf.getvalue())
 

@@ -69,6 +69,11 @@ class SearchConfig:
         noise_seeds: the best front members are scored again with this many other init seeds
             and carry the spread of their score (``score_spread`` in pareto.json; 0 = off).
             Not part of the resume check: it adds information, it does not change the search.
+        pick_top_share: the pick is the candidate with the most MACs among the best-scoring
+            ``ceil(share * candidates)`` (8 of 300 by default; ``0`` = the best score). The
+            proxy's top candidates differ by less than its init-seed noise, and among them the
+            larger network is the better bet; chosen on NB201 CIFAR-10 (docs/benchmarks.md).
+            Not part of the resume check: it reads the stored scores, it does not change them.
         out: run folder (``None`` = ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
     """
 
@@ -91,6 +96,7 @@ class SearchConfig:
     cost_source: str = "auto"
     extra_objectives: tuple[str, ...] = ()
     noise_seeds: int = 2
+    pick_top_share: float = 0.025
     out: str | None = None
 
     @property
@@ -106,6 +112,9 @@ class SearchConfig:
             raise ConfigError(f"workers={self.workers!r} is invalid; expected 0 (one per core) or a positive integer")
         if isinstance(self.noise_seeds, bool) or not isinstance(self.noise_seeds, int) or not 0 <= self.noise_seeds <= 10:
             raise ConfigError(f"noise_seeds={self.noise_seeds!r} is invalid; expected an integer 0..10")
+        share = self.pick_top_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise ConfigError(f"pick_top_share={share!r} is invalid; expected a number in 0..1")
         for name in ("evaluations", "population", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -203,6 +212,8 @@ class SearchResult:
         config: the resolved config (targets as canonical names, dataset filled in).
         front: Pareto members, best proxy score first.
         candidates: every scored candidate, in evaluation order.
+        pick: the recommended arch (:func:`pick_candidate`): the largest of the best-scoring
+            candidates; on the front or, when a best-scoring candidate is faster, just behind it.
         run_dir: the run folder with the output files.
         n_scored: candidates scored by the proxy in this call; n_reused: taken from the store.
         wall_s: wall time of the call, seconds.
@@ -219,6 +230,7 @@ class SearchResult:
     wall_s: float
     files: Mapping[str, Path] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    pick: Candidate | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Machine output of ``edgenas search --json``."""
@@ -229,6 +241,7 @@ class SearchResult:
             "n_candidates": len(self.candidates), "n_scored": self.n_scored, "n_reused": self.n_reused,
             "wall_s": round(self.wall_s, 3),
             "members": [c.record(self.config.proxy) for c in self.front],
+            "pick": self.pick.record(self.config.proxy) if self.pick is not None else None,
             "files": {k: str(v) for k, v in self.files.items()},
             "notes": list(self.notes),
         }
@@ -684,53 +697,62 @@ def run_search(
         scorer = ProxyScorer(space=space, dataset=dataset, proxy=config.proxy, seed=config.seed,
                              device=device, batch_size=config.batch_size, data=config.data,
                              resolution=config.proxy_resolution, workers=config.workers)
-    if size is None:
-        from .problem import AdditiveSizeTable
+    warm = getattr(scorer, "warm", None)
+    if warm is not None:
+        warm()  # worker start-up overlaps with pricing the space below
+    try:
+        if size is None:
+            from .problem import AdditiveSizeTable
 
-        size = AdditiveSizeTable(space, dataset)
-    cost = CostEvaluator(space, targets, size)
-    check_feasible(space, cost, config.budgets, config.seed)
+            size = AdditiveSizeTable(space, dataset)
+        cost = CostEvaluator(space, targets, size)
+        check_feasible(space, cost, config.budgets, config.seed)
 
-    store = None
-    run_dir = Path(config.out) if config.out else default_run_dir(config, dataset, list(targets), resume=resume)
-    config = replace(config, out=str(run_dir))
-    if write_outputs:
-        store_path = run_dir / STORE_NAME
-        if resume and not store_path.exists():
-            raise ConfigError(f"nothing to resume in {str(run_dir)!r}: no {STORE_NAME}; drop --resume to start")
-        if not resume and store_path.exists():
-            raise ConfigError(
-                f"run folder {str(run_dir)!r} already holds a search; pass --resume to continue it or another --out"
-            )
-        check_writable(run_dir)
-        pkey = proxy_key(scorer.config)
-        store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
-        # proxy_resolution only when set, so runs stored before the option existed still resume
-        fingerprint = {k: v for k, v in config_dict(config).items()
-                       if k not in ("device", "out", "workers", "noise_seeds")
-                       and not (k == "proxy_resolution" and v is None)}
-        fingerprint["proxy_config"] = dict(scorer.config)
-        try:
-            store.check_config(fingerprint)
-        except ConfigError:
-            store.close()
-            raise
+        store = None
+        run_dir = Path(config.out) if config.out else default_run_dir(config, dataset, list(targets), resume=resume)
+        config = replace(config, out=str(run_dir))
+        if write_outputs:
+            store_path = run_dir / STORE_NAME
+            if resume and not store_path.exists():
+                raise ConfigError(f"nothing to resume in {str(run_dir)!r}: no {STORE_NAME}; drop --resume to start")
+            if not resume and store_path.exists():
+                raise ConfigError(
+                    f"run folder {str(run_dir)!r} already holds a search; pass --resume to continue it or another --out"
+                )
+            check_writable(run_dir)
+            pkey = proxy_key(scorer.config)
+            store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
+            # proxy_resolution only when set, so runs stored before the option existed still resume
+            fingerprint = {k: v for k, v in config_dict(config).items()
+                           if k not in ("device", "out", "workers", "noise_seeds", "pick_top_share")
+                           and not (k == "proxy_resolution" and v is None)}
+            fingerprint["proxy_config"] = dict(scorer.config)
+            try:
+                store.check_config(fingerprint)
+            except ConfigError:
+                store.close()
+                raise
 
-    rng = np.random.default_rng(derive_seed(config.seed, "search", config.searcher))
-    progress_state = {"t0": time.perf_counter()}
+        rng = np.random.default_rng(derive_seed(config.seed, "search", config.searcher))
+        progress_state = {"t0": time.perf_counter()}
 
-    def _on_tick() -> None:
-        if on_progress is None:
-            return
-        # the finished run's rule (ensembles ranked within every candidate), so "best" is the
-        # score the final table shows for the same candidates
-        front = ctx.front(ctx.final_candidates())
-        on_progress(SearchProgress(
-            n_evaluated=config.evaluations - ctx.remaining, n_budget=config.evaluations,
-            n_reused=ctx.n_reused + sum(p[3] for p in ctx._pending), front_size=len(front),
-            elapsed_s=time.perf_counter() - progress_state["t0"],
-            best_score=front[0].score if front and math.isfinite(front[0].score) else None,
-        ))
+        def _on_tick() -> None:
+            if on_progress is None:
+                return
+            # the finished run's rule (ensembles ranked within every candidate), so "best" is the
+            # score the final table shows for the same candidates
+            front = ctx.front(ctx.final_candidates())
+            on_progress(SearchProgress(
+                n_evaluated=config.evaluations - ctx.remaining, n_budget=config.evaluations,
+                n_reused=ctx.n_reused + sum(p[3] for p in ctx._pending), front_size=len(front),
+                elapsed_s=time.perf_counter() - progress_state["t0"],
+                best_score=front[0].score if front and math.isfinite(front[0].score) else None,
+            ))
+    except BaseException:
+        close = getattr(scorer, "close", None)
+        if close is not None:
+            close()
+        raise
 
     ctx = SearchContext(space=space, config=config, cost=cost, scorer=scorer, store=store, rng=rng,
                         device=device, on_candidate=on_candidate, on_tick=_on_tick)
@@ -738,8 +760,9 @@ def run_search(
         get_searcher(config.searcher)(ctx)
         final = ctx.final_candidates()
         front = ctx.front(final)
+        pick = pick_candidate(final, config.pick_top_share)
         if config.noise_seeds:
-            front = score_spread(ctx, final, front, n_seeds=config.noise_seeds)
+            front, pick = score_spread(ctx, final, front, pick, n_seeds=config.noise_seeds)
     finally:
         close = getattr(scorer, "close", None)
         if close is not None:
@@ -749,12 +772,12 @@ def run_search(
     files: dict[str, Path] = {}
     notes: list[str] = []
     result = SearchResult(config, tuple(front), tuple(final), run_dir, ctx.n_scored, ctx.n_reused,
-                          time.perf_counter() - t_start)
+                          time.perf_counter() - t_start, pick=pick)
     if write_outputs:
         from .outputs import write_outputs as _write
 
         files, notes = _write(result, ctx)
-    notes = [*_coverage_notes(targets, space), *_degenerate_notes(ctx), *_noise_notes(front), *notes]
+    notes = [*_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
 
 
@@ -762,9 +785,26 @@ def run_search(
 NOISE_MEMBERS = 5
 
 
-def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence[Candidate], *,
-                 n_seeds: int) -> list[Candidate]:
-    """``front`` with the best :data:`NOISE_MEMBERS` members carrying their ``score_spread``.
+def pick_candidate(candidates: Sequence[Candidate], share: float) -> Candidate | None:
+    """The recommended arch: the most MACs among the ``ceil(share * n)`` best-scoring candidates
+    (at least one; ties: higher score, then lower summed latency, then arch string).
+
+    The proxy's best few candidates are separated by less than its init-seed noise (``score_spread``),
+    so their order says little; among them the larger network is the better bet. ``share = 0`` is
+    the best score.
+    """
+    scored = [c for c in candidates if math.isfinite(c.score)]
+    if not scored:
+        return None
+    k = max(1, math.ceil(share * len(scored) - 1e-9))
+    best = sorted(scored, key=lambda c: (-c.score, sum(c.latency_ms.values()), c.arch))[:k]
+    return min(best, key=lambda c: (-c.macs_m, -c.score, sum(c.latency_ms.values()), c.arch))
+
+
+def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence[Candidate],
+                 pick: Candidate | None, *, n_seeds: int) -> tuple[list[Candidate], Candidate | None]:
+    """``front`` with the best :data:`NOISE_MEMBERS` members carrying their ``score_spread``, and
+    ``pick`` with its own.
 
     Each member is scored again with ``n_seeds`` other init seeds; with each seed's raw values it
     is ranked against the other candidates exactly as its ``score`` was (their values unchanged),
@@ -774,9 +814,11 @@ def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence
     import inspect
 
     if not front or "seed" not in inspect.signature(ctx.scorer.score).parameters:
-        return list(front)
+        return list(front), pick
     seeds = [derive_seed(ctx.config.seed, "noise", str(j)) % 2**31 for j in range(1, n_seeds + 1)]
     members = list(front[:NOISE_MEMBERS])
+    if pick is not None and all(m.iso_key != pick.iso_key for m in members):
+        members.append(pick)
     archs = [ctx.space.parse(m.arch) for m in members]
     per_seed = [ctx.scorer.score(archs, seed=s) for s in seeds]
     pos = {c.iso_key: i for i, c in enumerate(final)}
@@ -790,7 +832,10 @@ def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence
                   "std": float(np.std(fin, ddof=1)) if len(fin) > 1 else None,
                   "range": float(max(fin) - min(fin)) if fin else None}
         out.append(replace(m, score_spread=spread))
-    return out + list(front[NOISE_MEMBERS:])
+    by_key = {m.iso_key: m for m in out}
+    if pick is not None:
+        pick = by_key[pick.iso_key]
+    return [by_key.get(m.iso_key, m) for m in front], pick
 
 
 def _rescored(ctx: SearchContext, final: Sequence[Candidate], i: int, raw: Mapping[str, float | None]) -> float:
@@ -806,15 +851,16 @@ def _rescored(ctx: SearchContext, final: Sequence[Candidate], i: int, raw: Mappi
     return combine_scores(ctx.scorer, raw, others)
 
 
-def _noise_notes(front: Sequence[Candidate]) -> list[str]:
-    """One note when the pick leads the runner-up by less than its score's spread across seeds."""
-    if len(front) < 2 or not front[0].score_spread or front[0].score_spread.get("std") is None:
+def _pick_notes(front: Sequence[Candidate], pick: Candidate | None, share: float, n: int) -> list[str]:
+    """One note when the pick is not the best-scoring front member: what it is and why."""
+    if pick is None or not front or pick.iso_key == front[0].iso_key:
         return []
-    lead, std = front[0].score - front[1].score, float(front[0].score_spread["std"])
-    if lead >= std:
-        return []
-    return [(f"rank 1 leads rank 2 by {lead:.3g}, less than its score's spread across init seeds (std {std:.3g}): "
-             "the two are equally good by the proxy (score_spread in pareto.json)")]
+    k = max(1, math.ceil(share * n - 1e-9))
+    std = (front[0].score_spread or {}).get("std")
+    noise = f"; the best score's spread across init seeds is {std:.3g}" if std is not None else ""
+    where = "on the front" if any(m.iso_key == pick.iso_key for m in front) else "not on the front"
+    return [f"pick (index {pick.index}): the largest ({pick.macs_m:.1f} M MACs) of the {k} best-scoring candidates, "
+            f"score {pick.score:.4g} vs best {front[0].score:.4g}{noise}; {where} (pick in pareto.json)"]
 
 
 def _degenerate_notes(ctx: SearchContext) -> list[str]:

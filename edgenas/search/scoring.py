@@ -202,6 +202,14 @@ class ProxyScorer:
             for fut in futures:
                 fut.cancel()
 
+    def warm(self) -> None:
+        """Start the worker processes now and let them import the proxy engine, so that start-up
+        overlaps with whatever the caller does before the first score (pricing the space)."""
+        if self.workers > 1:
+            pool = self._executor()
+            for _ in range(self.workers):
+                pool.submit(_warm_worker)
+
     def _executor(self) -> Any:
         if self._pool is None:
             import multiprocessing
@@ -229,6 +237,10 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def _warm_worker() -> None:
+    from ..proxies import engine  # noqa: F401  (the import is the slow part of a worker's first task)
 
 
 def _score_in_worker(job: dict[str, Any], arch: str) -> RawScore:

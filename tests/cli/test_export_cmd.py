@@ -120,3 +120,19 @@ def test_export_refuses_degenerate_arch_and_skips_degenerate_members(tmp_path):
     assert [m["arch"] for m in json.loads(res.stdout)["models"]] == [SMALL]
     res = run("export", str(run_dir), "--rank", "1", "--out", str(tmp_path / "r1"))
     assert res.exit_code == 2 and "degenerate" in res.output and not (tmp_path / "r1").exists()
+
+
+def test_export_default_is_the_searchs_pick(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    members = [{"arch": a, "scores": {}, "latency_ms": {"jetson-tx2": ms}, "latency_source": {}, "macs_m": 1.0,
+                "params_m": 0.1} for a, ms in ((SMALL, 1.5),)]
+    pick = {"arch": BEST, "latency_ms": {"jetson-tx2": 3.25}}
+    (run_dir / "pareto.json").write_text(json.dumps({"schema_version": 1, "space": "nb201", "dataset": "cifar10",
+                                                     "members": members, "pick": pick}))
+    res = run("export", str(run_dir), "--out", str(tmp_path / "p"), "--json")
+    assert res.exit_code == 0, res.output
+    (model,) = json.loads(res.stdout)["models"]
+    assert model["arch"] == BEST and (tmp_path / "p" / "pick" / "model.onnx").is_file()
+    res = run("export", str(run_dir), "--rank", "1", "--out", str(tmp_path / "r1"), "--json")
+    assert json.loads(res.stdout)["models"][0]["arch"] == SMALL

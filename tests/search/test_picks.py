@@ -91,3 +91,41 @@ def test_progress_best_is_the_final_tables_best() -> None:
     seen = []
     r = _search(FakeScorer("edgenas_fast", ensemble=True), max_latency_ms=6.0, on_progress=seen.append)
     assert seen and seen[-1].best_score == pytest.approx(r.front[0].score)
+
+
+def _cand(i: int, score: float, macs: float, lat: float):
+    from edgenas.search.run import Candidate
+
+    return Candidate(arch=f"a{i}", index=i, iso_key=f"k{i}", score=score, raw_scores={}, latency_ms={"t": lat},
+                     latency_source={"t": "x"}, macs_m=macs, params_m=0.1, seconds=0.0, order=i)
+
+
+def test_pick_is_the_largest_of_the_best_scoring_share() -> None:
+    from edgenas.search.run import pick_candidate
+
+    cands = [_cand(0, 10.0, 50.0, 5.0), _cand(1, 9.9, 80.0, 6.0), _cand(2, 9.8, 90.0, 6.5),
+             _cand(3, 5.0, 200.0, 9.0), _cand(4, float("-inf"), 300.0, 1.0)]
+    assert pick_candidate(cands, 0.0).index == 0  # share 0: the best score
+    assert pick_candidate(cands, 0.5).index == 1  # the best ceil(0.5 * 4 finite) = 2: the larger
+    assert pick_candidate(cands, 0.75).index == 2
+    assert pick_candidate(cands, 1.0).index == 3  # every finite candidate: the largest; failed ones never
+    tie = [_cand(0, 10.0, 80.0, 5.0), _cand(1, 9.0, 80.0, 4.0)]
+    assert pick_candidate(tie, 1.0).index == 0  # equal MACs: the higher score
+    assert pick_candidate([_cand(0, float("-inf"), 1.0, 1.0)], 0.5) is None
+
+
+def test_pick_in_result_pareto_json_and_candidates_csv(tmp_path: Path) -> None:
+    import csv
+
+    r = run_search(targets=("fake",), scorer=FakeScorer("edgenas_fast", ensemble=True), evaluations=120,
+                   population=20, cost_models={"fake-tx2": FakeLatency()}, size=fake_size, max_latency_ms=6.0,
+                   pick_top_share=0.05, out=str(tmp_path / "run"))
+    top6 = sorted(r.candidates, key=lambda c: -c.score)[:6]
+    assert r.pick.macs_m == max(c.macs_m for c in top6)
+    doc = json.loads((tmp_path / "run" / "pareto.json").read_text())
+    assert doc["pick"]["arch"] == r.pick.arch and "MACs" in doc["pick_rule"]
+    rows = list(csv.DictReader(ln for ln in (tmp_path / "run" / "candidates.csv").read_text().splitlines()
+                               if not ln.startswith("#")))
+    assert [row["arch"] for row in rows if row["pick"] == "1"] == [r.pick.arch]
+    with pytest.raises(ConfigError, match="pick_top_share"):
+        _search(FakeScorer(), pick_top_share=1.5)
