@@ -859,8 +859,8 @@ def _pick_notes(front: Sequence[Candidate], pick: Candidate | None, share: float
     std = (front[0].score_spread or {}).get("std")
     noise = f"; the best score's spread across init seeds is {std:.3g}" if std is not None else ""
     where = "on the front" if any(m.iso_key == pick.iso_key for m in front) else "not on the front"
-    return [f"pick (index {pick.index}): the largest ({pick.macs_m:.1f} M MACs) of the {k} best-scoring candidates, "
-            f"score {pick.score:.4g} vs best {front[0].score:.4g}{noise}; {where} (pick in pareto.json)"]
+    return [(f"pick (index {pick.index}): the largest ({pick.macs_m:.1f} M MACs) of the {k} best-scoring "
+             f"candidates, score {pick.score:.4g} vs best {front[0].score:.4g}{noise}; {where} (pick in pareto.json)")]
 
 
 def _degenerate_notes(ctx: SearchContext) -> list[str]:
