@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--selection", default="cifar10",
                     help="datasets the defaults were chosen on (reported as such; the others are held out)")
     ap.add_argument("--accuracy-csv", type=Path, default=ROOT / "benchmarks/nb201/nb201_accuracy.csv")
+    ap.add_argument("--pick-top-share", type=float, default=None,
+                    help="evaluate another pick rule share than the default's (selection runs only)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     from edgenas.hardware.targets import load_target
 
     defaults = SearchConfig()
+    if args.pick_top_share is not None:
+        defaults = SearchConfig(pick_top_share=args.pick_top_share)
     space = get_space("nb201")
     archs = list(space.enumerate())
     iso = [space.iso_key(a) for a in archs]
@@ -175,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 # the model the default search builds for this target (built once here, not per run)
                 common = {"targets": (target,), "dataset": dataset, "max_latency_ms": budget,
                           "write_outputs": False, "scorer": scorer, "size": size,
-                          "cost_models": {model_name: model}}
+                          "cost_models": {model_name: model}, "pick_top_share": defaults.pick_top_share}
                 bound = run_search(searcher="exhaustive", evaluations=space.size, **common).pick.index
                 base = {"max_flops": top_by(macs, reach, lat), "max_params": top_by(params, reach, lat),
                         "synflow": top_by(synflow, reach, lat)}
@@ -246,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "schema_version": 1, "benchmark": "picks_nb201",
         "what": "gap (pp) of the default edgenas search's pick to the best feasible arch's true test accuracy",
         "defaults": {"proxy": defaults.proxy, "searcher": defaults.searcher, "evaluations": defaults.evaluations,
+                     "pick_top_share": defaults.pick_top_share,
                      "population": defaults.population, "cost_source": defaults.cost_source},
         "selection_datasets": sorted(selection), "score_tables": tables, "targets": args.targets.split(","),
         "percentiles": percentiles, "seeds": seeds, "skipped": skipped,

@@ -18,7 +18,7 @@ DEFAULT_POPULATION = 50
 #: proxy batch size by device: VKDNW's ablation shows batch 8..128 ranks alike (KT 0.614-0.621)
 DEFAULT_BATCH_CPU = 16
 DEFAULT_BATCH_GPU = 64
-#: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed; size and topology weighted 3x):
+#: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed; size and topology weighted 2x):
 #: chosen on NB201 CIFAR-10 (HW-NAS-Bench devices) by the gap of the pick to the best feasible arch;
 #: tools/bench_picks.py reports it on every dataset and device, the held-out ones marked
 #: (docs/benchmarks.md). ``--proxy vkdnw_agg`` runs the VKDNW paper's ensemble.

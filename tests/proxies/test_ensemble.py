@@ -66,14 +66,14 @@ def test_weighted_recipe_multiplies_each_log_rank():
 
     rec = get_ensemble("edgenas_prior")
     assert rec.components == ("flops", "params", "az_expressivity", "az_trainability", "sed")
-    assert rec.component_weights.tolist() == [1.0, 3.0, 1.0, 1.0, 3.0]
+    assert rec.component_weights.tolist() == [1.0, 2.0, 1.0, 1.0, 2.0]
     cols = {"flops": np.array([1.0, 2.0, 3.0]), "params": np.array([3.0, 1.0, 2.0]),
             "az_expressivity": np.array([2.0, 3.0, 1.0]), "az_trainability": np.array([1.0, 3.0, 2.0]),
             "sed": np.array([2.0, 1.0, 3.0])}
     # ranks: flops 1,2,3; params 3,1,2; expr 2,3,1; train 1,3,2; sed 2,1,3
-    want = [math.log(1) + 3 * math.log(3) + math.log(2) + math.log(1) + 3 * math.log(2),
-            math.log(2) + 3 * math.log(1) + math.log(3) + math.log(3) + 3 * math.log(1),
-            math.log(3) + 3 * math.log(2) + math.log(1) + math.log(2) + 3 * math.log(3)]
+    want = [math.log(1) + 2 * math.log(3) + math.log(2) + math.log(1) + 2 * math.log(2),
+            math.log(2) + 2 * math.log(1) + math.log(3) + math.log(3) + 2 * math.log(1),
+            math.log(3) + 2 * math.log(2) + math.log(1) + math.log(2) + 2 * math.log(3)]
     np.testing.assert_allclose(aggregate("edgenas_prior", cols), want)
     # against a reference population: the same weights
     ref = {c: np.delete(v, 0) for c, v in cols.items()}
