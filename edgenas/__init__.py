@@ -2,11 +2,16 @@
 
 ``import edgenas`` is cheap: torch, onnx, onnxruntime, tensorrt and matplotlib are imported only
 by the functions that need them. Public names are resolved lazily.
+
+    import edgenas
+    result = edgenas.search(targets=["jetson"], max_latency_ms=5)   # = edgenas search --target jetson ...
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -22,16 +27,33 @@ _LAZY = {
     "load_target": "edgenas.hardware.targets",
     "list_targets": "edgenas.hardware.targets",
     "get_cost_model": "edgenas.hardware.cost",
-    "run_search": "edgenas.search",
+    "SearchConfig": "edgenas.search.config",
+    "SearchResult": "edgenas.search.result",
+    "run_search": "edgenas.search.run",
 }
 
 __all__ = ["__version__", "search", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "search":  # a callable module: edgenas.search(...) -> SearchResult
-        return importlib.import_module("edgenas.search")
+    if name == "search":
+        from .api import search
+
+        return search
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'edgenas' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+class _Package(types.ModuleType):
+    """``edgenas.search`` stays the function: importing the ``edgenas.search`` subpackage would
+    otherwise bind the package over it (the subpackage is still ``sys.modules["edgenas.search"]``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "search" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

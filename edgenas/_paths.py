@@ -1,33 +1,63 @@
-"""Where edgenas finds its shipped data (targets, latency tables, benchmark ground truth)."""
+"""Where edgenas finds its data.
+
+* Shipped data is package data (``edgenas/targets/*.yaml``, ``edgenas/latency_tables/``), read through
+  :mod:`importlib.resources`, so a wheel install works from any folder like the checkout does.
+* User data (targets and tables made on the user's devices, caches) lives in the user data directory:
+  ``$EDGENAS_HOME``, default the platform's (``~/.local/share/edgenas`` on Linux). Nothing is ever
+  written into the installed package.
+"""
 
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["benchmarks_dir", "latency_tables_dir", "repo_root", "targets_dir"]
+from .errors import ConfigError
+
+__all__ = ["edgenas_home", "shipped_latency_tables_dir", "shipped_targets_dir", "target_dirs",
+           "user_latency_tables_dir", "user_targets_dir"]
 
 
-def repo_root() -> Path:
-    """The checkout holding ``edgenas/`` (data folders live beside the package)."""
-    return Path(__file__).resolve().parent.parent
+def _package_dir(name: str) -> Path:
+    res = files("edgenas").joinpath(name)
+    path = Path(str(res))
+    if not path.is_dir():  # e.g. a zipped install, where package data has no file-system path
+        raise ConfigError(f"edgenas package data folder {name!r} not found at {str(path)!r}; "
+                          "expected an unzipped install (pip install edgenas)")
+    return path
 
 
-def _dir(env: str, name: str) -> Path:
-    override = os.environ.get(env)
-    return Path(override) if override else repo_root() / name
+def shipped_targets_dir() -> Path:
+    """The shipped target definitions, ``edgenas/targets/``."""
+    return _package_dir("targets")
 
 
-def targets_dir() -> Path:
-    """``targets/`` (override with ``EDGENAS_TARGETS_DIR``)."""
-    return _dir("EDGENAS_TARGETS_DIR", "targets")
+def shipped_latency_tables_dir() -> Path:
+    """The shipped measured tables, ``edgenas/latency_tables/``."""
+    return _package_dir("latency_tables")
 
 
-def latency_tables_dir() -> Path:
-    """``latency_tables/`` (override with ``EDGENAS_LATENCY_TABLES_DIR``)."""
-    return _dir("EDGENAS_LATENCY_TABLES_DIR", "latency_tables")
+def edgenas_home() -> Path:
+    """The user data directory: ``$EDGENAS_HOME``, default the platform's user data dir."""
+    env = os.environ.get("EDGENAS_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("edgenas", appauthor=False))
 
 
-def benchmarks_dir() -> Path:
-    """``benchmarks/`` ground-truth data (override with ``EDGENAS_BENCHMARKS_DIR``)."""
-    return _dir("EDGENAS_BENCHMARKS_DIR", "benchmarks")
+def user_targets_dir() -> Path:
+    """Targets the user made (``edgenas profile`` / ``edgenas fit``): ``$EDGENAS_HOME/targets``."""
+    return edgenas_home() / "targets"
+
+
+def user_latency_tables_dir() -> Path:
+    """Tables the user measured: ``$EDGENAS_HOME/latency_tables``."""
+    return edgenas_home() / "latency_tables"
+
+
+def target_dirs() -> tuple[Path, ...]:
+    """Folders searched for ``*.yaml`` targets: the shipped ones, then the user's."""
+    return (shipped_targets_dir(), user_targets_dir())

@@ -10,7 +10,7 @@ difference stops the tool: another host's graph must not be priced with this tab
 Prints a summary and writes it as JSON with ``--report``.
 
 Usage:
-    python tools/add_space_predictions.py --table latency_tables/nb201_cifar10_cpu_ops.json --workers 2
+    python tools/add_space_predictions.py --table edgenas/latency_tables/nb201_cifar10_cpu_ops.json --workers 2
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ import csv
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from edgenas._json import write_json_atomic
 from edgenas.errors import EdgeNASError
 from edgenas.search import SearchConfig, run_search
+from edgenas.search.config import default_proxy
 from edgenas.search.problem import AdditiveSizeTable
 from edgenas.search.scoring import TableScorer
 from edgenas.spaces import get_space
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     defaults = SearchConfig()
     if args.pick_top_share is not None:
         defaults = SearchConfig(pick_top_share=args.pick_top_share)
+    defaults = replace(defaults, proxy=default_proxy("nb201"))
     space = get_space("nb201")
     archs = list(space.enumerate())
     iso = [space.iso_key(a) for a in archs]
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         params = np.array([size(a)[1] for a in archs])
         for target in args.targets.split(","):
             try:
-                model = get_cost_model(target, space, dataset, source=defaults.cost_source)
+                model = get_cost_model(target, space, dataset, source=defaults.latency_source)
             except EdgeNASError as exc:
                 skipped.append(f"{dataset}/{target}: {exc}")
                 continue
@@ -251,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": "gap (pp) of the default edgenas search's pick to the best feasible arch's true test accuracy",
         "defaults": {"proxy": defaults.proxy, "searcher": defaults.searcher, "evaluations": defaults.evaluations,
                      "pick_top_share": defaults.pick_top_share,
-                     "population": defaults.population, "cost_source": defaults.cost_source},
+                     "population": defaults.population, "latency_source": defaults.latency_source},
         "selection_datasets": sorted(selection), "score_tables": tables, "targets": args.targets.split(","),
         "percentiles": percentiles, "seeds": seeds, "skipped": skipped,
         "made_by": "tools/bench_picks.py " + " ".join(argv if argv is not None else sys.argv[1:]),

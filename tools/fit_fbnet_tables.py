@@ -16,7 +16,7 @@ Output: ``<out-dir>/fbnet_cifar100_<column>_ops.json`` in the op-table format of
 every device, and a table on stdout.
 
 Usage:
-    python tools/fit_fbnet_tables.py --out-dir latency_tables/fbnet --report benchmarks/results/fbnet_tables.json
+    python tools/fit_fbnet_tables.py --out-dir edgenas/latency_tables/fbnet --report benchmarks/results/fbnet_tables.json
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Convert the MIT-licensed measured NB201 latency data in ../shared/data into latency_tables/.
+"""Convert the MIT-licensed measured NB201 latency data in ../shared/data into edgenas/latency_tables/.
 
 Reads (see each folder's SOURCE.md):
   * ../shared/data/nb201/nb201_hw_{cifar10,cifar100,ImageNet16-120}.csv   (HW-NAS-Bench, MIT)
@@ -10,7 +10,7 @@ Writes one compact CSV per (source, dataset): ``# {json metadata}`` header line,
 Edge TPU compile failures, stored as -1) become empty cells. Estimated columns (eyeriss, fpga)
 and duplicated HELP columns (pixel3, raspi4 = HW-NAS-Bench cifar10) are left out.
 
-Usage: python tools/make_latency_tables.py [--shared ../shared/data] [--out latency_tables]
+Usage: python tools/make_latency_tables.py [--shared ../shared/data] [--out edgenas/latency_tables]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main() -> None:
     root = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=root.parent / "shared" / "data")
-    ap.add_argument("--out", type=Path, default=root / "latency_tables")
+    ap.add_argument("--out", type=Path, default=root / "edgenas" / "latency_tables")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     convert_hwnasbench(a.shared, a.out)

@@ -39,13 +39,13 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="Processes for --space-predictions (0 = one per core).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output JSON (default latency_tables/<space>_<dataset>_cpu_ops.json).")
+              help="Output JSON (default $EDGENAS_HOME/latency_tables/<space>_<dataset>_cpu_ops.json, which the cpu target then uses instead of the shipped table).")
 @json_option
 def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds: int, chain: int, warmup: int,
             threads: int, n_archs: int, calibration: int, seed: int, statistic: str | None,
             space_predictions: bool, workers: int, out: Path | None, as_json: bool) -> None:
     """Measure every op of a space and a sample of whole models with onnxruntime on this machine."""
-    from .._paths import latency_tables_dir
+    from .._paths import user_latency_tables_dir
     from ..errors import ConfigError
     from ..hardware.profile import profile_space
     from ..hardware.tables import save_op_table
@@ -59,7 +59,7 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds
     space, ds = resolve_space(space_name, dataset)
     if calibration >= n_archs - 1:
         raise ConfigError(f"--calibration {calibration} must be smaller than --archs {n_archs} minus 1")
-    out = out or latency_tables_dir() / f"{space.name}_{ds}_cpu_ops.json"
+    out = out or user_latency_tables_dir() / f"{space.name}_{ds}_cpu_ops.json"
     if as_json:
         result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs, warmup=warmup,
                                threads=threads, seed=seed, device_name=t.name, statistic=statistic, chain=chain,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._paths import latency_tables_dir, targets_dir
+from .._paths import target_dirs, user_latency_tables_dir
 from ..errors import ConfigError, LatencyTableError, UnknownNameError
 
 __all__ = ["RUNTIMES", "TableRef", "Target", "list_targets", "load_target", "target_names"]
@@ -125,9 +125,7 @@ def _parse(data: Any, path: Path) -> Target:
         for ds, ref in per_ds.items():
             if not isinstance(ref, Mapping) or "file" not in ref or set(ref) - _TABLE_KEYS:
                 raise ConfigError(f"target file {path}: tables.{space}.{ds} must be {{file: ..., column: ...}}")
-            f = Path(ref["file"])
-            tables.append(TableRef(str(space), str(ds), f if f.is_absolute() else latency_tables_dir() / f,
-                                   ref.get("column")))
+            tables.append(TableRef(str(space), str(ds), _table_path(Path(ref["file"]), path), ref.get("column")))
     threads = data.get("threads")
     return Target(
         name=str(data["name"]), device=str(data["device"]), runtime=str(data["runtime"]),
@@ -137,6 +135,18 @@ def _parse(data: Any, path: Path) -> Target:
         provenance=str(data.get("provenance") or ""), profile_hint=str(data.get("profile_hint") or ""),
         tables=tuple(tables), path=path,
     )
+
+
+def _table_path(f: Path, target_file: Path) -> Path:
+    """Where a table named in a target file lives: absolute as given; a relative name in the user's
+    ``latency_tables/`` when the user measured one there (a re-profiled ``cpu``), else in the
+    ``latency_tables/`` beside the target file's folder (shipped targets: the package's)."""
+    if f.is_absolute():
+        return f
+    user = user_latency_tables_dir() / f
+    if user.is_file():
+        return user
+    return target_file.parent.parent / "latency_tables" / f
 
 
 def load_target_file(path: Path) -> Target:
@@ -157,17 +167,26 @@ def load_target_file(path: Path) -> Target:
     return _parse(data, path)
 
 
+def _dirs(directory: Path | None) -> tuple[Path, ...]:
+    return (Path(directory),) if directory is not None else target_dirs()
+
+
 def list_targets(directory: Path | None = None) -> list[Target]:
-    """All targets in ``targets/`` (or ``directory``), sorted by name."""
-    d = Path(directory) if directory is not None else targets_dir()
-    out = [load_target_file(p) for p in sorted(d.glob("*.yaml"))]
-    seen: dict[str, str] = {}
+    """All targets, sorted by name: the shipped ones and the user's (``$EDGENAS_HOME/targets``),
+    or those in ``directory``.
+
+    Raises:
+        ConfigError: a name or alias defined twice (e.g. a user target named like a shipped one).
+    """
+    out = [load_target_file(p) for d in _dirs(directory) if d.is_dir() for p in sorted(d.glob("*.yaml"))]
+    seen: dict[str, Target] = {}
     for t in out:
         for n in (t.name, *t.aliases):
             if n in seen:
-                raise ConfigError(f"target name/alias {n!r} is used by both {seen[n]!r} and {t.name!r}")
-            seen[n] = t.name
-    return out
+                raise ConfigError(f"target name/alias {n!r} is defined twice: in {seen[n].path} and in {t.path}; "
+                                  "expected each name once (rename the user target)")
+            seen[n] = t
+    return sorted(out, key=lambda t: t.name)
 
 
 def target_names(directory: Path | None = None) -> list[str]:
@@ -181,12 +200,8 @@ def load_target(name: str, *, directory: Path | None = None) -> Target:
     Raises:
         UnknownNameError: with close names.
     """
-    d = Path(directory) if directory is not None else targets_dir()
-    direct = d / f"{name}.yaml"
-    if "/" not in name and direct.is_file():
-        return load_target_file(direct)
-    targets = list_targets(d)
+    targets = list_targets(directory)
     for t in targets:
-        if name in t.aliases:
+        if name == t.name or name in t.aliases:
             return t
     raise UnknownNameError("target", name, [n for t in targets for n in (t.name, *t.aliases)])

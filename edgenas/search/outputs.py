@@ -17,16 +17,18 @@ import io
 import math
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import __version__
 from .._json import dumps
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .run import SearchContext, SearchResult
+from ..errors import ConfigError
+from .config import config_dict, config_from_dict
+from .result import SCHEMA_VERSION, Candidate, SearchResult
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_outputs"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "objectives", "read_result", "write_outputs"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -60,15 +62,29 @@ def _json(obj: Any) -> str:
     return dumps(obj) + "\n"
 
 
-def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, Path], list[str]]:
-    """Write the four output files of a finished search; returns ({name: path}, notes)."""
-    from .run import SCHEMA_VERSION, config_dict
+def objectives(config: Any) -> list[dict[str, str]]:
+    """The objective columns of a search: the score (max), latency on every target, extra ones (min)."""
+    return [{"name": "score", "direction": "max"},
+            *({"name": f"latency_ms[{t}]", "direction": "min"} for t in sorted(config.targets)),
+            *({"name": o, "direction": "min"} for o in config.extra_objectives)]
 
+
+def _components(result: SearchResult) -> list[str]:
+    """An ensemble's component columns (empty for a single proxy, whose raw score is the score)."""
+    for c in result.candidates:
+        keys = list(c.raw_scores)
+        return [] if keys == [result.config.proxy] else keys
+    return []
+
+
+def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
+    """Write the four output files of a finished search; returns ({name: path}, notes)."""
     cfg = result.config
     run_dir = Path(result.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     notes: list[str] = []
-    targets = sorted(ctx.cost.targets)
+    targets = sorted(cfg.targets)
 
     pareto = {
         "schema_version": SCHEMA_VERSION,
@@ -76,7 +92,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
         "space": cfg.space, "dataset": cfg.dataset, "proxy": cfg.proxy, "targets": targets,
         "budgets": {"max_latency_ms": cfg.max_latency_ms, "max_params_m": cfg.max_params_m,
                     "max_macs_m": cfg.max_macs_m},
-        "objectives": [{"name": o.name, "direction": o.direction} for o in ctx.objectives],
+        "objectives": objectives(cfg),
         "n_candidates": len(result.candidates),
         "members": [c.record(cfg.proxy) for c in result.front],
         "pick": result.pick.record(cfg.proxy) if result.pick is not None else None,
@@ -90,7 +106,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
     buf.write(f"# score: {cfg.proxy} (higher is better; empty = proxy failed); latency_ms_<target>: ms per "
               "image; macs_m: MACs per image, millions (fvcore, BN folded); params_m: millions; "
               "proxy_seconds: proxy wall time; reused: 1 if taken from the run store.\n")
-    comps = list(ctx.scorer.components) if ctx.scorer.is_ensemble else []
+    comps = _components(result)
     if comps:
         buf.write("# score: the ensemble ranked within all candidates below; search_score: ranked against the "
                   "reference population (the first candidates), which guided the search.\n")
@@ -106,7 +122,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
         w.writerow([c.order, "" if c.index is None else c.index, c.arch, c.iso_key, num(c.score),
                     *([num(c.search_score)] if comps else []), *(num(c.raw_scores.get(k)) for k in comps),
                     *(repr(c.latency_ms[t]) for t in targets), *(c.latency_source[t] for t in targets),
-                    f"{c.macs_m:.6f}", f"{c.params_m:.6f}", f"{c.seconds:.4f}", int(c.reused),
+                    repr(float(c.macs_m)), repr(float(c.params_m)), repr(float(c.seconds)), int(c.reused),
                     int(c.iso_key in front_keys), int(result.pick is not None and c.iso_key == result.pick.iso_key)])
     files["candidates.csv"] = run_dir / "candidates.csv"
     atomic_write_text(files["candidates.csv"], buf.getvalue())
@@ -116,7 +132,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
                                                    "edgenas_version": __version__, **config_dict(cfg)}))
 
     try:
-        png = _plot(result, ctx, targets[0])
+        png = _plot(result, targets[0])
     except ImportError:
         notes.append("pareto.png skipped: matplotlib is not installed (pip install 'edgenas[plot]')")
     else:
@@ -125,7 +141,7 @@ def write_outputs(result: SearchResult, ctx: SearchContext) -> tuple[dict[str, P
     return files, notes
 
 
-def _plot(result: SearchResult, ctx: SearchContext, target: str) -> bytes:
+def _plot(result: SearchResult, target: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -142,8 +158,9 @@ def _plot(result: SearchResult, ctx: SearchContext, target: str) -> bytes:
     ax.plot([c.latency_ms[target] for c in front_sorted], [c.score for c in front_sorted], "o-", color="C3",
             drawstyle="steps-post",
             ms=5, label=f"Pareto front ({len(result.front)})")
-    if cfg.max_latency_ms is not None:
-        ax.axvline(cfg.max_latency_ms, color="C0", ls="--", label=f"budget {cfg.max_latency_ms:g} ms")
+    limit = cfg.budgets.latency_limit(target)
+    if limit is not None:
+        ax.axvline(limit, color="C0", ls="--", label=f"budget {limit:g} ms")
     ax.set_xlabel(f"latency on {target} (ms)")
     ax.set_ylabel(f"{cfg.proxy} (higher is better)")
     ax.set_title(f"{cfg.space} / {cfg.dataset}: {cfg.searcher}, seed {cfg.seed}")
@@ -153,3 +170,71 @@ def _plot(result: SearchResult, ctx: SearchContext, target: str) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _read_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{str(path)!r} not found; expected a finished run folder (edgenas search --out DIR)") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
+
+
+def read_result(run_dir: Path) -> SearchResult:
+    """A finished run folder back as a :class:`SearchResult` (candidates from ``candidates.csv``;
+    front, pick and score spreads from ``pareto.json``)."""
+    config = config_from_dict(_read_json(run_dir / "config.json"), where=f"{str(run_dir / 'config.json')!r}")
+    pareto = _read_json(run_dir / "pareto.json")
+    path = run_dir / "candidates.csv"
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
+    except OSError as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    targets = sorted(config.targets)
+
+    def num(row: dict[str, str], key: str) -> float | None:
+        v = row.get(key)
+        if v is None:
+            raise ConfigError(f"{str(path)!r}: column {key!r} missing")
+        try:
+            return float(v) if v != "" else None
+        except ValueError:
+            raise ConfigError(f"{str(path)!r}: column {key!r} holds {v!r}; expected a number") from None
+
+    cands: list[Candidate] = []
+    rows = list(csv.DictReader(lines))
+    comps = [k for k in (rows[0] if rows else {}) if k not in _CSV_FIXED and not k.startswith("latency_")]
+    for row in rows:
+        score = num(row, "score")
+        raw = {k: num(row, k) for k in comps} if comps else {config.proxy: score}
+        cands.append(Candidate(
+            arch=row["arch"], index=None if row["index"] == "" else int(row["index"]), iso_key=row["iso_key"],
+            score=-math.inf if score is None else score, raw_scores=raw,
+            latency_ms={t: num(row, f"latency_ms_{t}") for t in targets},
+            latency_source={t: row[f"latency_source_{t}"] for t in targets},
+            macs_m=num(row, "macs_m"), params_m=num(row, "params_m"), seconds=num(row, "proxy_seconds"),
+            order=int(row["order"]), reused=row["reused"] == "1",
+            search_score=num(row, "search_score") if "search_score" in row else None))
+    by_key = {c.iso_key: c for c in cands}
+
+    def member(m: Any, where: str) -> Candidate:
+        if not isinstance(m, dict) or m.get("iso_key") not in by_key:
+            raise ConfigError(f"{str(run_dir / 'pareto.json')!r}: {where} is not a candidate of candidates.csv")
+        c = by_key[m["iso_key"]]
+        spread = m.get("score_spread")
+        return c if spread is None else replace(c, score_spread=spread)
+
+    if not isinstance(pareto, dict) or not isinstance(pareto.get("members"), list):
+        raise ConfigError(f"{str(run_dir / 'pareto.json')!r}: field 'members' missing; expected a list")
+    front = tuple(member(m, f"members[{i}]") for i, m in enumerate(pareto["members"]))
+    pick = member(pareto["pick"], "pick") if pareto.get("pick") is not None else None
+    files = {name: run_dir / name for name in ("pareto.json", "candidates.csv", "config.json", "pareto.png")
+             if (run_dir / name).exists()}
+    return SearchResult(config, front, tuple(cands), run_dir, 0, len(cands), 0.0, files=files, pick=pick)
+
+
+_CSV_FIXED = {"order", "index", "arch", "iso_key", "score", "search_score", "macs_m", "params_m", "proxy_seconds",
+              "reused", "on_front", "pick"}

@@ -15,11 +15,15 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from ..errors import ConfigError, MissingLatencyError
+from .._rng import derive_seed
+from ..errors import ConfigError, InfeasibleError, MissingLatencyError
 from ..hardware.size import AdditiveTable
 from ..spaces import Arch, SearchSpace
 
-__all__ = ["AdditiveSizeTable", "ArchCost", "Budgets", "CostEvaluator", "LatencyModel", "Objective"]
+__all__ = ["AdditiveSizeTable", "ArchCost", "Budgets", "CostEvaluator", "LatencyModel", "Objective", "check_feasible"]
+
+#: random draws the feasibility check and each refill may spend before giving up
+MAX_DRAWS = 20_000
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +37,46 @@ class LatencyModel(Protocol):
 
 @dataclass(frozen=True)
 class Budgets:
-    """Hard limits; ``None`` = unconstrained. A latency budget applies to every target.
+    """Hard limits; ``None`` = unconstrained.
 
     Attributes:
-        max_latency_ms: per-image latency limit on each target, milliseconds.
+        max_latency_ms: per-image latency limit, milliseconds: one number for every target, or
+            ``{target: ms}`` (targets not named are unconstrained).
         max_params_m: trainable parameters limit, millions.
         max_macs_m: multiply-accumulates per image limit, millions.
     """
 
-    max_latency_ms: float | None = None
+    max_latency_ms: float | Mapping[str, float] | None = None
     max_params_m: float | None = None
     max_macs_m: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_latency_ms", "max_params_m", "max_macs_m"):
-            v = getattr(self, name)
+        lat = self.max_latency_ms
+        checks = [(f"max_latency_ms[{t}]", v) for t, v in lat.items()] if isinstance(lat, Mapping) else \
+            [("max_latency_ms", lat)]
+        checks += [("max_params_m", self.max_params_m), ("max_macs_m", self.max_macs_m)]
+        for name, v in checks:
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"budget {name}={v!r} is invalid; expected a positive finite number")
 
+    def latency_limit(self, target: str) -> float | None:
+        """The latency budget on ``target``, ms (``None`` = none)."""
+        lat = self.max_latency_ms
+        if isinstance(lat, Mapping):
+            v = lat.get(target)
+            return None if v is None else float(v)
+        return None if lat is None else float(lat)
+
     def describe(self) -> str:
         """Human summary, e.g. ``latency <= 5 ms, params <= 1 M``."""
         parts = []
-        if self.max_latency_ms is not None:
-            parts.append(f"latency <= {self.max_latency_ms:g} ms")
+        lat = self.max_latency_ms
+        if isinstance(lat, Mapping):
+            parts += [f"{t} latency <= {v:g} ms" for t, v in sorted(lat.items())]
+        elif lat is not None:
+            parts.append(f"latency <= {lat:g} ms")
         if self.max_params_m is not None:
             parts.append(f"params <= {self.max_params_m:g} M")
         if self.max_macs_m is not None:
@@ -98,9 +117,10 @@ class ArchCost:
     def violations(self, budgets: Budgets) -> np.ndarray:
         """Constraint values g (<= 0 is satisfied): one per target latency, then params, MACs."""
         g: list[float] = []
-        if budgets.max_latency_ms is not None:
-            for t in sorted(self.latency_ms):
-                g.append(self.latency_ms[t] - budgets.max_latency_ms)
+        for t in sorted(self.latency_ms):
+            limit = budgets.latency_limit(t)
+            if limit is not None:
+                g.append(self.latency_ms[t] - limit)
         if budgets.max_params_m is not None:
             g.append(self.params_m - budgets.max_params_m)
         if budgets.max_macs_m is not None:
@@ -175,3 +195,44 @@ class CostEvaluator:
     def many(self, archs: Sequence[Arch]) -> list[ArchCost]:
         """Costs of several archs, in order."""
         return [self(a) for a in archs]
+
+
+def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, seed: int) -> None:
+    """Raise :class:`InfeasibleError` if no arch meets the budgets.
+
+    Enumerates spaces of at most ``MAX_DRAWS`` archs (exact); otherwise draws ``MAX_DRAWS`` random
+    archs. The message names the budgets and the best value seen for each, so the user knows how
+    far off they are.
+    """
+    if space.size <= MAX_DRAWS:
+        archs = space.enumerate()
+        how = f"all {space.size:,} archs checked"
+    else:
+        rng = np.random.default_rng(derive_seed(seed, "feasibility"))
+        archs = (space.sample(rng) for _ in range(MAX_DRAWS))
+        how = f"{MAX_DRAWS:,} random archs checked"
+    best_lat: dict[str, float] = {}
+    best_params = best_macs = math.inf
+    n_degenerate = 0
+    for a in archs:
+        if space.is_degenerate(a):
+            n_degenerate += 1
+            continue
+        c: ArchCost = cost(a)
+        if c.feasible(budgets):
+            return
+        for t, v in c.latency_ms.items():
+            best_lat[t] = min(best_lat.get(t, math.inf), v)
+        best_params = min(best_params, c.params_m)
+        best_macs = min(best_macs, c.macs_m)
+    if n_degenerate:
+        how += f", {n_degenerate:,} degenerate ones excluded"
+    seen = [f"fastest on {t} {v:.3g} ms" for t, v in sorted(best_lat.items())]
+    if budgets.max_params_m is not None:
+        seen.append(f"smallest {best_params:.3g} M params")
+    if budgets.max_macs_m is not None:
+        seen.append(f"fewest {best_macs:.3g} M MACs")
+    raise InfeasibleError(
+        f"no {space.name} architecture meets the budgets ({budgets.describe()}; {how}: {', '.join(seen)}); "
+        "expected budgets at least that large",
+    )

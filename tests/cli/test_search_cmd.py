@@ -9,35 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from edgenas.cli import cli
-from edgenas.errors import UnknownNameError
-from tests.search._fakes import FakeLatency, FakeScorer, fake_size
-
-FAKE_TARGETS = {"jetson": "jetson-tx2", "jetson-tx2": "jetson-tx2", "raspi4": "raspi4"}
-
+from tests.search._fakes import install_fakes
 
 @pytest.fixture
 def fake_backends(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the proxy engine, target loading and MAC counting with fast fakes."""
-    from edgenas.search import problem, run
-
-    def resolve(config, space, dataset, cost_models):
-        out = {}
-        for name in config.targets:
-            if name not in FAKE_TARGETS:
-                raise UnknownNameError("target", name, FAKE_TARGETS)
-            canon = FAKE_TARGETS[name]
-            out[canon] = FakeLatency(scale=1.0 if canon == "jetson-tx2" else 1.5)
-        return out
-
-    def scorer(*, proxy, **kw):
-        known = ["vkdnw_agg", "edgenas_fast", "edgenas_prior", "params"]
-        if proxy not in known:
-            raise UnknownNameError("proxy", proxy, known)
-        return FakeScorer(proxy, ensemble=proxy != "params")
-
-    monkeypatch.setattr(run, "_resolve_targets", resolve)
-    monkeypatch.setattr(run, "ProxyScorer", scorer)
-    monkeypatch.setattr(problem, "AdditiveSizeTable", lambda space, dataset: fake_size)
+    install_fakes(monkeypatch)
 
 
 def _invoke(args: list[str]):
@@ -83,7 +60,7 @@ def test_resume_same_and_different_config(tmp_path: Path, fake_backends: None) -
     "args, needle",
     [
         (["--max-latency-ms", "0.1"], "no nb201 architecture meets the budgets"),
-        (["--max-latency-ms", "-5"], "max_latency_ms=-5.0 is invalid"),
+        (["--max-latency-ms", "-5"], "--max-latency-ms '-5' is invalid"),
         (["--max-params-m", "-1"], "max_params_m=-1.0 is invalid"),
         (["--proxy", "vkdnw_ag"], "unknown proxy 'vkdnw_ag'"),
         (["--space", "nb301"], "unknown space 'nb301'"),
@@ -124,7 +101,7 @@ def test_latency_source_lut_prices_with_the_fitted_model(tmp_path: Path) -> None
                  "--max-latency-ms", "5", "--latency-source", "lut", "--workers", "1", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["config"]["cost_source"] == "lut"
+    assert doc["config"]["latency_source"] == "lut"
     assert doc["members"] and all(m["latency_source"] == {"jetson-tx2": "lut"} for m in doc["members"])
     assert all(m["latency_ms"]["jetson-tx2"] <= 5 for m in doc["members"])
     bad = _invoke(["--target", "jetson", "--proxy", "sed", "--latency-source", "guess", "--out", str(tmp_path / "b")])

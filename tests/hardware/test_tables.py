@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edgenas._paths import latency_tables_dir
+from edgenas._paths import shipped_latency_tables_dir
 from edgenas.errors import LatencyTableError, MissingLatencyError
 from edgenas.hardware.tables import OpLatencyTable, load_arch_table, load_op_table, save_op_table
 from edgenas.spaces import get_space
@@ -54,7 +54,7 @@ def test_wrong_dataset_and_bad_header(tmp_path):
 
 def test_shipped_table_matches_upstream_fixture():
     """The converted table holds the measured HW-NAS-Bench values (7 significant digits)."""
-    t = load_arch_table(latency_tables_dir() / "nb201_cifar10_hwnasbench.csv", space="nb201", dataset="cifar10")
+    t = load_arch_table(shipped_latency_tables_dir() / "nb201_cifar10_hwnasbench.csv", space="nb201", dataset="cifar10")
     assert len(t.index) == 15625
     for r in fixture_rows():
         i = int(r["index"])

@@ -115,3 +115,32 @@ class ShuffledFakeScorer(FakeScorer):
         results = self.score(archs)
         for i in reversed(range(len(archs))):
             yield i, results[i]
+
+
+FAKE_TARGETS = {"jetson": "jetson-tx2", "jetson-tx2": "jetson-tx2", "raspi4": "raspi4"}
+
+
+def install_fakes(monkeypatch: Any) -> None:
+    """Make ``run_search`` (hence the CLI and ``edgenas.search``) use the fakes: targets jetson(-tx2)
+    and raspi4 (1.5x slower), proxies vkdnw_agg, edgenas_fast, edgenas_prior (ensembles) and params."""
+    from edgenas.errors import UnknownNameError
+    from edgenas.search import problem, run
+
+    def resolve(config: Any, space: Any, dataset: str) -> dict[str, FakeLatency]:
+        out = {}
+        for name in config.targets:
+            if name not in FAKE_TARGETS:
+                raise UnknownNameError("target", name, FAKE_TARGETS)
+            canon = FAKE_TARGETS[name]
+            out[canon] = FakeLatency(scale=1.0 if canon == "jetson-tx2" else 1.5)
+        return out
+
+    def scorer(*, proxy: str, **kw: Any) -> FakeScorer:
+        known = ["vkdnw_agg", "edgenas_fast", "edgenas_prior", "params"]
+        if proxy not in known:
+            raise UnknownNameError("proxy", proxy, known)
+        return FakeScorer(proxy, ensemble=proxy != "params")
+
+    monkeypatch.setattr(run, "_resolve_targets", resolve)
+    monkeypatch.setattr(run, "ProxyScorer", scorer)
+    monkeypatch.setattr(problem, "AdditiveSizeTable", lambda space, dataset: fake_size)

@@ -94,14 +94,14 @@ def test_progress_best_is_the_final_tables_best() -> None:
 
 
 def _cand(i: int, score: float, macs: float, lat: float):
-    from edgenas.search.run import Candidate
+    from edgenas.search.result import Candidate
 
     return Candidate(arch=f"a{i}", index=i, iso_key=f"k{i}", score=score, raw_scores={}, latency_ms={"t": lat},
                      latency_source={"t": "x"}, macs_m=macs, params_m=0.1, seconds=0.0, order=i)
 
 
 def test_pick_is_the_largest_of_the_best_scoring_share() -> None:
-    from edgenas.search.run import pick_candidate
+    from edgenas.search.picks import pick_candidate
 
     cands = [_cand(0, 10.0, 50.0, 5.0), _cand(1, 9.9, 80.0, 6.0), _cand(2, 9.8, 90.0, 6.5),
              _cand(3, 5.0, 200.0, 9.0), _cand(4, float("-inf"), 300.0, 1.0)]

@@ -17,7 +17,7 @@ import pytest
 from edgenas.errors import ConfigError, InfeasibleError, UnknownNameError
 from edgenas.search import run_search
 from edgenas.search.pareto import pareto_mask
-from edgenas.search.run import load_config
+from edgenas.search.config import load_config
 from edgenas.spaces import get_space
 from tests.search._fakes import FakeLatency, FakeScorer, fake_size, fakes
 
@@ -300,13 +300,6 @@ def test_progress_callback(tmp_path: Path) -> None:
     _run(tmp_path, on_progress=seen.append, evaluations=60)
     assert [p.n_evaluated for p in seen] == list(range(1, 61))
     assert seen[-1].front_size > 0 and seen[-1].n_budget == 60
-
-
-def test_edgenas_search_is_callable(tmp_path: Path) -> None:
-    import edgenas.search
-
-    r = edgenas.search(targets=("fake",), evaluations=30, population=10, out=str(tmp_path / "r"), **fakes())
-    assert len(r.candidates) == 30
 
 
 def test_top_level_lazy_export() -> None:

@@ -153,27 +153,13 @@ def test_trainability_of_a_stride2_block_on_an_odd_map():
     assert math.isfinite(t) and t <= 0.0
 
 
-@pytest.mark.parametrize("args, proxy, batch, resolution", [
-    (["--dataset", "imagenet"], "edgenas_fast", 8, 64),
-    (["--dataset", "cifar100"], "edgenas_fast", 8, None),
-    (["--dataset", "imagenet", "--proxy", "naswot", "--batch-size", "4", "--proxy-resolution", "224"],
-     "naswot", 4, 224),
+@pytest.mark.parametrize("kw, proxy, batch, resolution", [
+    ({"dataset": "imagenet"}, "edgenas_fast", 8, 64),
+    ({"dataset": "cifar100"}, "edgenas_fast", 8, None),
+    ({"dataset": "imagenet", "proxy": "naswot", "batch_size": 4, "proxy_resolution": 224}, "naswot", 4, 224),
 ])
-def test_search_cli_fbnet_cpu_defaults(monkeypatch, args, proxy, batch, resolution):
-    from edgenas.search import run as run_mod
+def test_fbnet_cpu_defaults_resolved_in_one_place(kw, proxy, batch, resolution):
+    from edgenas.search.config import SearchConfig, resolve_config
 
-    seen = []
-
-    class _Result:
-        def to_json(self):
-            return {"ok": True}
-
-    def fake_run_search(config, **kw):
-        seen.append(config)
-        return _Result()
-
-    monkeypatch.setattr(run_mod, "run_search", fake_run_search)
-    res = CliRunner().invoke(cli, ["search", "--target", "cpu", "--space", "fbnet", "--device", "cpu", *args, "--json"])
-    assert res.exit_code == 0, res.output
-    (cfg,) = seen
+    cfg = resolve_config(SearchConfig(targets=("cpu",), space="fbnet", device="cpu", **kw), canonical_targets=("cpu",))
     assert (cfg.proxy, cfg.batch_size, cfg.proxy_resolution) == (proxy, batch, resolution)

@@ -75,7 +75,7 @@ def test_shipped_tables_reproduce_hwnasbench_queries(column):
     # all-k3_e1, then the last one / two layers k3_e1_g2: none of the three is among HELP's 5,000 archs
     space = get_space("fbnet")
     archs = [space.parse(" ".join(["0"] * (22 - n) + ["1"] * n)) for n in (0, 1, 2)]
-    table = load_op_table(ROOT / "latency_tables" / "fbnet" / f"fbnet_cifar100_{column}_ops.json",
+    table = load_op_table(ROOT / "edgenas" / "latency_tables" / "fbnet" / f"fbnet_cifar100_{column}_ops.json",
                           space="fbnet", dataset="cifar100")
     assert table.meta["batch_size"] == 1 and table.meta["holdout"]["within_10"] >= 0.95
     np.testing.assert_allclose(table.predict_many(space, archs), HWNB_REFERENCE[column], rtol=1e-9)

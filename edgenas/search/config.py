@@ -1,0 +1,314 @@
+"""The search's definition: :class:`SearchConfig`, the one source of every search default.
+
+``edgenas search`` takes its option defaults from these fields, and ``edgenas.search(...)`` takes the
+same keywords, so the CLI and the Python API are the same call. Values the machine decides (device,
+batch size, workers, the space's default proxy) are ``None`` / ``"auto"`` / ``0`` here and are fixed in
+one place, :func:`resolve_config`; ``config.json`` of a run holds the resolved config.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, UnknownNameError
+
+__all__ = ["SearchConfig", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
+
+#: the proxy when none is given: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed;
+#: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
+#: feasible arch (tools/select_pick_rule.py; held-out datasets in docs/benchmarks.md).
+DEFAULT_PROXY = "edgenas_prior"
+#: FBNet on CPU: vkdnw-type proxies take minutes per arch there, so the one-forward edgenas_fast
+#: ensemble (edgenas_prior's weights have no FBNet measurement)
+SPACE_DEFAULT_PROXY = {"fbnet": "edgenas_fast"}
+#: proxy batch by device: VKDNW's ablation shows batch 8..128 ranks alike (KT 0.614-0.621)
+DEFAULT_BATCH_CPU = 16
+DEFAULT_BATCH_GPU = 64
+SPACE_BATCH_CPU = {"fbnet": 8}
+#: FBNet at 224 px on CPU: 64-px proxy inputs (rankings measured against 224 px, docs/benchmarks.md)
+SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
+#: proxy worker processes when ``workers=0``: one per core, at most this many
+MAX_AUTO_WORKERS = 8
+#: upper bounds checked before any work starts (a typo must not start a run of days or OOM)
+MAX_EVALUATIONS = 1_000_000
+MAX_BATCH = 4096
+MAX_WORKERS = 256
+MAX_SEED = 2**63 - 1
+SEARCHERS = ("nsga2", "random", "exhaustive")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that defines a search. Keyword names are those of the ``edgenas search`` options.
+
+    Attributes:
+        targets: device names or aliases (``"jetson"``); an arch must meet the budgets on all.
+        space: search-space name.
+        dataset: dataset of the space (``None`` = the space's first).
+        max_latency_ms: latency budget, ms: one number for every target, or ``{target: ms}``
+            (targets left out are unconstrained); ``None`` = none.
+        max_params_m: parameter budget, millions.
+        max_macs_m: MACs budget, millions per image.
+        proxy: proxy or ensemble to maximise (``None`` = ``edgenas_prior``; FBNet: ``edgenas_fast``).
+        evaluations: proxy evaluations (distinct isomorphism classes scored).
+        population: NSGA-II population = random-search batch = ensemble reference size.
+        searcher: ``nsga2``, ``random`` or ``exhaustive`` (every feasible class; enumerable spaces).
+        seed: run seed (search operators and per-arch proxy seeds).
+        device: ``auto``, ``cpu`` or ``cuda[:i]`` for the proxies. Not part of the resume check.
+        batch_size: proxy input batch (``None`` = 16 on CPU, 64 on CUDA; FBNet on CPU: 8).
+        workers: proxy worker processes on CPU (``0`` = one per core, at most 8; ``1`` = in this
+            process; CUDA runs use 1). Changes speed, not scores; not part of the resume check.
+        proxy_resolution: proxy inputs of N x N px instead of the dataset's (``None`` = the
+            dataset's; FBNet ImageNet on CPU: 64).
+        data: proxy input data (``None`` = Gaussian noise).
+        latency_source: ``auto``, ``lookup``, ``lut`` or ``flops`` (as ``edgenas cost --source``).
+        extra_objectives: also minimise ``"macs_m"`` and/or ``"params_m"``.
+        noise_seeds: the best front members are scored again with this many other init seeds
+            and carry their score's spread (``score_spread``; 0 = off). Not part of the resume check.
+        pick_top_share: the pick is the candidate with the most MACs among the best-scoring
+            ``ceil(share * candidates)`` (``0`` = the best score): the proxy's best few differ by
+            less than its init-seed noise, and among them the larger network is the better bet
+            (chosen on NB201 CIFAR-10, docs/benchmarks.md). Not part of the resume check.
+        out: run folder (``None`` = ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
+    """
+
+    targets: tuple[str, ...] = ()
+    space: str = "nb201"
+    dataset: str | None = None
+    max_latency_ms: float | Mapping[str, float] | None = None
+    max_params_m: float | None = None
+    max_macs_m: float | None = None
+    proxy: str | None = None
+    evaluations: int = 300
+    population: int = 50
+    searcher: str = "nsga2"
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int | None = None
+    workers: int = 0
+    proxy_resolution: int | None = None
+    data: str | None = None
+    latency_source: str = "auto"
+    extra_objectives: tuple[str, ...] = ()
+    noise_seeds: int = 2
+    pick_top_share: float = 0.025
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        # accept lists and a bare string from Python callers; the config stays hashable and JSON-able
+        targets = (self.targets,) if isinstance(self.targets, str) else tuple(self.targets)
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "extra_objectives", tuple(self.extra_objectives))
+        # budgets as floats: 5 and 5.0 are one search (and one config.json / pareto.json)
+        if isinstance(self.max_latency_ms, Mapping):
+            object.__setattr__(self, "max_latency_ms", {k: _float(v) for k, v in sorted(self.max_latency_ms.items())})
+        for name in ("max_latency_ms", "max_params_m", "max_macs_m"):
+            v = getattr(self, name)
+            if not isinstance(v, Mapping):
+                object.__setattr__(self, name, _float(v))
+
+    @property
+    def budgets(self) -> Any:
+        from .problem import Budgets
+
+        return Budgets(self.max_latency_ms, self.max_params_m, self.max_macs_m)
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on the first bad value (budgets, counts, names, bounds)."""
+        self.budgets  # noqa: B018  (validates the budgets)
+        if not self.targets:
+            raise ConfigError("no target given; expected at least one target (e.g. --target jetson)")
+        for t in self.targets:
+            if not isinstance(t, str) or not t:
+                raise ConfigError(f"target {t!r} is invalid; expected a target name (edgenas targets lists them)")
+        _int("evaluations", self.evaluations, 1, MAX_EVALUATIONS)
+        _int("population", self.population, 2, MAX_EVALUATIONS)
+        _int("seed", self.seed, 0, MAX_SEED)
+        _int("workers", self.workers, 0, MAX_WORKERS, "0 (one per core) or a positive integer")
+        _int("noise_seeds", self.noise_seeds, 0, 10)
+        if self.batch_size is not None:
+            _int("batch_size", self.batch_size, 2, MAX_BATCH)
+        share = self.pick_top_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise ConfigError(f"pick_top_share={share!r} is invalid; expected a number in 0..1")
+        if self.proxy_resolution is not None:
+            from ..proxies.engine import check_resolution
+
+            check_resolution(self.proxy_resolution)
+        if self.searcher not in SEARCHERS:
+            from .searchers import list_searchers
+
+            if self.searcher not in list_searchers():
+                raise UnknownNameError("searcher", self.searcher, list_searchers())
+        if not (self.device == "auto" or self.device == "cpu" or str(self.device).startswith("cuda")):
+            raise ConfigError(f"device {self.device!r} is invalid; expected auto, cpu or cuda[:i]")
+        for o in self.extra_objectives:
+            if o not in ("macs_m", "params_m"):
+                raise ConfigError(f"extra objective {o!r} is unknown; expected macs_m or params_m")
+
+
+def _float(v: Any) -> Any:
+    """An int budget as float; anything else unchanged (validated by Budgets)."""
+    return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def _int(name: str, v: Any, lo: int, hi: int, expected: str | None = None) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ConfigError(f"{name}={v!r} is invalid; expected {expected or f'an integer {lo}..{hi:,}'}")
+
+
+def default_proxy(space: str) -> str:
+    """The proxy a search of ``space`` uses when none is given."""
+    return SPACE_DEFAULT_PROXY.get(space, DEFAULT_PROXY)
+
+
+def parse_latency_budgets(values: Any) -> float | dict[str, float] | None:
+    """``--max-latency-ms`` values: ``["5"]`` -> 5.0 (every target); ``["jetson=5", "raspi4=30"]``
+    -> ``{"jetson": 5.0, "raspi4": 30.0}``; a bare number beside named ones is the budget of the
+    targets not named (``{"*": ms}`` until :func:`resolve_config` names them)."""
+    if values is None or isinstance(values, (int, float)):
+        return values
+    if isinstance(values, str):
+        values = [values]
+    bare: float | None = None
+    named: dict[str, float] = {}
+    for text in values:
+        name, sep, num = str(text).rpartition("=")
+        try:
+            ms = float(num)
+        except ValueError:
+            raise ConfigError(f"--max-latency-ms {text!r} is invalid; expected MS or TARGET=MS (e.g. jetson=5)") from None
+        if not math.isfinite(ms) or ms <= 0:
+            raise ConfigError(f"--max-latency-ms {text!r} is invalid; expected a positive finite number of ms")
+        if not sep:
+            if bare is not None:
+                raise ConfigError(f"--max-latency-ms given twice without a target ({bare:g} and {ms:g}); "
+                                  "expected one bare budget or TARGET=MS")
+            bare = ms
+        elif not name or name in named:
+            raise ConfigError(f"--max-latency-ms {text!r} is invalid; expected each TARGET=MS once")
+        else:
+            named[name] = ms
+    if not named:
+        return bare
+    if bare is not None:
+        named["*"] = bare
+    return named
+
+
+def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] | None = None) -> SearchConfig:
+    """The config with every machine-decided value fixed: dataset, canonical target names, per-target
+    budget names, proxy, device, batch size, proxy resolution and workers. The only place these
+    defaults are applied.
+
+    Args:
+        canonical_targets: the targets' canonical names, in ``config.targets`` order (default: looked
+            up with :func:`edgenas.hardware.targets.load_target`).
+    """
+    config.validate()
+    from ..spaces import get_space
+
+    space = get_space(config.space)
+    dataset = config.dataset or next(iter(space.datasets))
+    space.dataset(dataset)
+    if canonical_targets is None:
+        from ..hardware.targets import load_target
+
+        canonical_targets = tuple(load_target(t).name for t in config.targets)
+    names = dict(zip(config.targets, canonical_targets))
+    budget = config.max_latency_ms
+    if isinstance(budget, Mapping):
+        bare = budget.get("*")
+        per: dict[str, float] = {}
+        for given, ms in budget.items():
+            if given == "*":
+                continue
+            canon = names.get(given)
+            if canon is None:
+                from ..hardware.targets import load_target
+
+                canon = load_target(given).name
+                if canon not in canonical_targets:
+                    raise ConfigError(f"--max-latency-ms {given}={ms:g} names a target that is not searched; "
+                                      f"expected one of {', '.join(canonical_targets)}")
+            per[canon] = float(ms)
+        if bare is not None:
+            for t in canonical_targets:
+                per.setdefault(t, float(bare))
+        budget = per
+    device = config.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    on_gpu = device.startswith("cuda")
+    batch = config.batch_size
+    if batch is None:
+        batch = DEFAULT_BATCH_GPU if on_gpu else SPACE_BATCH_CPU.get(space.name, DEFAULT_BATCH_CPU)
+    resolution = config.proxy_resolution
+    if resolution is None and not on_gpu:
+        resolution = SPACE_RESOLUTION_CPU.get((space.name, dataset))
+    workers = config.workers
+    if on_gpu:
+        workers = 1  # one device, one process
+    elif workers == 0:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = max(1, min(MAX_AUTO_WORKERS, cores))
+    return replace(config, dataset=dataset, targets=tuple(canonical_targets), max_latency_ms=budget,
+                   proxy=config.proxy or default_proxy(space.name), device=device,
+                   batch_size=batch, proxy_resolution=resolution, workers=workers)
+
+
+def config_dict(config: SearchConfig) -> dict[str, Any]:
+    """JSON-able dict of a config (``config.json``)."""
+    d = asdict(config)
+    d["targets"] = list(config.targets)
+    d["extra_objectives"] = list(config.extra_objectives)
+    if isinstance(config.max_latency_ms, Mapping):
+        d["max_latency_ms"] = dict(config.max_latency_ms)
+    return d
+
+
+#: fields renamed since runs were first written (old name -> new), so old run folders still load
+_RENAMED = {"cost_source": "latency_source"}
+
+
+def config_from_dict(doc: Mapping[str, Any], *, where: str = "search config") -> SearchConfig:
+    """A :class:`SearchConfig` from its JSON dict.
+
+    Raises:
+        ConfigError: unknown fields or values of the wrong type, naming the field.
+    """
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{where}: expected a JSON object")
+    doc = {_RENAMED.get(k, k): v for k, v in doc.items() if k not in ("schema_version", "edgenas_version")}
+    known = {f.name for f in fields(SearchConfig)}
+    extra = sorted(set(doc) - known)
+    if extra:
+        raise ConfigError(f"{where} has unknown field {extra[0]!r}; expected {', '.join(sorted(known))}")
+    for key in ("targets", "extra_objectives"):
+        if key in doc and not isinstance(doc[key], (list, tuple)):
+            raise ConfigError(f"{where}: field {key!r} must be a list")
+    try:
+        return SearchConfig(**doc)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_config(path: str | Path) -> SearchConfig:
+    """The :class:`SearchConfig` of a run's ``config.json`` (to re-run or resume it).
+
+    Raises:
+        ConfigError: unreadable file, unknown fields, values of the wrong type.
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read search config {str(path)!r}: {exc}") from None
+    return config_from_dict(doc, where=f"search config {str(path)!r}")

@@ -1,0 +1,149 @@
+"""``edgenas.search(...)`` is ``edgenas search``: one source of defaults, the same pareto.json, and
+either resumes the other's run; ``SearchResult.save`` / ``load``; per-target budgets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import edgenas
+from edgenas.cli import cli
+from edgenas.errors import ConfigError
+from edgenas.search.config import SearchConfig, parse_latency_budgets
+from edgenas.search.result import SearchResult
+from tests.search._fakes import install_fakes
+
+
+def test_search_is_a_documented_function_even_after_importing_the_subpackage() -> None:
+    import edgenas.search.run  # noqa: F401  (binds the subpackage, which must not replace the function)
+    import edgenas.search.config as config_module
+
+    assert callable(edgenas.search) and edgenas.search is edgenas.api.search
+    assert config_module.SearchConfig is SearchConfig
+    doc = edgenas.search.__doc__ or ""
+    assert "max_latency_ms" in doc and "Returns" in doc
+    code = "import edgenas, sys; help(edgenas.search); assert 'torch' not in sys.modules"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert "targets" in out and "evaluations: 'int' = 300" in out
+
+
+def test_cli_option_defaults_are_the_config_defaults() -> None:
+    import inspect
+
+    from edgenas.cli.search_cmd import search as command
+
+    fields = {f.name: f.default for f in dataclasses.fields(SearchConfig)}
+    api = inspect.signature(edgenas.api.search).parameters
+    checked = 0
+    for opt in command.params:
+        name = {"space_name": "space"}.get(opt.name, opt.name)
+        if name in ("targets", "max_latency_ms", "resume", "as_json", "extra_objectives"):
+            continue
+        assert name in fields, f"--{opt.name} is not a SearchConfig field"
+        assert opt.default == fields[name], f"--{opt.name}: CLI default {opt.default!r} != {fields[name]!r}"
+        assert api[name].default == fields[name], name
+        checked += 1
+    assert checked >= 15
+    assert set(fields) <= set(api), set(fields) - set(api)
+
+
+def _cli(args: list[str]) -> dict:
+    r = CliRunner().invoke(cli, ["search", *args, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_api_and_cli_write_the_same_pareto_json_and_resume_each_other(tmp_path: Path, monkeypatch) -> None:
+    install_fakes(monkeypatch)
+    opts = {"targets": ["jetson"], "max_latency_ms": 6.0, "evaluations": 40, "population": 10, "seed": 3}
+    _cli(["--target", "jetson", "--max-latency-ms", "6", "--evaluations", "40", "--population", "10",
+          "--seed", "3", "--out", str(tmp_path / "cli")])
+    edgenas.search(**opts, out=str(tmp_path / "api"))
+    cli_doc = (tmp_path / "cli" / "pareto.json").read_text()
+    assert cli_doc == (tmp_path / "api" / "pareto.json").read_text()
+    cfg_cli = json.loads((tmp_path / "cli" / "config.json").read_text())
+    cfg_api = json.loads((tmp_path / "api" / "config.json").read_text())
+    assert {k: v for k, v in cfg_cli.items() if k != "out"} == {k: v for k, v in cfg_api.items() if k != "out"}
+
+    # the API resumes the CLI's run, and the CLI an interrupted API run: nothing stored is scored again
+    r = edgenas.search(**opts, out=str(tmp_path / "cli"), resume=True)
+    assert (r.n_reused, r.n_scored) == (40, 0)
+    seen = []
+
+    def stop_after_25(cand) -> None:
+        seen.append(cand)
+        if len(seen) == 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        edgenas.search(**opts, out=str(tmp_path / "cut"), on_candidate=stop_after_25)
+    doc = _cli(["--target", "jetson", "--max-latency-ms", "6", "--evaluations", "40", "--population", "10",
+                "--seed", "3", "--out", str(tmp_path / "cut"), "--resume"])
+    assert doc["n_reused"] >= 25 and doc["n_reused"] + doc["n_scored"] == 40
+    assert (tmp_path / "cut" / "pareto.json").read_text() == cli_doc
+
+
+def test_result_save_and_load_round_trip(tmp_path: Path, monkeypatch) -> None:
+    install_fakes(monkeypatch)
+    r = edgenas.search(targets=["jetson", "raspi4"], max_latency_ms=7, evaluations=30, population=10,
+                       out=str(tmp_path / "run"))
+    back = SearchResult.load(tmp_path / "run")
+    assert back.config == r.config
+    assert [c.arch for c in back.front] == [c.arch for c in r.front]
+    assert back.pick is not None and back.pick.arch == r.pick.arch
+    assert back.pick.score_spread == r.pick.score_spread
+    key = lambda c: (c.arch, c.score, dict(c.latency_ms), c.macs_m, c.params_m, dict(c.raw_scores))  # noqa: E731
+    assert [key(c) for c in back.candidates] == [key(c) for c in r.candidates]
+    files = back.save(tmp_path / "copy")
+    assert (tmp_path / "copy" / "pareto.json").read_text() == (tmp_path / "run" / "pareto.json").read_text()
+    assert set(files) >= {"pareto.json", "candidates.csv", "config.json"}
+    with pytest.raises(ConfigError, match="not found"):
+        SearchResult.load(tmp_path / "nothing-here")
+
+
+def test_per_target_latency_budgets(tmp_path: Path, monkeypatch) -> None:
+    install_fakes(monkeypatch)
+    doc = _cli(["--target", "jetson", "--target", "raspi4", "--max-latency-ms", "jetson=5",
+                "--max-latency-ms", "raspi4=9", "--evaluations", "30", "--population", "10",
+                "--out", str(tmp_path / "r")])
+    assert doc["config"]["max_latency_ms"] == {"jetson-tx2": 5.0, "raspi4": 9.0}
+    members = doc["members"]
+    assert members and all(m["latency_ms"]["jetson-tx2"] <= 5 and m["latency_ms"]["raspi4"] <= 9 for m in members)
+    # raspi4 is 1.5x slower in the fakes: its own budget binds some archs a bare 5 ms would not allow
+    assert max(m["latency_ms"]["raspi4"] for m in members) > 5
+    pareto = json.loads((tmp_path / "r" / "pareto.json").read_text())
+    assert pareto["budgets"]["max_latency_ms"] == {"jetson-tx2": 5.0, "raspi4": 9.0}
+
+
+def test_latency_budget_parsing() -> None:
+    assert parse_latency_budgets(["5"]) == 5.0
+    assert parse_latency_budgets(["jetson=5", "raspi4=30"]) == {"jetson": 5.0, "raspi4": 30.0}
+    assert parse_latency_budgets(["8", "jetson=5"]) == {"jetson": 5.0, "*": 8.0}
+    for bad in (["x"], ["jetson=abc"], ["-1"], ["inf"], ["5", "6"], ["jetson=5", "jetson=6"], ["=5"]):
+        with pytest.raises(ConfigError, match="--max-latency-ms"):
+            parse_latency_budgets(bad)
+
+
+def test_budget_naming_a_target_not_searched_is_refused(tmp_path: Path, monkeypatch) -> None:
+    install_fakes(monkeypatch)
+    r = CliRunner().invoke(cli, ["search", "--target", "jetson", "--max-latency-ms", "raspi4=5",
+                                 "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "not searched" in r.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_real_proxies_api_equals_cli(tmp_path: Path) -> None:
+    """No fakes: the shipped target, the real proxy engine, the CLI's defaults."""
+    args = ["--target", "jetson", "--max-latency-ms", "5", "--evaluations", "12", "--population", "6",
+            "--noise-seeds", "0"]
+    _cli([*args, "--out", str(tmp_path / "cli")])
+    r = edgenas.search(targets=["jetson"], max_latency_ms=5, evaluations=12, population=6, noise_seeds=0,
+                       out=str(tmp_path / "api"))
+    assert r.config.batch_size == 16 and r.config.proxy == "edgenas_prior" and r.config.workers >= 1
+    assert (tmp_path / "cli" / "pareto.json").read_text() == (tmp_path / "api" / "pareto.json").read_text()
