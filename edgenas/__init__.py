@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
     "get_space": "edgenas.spaces",
@@ -32,7 +32,7 @@ _LAZY = {
     "run_search": "edgenas.search.run",
 }
 
-__all__ = ["__version__", "search", *_LAZY]
+__all__ = ["__version__", "search", *_LAZY]  # noqa: PLE0604  (names resolved lazily by __getattr__)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,8 +21,8 @@ from tests.search._fakes import install_fakes
 
 
 def test_search_is_a_documented_function_even_after_importing_the_subpackage() -> None:
-    import edgenas.search.run  # noqa: F401  (binds the subpackage, which must not replace the function)
     import edgenas.search.config as config_module
+    import edgenas.search.run
 
     assert callable(edgenas.search) and edgenas.search is edgenas.api.search
     assert config_module.SearchConfig is SearchConfig
@@ -98,7 +98,7 @@ def test_result_save_and_load_round_trip(tmp_path: Path, monkeypatch) -> None:
     assert [c.arch for c in back.front] == [c.arch for c in r.front]
     assert back.pick is not None and back.pick.arch == r.pick.arch
     assert back.pick.score_spread == r.pick.score_spread
-    key = lambda c: (c.arch, c.score, dict(c.latency_ms), c.macs_m, c.params_m, dict(c.raw_scores))  # noqa: E731
+    key = lambda c: (c.arch, c.score, dict(c.latency_ms), c.macs_m, c.params_m, dict(c.raw_scores))
     assert [key(c) for c in back.candidates] == [key(c) for c in r.candidates]
     files = back.save(tmp_path / "copy")
     assert (tmp_path / "copy" / "pareto.json").read_text() == (tmp_path / "run" / "pareto.json").read_text()

@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from ._common import console, echo_json, json_option
-
 from ..search.config import DEFAULT_BATCH_CPU, DEFAULT_BATCH_GPU, DEFAULT_PROXY, SearchConfig
+from ._common import console, echo_json, json_option
 
 _D = SearchConfig()  # every option default is read from SearchConfig: the CLI and the API are one call
 

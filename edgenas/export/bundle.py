@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import DependencyError, ExportError
 from ..spaces import SearchSpace
 from .sources import Candidate, atomic_dir, predicted_latency_ms

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ExportError
 from ..spaces import Arch, SearchSpace, get_space
 from .onnx import build_eval_model

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ import numpy as np
 from .._imports import require
 from .._rng import as_rng
 from ..errors import ConfigError, LatencyTableError
+from ._host import cpu_model
 from .fit import fit_scale_intercept, score
 from .kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
 from .tables import OpLatencyTable
@@ -130,17 +130,6 @@ class ProfileResult:
 
     table: OpLatencyTable
     seconds: float
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _session(path: str, threads: int) -> Any:

@@ -292,7 +292,7 @@ class OpLatencyTable:
         """The table describes the profiled host (its timings, and its onnxruntime's kernels unless
         detected here); say so when this host differs."""
         from .._imports import require
-        from .profile import cpu_model
+        from ._host import cpu_model
 
         ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
         k = self.kernels or {}

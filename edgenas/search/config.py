@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError
 
 __all__ = ["SearchConfig", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
 
@@ -40,6 +40,7 @@ MAX_EVALUATIONS = 1_000_000
 MAX_BATCH = 4096
 MAX_WORKERS = 256
 MAX_SEED = 2**63 - 1
+#: the built-in searchers (more can be registered: edgenas.search.register_searcher)
 SEARCHERS = ("nsga2", "random", "exhaustive")
 
 
@@ -141,11 +142,8 @@ class SearchConfig:
             from ..proxies.engine import check_resolution
 
             check_resolution(self.proxy_resolution)
-        if self.searcher not in SEARCHERS:
-            from .searchers import list_searchers
-
-            if self.searcher not in list_searchers():
-                raise UnknownNameError("searcher", self.searcher, list_searchers())
+        if not isinstance(self.searcher, str) or not self.searcher:
+            raise ConfigError(f"searcher {self.searcher!r} is invalid; expected one of {', '.join(SEARCHERS)}")
         if not (self.device == "auto" or self.device == "cpu" or str(self.device).startswith("cuda")):
             raise ConfigError(f"device {self.device!r} is invalid; expected auto, cpu or cuda[:i]")
         for o in self.extra_objectives:

@@ -17,18 +17,23 @@ import io
 import math
 import os
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from .._json import dumps
-
+from .._version import __version__
 from ..errors import ConfigError
-from .config import config_dict, config_from_dict
-from .result import SCHEMA_VERSION, Candidate, SearchResult
+from .config import SearchConfig, config_dict, config_from_dict
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "objectives", "read_result", "write_outputs"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .result import SearchResult
+
+__all__ = ["SCHEMA_VERSION", "RunFiles", "atomic_write_bytes", "atomic_write_text", "objectives", "read_run",
+           "write_outputs"]
+
+#: version of the run folder's files (pareto.json, config.json) and of ``--json`` output
+SCHEMA_VERSION = 1
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -183,9 +188,24 @@ def _read_json(path: Path) -> Any:
         raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
 
 
-def read_result(run_dir: Path) -> SearchResult:
-    """A finished run folder back as a :class:`SearchResult` (candidates from ``candidates.csv``;
-    front, pick and score spreads from ``pareto.json``)."""
+@dataclass(frozen=True)
+class RunFiles:
+    """A finished run folder, parsed: the config, every candidate as ``Candidate`` keywords, the
+    front and the pick as ``(iso_key, score_spread)``, and the files present."""
+
+    config: SearchConfig
+    candidates: list[dict[str, Any]]
+    front: list[tuple[str, Any]]
+    pick: tuple[str, Any] | None
+    files: dict[str, Path]
+
+
+def read_run(run_dir: Path) -> RunFiles:
+    """Parse ``config.json``, ``candidates.csv`` and ``pareto.json`` of a finished run folder.
+
+    Raises:
+        ConfigError: a file missing or malformed, naming the file and the field.
+    """
     config = config_from_dict(_read_json(run_dir / "config.json"), where=f"{str(run_dir / 'config.json')!r}")
     pareto = _read_json(run_dir / "pareto.json")
     path = run_dir / "candidates.csv"
@@ -204,36 +224,47 @@ def read_result(run_dir: Path) -> SearchResult:
         except ValueError:
             raise ConfigError(f"{str(path)!r}: column {key!r} holds {v!r}; expected a number") from None
 
-    cands: list[Candidate] = []
+    def text(row: dict[str, str], key: str) -> str:
+        v = row.get(key)
+        if v is None:
+            raise ConfigError(f"{str(path)!r}: column {key!r} missing")
+        return v
+
     rows = list(csv.DictReader(lines))
     comps = [k for k in (rows[0] if rows else {}) if k not in _CSV_FIXED and not k.startswith("latency_")]
+    cands: list[dict[str, Any]] = []
     for row in rows:
         score = num(row, "score")
-        raw = {k: num(row, k) for k in comps} if comps else {config.proxy: score}
-        cands.append(Candidate(
-            arch=row["arch"], index=None if row["index"] == "" else int(row["index"]), iso_key=row["iso_key"],
-            score=-math.inf if score is None else score, raw_scores=raw,
-            latency_ms={t: num(row, f"latency_ms_{t}") for t in targets},
-            latency_source={t: row[f"latency_source_{t}"] for t in targets},
-            macs_m=num(row, "macs_m"), params_m=num(row, "params_m"), seconds=num(row, "proxy_seconds"),
-            order=int(row["order"]), reused=row["reused"] == "1",
-            search_score=num(row, "search_score") if "search_score" in row else None))
-    by_key = {c.iso_key: c for c in cands}
+        index = text(row, "index")
+        try:
+            order, index_value = int(text(row, "order")), None if index == "" else int(index)
+        except ValueError:
+            raise ConfigError(f"{str(path)!r}: order/index {row.get('order')!r}/{index!r}; expected integers") from None
+        cands.append({
+            "arch": text(row, "arch"), "index": index_value, "iso_key": text(row, "iso_key"),
+            "score": -math.inf if score is None else score,
+            "raw_scores": {k: num(row, k) for k in comps} if comps else {config.proxy: score},
+            "latency_ms": {t: num(row, f"latency_ms_{t}") for t in targets},
+            "latency_source": {t: text(row, f"latency_source_{t}") for t in targets},
+            "macs_m": num(row, "macs_m"), "params_m": num(row, "params_m"), "seconds": num(row, "proxy_seconds"),
+            "order": order, "reused": text(row, "reused") == "1",
+            "search_score": num(row, "search_score") if "search_score" in row else None,
+        })
+    keys = {c["iso_key"] for c in cands}
+    where = str(run_dir / "pareto.json")
 
-    def member(m: Any, where: str) -> Candidate:
-        if not isinstance(m, dict) or m.get("iso_key") not in by_key:
-            raise ConfigError(f"{str(run_dir / 'pareto.json')!r}: {where} is not a candidate of candidates.csv")
-        c = by_key[m["iso_key"]]
-        spread = m.get("score_spread")
-        return c if spread is None else replace(c, score_spread=spread)
+    def member(m: Any, what: str) -> tuple[str, Any]:
+        if not isinstance(m, dict) or m.get("iso_key") not in keys:
+            raise ConfigError(f"{where!r}: {what} is not a candidate of candidates.csv")
+        return m["iso_key"], m.get("score_spread")
 
     if not isinstance(pareto, dict) or not isinstance(pareto.get("members"), list):
-        raise ConfigError(f"{str(run_dir / 'pareto.json')!r}: field 'members' missing; expected a list")
-    front = tuple(member(m, f"members[{i}]") for i, m in enumerate(pareto["members"]))
+        raise ConfigError(f"{where!r}: field 'members' missing; expected a list")
+    front = [member(m, f"members[{i}]") for i, m in enumerate(pareto["members"])]
     pick = member(pareto["pick"], "pick") if pareto.get("pick") is not None else None
     files = {name: run_dir / name for name in ("pareto.json", "candidates.csv", "config.json", "pareto.png")
              if (run_dir / name).exists()}
-    return SearchResult(config, front, tuple(cands), run_dir, 0, len(cands), 0.0, files=files, pick=pick)
+    return RunFiles(config, cands, front, pick, files)
 
 
 _CSV_FIXED = {"order", "index", "arch", "iso_key", "score", "search_score", "macs_m", "params_m", "proxy_seconds",

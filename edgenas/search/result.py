@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import SearchConfig, config_dict
+from .outputs import SCHEMA_VERSION, read_run, write_outputs
 
 __all__ = ["SCHEMA_VERSION", "Candidate", "SearchProgress", "SearchResult"]
 
-#: version of pareto.json / config.json / --json output
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,6 @@ class SearchResult:
     def save(self, run_dir: str | Path | None = None) -> dict[str, Path]:
         """Write ``pareto.json``, ``candidates.csv``, ``config.json`` and ``pareto.png`` (with
         matplotlib) to ``run_dir`` (default: the result's own); returns {name: path}."""
-        from .outputs import write_outputs
-
         files, _ = write_outputs(self if run_dir is None else replace(self, run_dir=Path(run_dir)))
         return files
 
@@ -127,9 +124,17 @@ class SearchResult:
         Raises:
             ConfigError: a file missing or malformed, naming the file and the field.
         """
-        from .outputs import read_result
+        run_dir = Path(run_dir)
+        parsed = read_run(run_dir)
+        by_key = {c["iso_key"]: Candidate(**c) for c in parsed.candidates}
 
-        return read_result(Path(run_dir))
+        def member(key: str, spread: Any) -> Candidate:
+            c = by_key[key]
+            return c if spread is None else replace(c, score_spread=spread)
+
+        return cls(parsed.config, tuple(member(k, s) for k, s in parsed.front), tuple(by_key.values()), run_dir,
+                   0, len(by_key), 0.0, files=parsed.files,
+                   pick=member(*parsed.pick) if parsed.pick is not None else None)
 
     def to_json(self) -> dict[str, Any]:
         """Machine output of ``edgenas search --json``."""

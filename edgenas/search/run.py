@@ -86,6 +86,7 @@ def run_search(
     if cost_models is not None and not config.targets:
         config = replace(config, targets=tuple(cost_models))
     config.validate()
+    get_searcher(config.searcher)  # an unknown name fails here, before any file is written
     space = get_space(config.space)
     dataset = config.dataset or next(iter(space.datasets))
     space.dataset(dataset)

@@ -23,7 +23,8 @@ import numpy as np
 from .._registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .run import Candidate, SearchContext
+    from .evaluator import SearchContext
+    from .result import Candidate
 
 __all__ = ["SEARCHERS", "get_searcher", "list_searchers", "register_searcher"]
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._fbnet_blocks import BLOCK_CONFIGS
 from ._protocol import FeatureNet
 
 __all__ = ["ConvBlock", "FBNetNetwork", "SkipBlock", "make_block"]
@@ -82,8 +83,6 @@ class SkipBlock(nn.Module):
 
 def make_block(token: str, c_in: int, c_out: int, stride: int, *, bn_track_running_stats: bool = True) -> nn.Module:
     """One searchable block (``token`` from :data:`edgenas.spaces.fbnet.BLOCKS`) at a layer's shape."""
-    from .fbnet import BLOCK_CONFIGS
-
     bn = {"affine": True, "track_running_stats": bn_track_running_stats}
     if token == "skip":
         return SkipBlock(c_in, c_out, stride=stride, bn=bn)

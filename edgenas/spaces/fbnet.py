@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ArchError, did_you_mean
+from ._fbnet_blocks import BLOCK_CONFIGS, BLOCKS, BlockConfig
 from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,33 +36,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["BLOCKS", "BlockConfig", "FBNetSpace", "LayerSlot", "hwnasbench_key"]
 
-#: the 9 block choices, in HW-NAS-Bench / HELP op-index order
-BLOCKS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
 N_LAYERS = 22
 STAGE_LAYERS = (1, 4, 4, 4, 4, 4, 1)
 STAGE_CHANNELS = (16, 24, 32, 64, 112, 184, 352)
 STEM_CHANNELS = 16
-
-
-class BlockConfig(NamedTuple):
-    """Hyper-parameters of one conv block token (``skip`` has none)."""
-
-    kernel: int
-    expansion: int
-    groups: int
-
-
-#: token -> block config; ``skip`` is absent
-BLOCK_CONFIGS: dict[str, BlockConfig] = {
-    "k3_e1": BlockConfig(3, 1, 1),
-    "k3_e1_g2": BlockConfig(3, 1, 2),
-    "k3_e3": BlockConfig(3, 3, 1),
-    "k3_e6": BlockConfig(3, 6, 1),
-    "k5_e1": BlockConfig(5, 1, 1),
-    "k5_e1_g2": BlockConfig(5, 1, 2),
-    "k5_e3": BlockConfig(5, 3, 1),
-    "k5_e6": BlockConfig(5, 6, 1),
-}
 
 
 class _Setting(NamedTuple):

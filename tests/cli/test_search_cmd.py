@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from edgenas.cli import cli
 from tests.search._fakes import install_fakes
 
+
 @pytest.fixture
 def fake_backends(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the proxy engine, target loading and MAC counting with fast fakes."""

@@ -16,8 +16,8 @@ import pytest
 
 from edgenas.errors import ConfigError, InfeasibleError, UnknownNameError
 from edgenas.search import run_search
-from edgenas.search.pareto import pareto_mask
 from edgenas.search.config import load_config
+from edgenas.search.pareto import pareto_mask
 from edgenas.spaces import get_space
 from tests.search._fakes import FakeLatency, FakeScorer, fake_size, fakes
 
