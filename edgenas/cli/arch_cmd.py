@@ -29,7 +29,7 @@ def arch() -> None:
 def describe(space: SearchSpace, a: Arch, dataset: str) -> dict[str, Any]:
     """The ``arch show`` record of one arch (stable JSON contract)."""
     model = space.build_model(a, dataset)
-    size = model_size(model, space.dataset(dataset).input_shape, nb201_flops=space.name == "nb201")
+    size = model_size(model, space.dataset(dataset).input_shape, nb201_flops=space.benchmark_flops)
     rec: dict[str, Any] = {
         "arch": space.format(a),
         "space": space.name,

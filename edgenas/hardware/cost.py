@@ -8,7 +8,7 @@ Sources (the one used is recorded in every prediction):
   target with only a per-arch table the per-op table is fitted at load time (NNLS, see
   :mod:`edgenas.hardware.fit`) on ``lut_fit_archs`` measured archs (default 1000, seeded).
 * ``flops``: ``a * macs_m + c`` fitted (non-negative) on the measured archs, MACs counted
-  analytically from the layer shapes (NB201 ops).
+  as the search counts them (the space's closed form, or fvcore on built models).
 * ``auto``: ``lookup`` when the target has a per-arch table for the space/dataset, else ``lut``.
 
 A missing measurement (e.g. an Edge TPU compile failure) raises :class:`MissingLatencyError`;
@@ -32,7 +32,7 @@ from ..errors import ConfigError, LatencyTableError, MissingLatencyError
 from .tables import ArchLatencyTable, OpLatencyTable, load_arch_table, load_op_table
 from .targets import Target, load_target
 
-__all__ = ["SOURCES", "CostModel", "LatencyPrediction", "get_cost_model", "layer_macs_m"]
+__all__ = ["SOURCES", "CostModel", "LatencyPrediction", "get_cost_model"]
 
 SOURCES = ("auto", "lookup", "lut", "flops")
 
@@ -43,26 +43,6 @@ class LatencyPrediction:
 
     latency_ms: float
     source: str
-
-
-def layer_macs_m(layer: Any) -> float:
-    """Analytic MACs (millions) of one NB201 ``LayerSpec``; 0 for data-movement ops."""
-    ci = layer.in_shape[0]
-    co, ho, wo = layer.out_shape
-    op = layer.op
-    if op == "nor_conv_3x3":
-        return 9 * ci * co * ho * wo / 1e6
-    if op == "nor_conv_1x1":
-        return ci * co * ho * wo / 1e6
-    if op == "stem_conv3x3_bn":
-        return 9 * ci * co * ho * wo / 1e6
-    if op == "resblock_s2":
-        return (9 * ci * co + 9 * co * co + ci * co) * ho * wo / 1e6
-    if op == "linear":
-        return ci * co / 1e6
-    if op in ("none", "skip_connect", "avg_pool_3x3", "bn_relu_gap") or op.startswith("sum"):
-        return 0.0
-    raise ConfigError(f"no analytic MAC count for op {op!r}")
 
 
 @dataclass(frozen=True)
@@ -135,7 +115,11 @@ def _index(space: Any, arch: Any) -> int:
 
 
 def _macs(space: Any, arch: Any, dataset: str) -> float:
-    return sum(layer_macs_m(layer) for layer in space.layers(arch, dataset))
+    """MACs (millions) of ``arch``: the space's closed form or fvcore on built models, summed per
+    position (:func:`edgenas.hardware.size.size_table`); any space, no per-space op list here."""
+    from .size import size_table
+
+    return size_table(space, dataset)(arch)[0]
 
 
 def _measured(table: ArchLatencyTable, column: np.ndarray, space: Any, limit: int | None,

@@ -236,37 +236,12 @@ def _export(module: Any, input_shape: tuple[int, ...], path: Path) -> None:
 
 
 def _op_module(space: Any, layer: Any) -> Any:
-    """A torch module computing one ``LayerSpec`` alone (batch 1); None for a layer that is no node.
-
-    NB201 ops are built here; other spaces provide ``space.layer_module(layer)`` (FBNet blocks at
-    their layer's shape). An identity (NB201 ``skip_connect``, FBNet ``skip`` keeping stride and
-    width) is no node in the exported graph, so it costs 0.
-    """
+    """A torch module computing one ``LayerSpec`` alone (batch 1; ``space.layer_module``); None for
+    an identity, which is no node in an exported graph and so costs 0."""
     from torch import nn
 
-    if getattr(space, "name", "") != "nb201":
-        if not hasattr(space, "layer_module"):
-            raise ConfigError(f"the onnxruntime profiler has no op builder for space {space.name!r}; "
-                              f"the space needs a layer_module(layer) method")
-        if layer.op == "Skip" and layer.in_shape == layer.out_shape:
-            return None
-        return space.layer_module(layer)
-    from ..spaces._nb201_net import ResNetBasicBlock, make_op
-
-    bn = {"track_running_stats": True}
-    ci, co = layer.in_shape[0], layer.out_shape[0]
-    if layer.op == "stem_conv3x3_bn":
-        return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co))
-    if layer.op == "resblock_s2":
-        return ResNetBasicBlock(ci, co, bn)
-    if layer.op == "bn_relu_gap":
-        return nn.Sequential(nn.BatchNorm2d(ci), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    if layer.op == "linear":
-        return nn.Linear(ci, co)
-    if layer.op == "skip_connect":
-        # an Identity graph would be empty; a lone edge costs nothing in a fused graph
-        return None
-    return make_op(layer.op, ci, bn)
+    module = space.layer_module(layer)
+    return None if isinstance(module, nn.Identity) else module
 
 
 def _input_shape(layer: Any) -> tuple[int, ...]:

@@ -24,15 +24,10 @@ __all__ = ["SearchConfig", "config_dict", "default_proxy", "load_config", "parse
 #: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
 #: feasible arch (tools/select_pick_rule.py; held-out datasets in docs/benchmarks.md).
 DEFAULT_PROXY = "edgenas_prior"
-#: FBNet on CPU: vkdnw-type proxies take minutes per arch there, so the one-forward edgenas_fast
-#: ensemble (edgenas_prior's weights have no FBNet measurement)
-SPACE_DEFAULT_PROXY = {"fbnet": "edgenas_fast"}
+#: (a space may set its own: ``SearchSpace.default_proxy``, ``cpu_batch_size``, ``cpu_proxy_resolution``)
 #: proxy batch by device: VKDNW's ablation shows batch 8..128 ranks alike (KT 0.614-0.621)
 DEFAULT_BATCH_CPU = 16
 DEFAULT_BATCH_GPU = 64
-SPACE_BATCH_CPU = {"fbnet": 8}
-#: FBNet at 224 px on CPU: 64-px proxy inputs (rankings measured against 224 px, docs/benchmarks.md)
-SPACE_RESOLUTION_CPU = {("fbnet", "imagenet"): 64}
 #: proxy worker processes when ``workers=0``: one per core, at most this many
 MAX_AUTO_WORKERS = 8
 #: upper bounds checked before any work starts (a typo must not start a run of days or OOM)
@@ -163,7 +158,9 @@ def _int(name: str, v: Any, lo: int, hi: int, expected: str | None = None) -> No
 
 def default_proxy(space: str) -> str:
     """The proxy a search of ``space`` uses when none is given."""
-    return SPACE_DEFAULT_PROXY.get(space, DEFAULT_PROXY)
+    from ..spaces import get_space
+
+    return get_space(space).default_proxy or DEFAULT_PROXY
 
 
 def parse_latency_budgets(values: Any) -> float | dict[str, float] | None:
@@ -248,10 +245,10 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     on_gpu = device.startswith("cuda")
     batch = config.batch_size
     if batch is None:
-        batch = DEFAULT_BATCH_GPU if on_gpu else SPACE_BATCH_CPU.get(space.name, DEFAULT_BATCH_CPU)
+        batch = DEFAULT_BATCH_GPU if on_gpu else (space.cpu_batch_size or DEFAULT_BATCH_CPU)
     resolution = config.proxy_resolution
     if resolution is None and not on_gpu:
-        resolution = SPACE_RESOLUTION_CPU.get((space.name, dataset))
+        resolution = space.cpu_proxy_resolution.get(dataset)
     workers = config.workers
     if on_gpu:
         workers = 1  # one device, one process

@@ -96,7 +96,14 @@ class SearchSpace(abc.ABC):
     #: human description
     description: str = ""
     #: supported datasets
-    datasets: Mapping[str, DatasetSpec] = {}
+    datasets: Mapping[str, DatasetSpec] = {}  # noqa: RUF012  (read-only class data)
+    #: what a search of this space uses when the user gives nothing else (``None`` = the search's
+    #: default): proxy, proxy batch on CPU, and reduced proxy resolution on CPU per dataset
+    default_proxy: str | None = None
+    cpu_batch_size: int | None = None
+    cpu_proxy_resolution: Mapping[str, int] = {}  # noqa: RUF012  (read-only class data)
+    #: whether ``edgenas arch show`` reports FLOPs in the space's benchmark convention
+    benchmark_flops: bool = False
 
     # -- strings -----------------------------------------------------------------------
     @abc.abstractmethod
@@ -172,6 +179,14 @@ class SearchSpace(abc.ABC):
         """Benchmark index of ``arch`` or ``None`` if the space has no index."""
         return None
 
+    def from_index(self, index: int) -> Arch:
+        """The arch with benchmark index ``index`` (spaces whose :meth:`index` is not ``None``).
+
+        Raises:
+            ArchError: the space has no index, or ``index`` is out of range.
+        """
+        raise ArchError(f"space {self.name!r} has no benchmark index; expected an arch string")
+
     def iso_key(self, arch: Arch) -> str:
         """Key equal for functionally identical (isomorphic) archs. Default: the arch string."""
         return self.format(arch)
@@ -198,6 +213,26 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
         """Every op of the network for ``dataset`` with its shapes, in forward order."""
+
+    def compiled_layers(self, arch: Arch, dataset: str, *, node_ops: bool = False,
+                        reads: bool = False) -> list[LayerSpec]:
+        """The layers a graph compiler (TensorRT, TFLite) still runs after removing dead code, for
+        latency models of compiled runtimes (:func:`edgenas.hardware.cost.get_cost_model`).
+        ``node_ops`` / ``reads`` ask for extra per-node layers where the space has nodes that sum
+        several inputs. Default: :meth:`layers` (no op of the space is ever dead)."""
+        return self.layers(arch, dataset)
+
+    def layer_module(self, layer: LayerSpec, *, bn_track_running_stats: bool = True) -> torch.nn.Module:
+        """A torch module computing one layer of :meth:`layers` alone, for per-op profiling
+        (``edgenas profile``); an identity layer is an ``nn.Identity`` (no node in a graph).
+
+        Raises:
+            ConfigError: the space has no per-op builder (profile whole models instead).
+        """
+        from ..errors import ConfigError
+
+        raise ConfigError(f"space {self.name!r} has no per-op builder for profiling; "
+                          "expected a space that implements layer_module()")
 
     @abc.abstractmethod
     def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:

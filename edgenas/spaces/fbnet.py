@@ -92,6 +92,13 @@ def _slots(dataset: str, input_size: int) -> tuple[LayerSlot, ...]:
 class FBNetSpace(SearchSpace):
     """The HW-NAS-Bench FBNet space (9^22 archs) for ``cifar100`` (32 px) and ``imagenet`` (224 px)."""
 
+    # search defaults on CPU: vkdnw-type proxies take minutes per FBNet arch there, so the
+    # one-forward edgenas_fast ensemble, batch 8, and for the 224-px setting 64-px proxy inputs
+    # (rankings measured against 224 px, docs/benchmarks.md)
+    default_proxy = "edgenas_fast"
+    cpu_batch_size = 8
+    cpu_proxy_resolution = {"imagenet": 64}  # noqa: RUF012  (read-only class data)
+
     name = "fbnet"
     description = "FBNet macro space (HW-NAS-Bench/HELP): 22 layers x 9 blocks, no index"
     datasets = {
@@ -269,6 +276,10 @@ class FBNetSpace(SearchSpace):
             return ConvBlock(ci, co, kernel=p["kernel"], expansion=p["exp"], groups=p["group"], stride=p["stride"],
                              bn=bn)
         if layer.op == "Skip":
+            if layer.in_shape == layer.out_shape:
+                from torch import nn
+
+                return nn.Identity()
             return SkipBlock(ci, co, stride=p["stride"], bn=bn)
         if layer.op == "AvgP":
             return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())

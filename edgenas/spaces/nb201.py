@@ -42,6 +42,7 @@ class NB201Space(SearchSpace):
     }
     channels = 16
     cells_per_stage = 5
+    benchmark_flops = True
 
     @property
     def choices(self) -> tuple[tuple[str, ...], ...]:
@@ -182,6 +183,35 @@ class NB201Space(SearchSpace):
         out.append(LayerSpec("head", "bn_relu_gap", (cl, rl, rl), (cl, 1, 1)))
         out.append(LayerSpec("classifier", "linear", (cl, 1, 1), (ds.num_classes, 1, 1)))
         return out
+
+    def compiled_layers(self, arch: Arch, dataset: str, *, node_ops: bool = False,
+                        reads: bool = False) -> list[LayerSpec]:
+        """:meth:`layers` minus the edges a compiler removes (dead branches; none at all when the
+        output is constant), plus one ``sum{k}`` layer per node adding k >= 2 inputs (see
+        :func:`edgenas.spaces._nb201_layers.compiled_layers`)."""
+        from ._nb201_layers import compiled_layers
+
+        return compiled_layers(self.layers(arch, dataset), arch, node_ops=node_ops, reads=reads)
+
+    def layer_module(self, layer: LayerSpec, *, bn_track_running_stats: bool = True) -> torch.nn.Module:
+        """One op of :meth:`layers` alone (stem, reduction block, cell edge op, head, classifier)."""
+        from torch import nn
+
+        from ._nb201_net import ResNetBasicBlock, make_op
+
+        bn = {"track_running_stats": bn_track_running_stats}
+        ci, co = layer.in_shape[0], layer.out_shape[0]
+        if layer.op == "stem_conv3x3_bn":
+            return nn.Sequential(nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co))
+        if layer.op == "resblock_s2":
+            return ResNetBasicBlock(ci, co, bn)
+        if layer.op == "bn_relu_gap":
+            return nn.Sequential(nn.BatchNorm2d(ci), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        if layer.op == "linear":
+            return nn.Linear(ci, co)
+        if layer.op == "skip_connect":
+            return nn.Identity()
+        return make_op(layer.op, ci, bn)
 
     def onnx_bytes(self, arch: Arch, dataset: str) -> bytes:
         """The network at batch 1 as ONNX, written directly (milliseconds; same onnxruntime kernels

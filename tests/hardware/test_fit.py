@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgenas.hardware._graph import _nb201_live_edges, cost_layers
+from edgenas.hardware._graph import cost_layers
 from edgenas.hardware.fit import (
     feature_matrix,
     fit_op_table,
@@ -15,6 +15,7 @@ from edgenas.hardware.fit import (
     score,
 )
 from edgenas.spaces import get_space
+from edgenas.spaces._nb201_layers import _live_edges as _nb201_live_edges
 
 
 def test_score_known_values():
