@@ -28,8 +28,6 @@ def dumps(obj: Any, *, indent: int | None = 2) -> str:
 
 def write_json_atomic(path: Path, obj: Any, *, indent: int | None = 2) -> None:
     """Write strict JSON to ``path`` through a temporary file, so an interrupted run leaves no half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps(obj, indent=indent) + "\n")
-    tmp.replace(path)
+    from ._io import atomic_write_text
+
+    atomic_write_text(path, dumps(obj, indent=indent) + "\n")

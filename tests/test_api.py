@@ -147,3 +147,16 @@ def test_real_proxies_api_equals_cli(tmp_path: Path) -> None:
                        out=str(tmp_path / "api"))
     assert r.config.batch_size == 16 and r.config.proxy == "edgenas_prior" and r.config.workers >= 1
     assert (tmp_path / "cli" / "pareto.json").read_text() == (tmp_path / "api" / "pareto.json").read_text()
+
+
+def test_fewer_feasible_classes_than_evaluations_is_said_once(tmp_path: Path, monkeypatch) -> None:
+    install_fakes(monkeypatch)
+    r = edgenas.search(targets=["jetson"], max_latency_ms=2.3, evaluations=100, population=10,
+                       out=str(tmp_path / "r"))
+    few = [n for n in r.notes if "feasible arch classes meet the budgets" in n]
+    assert len(few) == 1 and len(r.candidates) < 100
+    n = int(few[0].split()[1].replace(",", ""))
+    assert len(r.candidates) <= n
+    roomy = edgenas.search(targets=["jetson"], max_latency_ms=6, evaluations=20, population=10,
+                           out=str(tmp_path / "r2"))
+    assert not [n for n in roomy.notes if "feasible arch classes" in n]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 
@@ -43,18 +42,18 @@ def validate(model: Path, target: str, runtime: str, precision: str, runs: int, 
 
     Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
     """
+    from .._io import check_output_file
     from ..export.validate import collect_models, validate_model
 
+    check_output_file(out_file)  # before any measurement: never replace /dev/null or a folder
     results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
                               host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
                               timeout=timeout, precision=precision, paired=paired).to_dict()
                for m in collect_models(model)]
+    from .._io import atomic_write_text
     from .._json import dumps
 
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(out_file.name + ".tmp")
-    tmp.write_text(dumps(results) + "\n")
-    os.replace(tmp, out_file)  # all models measured: write the file in one step
+    atomic_write_text(out_file, dumps(results) + "\n")  # all models measured: write the file in one step
     if as_json:
         echo_json(results)
     else:

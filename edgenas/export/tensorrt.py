@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .._io import atomic_write_bytes
 from ..device_runner import RunnerError, trt_build_plan, trt_major, trt_strongly_typed
 from ..errors import DependencyError, ExportError
 
@@ -110,9 +111,9 @@ def build_engine(
         raise ExportError(str(exc)) from None
     reused = bool(blob)
     engine_path = Path(engine_path)
-    engine_path.write_bytes(data)
+    atomic_write_bytes(engine_path, data)
     if cache_path is not None and cache_out is not None:
-        cache_path.write_bytes(cache_out)
+        atomic_write_bytes(cache_path, cache_out)
     return EngineBuild(engine_path, str(trt.__version__), precision, strongly_typed, reused, len(data))
 
 

@@ -400,7 +400,6 @@ def _finite(obj: Any) -> Any:
 
 def save_op_table(table: OpLatencyTable, path: Path) -> None:
     """Write ``table`` as JSON atomically (a temp file renamed into place)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_finite(table.to_json()), indent=1, sort_keys=True, allow_nan=False) + "\n")
-    tmp.replace(path)
+    from .._io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(_finite(table.to_json()), indent=1, sort_keys=True, allow_nan=False) + "\n")

@@ -15,12 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._io import atomic_write_bytes, atomic_write_text
 from .._json import dumps
 from .._version import __version__
 from ..errors import ConfigError
@@ -29,38 +28,10 @@ from .config import SearchConfig, config_dict, config_from_dict
 if TYPE_CHECKING:  # pragma: no cover
     from .result import SearchResult
 
-__all__ = ["SCHEMA_VERSION", "RunFiles", "atomic_write_bytes", "atomic_write_text", "objectives", "read_run",
-           "write_outputs"]
+__all__ = ["SCHEMA_VERSION", "RunFiles", "objectives", "read_run", "write_outputs"]
 
 #: version of the run folder's files (pareto.json, config.json) and of ``--json`` output
 SCHEMA_VERSION = 1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        # mkstemp makes the file private (0600); outputs get the mode a plain open() would give
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _json(obj: Any) -> str:

@@ -177,8 +177,9 @@ class CostEvaluator:
         return [self(a) for a in archs]
 
 
-def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, seed: int) -> None:
-    """Raise :class:`InfeasibleError` if no arch meets the budgets.
+def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, seed: int) -> int | None:
+    """Raise :class:`InfeasibleError` if no arch meets the budgets; else the number of feasible
+    isomorphism classes (degenerate ones excluded) of an enumerable space, ``None`` for a large one.
 
     Enumerates spaces of at most ``MAX_DRAWS`` archs (exact); otherwise draws ``MAX_DRAWS`` random
     archs. The message names the budgets and the best value seen for each, so the user knows how
@@ -194,17 +195,24 @@ def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, se
     best_lat: dict[str, float] = {}
     best_params = best_macs = math.inf
     n_degenerate = 0
+    enumerable = space.size <= MAX_DRAWS
+    classes: set[str] = set()
     for a in archs:
         if space.is_degenerate(a):
             n_degenerate += 1
             continue
         c: ArchCost = cost(a)
         if c.feasible(budgets):
-            return
+            if not enumerable:
+                return None
+            classes.add(space.iso_key(a))
+            continue
         for t, v in c.latency_ms.items():
             best_lat[t] = min(best_lat.get(t, math.inf), v)
         best_params = min(best_params, c.params_m)
         best_macs = min(best_macs, c.macs_m)
+    if classes:
+        return len(classes)
     if n_degenerate:
         how += f", {n_degenerate:,} degenerate ones excluded"
     seen = [f"fastest on {t} {v:.3g} ms" for t, v in sorted(best_lat.items())]

@@ -110,7 +110,7 @@ def run_search(
 
             size = AdditiveSizeTable(space, dataset)
         cost = CostEvaluator(space, targets, size)
-        check_feasible(space, cost, config.budgets, config.seed)
+        n_feasible = check_feasible(space, cost, config.budgets, config.seed)
 
         store = None
         run_dir = Path(config.out) if config.out else default_run_dir(config, dataset, list(targets), resume=resume)
@@ -179,7 +179,10 @@ def run_search(
         from .outputs import write_outputs as _write
 
         files, notes = _write(result)
-    notes = [*_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
+    few = ([f"only {n_feasible:,} feasible arch classes meet the budgets, fewer than --evaluations "
+            f"{config.evaluations:,}: the search could score at most those"]
+           if n_feasible is not None and n_feasible < config.evaluations else [])
+    notes = [*few, *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
 
 

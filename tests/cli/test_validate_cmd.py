@@ -137,3 +137,15 @@ def test_input_shape_disagreeing_with_dataset(tmp_path):
     res = run("validate", str(path), "--target", "cpu", "--runs", "2", "--out", str(tmp_path / "v.json"))
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "dataset expects [3, 32, 32]" in res.output
     assert not (tmp_path / "v.json").exists()
+
+
+@pytest.mark.parametrize("out", ["/dev/null"])
+def test_out_that_is_not_a_regular_file_is_refused_before_measuring(export_dir, tmp_path, out):
+    path = out if out.startswith("/") else str(tmp_path)
+    res = run("validate", str(export_dir), "--target", "cpu", "--runs", "2", "--out", path)
+    assert res.exit_code == 2 and "not a regular file" in res.output, res.output
+    assert res.output.count("\n") == 1
+    import os
+    import stat
+
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
