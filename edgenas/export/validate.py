@@ -18,10 +18,13 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from .bundle import MANIFEST_NAME
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 __all__ = [
     "PARITY_ABS_TOL",
@@ -377,7 +380,7 @@ def validate_model(
     )
 
 
-def table_reference(target: str, space: Any, dataset: str) -> tuple[str, float] | None:
+def table_reference(target: str, space: SearchSpace, dataset: str) -> tuple[str, float] | None:
     """(reference arch, its ms in the table) of ``target``'s table for ``space``/``dataset`` when the
     table was profiled with paired timing (``edgenas profile``, statistic ``ref``, 1 thread): the
     profiler's reference is the first end-to-end arch, stored with ratio 1. None otherwise."""

@@ -7,7 +7,10 @@ runtime, whether to model latency on the compiled layers and with which extra ke
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 __all__ = ["COMPILED_RUNTIMES", "READS_RUNTIMES", "cost_layers", "keys_node_reads", "prunes_dead_layers"]
 
@@ -37,7 +40,7 @@ def keys_node_reads(runtime: str) -> bool:
     return runtime in READS_RUNTIMES
 
 
-def cost_layers(space: Any, arch: Any, dataset: str, *, prune: bool = True, node_ops: bool = False,
+def cost_layers(space: SearchSpace, arch: Any, dataset: str, *, prune: bool = True, node_ops: bool = False,
                 reads: bool = False) -> list[Any]:
     """The layers a cost model sums: ``space.compiled_layers`` when the runtime removes dead code
     (``prune``), else ``space.layers``."""

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigError, LatencyTableError, MissingLatencyError
 from .tables import ArchLatencyTable, OpLatencyTable, load_arch_table, load_op_table
 from .targets import Target, load_target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 __all__ = ["SOURCES", "CostModel", "LatencyPrediction", "get_cost_model"]
 
@@ -58,7 +61,7 @@ class CostModel:
     """
 
     target: Target
-    space: Any
+    space: SearchSpace
     dataset: str
     source: str
     description: str
@@ -109,12 +112,12 @@ class CostModel:
         return out
 
 
-def _index(space: Any, arch: Any) -> int:
+def _index(space: SearchSpace, arch: Any) -> int:
     idx = space.index(arch) if hasattr(space, "index") else None
     return -1 if idx is None else int(idx)
 
 
-def _macs(space: Any, arch: Any, dataset: str) -> float:
+def _macs(space: SearchSpace, arch: Any, dataset: str) -> float:
     """MACs (millions) of ``arch``: the space's closed form or fvcore on built models, summed per
     position (:func:`edgenas.hardware.size.size_table`); any space, no per-space op list here."""
     from .size import size_table
@@ -122,7 +125,7 @@ def _macs(space: Any, arch: Any, dataset: str) -> float:
     return size_table(space, dataset)(arch)[0]
 
 
-def _measured(table: ArchLatencyTable, column: np.ndarray, space: Any, limit: int | None,
+def _measured(table: ArchLatencyTable, column: np.ndarray, space: SearchSpace, limit: int | None,
               seed: int) -> tuple[list[Any], np.ndarray]:
     ok = np.where(np.isfinite(column))[0]
     if limit is not None and limit < len(ok):

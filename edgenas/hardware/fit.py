@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import LatencyTableError
 from ._graph import cost_layers
 from .tables import OpLatencyTable, layer_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 __all__ = ["AccuracyReport", "feature_matrix", "fit_op_table", "fit_scale_intercept", "fit_with_holdout", "nnls_fit", "score"]
 
@@ -63,7 +66,7 @@ def score(predicted_ms: Sequence[float] | np.ndarray, measured_ms: Sequence[floa
                           float(np.mean(rel <= 0.10)), float(tau))
 
 
-def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str = "position",
+def feature_matrix(space: SearchSpace, archs: Sequence[Any], dataset: str, *, key: str = "position",
                    keys: Sequence[str] | None = None, prune: bool = True,
                    node_ops: bool = False, reads: bool = False) -> tuple[np.ndarray, list[str]]:
     """Count matrix (n_archs, n_keys) of op-table keys per arch.
@@ -94,7 +97,7 @@ def feature_matrix(space: Any, archs: Sequence[Any], dataset: str, *, key: str =
     return x, list(keys)
 
 
-def fit_op_table(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
+def fit_op_table(space: SearchSpace, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
                  key: str = "position", prune: bool = True, node_ops: bool = False, reads: bool = False,
                  meta: dict[str, Any] | None = None) -> OpLatencyTable:
     """Non-negative least-squares per-op table (with a constant) from whole-model latencies.
@@ -147,7 +150,7 @@ def fit_scale_intercept(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> tuple
     return float(coef[0]), float(coef[1])
 
 
-def fit_with_holdout(space: Any, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
+def fit_with_holdout(space: SearchSpace, dataset: str, archs: Sequence[Any], latency_ms: Sequence[float] | np.ndarray, *,
                      holdout: float = 0.2, seed: int | np.random.Generator | None = 0,
                      key: str = "position", prune: bool = True) -> tuple[OpLatencyTable, AccuracyReport]:
     """Fit on a random ``1 - holdout`` share and score on the rest (then refit on everything).

@@ -26,9 +26,12 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._imports import require
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 __all__ = ["arch_kernels", "export_onnx_bytes", "kernel_counts", "kernel_key", "space_kernel_counts"]
 
@@ -103,7 +106,7 @@ def export_onnx_bytes(module: Any, input_shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def arch_kernels(space: Any, arch: Any, dataset: str, *, threads: int = 1) -> Counter:
+def arch_kernels(space: SearchSpace, arch: Any, dataset: str, *, threads: int = 1) -> Counter:
     """Kernel counts of ``arch`` built for ``dataset`` at batch 1.
 
     Uses ``space.onnx_bytes`` when the space writes its ONNX graph directly (NB201: ~0.024 s per
@@ -124,7 +127,7 @@ def _counts_by_index(space_name: str, dataset: str, indices: Sequence[int], thre
     return [dict(arch_kernels(space, space.from_index(i), dataset, threads=threads)) for i in indices]
 
 
-def space_kernel_counts(space: Any, dataset: str, indices: Sequence[int] | None = None, *, workers: int = 1,
+def space_kernel_counts(space: SearchSpace, dataset: str, indices: Sequence[int] | None = None, *, workers: int = 1,
                         threads: int = 1, chunk: int = 250,
                         progress: Callable[[int, int], None] | None = None) -> list[Counter]:
     """Kernel counts of archs given by the space's benchmark index (default: all), in index order.

@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from ._host import cpu_model
 from .fit import fit_scale_intercept, score
 from .kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
 from .tables import OpLatencyTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 __all__ = ["SPACE_PREDICTION_MAX_ARCHS", "ProfileResult", "Timing", "add_space_predictions", "cpu_model", "profile_ops",
            "profile_space", "time_onnx"]
@@ -235,7 +238,7 @@ def _export(module: Any, input_shape: tuple[int, ...], path: Path) -> None:
     Path(path).write_bytes(export_onnx_bytes(module, input_shape))
 
 
-def _op_module(space: Any, layer: Any) -> Any:
+def _op_module(space: SearchSpace, layer: Any) -> Any:
     """A torch module computing one ``LayerSpec`` alone (batch 1; ``space.layer_module``); None for
     an identity, which is no node in an exported graph and so costs 0."""
     from torch import nn
@@ -249,7 +252,7 @@ def _input_shape(layer: Any) -> tuple[int, ...]:
     return (1, layer.in_shape[0]) if layer.op in ("linear", "FC") else (1, *layer.in_shape)
 
 
-def _space_layers(space: Any, dataset: str) -> list[Any]:
+def _space_layers(space: SearchSpace, dataset: str) -> list[Any]:
     """One LayerSpec per distinct shape key the space uses (one arch per op covers NB201)."""
     seen: dict[str, Any] = {}
     for tok in sorted({t for c in space.choices for t in c}):
@@ -274,7 +277,7 @@ class _OpPlan:
     copies: int = 0
 
 
-def _plan_ops(space: Any, layers: list[Any], tmp: Path, chain: int,
+def _plan_ops(space: SearchSpace, layers: list[Any], tmp: Path, chain: int,
               models: list[tuple[Path, tuple[int, ...]]], progress: Progress | None) -> list[_OpPlan]:
     """Export every op model (and chain) into ``tmp``, appending to ``models``."""
     from torch import nn
@@ -330,7 +333,7 @@ def _op_timings(plans: list[_OpPlan], timings: list[Timing]) -> dict[str, Timing
     return out
 
 
-def profile_ops(space: Any, dataset: str, *, layers: list[Any] | None = None, runs: int = 50, warmup: int = 10,
+def profile_ops(space: SearchSpace, dataset: str, *, layers: list[Any] | None = None, runs: int = 50, warmup: int = 10,
                 threads: int = 1, chain: int = 0, rounds: int = 1, progress: Progress | None = None,
                 workdir: Path | None = None) -> tuple[dict[str, Timing], Timing]:
     """Time every op (shape key) of the space.
@@ -355,7 +358,7 @@ def profile_ops(space: Any, dataset: str, *, layers: list[Any] | None = None, ru
     return _op_timings(plans, timings), timings[ov]
 
 
-def _per_op_type_calibration(space: Any, dataset: str, archs: list[Any], entries: dict[str, float],
+def _per_op_type_calibration(space: SearchSpace, dataset: str, archs: list[Any], entries: dict[str, float],
                              measured: np.ndarray, cal: slice | np.ndarray) -> tuple[dict[str, float], float]:
     """Per-op-type scale (>= 0) and constant fitted on the calibration archs.
 
@@ -415,7 +418,7 @@ def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice | np.ndarray)
     return {t: float(c) for t, c in zip(types, coef[:-1])}, float(coef[-1])
 
 
-def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration: int = 60, runs: int = 60,
+def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_calibration: int = 60, runs: int = 60,
                   warmup: int = 10, threads: int = 1, seed: int | np.random.Generator | None = 0,
                   progress: Progress | None = None, device_name: str = "cpu", statistic: str | None = None,
                   chain: int = 4, rounds: int = 3, space_predictions: bool = True,
@@ -579,11 +582,11 @@ def profile_space(space: Any, dataset: str, *, n_archs: int = 260, n_calibration
     return ProfileResult(table, dt)
 
 
-def _indexed(space: Any) -> bool:
+def _indexed(space: SearchSpace) -> bool:
     return hasattr(space, "from_index") and hasattr(space, "index") and hasattr(space, "size")
 
 
-def add_space_predictions(table: OpLatencyTable, space: Any, *, workers: int = 0,
+def add_space_predictions(table: OpLatencyTable, space: SearchSpace, *, workers: int = 0,
                           progress: Progress | None = None) -> OpLatencyTable:
     """``table`` with its kernel model's prediction of every arch of ``space`` stored
     (``kernels.space_ms``), from kernel counts computed on this host.

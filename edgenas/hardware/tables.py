@@ -52,12 +52,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import LatencyTableError
 from ._graph import cost_layers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..spaces import SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +219,7 @@ class OpLatencyTable:
     def dataset(self) -> str:
         return str(self.meta["dataset"])
 
-    def predict_many(self, space: Any, archs: Any) -> np.ndarray:
+    def predict_many(self, space: SearchSpace, archs: Any) -> np.ndarray:
         """(len(archs),) predicted ms: the kernel model when the table has one, else
         ``scale * sum of entries + intercept_ms``.
 
@@ -228,7 +231,7 @@ class OpLatencyTable:
             return self._predict_kernels(space, archs)
         return self.predict_ops(space, archs)
 
-    def _predict_kernels(self, space: Any, archs: Any) -> np.ndarray:
+    def _predict_kernels(self, space: SearchSpace, archs: Any) -> np.ndarray:
         from .kernels import arch_kernels
 
         k = self.kernels or {}
@@ -250,7 +253,7 @@ class OpLatencyTable:
             out[i] = ms
         return out
 
-    def kernel_ms(self, space: Any, arch: Any, counts: Mapping[str, int]) -> float:
+    def kernel_ms(self, space: SearchSpace, arch: Any, counts: Mapping[str, int]) -> float:
         """Kernel-model latency of ``arch`` from its kernel counts: sum of count x entry + intercept;
         the per-op prediction when a kernel type has no entry (the calibration archs never showed it)."""
         k = self.kernels or {}
@@ -262,7 +265,7 @@ class OpLatencyTable:
             return float(self.predict_ops(space, [arch])[0])
         return float(sum(entries[t] * n for t, n in counts.items()) + float(k.get("intercept_ms", 0.0)))
 
-    def _space_ms(self, space: Any) -> np.ndarray | None:
+    def _space_ms(self, space: SearchSpace) -> np.ndarray | None:
         """The stored kernel-model prediction of every arch of ``space`` by index (``kernels.space_ms``), if any."""
         pre = (self.kernels or {}).get("space_ms")
         if pre is None or pre.get("space") != getattr(space, "name", None) or not hasattr(space, "index"):
@@ -276,7 +279,7 @@ class OpLatencyTable:
                 f"{space.name} arch ({space.size})", hint="re-run `edgenas profile` or tools/add_space_predictions.py")
         return ms
 
-    def with_space_ms(self, space: Any, counts: Sequence[Mapping[str, int]], **provenance: Any) -> OpLatencyTable:
+    def with_space_ms(self, space: SearchSpace, counts: Sequence[Mapping[str, int]], **provenance: Any) -> OpLatencyTable:
         """A copy whose kernel model stores its prediction for every arch of ``space`` (``counts``:
         kernel counts in index order, :func:`edgenas.hardware.kernels.space_kernel_counts`), so
         pricing an arch is a lookup instead of kernel detection on the predicting host."""
@@ -301,7 +304,7 @@ class OpLatencyTable:
                         "re-run `edgenas profile` for trustworthy numbers", self.space, self.dataset,
                         k.get("onnxruntime_version"), k.get("cpu_model"), ort.__version__, cpu_model())
 
-    def predict_ops(self, space: Any, archs: Any) -> np.ndarray:
+    def predict_ops(self, space: SearchSpace, archs: Any) -> np.ndarray:
         """(len(archs),) per-op prediction ``scale * sum of entries + intercept_ms`` (no kernel model)."""
         from ..errors import MissingLatencyError
 
