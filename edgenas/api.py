@@ -29,6 +29,8 @@ def search(
     device: str = _D.device,
     batch_size: int | None = _D.batch_size,
     workers: int = _D.workers,
+    executor: str = _D.executor,
+    ray_address: str | None = _D.ray_address,
     proxy_resolution: int | None = _D.proxy_resolution,
     data: str | None = _D.data,
     latency_source: str = _D.latency_source,
@@ -48,6 +50,7 @@ def search(
     Args:
         targets: target names or aliases (``["jetson"]``); an arch must meet the budgets on all.
         max_latency_ms: one budget for every target, or ``{"jetson": 5, "raspi4": 30}``.
+        executor: ``"local"`` or ``"ray"`` (with ``ray_address="auto"`` or ``"HOST:PORT"``).
         out: run folder (default ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
         resume: continue the run in ``out`` without rescoring stored archs.
         on_progress: called after every candidate with a :class:`SearchProgress`.
@@ -71,7 +74,8 @@ def search(
     config = SearchConfig(
         targets=targets, space=space, dataset=dataset, max_latency_ms=max_latency_ms, max_params_m=max_params_m,
         max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations, population=population, searcher=searcher,
-        seed=seed, device=device, batch_size=batch_size, workers=workers, proxy_resolution=proxy_resolution,
+        seed=seed, device=device, batch_size=batch_size, workers=workers, executor=executor,
+        ray_address=ray_address, proxy_resolution=proxy_resolution,
         data=data, latency_source=latency_source, extra_objectives=tuple(extra_objectives), noise_seeds=noise_seeds,
         pick_top_share=pick_top_share, out=out,
     )

@@ -42,6 +42,10 @@ _D = SearchConfig()  # every option default is read from SearchConfig: the CLI a
 @click.option("--workers", type=int, default=_D.workers, show_default=True,
               help="Proxy worker processes on CPU, one torch thread each (0 = one per core, at most 8; "
                    "1 = in this process; GPU runs use 1). Changes speed, not scores.")
+@click.option("--executor", default=_D.executor, show_default=True,
+              help="Where the proxies run: local (this machine) | ray (a Ray cluster; pip install 'edgenas[ray]').")
+@click.option("--ray-address", default=_D.ray_address,
+              help="With --executor ray: auto (the running cluster) or HOST:PORT (default: a local Ray instance).")
 @click.option("--proxy-resolution", type=int, default=_D.proxy_resolution,
               help="Reduced-resolution mode: proxy inputs of N x N px instead of the dataset's "
                    "(default: the dataset's; fbnet/imagenet on CPU: 64; recorded in config.json).")

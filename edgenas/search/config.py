@@ -60,6 +60,11 @@ class SearchConfig:
         batch_size: proxy input batch (``None`` = 16 on CPU, 64 on CUDA; FBNet on CPU: 8).
         workers: proxy worker processes on CPU (``0`` = one per core, at most 8; ``1`` = in this
             process; CUDA runs use 1). Changes speed, not scores; not part of the resume check.
+            With ``executor="ray"``: Ray tasks kept in flight / 2 (``0`` = the cluster's CPUs).
+        executor: where proxies run: ``local`` (this machine) or ``ray`` (a Ray cluster; extra
+            ``edgenas[ray]``). Changes speed, not scores; not part of the resume check.
+        ray_address: ``auto`` (the running cluster), ``HOST:PORT``, or ``None`` (start a local Ray
+            instance on 127.0.0.1); only with ``executor="ray"``.
         proxy_resolution: proxy inputs of N x N px instead of the dataset's (``None`` = the
             dataset's; FBNet ImageNet on CPU: 64).
         data: proxy input data (``None`` = Gaussian noise).
@@ -88,6 +93,8 @@ class SearchConfig:
     device: str = "auto"
     batch_size: int | None = None
     workers: int = 0
+    executor: str = "local"
+    ray_address: str | None = None
     proxy_resolution: int | None = None
     data: str | None = None
     latency_source: str = "auto"
@@ -141,6 +148,14 @@ class SearchConfig:
             raise ConfigError(f"searcher {self.searcher!r} is invalid; expected one of {', '.join(SEARCHERS)}")
         if not (self.device == "auto" or self.device == "cpu" or str(self.device).startswith("cuda")):
             raise ConfigError(f"device {self.device!r} is invalid; expected auto, cpu or cuda[:i]")
+        from .executors import list_executors
+
+        if self.executor not in list_executors():
+            from ..errors import UnknownNameError
+
+            raise UnknownNameError("executor", self.executor, list_executors())
+        if self.ray_address is not None and self.executor != "ray":
+            raise ConfigError(f"ray_address={self.ray_address!r} needs executor='ray' (--executor ray)")
         for o in self.extra_objectives:
             if o not in ("macs_m", "params_m"):
                 raise ConfigError(f"extra objective {o!r} is unknown; expected macs_m or params_m")
@@ -250,7 +265,9 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     if resolution is None and not on_gpu:
         resolution = space.cpu_proxy_resolution.get(dataset)
     workers = config.workers
-    if on_gpu:
+    if config.executor != "local":
+        pass  # the executor decides (Ray: 0 = the cluster's CPUs)
+    elif on_gpu:
         workers = 1  # one device, one process
     elif workers == 0:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

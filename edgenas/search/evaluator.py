@@ -229,7 +229,9 @@ class SearchContext:
             cost = self.cost(arch)
             cand = Candidate(
                 arch=self.space.format(arch), index=self.space.index(arch), iso_key=key,
-                score=combine_scores(self.scorer, raw.values, self._reference), raw_scores=dict(raw.values),
+                score=combine_scores(self.scorer, raw.values, self._reference),
+                # in the scorer's order: a store read back (resume) sorts keys, the output must not
+                raw_scores={c: raw.values.get(c) for c in self.scorer.components},
                 latency_ms=dict(cost.latency_ms), latency_source=dict(cost.latency_source),
                 macs_m=cost.macs_m, params_m=cost.params_m, seconds=raw.seconds,
                 order=len(self.candidates), reused=reused,

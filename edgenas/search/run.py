@@ -100,7 +100,8 @@ def run_search(
     else:
         scorer = ProxyScorer(space=space, dataset=dataset, proxy=config.proxy, seed=config.seed,
                              device=device, batch_size=config.batch_size, data=config.data,
-                             resolution=config.proxy_resolution, workers=config.workers)
+                             resolution=config.proxy_resolution, workers=config.workers,
+                             executor=config.executor, ray_address=config.ray_address)
     warm = getattr(scorer, "warm", None)
     if warm is not None:
         warm()  # worker start-up overlaps with pricing the space below
@@ -203,7 +204,7 @@ def _fingerprint(config: SearchConfig) -> dict[str, Any]:
     """What a resumed run must share with the stored one: everything that changes scores or the
     search, not speed (device, workers) nor what is only read off the scores (noise, pick)."""
     out = {k: v for k, v in config_dict(config).items()
-           if k not in ("device", "out", "workers", "noise_seeds", "pick_top_share")
+           if k not in ("device", "out", "workers", "executor", "ray_address", "noise_seeds", "pick_top_share")
            # only when set, so runs stored before these options existed still resume
            and not (k == "proxy_resolution" and v is None)}
     out["cost_source"] = out.pop("latency_source")  # the stored runs' name of the field

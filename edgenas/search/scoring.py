@@ -20,26 +20,17 @@ import json
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import ConfigError, ProxyError, UnknownNameError
 from ..spaces import Arch, SearchSpace
+from .executors import RawScore, _finite, _score_one, get_executor
 
 __all__ = ["ProxyScorer", "RawScore", "Scorer", "combine_scores", "known_proxies", "proxy_key"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RawScore:
-    """Raw proxy values of one arch; ``None`` marks a failed proxy (worst score)."""
-
-    values: Mapping[str, float | None]
-    seconds: float
-    n_warnings: int = 0
 
 
 class Scorer(Protocol):
@@ -92,14 +83,6 @@ def proxy_key(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _finite(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def combine_scores(
     scorer: Scorer, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray] | None
 ) -> float:
@@ -138,6 +121,7 @@ class ProxyScorer:
     def __init__(
         self, *, space: SearchSpace, dataset: str, proxy: str, seed: int, device: str = "cpu",
         batch_size: int = 64, data: str | None = None, resolution: int | None = None, workers: int = 1,
+        executor: str = "local", ray_address: str | None = None,
     ) -> None:
         singles, ensembles = known_proxies()
         if proxy in ensembles:
@@ -164,10 +148,12 @@ class ProxyScorer:
         }
         if resolution is not None:  # absent otherwise: store keys of earlier runs stay valid
             self.config["resolution"] = int(resolution)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers={workers!r} is invalid; expected a positive integer")
-        self.workers = workers if not str(device).startswith("cuda") else 1
-        self._pool: Any = None
+        least = 1 if executor == "local" else 0  # Ray: 0 = as many tasks as the cluster has CPUs
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < least:
+            raise ConfigError(f"workers={workers!r} is invalid; expected an integer >= {least}")
+        self.workers = workers if not str(device).startswith("cuda") or executor != "local" else 1
+        self.executor_name = executor
+        self._executor = get_executor(executor, workers=self.workers, address=ray_address)
 
     def _job(self) -> dict[str, Any]:
         """What a worker needs to score archs exactly as this scorer does (picklable)."""
@@ -187,80 +173,26 @@ class ProxyScorer:
         job = self._job()
         if seed is not None:
             job["seed"] = int(seed)
-        if self.workers == 1 or len(archs) < 2:
-            for i, a in enumerate(archs):
+        if self.executor_name == "local" and (self.workers == 1 or len(archs) < 2):
+            for i, a in enumerate(archs):  # in this process, no string round trip
                 yield i, _score_one(job, a, space=self.space)
             return
-        from concurrent.futures import as_completed
-
-        pool = self._executor()
-        futures = {pool.submit(_score_in_worker, job, self.space.format(a)): i for i, a in enumerate(archs)}
-        try:
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+        yield from self._executor.map_unordered(job, [self.space.format(a) for a in archs])
 
     def warm(self) -> None:
-        """Start the worker processes now and let them import the proxy engine, so that start-up
-        overlaps with whatever the caller does before the first score (pricing the space)."""
-        if self.workers > 1:
-            pool = self._executor()
-            for _ in range(self.workers):
-                pool.submit(_warm_worker)
-
-    def _executor(self) -> Any:
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # spawn: a forked child inherits torch's thread pools in an undefined state
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker)
-        return self._pool
+        """Start the workers now (and let them import the proxy engine), so that start-up overlaps
+        with whatever the caller does before the first score (pricing the space)."""
+        self._executor.warm()
 
     def close(self) -> None:
-        """Stop the worker processes (if any); the scorer can still be used afterwards."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the workers (if any); the scorer can still be used afterwards."""
+        self._executor.close()
 
     def combine(self, raw: Mapping[str, float | None], reference: Mapping[str, np.ndarray]) -> float:
         from ..proxies.ensemble import ensemble_score
 
         cand = {c: (-math.inf if raw.get(c) is None else float(raw[c])) for c in self.components}
         return float(ensemble_score(self.proxy, cand, reference))
-
-
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _warm_worker() -> None:
-    from ..proxies import engine  # noqa: F401  (the import is the slow part of a worker's first task)
-
-
-def _score_in_worker(job: dict[str, Any], arch: str) -> RawScore:
-    from ..spaces import get_space
-
-    space = get_space(job["space"])  # 0.01 ms: nothing worth caching per process
-    return _score_one(job, space.parse(arch), space=space)
-
-
-def _score_one(job: Mapping[str, Any], arch: Arch, *, space: SearchSpace) -> RawScore:
-    from ..proxies.engine import WORST_SCORE, score_archs
-
-    (r,) = score_archs(space, [arch], job["dataset"], list(job["components"]), seed=job["seed"],
-                       device=job["device"], batch_size=job["batch_size"], data=job["data"],
-                       resolution=job["resolution"])
-    # the engine marks a failed proxy with WORST_SCORE; keep it as a failure (None), not as a
-    # huge finite number that would squash NSGA-II's crowding distances
-    return RawScore({c: (None if (v := _finite(r.scores.get(c))) is None or v <= WORST_SCORE else v)
-                     for c in job["components"]},
-                    float(sum(r.seconds.values())), int(r.n_warnings))
 
 
 class TableScorer:
