@@ -33,6 +33,7 @@ def search(
     ray_address: str | None = _D.ray_address,
     proxy_resolution: int | None = _D.proxy_resolution,
     data: str | None = _D.data,
+    score_table: str | None = _D.score_table,
     latency_source: str = _D.latency_source,
     extra_objectives: Sequence[str] = _D.extra_objectives,
     noise_seeds: int = _D.noise_seeds,
@@ -76,7 +77,7 @@ def search(
         max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations, population=population, searcher=searcher,
         seed=seed, device=device, batch_size=batch_size, workers=workers, executor=executor,
         ray_address=ray_address, proxy_resolution=proxy_resolution,
-        data=data, latency_source=latency_source, extra_objectives=tuple(extra_objectives), noise_seeds=noise_seeds,
+        data=data, score_table=score_table, latency_source=latency_source, extra_objectives=tuple(extra_objectives), noise_seeds=noise_seeds,
         pick_top_share=pick_top_share, out=out,
     )
     return run_search(config, resume=resume, on_progress=on_progress, on_candidate=on_candidate)

@@ -129,13 +129,24 @@ def list_cmd(as_json: bool) -> None:
                    "dataset's (e.g. 64 for fbnet/imagenet on CPU; see README 'FBNet space').")
 @click.option("--data", "data_path", default=None, type=click.Path(path_type=Path),
               help="Real images (.npy/.npz array or image folder) instead of Gaussian inputs.")
+@click.option("--all", "whole_space", is_flag=True,
+              help="Score every isomorphism class of the space (enumerable spaces, e.g. nb201) and write a score "
+                   "table to --out (CSV, .gz compresses) that `edgenas search --score-table` reads; resumable.")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="With --all: the score table to write.")
+@click.option("--executor", default="local", show_default=True, help="With --all: local | ray.")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="With --all: worker processes (local: 0 = one per core) or Ray tasks in flight (0 = two per CPU).")
+@click.option("--ray-address", default=None, help="With --executor ray: auto or HOST:PORT (default: a local instance).")
 @json_option
 def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, dataset: str | None,
               proxy_names: str, seed: int, device: str, batch_size: int, resolution: int | None,
-              data_path: Path | None, as_json: bool) -> None:
+              data_path: Path | None, whole_space: bool, out_path: Path | None, executor: str, workers: int,
+              ray_address: str | None, as_json: bool) -> None:
     """Score ARCH... (arch strings or benchmark indices) with training-free proxies.
 
     Ensemble recipes (e.g. vkdnw_agg) are ranks *within the archs given*: score a population.
+    With --all, every class of the space is scored into a table that searches reuse by lookup.
     """
     import numpy as np
 
@@ -146,6 +157,11 @@ def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, 
     if resolution is not None:
         check_resolution(resolution)
     names, singles, ensembles = split_names(proxy_names)
+    if whole_space:
+        _score_all(space, ds, singles, out_path, archs or archs_file, seed=seed, device=device,
+                   batch_size=batch_size, data=None if data_path is None else str(data_path), resolution=resolution,
+                   executor=executor, workers=workers, ray_address=ray_address, as_json=as_json)
+        return
     parsed = read_archs(space, archs, archs_file)
     results = score_archs(space, parsed, ds, singles, seed=seed, device=device, batch_size=batch_size,
                           data=None if data_path is None else str(data_path), resolution=resolution)
@@ -190,3 +206,36 @@ def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, 
                   *(f"{rec['scores'][n]:.6g}" for n in names),
                   f"{sum(v for k, v in rec['seconds'].items() if k not in ensembles):.3f}")
     console().print(t)
+
+
+def _score_all(space: Any, dataset: str, components: list[str], out: Path | None, archs_given: Any, *,
+               as_json: bool, workers: int, device: str, **kw: Any) -> None:
+    import os
+
+    from ..errors import ConfigError
+    from ..search.executors import list_executors
+    from ..search.score_table import score_space
+
+    if out is None:
+        raise ConfigError("--all needs --out FILE (the score table to write, e.g. nb201_cifar10_scores.csv.gz)")
+    if archs_given:
+        raise ConfigError("--all scores the whole space; expected no ARCH arguments or --archs-file with it")
+    if kw["executor"] not in list_executors():
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("executor", kw["executor"], list_executors())
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if kw["executor"] == "local":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = 1 if device.startswith("cuda") else (workers or max(1, min(8, cores)))
+    res = score_space(space, dataset, components, out, device=device, workers=workers, **kw)
+    doc = {"out": str(res.out), "classes": res.n_classes, "scored": res.n_scored, "reused": res.n_reused,
+           "rows": res.n_rows, "components": components}
+    if as_json:
+        echo_json(doc)
+    else:
+        click.echo(f"wrote {res.out}: {res.n_rows:,} archs ({res.n_classes:,} classes; {res.n_scored:,} scored now, "
+                   f"{res.n_reused:,} from the journal); search with --score-table {res.out}")

@@ -51,6 +51,8 @@ _D = SearchConfig()  # every option default is read from SearchConfig: the CLI a
                    "(default: the dataset's; fbnet/imagenet on CPU: 64; recorded in config.json).")
 @click.option("--data", default=_D.data,
               help="Proxy inputs from your data (.npy/.npz array or image folder) instead of Gaussian noise.")
+@click.option("--score-table", default=_D.score_table,
+              help="Look proxy scores up in a whole-space table (edgenas proxies score --all) instead of computing them.")
 @click.option("--latency-source", default=_D.latency_source, show_default=True,
               help="auto | lookup | lut | flops, as in `edgenas cost --source`: auto = measured lookup where the "
                    "target has a per-arch table; lut = per-op model fitted on the measured archs (use it for a "

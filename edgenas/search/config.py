@@ -60,7 +60,7 @@ class SearchConfig:
         batch_size: proxy input batch (``None`` = 16 on CPU, 64 on CUDA; FBNet on CPU: 8).
         workers: proxy worker processes on CPU (``0`` = one per core, at most 8; ``1`` = in this
             process; CUDA runs use 1). Changes speed, not scores; not part of the resume check.
-            With ``executor="ray"``: Ray tasks kept in flight / 2 (``0`` = the cluster's CPUs).
+            With ``executor="ray"``: Ray tasks in flight (``0`` = two per cluster CPU).
         executor: where proxies run: ``local`` (this machine) or ``ray`` (a Ray cluster; extra
             ``edgenas[ray]``). Changes speed, not scores; not part of the resume check.
         ray_address: ``auto`` (the running cluster), ``HOST:PORT``, or ``None`` (start a local Ray
@@ -68,6 +68,8 @@ class SearchConfig:
         proxy_resolution: proxy inputs of N x N px instead of the dataset's (``None`` = the
             dataset's; FBNet ImageNet on CPU: 64).
         data: proxy input data (``None`` = Gaussian noise).
+        score_table: a whole-space score table (``edgenas proxies score --all``): proxy scores are
+            looked up there instead of computed (``None`` = compute them).
         latency_source: ``auto``, ``lookup``, ``lut`` or ``flops`` (as ``edgenas cost --source``).
         extra_objectives: also minimise ``"macs_m"`` and/or ``"params_m"``.
         noise_seeds: the best front members are scored again with this many other init seeds
@@ -97,6 +99,7 @@ class SearchConfig:
     ray_address: str | None = None
     proxy_resolution: int | None = None
     data: str | None = None
+    score_table: str | None = None
     latency_source: str = "auto"
     extra_objectives: tuple[str, ...] = ()
     noise_seeds: int = 2

@@ -195,7 +195,7 @@ class RayExecutor:
     def __init__(self, *, address: str | None = None, workers: int = 0, num_cpus: float = 1.0,
                  tasks_per_gpu: int = 4, batch: int = RAY_BATCH, **_: Any) -> None:
         self.address = address
-        self.workers = workers  # 0 = as many tasks in flight as the cluster has CPUs
+        self.workers = workers  # tasks in flight; 0 = two per cluster CPU
         self.num_cpus = num_cpus
         self.tasks_per_gpu = tasks_per_gpu
         self.batch = batch
@@ -238,7 +238,8 @@ class RayExecutor:
         job_ref = ray.put(dict(job))  # shipped once per call, not once per task
         batches = [list(range(i, min(i + self.batch, len(archs)))) for i in range(0, len(archs), self.batch)]
         pending: dict[Any, list[int]] = {}
-        limit = self.workers * 2 if self.workers else len(batches)  # backpressure: a bounded queue
+        # backpressure: at most `workers` tasks in flight (0: two per cluster CPU, for load balance)
+        limit = self.workers or max(1, 2 * int(ray.cluster_resources().get("CPU", 1)))
         todo = iter(batches)
         try:
             while True:

@@ -95,6 +95,12 @@ def run_search(
         config = replace(config, targets=tuple(targets))
     config = resolve_config(config, canonical_targets=tuple(targets))
     device = config.device
+    if scorer is None and config.score_table is not None:
+        from .scoring import TableScorer, known_proxies
+
+        ensemble = config.proxy if config.proxy in known_proxies()[1] else None
+        scorer = TableScorer(space=space, path=config.score_table, ensemble=ensemble,
+                             columns=() if ensemble else (config.proxy,))
     if scorer is not None:
         config = replace(config, proxy=scorer.proxy)
     else:

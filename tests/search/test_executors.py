@@ -69,6 +69,10 @@ def cluster(tmp_path_factory):
     ray_cli = Path(sys.executable).parent / "ray"
     temp = Path(tempfile.mkdtemp(prefix="enr", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     port = _free_port()
+    # a test cluster on 127.0.0.1 without Ray's token auth (newer Ray keeps the token under $HOME,
+    # which other tests point elsewhere); the drivers of these tests inherit the setting
+    old_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     subprocess.run([str(ray_cli), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
                     "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
                    check=True, capture_output=True, timeout=120)
@@ -89,6 +93,10 @@ def cluster(tmp_path_factory):
                 except OSError:
                     pass
         shutil.rmtree(temp, ignore_errors=True)
+        if old_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = old_mode
 
 
 def test_ray_scores_equal_local_scores(cluster) -> None:

@@ -153,3 +153,33 @@ def test_toy_space_scored_costed_searched_exported(toy: SearchSpace, tmp_path: P
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     out = sess.run(None, {sess.get_inputs()[0].name: np.random.default_rng(0).normal(size=(1, 3, 8, 8)).astype("f4")})
     assert out[0].shape == (1, 4)
+
+
+def test_whole_space_score_table_resumes_and_feeds_a_search(toy: SearchSpace, tmp_path: Path) -> None:
+    table = tmp_path / "toy_scores.csv.gz"
+    cmd = ["proxies", "score", "--all", "--space", "toy", "--dataset", "tiny", "--proxy", "synflow,params",
+           "--batch-size", "4", "--workers", "1", "--out", str(table), "--json"]
+    r = CliRunner().invoke(cli, cmd)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["classes"], doc["scored"], doc["reused"], doc["rows"]) == (27, 27, 0, 27)
+    first = table.read_bytes()
+    # as after kill -9: the table gone, the journal cut after 10 scores with a torn last line
+    journal = tmp_path / "toy_scores.csv.gz.journal.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:11]) + "\n" + lines[11][:20])
+    table.unlink()
+    doc = json.loads(CliRunner().invoke(cli, cmd).stdout)
+    assert (doc["scored"], doc["reused"]) == (17, 10)
+    assert table.read_bytes() == first
+
+    live = edgenas.search(targets=["toybox"], space="toy", dataset="tiny", proxy="synflow", latency_source="flops",
+                          evaluations=10, population=4, workers=1, noise_seeds=0, batch_size=4,
+                          out=str(tmp_path / "live"))
+    looked_up = edgenas.search(targets=["toybox"], space="toy", dataset="tiny", proxy="synflow",
+                               latency_source="flops", evaluations=10, population=4, workers=1, noise_seeds=0,
+                               batch_size=4, score_table=str(table), out=str(tmp_path / "table"))
+    assert [c.arch for c in looked_up.front] == [c.arch for c in live.front]
+    assert [c.score for c in looked_up.candidates] == [c.score for c in live.candidates]
+    bad = CliRunner().invoke(cli, ["proxies", "score", "--all", "--space", "toy", "--dataset", "tiny", "0"])
+    assert bad.exit_code == 2 and "--out" in bad.output
