@@ -72,6 +72,9 @@ def resolve_candidates(
         if not path.is_file():
             raise ConfigError(f"run directory {source!r} has no pareto.json; expected the output of 'edgenas search'")
     if not path.is_file():
+        if "/" in source or source.endswith(".json"):  # meant as a path: arch strings have no '/'
+            raise ConfigError(f"run folder or pareto.json {source!r} not found; expected the --out folder of "
+                              "'edgenas search', a pareto.json, or an arch string / index")
         if rank is not None or all_members:
             raise ConfigError("--rank/--all select members of a pareto.json; an arch argument exports one arch")
         arch = space.parse(source)

@@ -86,6 +86,23 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when its parent dies (kill -9 of a search leaves no orphan scoring on)."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="edgenas-parent-watch", daemon=True).start()
 
 
 def _warm_worker() -> None:

@@ -63,6 +63,7 @@ class CandidateStore:
     def __init__(self, path: Path, *, key: tuple[str, str, str, int, str]) -> None:
         self.path = Path(path)
         self.key = key
+        self._lock = _lock_run(self.path)
         # isolation_level=None: autocommit; every insert is its own durable transaction
         self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -132,6 +133,36 @@ class CandidateStore:
         except sqlite3.Error:  # pragma: no cover - a busy checkpoint is harmless
             pass
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
+
+
+def _lock_run(store: Path) -> Any:
+    """An exclusive lock on the run folder for this process (``<store>.lock``, flock: released by
+    the kernel when the process dies, so a kill -9 never leaves a stale lock).
+
+    Raises:
+        ConfigError: another live process holds the run (naming its pid).
+    """
+    import fcntl
+    import os
+
+    store.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(store.with_name(store.name + ".lock"), "a+")  # noqa: SIM115 - held until close()
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise ConfigError(f"run folder {str(store.parent)!r} is in use by another edgenas process (pid {holder}); "
+                          "expected one search per folder: wait for it, stop it, or use another --out") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
 
 
 def check_writable(folder: Path) -> None:

@@ -136,3 +136,14 @@ def test_export_default_is_the_searchs_pick(tmp_path):
     assert model["arch"] == BEST and (tmp_path / "p" / "pick" / "model.onnx").is_file()
     res = run("export", str(run_dir), "--rank", "1", "--out", str(tmp_path / "r1"), "--json")
     assert json.loads(res.stdout)["models"][0]["arch"] == SMALL
+
+
+def test_missing_run_folder_is_named_as_such(tmp_path):
+    from click.testing import CliRunner
+
+    from edgenas.cli import cli
+
+    for src in (str(tmp_path / "does-not-exist"), "runs/does-not-exist", "nowhere/pareto.json"):
+        r = CliRunner().invoke(cli, ["export", src, "--all", "--out", str(tmp_path / "e")])
+        assert r.exit_code == 2 and "not found" in r.output and "malformed" not in r.output, r.output
+        assert not (tmp_path / "e").exists()
