@@ -175,10 +175,12 @@ def _reference_output(model_path: Path, meta: dict[str, str], x: Any) -> tuple[A
 
 
 def _ssh_cmd(host: str, options: tuple[str, ...], connect_timeout: int) -> list[str]:
+    if not host or host.startswith("-") or any(c.isspace() for c in host):
+        raise ValidationError(f"--host {host!r} is invalid; expected USER@HOST or HOST (no leading '-', no spaces)")
     cmd = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
     for o in options:
         cmd += ["-o", o]
-    return [*cmd, host]
+    return [*cmd, "--", host]  # "--": the host (and the command after it) is never read as an option
 
 
 def _scp_cmd(options: tuple[str, ...], connect_timeout: int) -> list[str]:
@@ -223,7 +225,9 @@ def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], 
     rdir = proc.stdout.strip().splitlines()[-1]
     try:
         runner = Path(device_runner.__file__)
-        _check(_run([*scp, str(model), str(runner), str(input_npy), *map(str, extra_files), f"{host}:{rdir}/"],
+        # "--" and absolute paths: a file named "-oProxyCommand=..." is a file, never an option
+        local = [str(Path(p).resolve()) for p in (model, runner, input_npy, *extra_files)]
+        _check(_run([*scp, "--", *local, f"{host}:{rdir}/"],
                     host=host,
                     what="copying the model", timeout=step + 120.0), host, "copying the model")
         q = shlex.quote
@@ -236,7 +240,7 @@ def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], 
             last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
             raise ValidationError(f"device runner failed on {host}: {last}")
         with tempfile.TemporaryDirectory(prefix="edgenas-fetch-") as tmp:
-            _check(_run([*scp, f"{host}:{rdir}/result.json", tmp + "/"], host=host, what="fetching the result",
+            _check(_run([*scp, "--", f"{host}:{rdir}/result.json", tmp + "/"], host=host, what="fetching the result",
                         timeout=step), host, "fetching the result")
             return json.loads((Path(tmp) / "result.json").read_text())
     finally:

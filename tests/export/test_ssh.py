@@ -108,3 +108,46 @@ def test_unreachable_host_fails_fast(onnx_model):
                        ssh_options=(f"Port={_free_port()}", "StrictHostKeyChecking=no",
                                     "UserKnownHostsFile=/dev/null"), timeout=30)
     assert time.monotonic() - t0 < 30
+
+
+def test_host_and_paths_never_reach_ssh_or_scp_as_options(tmp_path, monkeypatch):
+    """Stand-in ssh/scp on PATH log their argv: '--' precedes the host and the copied files, local
+    paths are absolute, and a host that looks like an option is refused before anything runs."""
+    import json as _json
+    import os
+    import stat
+    import sys as _sys
+    from pathlib import Path
+
+    from edgenas.errors import ValidationError
+    from edgenas.export.validate import run_remote
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv.jsonl"
+    for name in ("ssh", "scp"):
+        script = bin_dir / name
+        script.write_text(f"#!{_sys.executable}\nimport json, sys\n"
+                          f"open({str(log)!r}, 'a').write(json.dumps(sys.argv) + '\\n')\n"
+                          "print('/tmp/edgenas-validate-x') if sys.argv[0].endswith('ssh') else None\n"
+                          "sys.exit(0 if sys.argv[0].endswith('ssh') else 1)\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "-oProxyCommand=touch pwned.onnx"
+    evil.write_bytes(b"x")
+    (tmp_path / "in.npy").write_bytes(b"x")
+    with pytest.raises(ValidationError):
+        run_remote("user@board", Path("-oProxyCommand=touch pwned.onnx"), Path("in.npy"), [])
+    calls = [_json.loads(line) for line in log.read_text().splitlines()]
+    scp = next(c for c in calls if c[0].endswith("scp"))
+    after = scp[scp.index("--") + 1:]
+    assert after[-1] == "user@board:/tmp/edgenas-validate-x/" and all(a.startswith("/") for a in after[:-1])
+    for c in calls:
+        if c[0].endswith("ssh"):
+            assert c[c.index("--") + 1] == "user@board"
+    assert not (tmp_path / "pwned.onnx").exists()
+    n = len(calls)
+    with pytest.raises(ValidationError, match="--host '-oProxyCommand=x' is invalid"):
+        run_remote("-oProxyCommand=x", evil, Path("in.npy"), [])
+    assert len(log.read_text().splitlines()) == n  # refused before any ssh/scp ran
