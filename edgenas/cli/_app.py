@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "targets": "edgenas.cli.targets_cmd:targets",
     "cost": "edgenas.cli.cost_cmd:cost",
     "profile": "edgenas.cli.profile_cmd:profile",
+    "fit": "edgenas.cli.fit_cmd:fit",
     "search": "edgenas.cli.search_cmd:search",
     "export": "edgenas.cli.export_cmd:export",
     "validate": "edgenas.cli.validate_cmd:validate",
