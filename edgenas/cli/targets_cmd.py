@@ -20,7 +20,7 @@ def targets(as_json: bool) -> None:
             "precision": t.precision, "batch_size": t.batch_size, "threads": t.threads,
             "spaces": list(t.spaces),
             "tables": [{"space": r.space, "dataset": r.dataset, "kind": r.kind, "file": r.file.name,
-                        "column": r.column, "present": r.exists} for r in t.tables],
+                        "column": r.column, "present": r.exists, "fit": _fit_report(r)} for r in t.tables],
             "provenance": t.provenance,
             "profile_hint": t.profile_hint or None,
         })
@@ -33,8 +33,32 @@ def targets(as_json: bool) -> None:
     for col in ("name", "aliases", "device", "runtime", "batch", "covers"):
         tab.add_column(col)
     for r in rows:
-        covers = ", ".join(sorted({f"{x['space']}/{x['dataset']}" for x in r["tables"] if x["present"]}))
+        covers = ", ".join(sorted(
+            f"{x['space']}/{x['dataset']}" + (f" (fit: {x['fit']['method']}, held-out ±10 % "
+                                              f"{100 * x['fit']['within_10']:.0f} %)" if x["fit"] else "")
+            for x in r["tables"] if x["present"]))
         if not covers:
             covers = f"[yellow]no table - {r['profile_hint'] or 'run edgenas profile'}[/yellow]"
         tab.add_row(r["name"], ", ".join(r["aliases"]), r["device"], r["runtime"], str(r["batch_size"]), covers)
     console().print(tab)
+
+
+def _fit_report(ref: object) -> dict | None:
+    """The cross-validated error stored by `edgenas fit` in a table's header, if any."""
+    import json
+
+    path = ref.file  # type: ignore[attr-defined]
+    try:
+        if ref.kind == "arch":  # type: ignore[attr-defined]
+            with path.open() as fh:
+                meta = json.loads(fh.readline()[2:]).get("columns", {}).get(ref.column, {})  # type: ignore[attr-defined]
+        elif path.stat().st_size < 2_000_000:
+            meta = json.loads(path.read_text())  # op tables keep their metadata at the top level
+        else:
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    method, cv = meta.get("method"), meta.get("cv")
+    if not isinstance(cv, dict) or method not in cv:
+        return None
+    return {"method": method, "n_measured": meta.get("n_measured"), **cv[method]}

@@ -44,7 +44,9 @@ def test_fit_makes_a_target_that_prices_the_space(tmp_path):
     ms = json.loads(out.stdout)[0]["latency_ms"]
     assert ms == pytest.approx(0.3 + 0.02 * sizes(arch)[0], rel=0.05)
     listed = json.loads(CliRunner().invoke(cli, ["targets", "--json"]).stdout)
-    assert any(t["name"] == "myboard" for t in listed)
+    (mine,) = [t for t in listed if t["name"] == "myboard"]
+    assert mine["tables"][0]["fit"]["method"] == "macs" and mine["tables"][0]["fit"]["within_10"] >= 0.9
+    assert CliRunner().invoke(cli, ["targets"]).exit_code == 0
     again = CliRunner().invoke(cli, ["fit", "--measurements", str(path), "--target", "myboard"])
     assert again.exit_code == 2 and "--force" in again.output
     assert CliRunner().invoke(cli, ["fit", "--measurements", str(path), "--target", "myboard", "--force"]).exit_code == 0
