@@ -23,6 +23,9 @@ from ._common import console, echo_json, json_option
               help="Warm-up runs (trtexec: milliseconds).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Intra-op threads (default: target's, else 1).")
 @click.option("--host", default=None, help="USER@HOST: run on this device over SSH (BatchMode; keys must be set up).")
+@click.option("--here", is_flag=True,
+              help="This machine is the target (e.g. run on the Jetson itself); needed for a target other than cpu "
+                   "without --host.")
 @click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")
 @click.option("--remote-python", default="python3", show_default=True, help="Python on the device.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True,
@@ -36,8 +39,8 @@ from ._common import console, echo_json, json_option
               show_default=True)
 @json_option
 def validate(model: Path, target: str, runtime: str, precision: str, runs: int, warmup: int, threads: int | None,
-             host: str | None, ssh_options: tuple[str, ...], remote_python: str, timeout: float, seed: int,
-             paired: bool | None, out_file: Path, as_json: bool) -> None:
+             host: str | None, here: bool, ssh_options: tuple[str, ...], remote_python: str, timeout: float,
+             seed: int, paired: bool | None, out_file: Path, as_json: bool) -> None:
     """Measure MODEL (a .onnx file or an export directory) and write validation.json.
 
     Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
@@ -46,6 +49,7 @@ def validate(model: Path, target: str, runtime: str, precision: str, runs: int, 
     from ..export.validate import collect_models, validate_model
 
     check_output_file(out_file)  # before any measurement: never replace /dev/null or a folder
+    _check_where(target, host, here)
     results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
                               host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
                               timeout=timeout, precision=precision, paired=paired).to_dict()
@@ -96,3 +100,19 @@ def _report(results: list[dict], out_file: Path) -> None:
     if noisy:  # a CV above 10 % means something else is using the device (or thermals): re-run before trusting
         con.print(f"[yellow]warning:[/] {len(noisy)} model(s) with coefficient of variation > 10 %: noisy device")
     con.print(f"wrote {out_file}")
+
+
+#: targets that are this machine by definition (their tables are profiled here)
+HOST_TARGETS = ("cpu",)
+
+
+def _check_where(target: str, host: str | None, here: bool) -> None:
+    """Refuse to time a model on this machine against another device's predictions: the comparison
+    would say nothing about either (a TX2 table against this CPU read as +190 %)."""
+    from ..errors import ConfigError
+    from ..hardware.targets import load_target
+
+    t = load_target(target)
+    if host is None and not here and t.name not in HOST_TARGETS:
+        raise ConfigError(f"target {t.name!r} ({t.device}) is not this machine; expected --host USER@BOARD to time "
+                          "it there, --here when running on that device, or --target cpu for this machine")

@@ -149,3 +149,9 @@ def test_out_that_is_not_a_regular_file_is_refused_before_measuring(export_dir, 
     import stat
 
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_another_devices_target_without_host_is_refused(export_dir, tmp_path):
+    res = run("validate", str(export_dir), "--target", "jetson", "--runs", "2", "--out", str(tmp_path / "v.json"))
+    assert res.exit_code == 2 and "'jetson-tx2' (NVIDIA Jetson TX2" in res.output and "--host" in res.output
+    assert res.output.count("\n") == 1 and not (tmp_path / "v.json").exists()
