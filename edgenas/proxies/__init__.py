@@ -29,6 +29,7 @@ _BUILTIN = (
     "naswot",
     "ntk_cond",
     "params",
+    "prior",
     "sed",
     "snip",
     "synflow",

@@ -24,7 +24,12 @@ Recipes (``list_ensembles()``):
 * ``edgenas_fast`` (ours): log ranks of flops, az_expressivity, az_trainability and sed: the
   cheap part of ``vkdnw_agg`` (one forward + backward) with sed in place of jacov/VKDNW, for CPU
   searches where the Jacobian-based proxies are too slow.
-* ``edgenas_prior`` (ours, the search default on NB201): ``edgenas_fast`` plus log rank(params),
+* ``edgenas_transfer`` (ours, the search default on NB201): not a rank aggregation but the space's
+  linear accuracy prior (:mod:`edgenas.proxies.prior`): ``structure_prior`` (topology) plus
+  weighted FLOPs, params, AZ expressivity and trainability, sed and log synflow, weights fitted by
+  ridge regression on 1,000 trained CIFAR-10 archs; the other datasets are held out
+  (docs/benchmarks.md, "Search picks").
+* ``edgenas_prior`` (ours, the default before a space has a prior): ``edgenas_fast`` plus log rank(params),
   with the data-free evidence weighted up: weights 1 (flops), 2 (params), 1, 1 (AZ expressivity,
   trainability), 2 (sed). Size and topology rank archs the same way on every dataset, while the
   init-statistics terms are noisy at the top of a budget-limited ranking; the weights were chosen
@@ -54,7 +59,7 @@ __all__ = [
     "list_ensembles",
 ]
 
-Aggregation = Literal["log_rank", "log_rank_over_n", "rank_sum"]
+Aggregation = Literal["log_rank", "log_rank_over_n", "rank_sum", "linear"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class EnsembleRecipe:
         description: one line for ``edgenas proxies list``.
         reference: where the recipe comes from.
         weights: one positive weight per component multiplying its term (empty = all 1).
+        prior: ``linear`` only: the packaged prior file (``edgenas/spaces/data/``) whose terms
+            weight the components; the first component is ``structure_prior``.
     """
 
     name: str
@@ -77,8 +84,11 @@ class EnsembleRecipe:
     description: str = ""
     reference: str = ""
     weights: tuple[float, ...] = ()
+    prior: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.aggregation == "linear") != (self.prior is not None):
+            raise ProxyError(f"ensemble {self.name!r}: a prior file goes with aggregation 'linear' only")
         if self.weights and (len(self.weights) != len(self.components) or min(self.weights) <= 0):
             raise ProxyError(f"ensemble {self.name!r}: expected one positive weight per component, "
                              f"got {self.weights!r} for {len(self.components)} components")
@@ -123,6 +133,12 @@ for _r in (
         "ours, search default: edgenas_fast plus params, size and topology weighted 2x (weights 1,2,1,1,2)",
         "edgenas", weights=(1.0, 2.0, 1.0, 1.0, 2.0),
     ),
+    EnsembleRecipe(
+        "edgenas_transfer",
+        ("structure_prior", "flops", "params", "az_expressivity", "az_trainability", "sed", "synflow"), "linear",
+        "ours, NB201 default: linear prior over topology and proxies, fitted on 1,000 trained CIFAR-10 archs",
+        "edgenas (edgenas/spaces/data/nb201_prior.json)", prior="nb201_prior.json",
+    ),
 ):
     ENSEMBLES.add(_r.name, _r)
 
@@ -150,6 +166,17 @@ def _clean_column(name: str, values: np.ndarray) -> np.ndarray:
         return v
     floor = float(v[finite].min()) if finite.any() else 0.0
     return np.where(finite, v, floor)
+
+
+def _linear(recipe: EnsembleRecipe, values: Mapping[str, float]) -> float:
+    """A ``linear`` recipe's score of one arch: its structure_prior plus the prior's proxy terms
+    (a failed structure_prior is the worst score)."""
+    from .prior import load_prior
+
+    base = float(values[recipe.components[0]])
+    if not math.isfinite(base):
+        return -math.inf
+    return base + load_prior(recipe.prior).proxy_score({c: float(values[c]) for c in recipe.components[1:]})
 
 
 def _combine(recipe: EnsembleRecipe, ranks: np.ndarray, n: float) -> np.ndarray:
@@ -180,6 +207,9 @@ def aggregate(name: str, table: Mapping[str, np.ndarray]) -> np.ndarray:
 
     recipe = get_ensemble(name)
     missing = [c for c in recipe.components if c not in table]
+    if recipe.aggregation == "linear" and not missing:
+        cols = [np.asarray(table[c], dtype=np.float64).ravel() for c in recipe.components]
+        return np.array([_linear(recipe, dict(zip(recipe.components, row))) for row in zip(*cols)], dtype=np.float64)
     if missing:
         raise ProxyError(f"ensemble {name!r} needs scores for {', '.join(missing)}; "
                          f"expected columns {', '.join(recipe.components)}")
@@ -215,6 +245,11 @@ def ensemble_score(name: str, candidate: Mapping[str, float], reference: Mapping
         ProxyError: a component is missing from ``candidate`` or ``reference``.
     """
     recipe = get_ensemble(name)
+    if recipe.aggregation == "linear":
+        absent = [c for c in recipe.components if c not in candidate]
+        if absent:
+            raise ProxyError(f"ensemble {name!r}: candidate has no score for component {absent[0]!r}")
+        return _linear(recipe, candidate)
     ranks = []
     size = None
     for c in recipe.components:

@@ -275,9 +275,27 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     elif workers == 0:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = max(1, min(MAX_AUTO_WORKERS, cores))
+    proxy = config.proxy or default_proxy(space.name)
+    _check_prior(space, proxy)
     return replace(config, dataset=dataset, targets=tuple(canonical_targets), max_latency_ms=budget,
-                   proxy=config.proxy or default_proxy(space.name), device=device,
+                   proxy=proxy, device=device,
                    batch_size=batch, proxy_resolution=resolution, workers=workers)
+
+
+def _check_prior(space: Any, proxy: str) -> None:
+    """A proxy built on the space's accuracy prior needs a space that ships one: say so before any
+    work instead of scoring every arch as a failure."""
+    needs_prior = proxy == "structure_prior"
+    if not needs_prior and not space.accuracy_prior:
+        from ..proxies.ensemble import list_ensembles
+
+        if proxy in list_ensembles():
+            from ..proxies.ensemble import ensemble_components
+
+            needs_prior = "structure_prior" in ensemble_components(proxy)
+    if needs_prior and not space.accuracy_prior:
+        raise ConfigError(f"proxy {proxy!r} needs an accuracy prior of the space, and space {space.name!r} "
+                          f"ships none; expected another proxy (e.g. {default_proxy(space.name)!r}) or space nb201")
 
 
 def config_dict(config: SearchConfig) -> dict[str, Any]:

@@ -195,6 +195,13 @@ class ProxyScorer:
         return float(ensemble_score(self.proxy, cand, reference))
 
 
+def _arch_only(name: str) -> bool:
+    """True if ``name`` is a registered data-free proxy (``needs="arch"``)."""
+    from ..proxies.base import PROXIES
+
+    return name in PROXIES.names() and PROXIES.get(name).needs == "arch"
+
+
 class TableScorer:
     """Scores looked up in a precomputed table (CSV with ``#`` header lines, or JSONL).
 
@@ -207,6 +214,8 @@ class TableScorer:
     the objective is ranked against the reference population and aggregated VKDNW_agg-style: the
     sum over columns of ``log(rank / (R + 1))``, rank = 1 + reference archs beaten (ties half).
     Archs missing from the table score ``-inf`` unless the caller keeps them out (see :meth:`covers`).
+    A data-free proxy (``needs="arch"``, e.g. ``structure_prior``) that the table lacks is computed
+    live: it costs microseconds and needs no model.
 
     Args:
         space: search space (to format archs and look up indices).
@@ -258,8 +267,9 @@ class TableScorer:
             rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
         if not rows:
             raise ConfigError(f"score table {path!r} has no rows")
+        self._live = tuple(c for c in columns if c not in rows[0] and _arch_only(c))
         for c in columns:
-            if c not in rows[0]:
+            if c not in rows[0] and c not in self._live:
                 raise ConfigError(f"score table {path!r} has no column {c!r}; expected one of {', '.join(rows[0])}")
         self.space = space
         self._by_key: dict[str, dict[str, float | None]] = {}
@@ -267,7 +277,8 @@ class TableScorer:
 
         for r in rows:
             # the engine's WORST_SCORE marks a failed proxy: keep it a failure (None)
-            vals = {c: (None if (v := _finite(r.get(c))) is None or v <= WORST_SCORE else v) for c in columns}
+            vals = {c: (None if (v := _finite(r.get(c))) is None or v <= WORST_SCORE else v)
+                    for c in columns if c not in self._live}
             if r.get("index") not in (None, ""):
                 self._by_key[f"i{int(r['index'])}"] = vals
             text_arch = r.get("arch") or r.get("arch_str")
@@ -295,7 +306,12 @@ class TableScorer:
     def score(self, archs: Sequence[Arch]) -> list[RawScore]:
         out = []
         for a in archs:
-            row = self._row(a) or {}
+            row = dict(self._row(a) or {})
+            if self._live and row:
+                from ..proxies.engine import WORST_SCORE, score_archs
+
+                live = score_archs(self.space, [a], next(iter(self.space.datasets)), self._live)[0].scores
+                row.update({c: (None if v <= WORST_SCORE else v) for c, v in live.items()})
             out.append(RawScore({c: row.get(c) for c in self.components}, 0.0))
         return out
 

@@ -104,6 +104,9 @@ class SearchSpace(abc.ABC):
     cpu_proxy_resolution: Mapping[str, int] = {}  # noqa: RUF012  (read-only class data)
     #: whether ``edgenas arch show`` reports FLOPs in the space's benchmark convention
     benchmark_flops: bool = False
+    #: file in ``edgenas/spaces/priors/`` holding a linear accuracy prior fitted on trained archs of
+    #: this space (``tools/fit_space_prior.py``), ``None`` = the space has none
+    accuracy_prior: str | None = None
 
     # -- strings -----------------------------------------------------------------------
     @abc.abstractmethod
@@ -196,6 +199,11 @@ class SearchSpace(abc.ABC):
         output). Such archs are never scored, never on a front and never exported: their proxy
         scores are meaningless and the model is useless. Default: no arch of the space is."""
         return False
+
+    def arch_features(self, arch: Arch) -> dict[str, float]:
+        """Named topology features of a live arch, the space's part of an accuracy prior
+        (:attr:`accuracy_prior`). Default: the space has none (``NotImplementedError``)."""
+        raise NotImplementedError(f"space {self.name!r} defines no arch features")
 
     # -- datasets and models -----------------------------------------------------------
     def dataset(self, name: str) -> DatasetSpec:

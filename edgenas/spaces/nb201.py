@@ -43,6 +43,8 @@ class NB201Space(SearchSpace):
     channels = 16
     cells_per_stage = 5
     benchmark_flops = True
+    accuracy_prior = "nb201_prior.json"
+    default_proxy = "edgenas_transfer"
 
     @property
     def choices(self) -> tuple[tuple[str, ...], ...]:
@@ -150,6 +152,14 @@ class NB201Space(SearchSpace):
                     parts.append(f"({nodes[src]})@{op}")
             nodes[target] = "+".join(sorted(parts))
         return nodes[3]
+
+    def arch_features(self, arch: Arch) -> dict[str, float]:
+        """Topology features of the live cell (:mod:`edgenas.spaces._nb201_features`)."""
+        from ._nb201_features import cell_features
+
+        if self.is_degenerate(arch):
+            raise ArchError(f"{self.format(arch)} is degenerate (no live path): it has no features")
+        return cell_features(arch.tokens)
 
     def is_degenerate(self, arch: Arch) -> bool:
         """True if no path of non-``none`` ops joins the cell input to its output:
