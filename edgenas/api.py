@@ -37,7 +37,7 @@ def search(
     latency_source: str = _D.latency_source,
     extra_objectives: Sequence[str] = _D.extra_objectives,
     noise_seeds: int = _D.noise_seeds,
-    pick_top_share: float = _D.pick_top_share,
+    pick_top_share: float | None = _D.pick_top_share,
     out: str | None = _D.out,
     resume: bool = False,
     on_progress: Callable[[SearchProgress], None] | None = None,

@@ -145,7 +145,7 @@ def test_real_proxies_api_equals_cli(tmp_path: Path) -> None:
     _cli([*args, "--out", str(tmp_path / "cli")])
     r = edgenas.search(targets=["jetson"], max_latency_ms=5, evaluations=12, population=6, noise_seeds=0,
                        out=str(tmp_path / "api"))
-    assert r.config.batch_size == 16 and r.config.proxy == "edgenas_prior" and r.config.workers >= 1
+    assert r.config.batch_size == 16 and r.config.proxy == "edgenas_transfer" and r.config.pick_top_share == 0.0 and r.config.workers >= 1
     assert (tmp_path / "cli" / "pareto.json").read_text() == (tmp_path / "api" / "pareto.json").read_text()
 
 

@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 common = {"targets": (target,), "dataset": dataset, "max_latency_ms": budget,
                           "write_outputs": False, "scorer": scorer, "size": size,
                           "cost_models": {model_name: model}, "pick_top_share": defaults.pick_top_share}
+                pick_share = None
                 bound = run_search(searcher="exhaustive", evaluations=space.size, **common).pick.index
                 base = {"max_flops": top_by(macs, reach, lat), "max_params": top_by(params, reach, lat),
                         "synflow": top_by(synflow, reach, lat)}
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                     t0 = time.perf_counter()
                     res = run_search(seed=seed, **common)
                     wall = time.perf_counter() - t0
+                    pick_share = res.config.pick_top_share
                     pick = res.pick.index
                     a = {"pick": float(acc[pick]), "bound": float(acc[bound]),
                          **{k: float(acc[v]) for k, v in base.items()}, "mean": float(acc[feasible].mean())}
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "schema_version": 1, "benchmark": "picks_nb201",
         "what": "gap (pp) of the default edgenas search's pick to the best feasible arch's true test accuracy",
         "defaults": {"proxy": defaults.proxy, "searcher": defaults.searcher, "evaluations": defaults.evaluations,
-                     "pick_top_share": defaults.pick_top_share,
+                     "pick_top_share": pick_share,
                      "population": defaults.population, "latency_source": defaults.latency_source},
         "selection_datasets": sorted(selection), "score_tables": tables, "targets": args.targets.split(","),
         "percentiles": percentiles, "seeds": seeds, "skipped": skipped,

@@ -13,7 +13,8 @@ a score table made by ``tools/score_nb201_table.py``), each standardised on the 
 
 Choices of the shipped prior, made on CIFAR-10 pick gaps only (docs/benchmarks.md): target
 ``-log(100 - acc)`` over ``acc``, top half over all archs or the top quarter / tenth, ridge 10 over
-1 or 30, topology features plus proxies over either alone.
+1 or 30, topology features plus proxies over either alone, and without synflow (as good, and a
+quarter cheaper per arch) over with it.
 
 Example (the shipped file):
     python tools/fit_space_prior.py --dataset cifar10 \

@@ -62,8 +62,9 @@ _D = SearchConfig()  # every option default is read from SearchConfig: the CLI a
 @click.option("--noise-seeds", type=int, default=_D.noise_seeds, show_default=True,
               help="Score the best front members again with this many other init seeds and report the spread "
                    "of their score (score_spread in pareto.json; 0 = off).")
-@click.option("--pick-top-share", type=float, default=_D.pick_top_share, show_default=True,
-              help="The pick is the largest of this share of best-scoring candidates (0 = the best score).")
+@click.option("--pick-top-share", type=float, default=_D.pick_top_share,
+              help="The pick is the largest of this share of best-scoring candidates (0 = the best score; "
+                   "default: 0 for an accuracy prior such as edgenas_transfer, else 0.025).")
 @click.option("--out", default=_D.out,
               help="Run folder (default runs/<space>-<dataset>-<targets>-<proxy>-s<seed>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out without rescoring stored archs.")

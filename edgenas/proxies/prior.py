@@ -8,7 +8,7 @@ trained archs of *one* dataset, over
 * the space's topology features (:meth:`SearchSpace.arch_features`, e.g. NB201's live ops per edge
   and conv depth along the cell's paths), and
 * proxies computed live on the user's data and resolution (FLOPs, params, AZ-NAS expressivity and
-  trainability, sed, synflow), so the score still depends on the dataset at hand.
+  trainability, sed), so the score still depends on the dataset at hand.
 
 The model file (``edgenas/spaces/data/<space>_prior.json``, made by ``tools/fit_space_prior.py``)
 records what it was fitted on. Its score is
@@ -35,7 +35,7 @@ from .base import ProxyContext, register_proxy
 __all__ = ["LinearPrior", "LinearTerm", "load_prior", "load_prior_file", "prior_for_space"]
 
 Transform = Literal["identity", "log"]
-#: smallest value the ``log`` transform takes (synflow can underflow to 0)
+#: smallest value the ``log`` transform takes (a proxy that underflows to 0 stays finite)
 LOG_FLOOR = 1e-30
 
 

@@ -25,6 +25,8 @@ __all__ = ["SearchConfig", "config_dict", "default_proxy", "load_config", "parse
 #: feasible arch (tools/select_pick_rule.py; held-out datasets in docs/benchmarks.md).
 DEFAULT_PROXY = "edgenas_prior"
 #: (a space may set its own: ``SearchSpace.default_proxy``, ``cpu_batch_size``, ``cpu_proxy_resolution``)
+#: pick rule of rank ensembles (``pick_top_share``); accuracy priors pick their best score
+DEFAULT_PICK_TOP_SHARE = 0.025
 #: proxy batch by device: VKDNW's ablation shows batch 8..128 ranks alike (KT 0.614-0.621)
 DEFAULT_BATCH_CPU = 16
 DEFAULT_BATCH_GPU = 64
@@ -75,9 +77,11 @@ class SearchConfig:
         noise_seeds: the best front members are scored again with this many other init seeds
             and carry their score's spread (``score_spread``; 0 = off). Not part of the resume check.
         pick_top_share: the pick is the candidate with the most MACs among the best-scoring
-            ``ceil(share * candidates)`` (``0`` = the best score): the proxy's best few differ by
-            less than its init-seed noise, and among them the larger network is the better bet
-            (chosen on NB201 CIFAR-10, docs/benchmarks.md). Not part of the resume check.
+            ``ceil(share * candidates)`` (``0`` = the best score). ``None`` = the proxy's own: 0 for
+            an accuracy prior (``edgenas_transfer``: a calibrated accuracy estimate), else 0.025
+            (a rank ensemble's best few differ by less than its init-seed noise, and among them the
+            larger network is the better bet); both chosen on NB201 CIFAR-10 (docs/benchmarks.md).
+            Not part of the resume check.
         out: run folder (``None`` = ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
     """
 
@@ -103,7 +107,7 @@ class SearchConfig:
     latency_source: str = "auto"
     extra_objectives: tuple[str, ...] = ()
     noise_seeds: int = 2
-    pick_top_share: float = 0.025
+    pick_top_share: float | None = None
     out: str | None = None
 
     def __post_init__(self) -> None:
@@ -141,7 +145,8 @@ class SearchConfig:
         if self.batch_size is not None:
             _int("batch_size", self.batch_size, 2, MAX_BATCH)
         share = self.pick_top_share
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                                  or not 0.0 <= share <= 1.0):
             raise ConfigError(f"pick_top_share={share!r} is invalid; expected a number in 0..1")
         if self.proxy_resolution is not None:
             from ..proxies.engine import check_resolution
@@ -277,9 +282,19 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
         workers = max(1, min(MAX_AUTO_WORKERS, cores))
     proxy = config.proxy or default_proxy(space.name)
     _check_prior(space, proxy)
+    share = config.pick_top_share
+    if share is None:
+        share = 0.0 if _is_prior(proxy) else DEFAULT_PICK_TOP_SHARE
     return replace(config, dataset=dataset, targets=tuple(canonical_targets), max_latency_ms=budget,
-                   proxy=proxy, device=device,
+                   proxy=proxy, pick_top_share=share, device=device,
                    batch_size=batch, proxy_resolution=resolution, workers=workers)
+
+
+def _is_prior(proxy: str) -> bool:
+    """True for an ensemble that is an accuracy prior (aggregation ``linear``)."""
+    from ..proxies.ensemble import get_ensemble, list_ensembles
+
+    return proxy in list_ensembles() and get_ensemble(proxy).aggregation == "linear"
 
 
 def _check_prior(space: Any, proxy: str) -> None:

@@ -72,7 +72,7 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
         "n_candidates": len(result.candidates),
         "members": [c.record(cfg.proxy) for c in result.front],
         "pick": result.pick.record(cfg.proxy) if result.pick is not None else None,
-        "pick_rule": f"most MACs among the best-scoring {cfg.pick_top_share:.1%} of the candidates (at least one)",
+        "pick_rule": pick_rule(cfg.pick_top_share),
     }
     files["pareto.json"] = run_dir / "pareto.json"
     atomic_write_text(files["pareto.json"], _json(pareto))
@@ -240,3 +240,10 @@ def read_run(run_dir: Path) -> RunFiles:
 
 _CSV_FIXED = {"order", "index", "arch", "iso_key", "score", "search_score", "macs_m", "params_m", "proxy_seconds",
               "reused", "on_front", "pick"}
+
+
+def pick_rule(share: float | None) -> str:
+    """How the pick was chosen, in words (pareto.json ``pick_rule``)."""
+    if not share:
+        return "the best-scoring candidate"
+    return f"most MACs among the best-scoring {share:.1%} of the candidates (at least one)"
