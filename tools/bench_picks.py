@@ -120,9 +120,75 @@ def summarise(cases: list[dict]) -> dict:
     return out
 
 
+def report(cases: list[dict], diagnostics: list[dict], datasets: list[str], selection: set[str], *,
+           proxy: str, searcher: str, evaluations: int) -> dict:
+    """Per-dataset summary (printed as a table and markdown) of the cases."""
+    summary = {}
+    for dataset in datasets:
+        mine = [c for c in cases if c["dataset"] == dataset]
+        if mine:
+            summary[dataset] = {"held_out": dataset not in selection, **summarise(mine)}
+    for dataset in datasets:
+        mine = [d for d in diagnostics if d["dataset"] == dataset]
+        if mine and dataset in summary:
+            summary[dataset]["ranking_median"] = {
+                p: {k: float(np.nanmedian([d["ranking"][p][k] for d in mine])) for k in ("kendall_tau", "top10_precision")}
+                for p in mine[0]["ranking"]}
+    held = [c for c in cases if c["held_out"]]
+    if held:
+        summary["held_out_all"] = {"held_out": True, **summarise(held)}
+
+    cols = ("pick", "bound", "max_flops", "max_params", "synflow", "mean")
+    print(f"\nproxy {proxy}, searcher {searcher}, {evaluations} evaluations; "
+          "gap to the oracle in pp: median / p90 / worst")
+    print(f"{'dataset':>15} {'role':>9} {'cases':>5} " + " ".join(f"{c:>17}" for c in cols) + "  worse_than_max_flops")
+    for name, s in summary.items():
+        role = "held-out" if s["held_out"] else "selection"
+        cells = " ".join(f"{s[c]['median']:5.2f}/{s[c]['p90']:5.2f}/{s[c]['worst']:5.2f}" for c in cols)
+        print(f"{name:>15} {role:>9} {s['cases']:>5} {cells}  {s['share_worse_than_max_flops']:.1%}")
+    print("\nmarkdown (docs/benchmarks.md):")
+    print("| dataset | role | cases | " + " | ".join(cols) + " | pick worse than max_flops |")
+    print("|---|---|---|" + "---|" * len(cols) + "---|")
+    for name, s in summary.items():
+        role = "held out" if s["held_out"] else "selection"
+        cells = " | ".join(f"{s[c]['median']:.2f} / {s[c]['p90']:.2f} / {s[c]['worst']:.2f}" for c in cols)
+        print(f"| {name} | {role} | {s['cases']} | {cells} | {s['share_worse_than_max_flops']:.0%} |")
+    print("\nranking among the feasible classes, median over targets and budgets: Kendall tau / top-10 % precision")
+    for name, s in summary.items():
+        if "ranking_median" in s:
+            print(f"{name:>15} " + "  ".join(f"{p} {q['kendall_tau']:.3f}/{q['top10_precision']:.2f}"
+                                              for p, q in s["ranking_median"].items()))
+    return summary
+
+
+def merge(paths: list[Path], out: Path) -> int:
+    """One result from several runs of this script (e.g. one process per dataset)."""
+    import json
+
+    docs = [json.loads(p.read_text()) for p in paths]
+    first = docs[0]
+    if any(d["defaults"] != first["defaults"] for d in docs):
+        raise SystemExit("the runs used different defaults; expected runs of the same search settings")
+    cases = [c for d in docs for c in d["cases"]]
+    diagnostics = [r for d in docs for r in d["ranking"]]
+    tables = {k: v for d in docs for k, v in d["score_tables"].items()}
+    selection = set(first["selection_datasets"])
+    summary = report(cases, diagnostics, list(tables), selection, proxy=first["defaults"]["proxy"],
+                     searcher=first["defaults"]["searcher"], evaluations=first["defaults"]["evaluations"])
+    doc = {**first, "score_tables": tables, "skipped": [x for d in docs for x in d["skipped"]],
+           "made_by": [d["made_by"] for d in docs] + ["tools/bench_picks.py --merge " + " ".join(map(str, paths))],
+           "wall_s": round(sum(d["wall_s"] for d in docs), 1), "summary": summary, "cases": cases,
+           "ranking": diagnostics}
+    write_json_atomic(out, doc)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scores", action="append", required=True, metavar="DATASET=TABLE",
+    ap.add_argument("--merge", nargs="+", type=Path, metavar="RESULT",
+                    help="combine the JSON results of several runs into --out (nothing is searched)")
+    ap.add_argument("--scores", action="append", metavar="DATASET=TABLE",
                     help="score table of a dataset (repeat per dataset); the columns must include the "
                          "default proxy's components and synflow")
     ap.add_argument("--targets", default=DEFAULT_TARGETS)
@@ -135,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="evaluate another pick rule share than the default's (selection runs only)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
+    if not args.scores:
+        ap.error("--scores is required (or --merge)")
 
     from edgenas.hardware.cost import get_cost_model
     from edgenas.hardware.targets import load_target
@@ -216,41 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"  bound {c['gap_pp']['bound']:5.2f}  max_flops {c['gap_pp']['max_flops']:5.2f}"
                       f"  synflow {c['gap_pp']['synflow']:5.2f}", flush=True)
 
-    summary = {}
-    for dataset in tables:
-        mine = [c for c in cases if c["dataset"] == dataset]
-        if mine:
-            summary[dataset] = {"held_out": dataset not in selection, **summarise(mine)}
-    for dataset in tables:
-        mine = [d for d in diagnostics if d["dataset"] == dataset]
-        if mine and dataset in summary:
-            summary[dataset]["ranking_median"] = {
-                p: {k: float(np.nanmedian([d["ranking"][p][k] for d in mine])) for k in ("kendall_tau", "top10_precision")}
-                for p in mine[0]["ranking"]}
-    held = [c for c in cases if c["held_out"]]
-    if held:
-        summary["held_out_all"] = {"held_out": True, **summarise(held)}
-
-    cols = ("pick", "bound", "max_flops", "max_params", "synflow", "mean")
-    print(f"\nproxy {defaults.proxy}, searcher {defaults.searcher}, {defaults.evaluations} evaluations; "
-          "gap to the oracle in pp: median / p90 / worst")
-    print(f"{'dataset':>15} {'role':>9} {'cases':>5} " + " ".join(f"{c:>17}" for c in cols) + "  worse_than_max_flops")
-    for name, s in summary.items():
-        role = "held-out" if s["held_out"] else "selection"
-        cells = " ".join(f"{s[c]['median']:5.2f}/{s[c]['p90']:5.2f}/{s[c]['worst']:5.2f}" for c in cols)
-        print(f"{name:>15} {role:>9} {s['cases']:>5} {cells}  {s['share_worse_than_max_flops']:.1%}")
-    print("\nmarkdown (docs/benchmarks.md):")
-    print("| dataset | role | cases | " + " | ".join(cols) + " | pick worse than max_flops |")
-    print("|---|---|---|" + "---|" * len(cols) + "---|")
-    for name, s in summary.items():
-        role = "held out" if s["held_out"] else "selection"
-        cells = " | ".join(f"{s[c]['median']:.2f} / {s[c]['p90']:.2f} / {s[c]['worst']:.2f}" for c in cols)
-        print(f"| {name} | {role} | {s['cases']} | {cells} | {s['share_worse_than_max_flops']:.0%} |")
-    print("\nranking among the feasible classes, median over targets and budgets: Kendall tau / top-10 % precision")
-    for name, s in summary.items():
-        if "ranking_median" in s:
-            print(f"{name:>15} " + "  ".join(f"{p} {q['kendall_tau']:.3f}/{q['top10_precision']:.2f}"
-                                              for p, q in s["ranking_median"].items()))
+    summary = report(cases, diagnostics, list(tables), selection, proxy=defaults.proxy,
+                     searcher=defaults.searcher, evaluations=defaults.evaluations)
     doc = {
         "schema_version": 1, "benchmark": "picks_nb201",
         "what": "gap (pp) of the default edgenas search's pick to the best feasible arch's true test accuracy",

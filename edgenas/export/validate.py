@@ -102,9 +102,14 @@ def collect_models(path: Path | str) -> list[Path]:
         if manifest.is_file():
             try:
                 data = json.loads(manifest.read_text())
-                files = [p / m["files"]["onnx"] for m in data["models"] if "onnx" in m.get("files", {})]
+                names = [m["files"]["onnx"] for m in data["models"] if "onnx" in m.get("files", {})]
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise ValidationError(f"{str(manifest)!r} is not an edgenas export manifest") from None
+            for name in names:  # a manifest names files inside its own folder only
+                if not isinstance(name, str) or Path(name).is_absolute() or ".." in Path(name).parts:
+                    raise ValidationError(f"{str(manifest)!r}: files.onnx {name!r} is invalid; expected a path "
+                                          "inside the export folder (no absolute path, no '..')")
+            files = [p / name for name in names]
         else:
             files = sorted(p.glob("*.onnx")) + sorted(p.glob("*/*.onnx"))
         if not files:

@@ -125,7 +125,8 @@ def _parse(data: Any, path: Path) -> Target:
         for ds, ref in per_ds.items():
             if not isinstance(ref, Mapping) or "file" not in ref or set(ref) - _TABLE_KEYS:
                 raise ConfigError(f"target file {path}: tables.{space}.{ds} must be {{file: ..., column: ...}}")
-            tables.append(TableRef(str(space), str(ds), _table_path(Path(ref["file"]), path), ref.get("column")))
+            tables.append(TableRef(str(space), str(ds), _table_path(_confined(ref["file"], path), path),
+                                   ref.get("column")))
     threads = data.get("threads")
     return Target(
         name=str(data["name"]), device=str(data["device"]), runtime=str(data["runtime"]),
@@ -137,12 +138,20 @@ def _parse(data: Any, path: Path) -> Target:
     )
 
 
+def _confined(name: object, target_file: Path) -> Path:
+    """A table ``file:`` as a name inside ``latency_tables/``: absolute paths and ``..`` would let a
+    target file read any file of the machine."""
+    f = Path(str(name))
+    if not isinstance(name, str) or not name or f.is_absolute() or ".." in f.parts or "\\" in name:
+        raise ConfigError(f"{target_file}: table file {name!r} is invalid; expected a file name inside "
+                          "latency_tables/ (no absolute path, no '..')")
+    return f
+
+
 def _table_path(f: Path, target_file: Path) -> Path:
-    """Where a table named in a target file lives: absolute as given; a relative name in the user's
+    """Where a table named in a target file lives: a name in the user's
     ``latency_tables/`` when the user measured one there (a re-profiled ``cpu``), else in the
     ``latency_tables/`` beside the target file's folder (shipped targets: the package's)."""
-    if f.is_absolute():
-        return f
     user = user_latency_tables_dir() / f
     if user.is_file():
         return user

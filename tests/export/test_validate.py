@@ -65,3 +65,13 @@ def test_paired_timing_needs_one_thread_and_a_paired_table(onnx_model):
         validate_model(onnx_model, target="cpu", runs=2, warmup=0, threads=2, paired=True)
     with pytest.raises(ValidationError, match="--paired needs"):
         validate_model(onnx_model, target="jetson", runs=2, warmup=0, threads=1, paired=True)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside.onnx", "rank01/../../x.onnx"])
+def test_manifest_paths_stay_inside_the_export_folder(tmp_path, name):
+    import json
+
+
+    (tmp_path / "export.json").write_text(json.dumps({"models": [{"files": {"onnx": name}}]}))
+    with pytest.raises(ValidationError, match="files.onnx .* is invalid; expected a path inside the export folder"):
+        collect_models(tmp_path)

@@ -44,3 +44,14 @@ def test_unknown_key_and_name_mismatch_rejected(tmp_path):
     (tmp_path / "x.yaml").write_text("name: x\ndevice: d\nruntime: coreml\n")
     with pytest.raises(ConfigError, match="runtime 'coreml'"):
         list_targets(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../secret.csv", "sub/../../x.csv", "", 5])
+def test_table_files_are_confined_to_latency_tables(tmp_path, name):
+    import yaml
+
+    doc = {"name": "x", "device": "d", "runtime": "onnxruntime", "tables": {"nb201": {"cifar10": {"file": name}}}}
+    (tmp_path / "x.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match="table file .* is invalid; expected a file name inside latency_tables") as e:
+        list_targets(tmp_path)
+    assert str(tmp_path / "x.yaml") in str(e.value)
