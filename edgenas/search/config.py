@@ -9,6 +9,7 @@ one place, :func:`resolve_config`; ``config.json`` of a run holds the resolved c
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -61,7 +62,8 @@ class SearchConfig:
         device: ``auto``, ``cpu`` or ``cuda[:i]`` for the proxies. Not part of the resume check.
         batch_size: proxy input batch (``None`` = 16 on CPU, 64 on CUDA; FBNet on CPU: 8).
         workers: proxy worker processes on CPU (``0`` = one per core, at most 8; ``1`` = in this
-            process; CUDA runs use 1). Changes speed, not scores; not part of the resume check.
+            process; more than the usable cores is capped to them; CUDA runs use 1). Changes speed, not
+            scores; not part of the resume check.
             With ``executor="ray"``: Ray tasks in flight (``0`` = two per cluster CPU).
         executor: where proxies run: ``local`` (this machine) or ``ray`` (a Ray cluster; extra
             ``edgenas[ray]``). Changes speed, not scores; not part of the resume check.
@@ -277,9 +279,14 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
         pass  # the executor decides (Ray: 0 = the cluster's CPUs)
     elif on_gpu:
         workers = 1  # one device, one process
-    elif workers == 0:
+    else:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = max(1, min(MAX_AUTO_WORKERS, cores))
+        if workers == 0:
+            workers = max(1, min(MAX_AUTO_WORKERS, cores))
+        elif workers > cores:  # more single-thread workers than cores only add memory (~390 MB each)
+            logging.getLogger("edgenas.search").warning(
+                "workers=%d is more than the %d CPU core(s) this process may use; using %d", workers, cores, cores)
+            workers = cores
     proxy = config.proxy or default_proxy(space.name)
     _check_prior(space, proxy)
     share = config.pick_top_share
