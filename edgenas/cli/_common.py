@@ -47,9 +47,11 @@ def read_archs(space: SearchSpace, archs: Sequence[str], archs_file: Path | None
     texts = list(archs)
     if archs_file is not None:
         try:
-            lines = archs_file.read_text().splitlines()
+            lines = archs_file.read_bytes().decode("utf-8").splitlines()
         except OSError as exc:
             raise ConfigError(f"cannot read --archs-file {str(archs_file)!r}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"--archs-file {str(archs_file)!r} is not UTF-8 text; expected one arch per line") from None
         texts += [ln.split("#", 1)[0].strip() for ln in lines]
         texts = [t for t in texts if t]
     if not texts:

@@ -150,25 +150,49 @@ def predicted_latency_ms(arch: Arch, *, target: str, space: SearchSpace, dataset
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temp directory beside ``final``; on success it replaces ``final``, on error it vanishes.
+    """Yield a temp directory beside ``final``; on success it *becomes* ``final``, on error it vanishes.
 
-    ``final`` may already exist (then its files are kept and the new files are moved in, each
-    replaced atomically); nothing is written to it if the body raises.
+    ``final`` must be new, empty, or an earlier edgenas export (it has ``export.json``): an earlier
+    export is moved aside, the new one renamed in, the old one deleted, so a reader never sees a mix
+    of two exports. Leftovers of an export killed mid-way (``.NAME.tmp-*``, ``.NAME.old-*``) are
+    cleared first; an old export that was moved aside but not replaced is put back.
     """
     final = Path(final)
+    _check_export_dir(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _clear_stale(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
-        if not final.exists():
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+            os.replace(final, old / final.name)
             os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
         else:
-            if not final.is_dir():
-                raise ExportError(f"--out {str(final)!r} exists and is not a directory")
-            for child in tmp.iterdir():
-                dest = final / child.name
-                if dest.is_dir() and not dest.is_symlink():
-                    shutil.rmtree(dest)
-                os.replace(child, dest)
+            os.replace(tmp, final)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_export_dir(final: Path) -> None:
+    """Refuse an output folder the tool must not fill or replace."""
+    resolved = final.resolve()
+    if resolved == Path(resolved.anchor):
+        raise ExportError(f"--out {str(final)!r} is the filesystem root; expected a folder for the export")
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise ExportError(f"--out {str(final)!r} exists and is not a directory; expected a new or empty folder, "
+                          "or an earlier export")
+    if final.is_dir() and any(final.iterdir()) and not (final / "export.json").is_file():
+        raise ExportError(f"--out {str(final)!r} is a non-empty folder that is not an edgenas export; expected a "
+                          "new or empty folder, or an earlier export (with export.json)")
+
+
+def _clear_stale(final: Path) -> None:
+    for old in sorted(final.parent.glob(f".{final.name}.old-*")):
+        inner = old / final.name
+        if not final.exists() and inner.is_dir():  # killed between the two renames: put it back
+            os.replace(inner, final)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)

@@ -168,16 +168,46 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
     _check(not absent, path, f"header columns missing from the table: {', '.join(absent)}")
     rows = [r for r in reader if r]
     _check(len(rows) == meta["rows"], path, f"{len(rows)} rows, header says {meta['rows']}")
+    for n, r in enumerate(rows, start=1):
+        bad = next((v for v in r if v != "" and not _NUMBER.fullmatch(v)), None)
+        if bad is not None or not _INDEX.fullmatch(r[0]):
+            raise LatencyTableError(f"bad latency table {path}: row {n}: non-numeric value {bad or r[0]!r}; "
+                                    "expected ASCII numbers (an empty cell = not measured)")
+    index = np.array([int(r[0]) for r in rows], dtype=np.int64)
     try:
-        index = np.array([int(r[0]) for r in rows], dtype=np.int64)
         values = np.array([[float(v) if v != "" else np.nan for v in r[1:]] for r in rows], dtype=np.float64)
-    except ValueError as exc:
-        raise LatencyTableError(f"bad latency table {path}: non-numeric value ({exc})") from None
+    except ValueError:
+        values = np.zeros((0, 0))
     _check(values.shape == (len(rows), len(cols)), path, "rows have differing numbers of cells")
     _check(not np.any(values < 0), path, "negative latency (use an empty cell for missing)")
+    measured = values[~np.isnan(values)]
+    _check(bool(np.all(np.isfinite(measured))), path, "infinite latency (use an empty cell for missing)")
+    _check(not np.any(measured == 0), path, "zero latency (a measured model takes time; an empty cell = missing)")
+    _check(not np.any(measured > MAX_LATENCY_MS), path,
+           f"latency above {MAX_LATENCY_MS:g} ms (units are ms; an empty cell = missing)")
+    size = _space_size(str(meta.get("space")))
+    if size is not None and len(index):
+        _check(int(index.max()) < size, path, f"arch index {int(index.max())} outside the space (0..{size - 1})")
     _check(len(np.unique(index)) == len(index), path, "duplicate arch index")
     order = np.argsort(index)
     return ArchLatencyTable(path, meta, index[order], cols, values[order])
+
+
+#: cells of a per-arch table: plain ASCII decimals (``float`` would also take "１", "inf", "0x1")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?|-?\.[0-9]+([eE][+-]?[0-9]+)?")
+_INDEX = re.compile(r"[0-9]{1,9}")
+#: the largest latency a table may hold: 1,000 s (anything above is a unit mistake)
+MAX_LATENCY_MS = 1e6
+
+
+def _space_size(name: str) -> int | None:
+    """Number of archs of a registered enumerable space (None when unknown or not enumerable)."""
+    from ..spaces import get_space
+
+    try:
+        return int(get_space(name).size)
+    except Exception:  # noqa: BLE001 - an unknown space is reported by the caller's checks
+        return None
 
 
 @dataclass(frozen=True)

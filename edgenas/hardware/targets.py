@@ -104,6 +104,60 @@ class Target:
                                       f"--space {space} --dataset {dataset}")
 
 
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def _check_fields(data: Mapping[str, Any], path: Path) -> None:
+    """Each optional field has the type and range its use needs (one line naming the field)."""
+    def bad(key: str, expected: str) -> ConfigError:
+        return ConfigError(f"target file {path}: {key} {data[key]!r} is invalid; expected {expected}")
+
+    def count(key: str, hi: int) -> None:
+        v = data.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi):
+            raise bad(key, f"an integer 1..{hi} or null")
+
+    if not isinstance(data["device"], str) or not data["device"].strip():
+        raise bad("device", "a non-empty string")
+    if data.get("precision") is not None and data["precision"] not in PRECISIONS:
+        raise bad("precision", " | ".join(PRECISIONS))
+    count("batch_size", 4096)
+    count("threads", 1024)
+    aliases = data.get("aliases")
+    if aliases is not None:
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() == a and a for a in aliases):
+            raise bad("aliases", "a list of names, e.g. [jetson, tx2]")
+        if len(set(aliases)) != len(aliases) or data["name"] in aliases:
+            raise bad("aliases", "distinct names other than the target's own")
+    for key in ("power_mode", "provenance", "profile_hint"):
+        v = data.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, float))):
+            raise bad(key, "a string or null")
+    if data.get("tables") is not None and not isinstance(data["tables"], Mapping):
+        raise bad("tables", "a mapping space -> dataset -> {file: ..., column: ...}")
+
+
+def _safe_loader() -> type:
+    """``yaml.SafeLoader`` that also refuses duplicate keys and anchors/aliases (a few lines of
+    aliases expand to billions of nodes)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+                raise yaml.YAMLError("anchors and aliases (&name, *name) are not allowed")
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            keys = [self.construct_object(k, deep=True) for k, _ in node.value]
+            dup = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+            if dup is not None:
+                raise yaml.YAMLError(f"duplicate key {dup!r}")
+            return super().construct_mapping(node, deep)
+
+    return Loader
+
+
 def _parse(data: Any, path: Path) -> Target:
     if not isinstance(data, Mapping):
         raise ConfigError(f"target file {path}: expected a mapping at top level")
@@ -116,8 +170,9 @@ def _parse(data: Any, path: Path) -> Target:
             raise ConfigError(f"target file {path}: missing required key {req!r}")
     if data["name"] != path.stem:
         raise ConfigError(f"target file {path}: name {data['name']!r} must equal the file stem {path.stem!r}")
-    if data["runtime"] not in RUNTIMES:
+    if not isinstance(data["runtime"], str) or data["runtime"] not in RUNTIMES:
         raise ConfigError(f"target file {path}: runtime {data['runtime']!r}; expected one of {', '.join(RUNTIMES)}")
+    _check_fields(data, path)
     tables: list[TableRef] = []
     for space, per_ds in (data.get("tables") or {}).items():
         if not isinstance(per_ds, Mapping):
@@ -168,10 +223,12 @@ def load_target_file(path: Path) -> Target:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_safe_loader())  # noqa: S506 (a SafeLoader)
     except OSError as exc:
         raise ConfigError(f"cannot read target file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
+    except UnicodeDecodeError:
+        raise ConfigError(f"target file {path} is not UTF-8 text; expected a YAML file") from None
+    except (yaml.YAMLError, TypeError) as exc:
         raise ConfigError(f"target file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
     return _parse(data, path)
 

@@ -124,7 +124,7 @@ class FBNetSpace(SearchSpace):
         for pos, part in enumerate(parts, start=1):
             if part in BLOCKS:
                 tokens.append(part)
-            elif part.isdigit() and int(part) < len(BLOCKS):
+            elif part.isascii() and part.isdigit() and int(part) < len(BLOCKS):
                 tokens.append(BLOCKS[int(part)])
             else:
                 close = did_you_mean(part, BLOCKS)

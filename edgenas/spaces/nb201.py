@@ -55,7 +55,7 @@ class NB201Space(SearchSpace):
         if not isinstance(text, str):
             raise ArchError(f"arch must be a string, got {type(text).__name__}")
         s = text.strip()
-        if s.isdigit():
+        if s.isascii() and s.isdigit():
             return self.from_index(int(s))
         groups = s.split("+")
         if len(groups) != 3:
