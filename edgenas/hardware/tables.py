@@ -124,6 +124,12 @@ def _check_common(meta: dict, path: Path, kind: str, space: str | None, dataset:
                   required: tuple[str, ...]) -> None:
     missing = [k for k in required if k not in meta]
     _check(not missing, path, f"header lacks {', '.join(missing)}")
+    for key in ("kind", "space", "dataset", "units"):
+        _check(isinstance(meta[key], str), path, f"header field {key!r} is {meta[key]!r}; expected a string")
+    for key in ("source", "license"):  # provenance: where the numbers come from, and may they be used
+        if key in required:
+            _check(isinstance(meta[key], str) and bool(meta[key].strip()), path,
+                   f"header field {key!r} is {meta[key]!r}; expected a non-empty string")
     _check(meta["schema_version"] == SCHEMA_VERSION, path,
            f"schema_version {meta['schema_version']!r}, expected {SCHEMA_VERSION}")
     _check(meta["kind"] == kind, path, f"kind {meta['kind']!r}, expected {kind!r}")
@@ -143,9 +149,11 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise LatencyTableError(f"cannot read latency table {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise LatencyTableError(f"bad latency table {path}: not UTF-8 text") from None
     first, _, body = text.partition("\n")
     _check(first.startswith("# "), path, "first line must be '# {json metadata}'")
     try:
@@ -154,6 +162,11 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
         raise LatencyTableError(f"bad latency table {path}: header is not JSON ({exc.msg})") from None
     _check(isinstance(meta, dict), path, "header must be a JSON object")
     _check_common(meta, path, "arch_latency", space, dataset, _REQUIRED_ARCH)
+    cols_meta, n_rows = meta["columns"], meta["rows"]
+    _check(isinstance(cols_meta, dict) and bool(cols_meta) and all(isinstance(v, dict) for v in cols_meta.values()),
+           path, f"header field 'columns' is {cols_meta!r}; expected {{column: {{device, runtime, ...}}}}")
+    _check(isinstance(n_rows, int) and not isinstance(n_rows, bool) and n_rows >= 0, path,
+           f"header field 'rows' is {n_rows!r}; expected a row count")
     reader = csv.reader(io.StringIO(body))
     try:
         head = next(reader)

@@ -306,8 +306,9 @@ class TableScorer:
     def score(self, archs: Sequence[Arch]) -> list[RawScore]:
         out = []
         for a in archs:
-            row = dict(self._row(a) or {})
-            if self._live and row:
+            found = self._row(a)
+            row = dict(found or {})
+            if self._live and found is not None:
                 from ..proxies.engine import WORST_SCORE, score_archs
 
                 live = score_archs(self.space, [a], next(iter(self.space.datasets)), self._live)[0].scores

@@ -81,7 +81,18 @@ def archs_file(draw) -> Case:
     body = draw(st.one_of(st.binary(min_size=1, max_size=200),
                           st.lists(bad_arch, min_size=1, max_size=4).map(lambda x: "\n".join(x).encode("utf-8", "surrogatepass"))))
     body = body if body.strip(b" \n#") else b"\xff\xfe"
+    if _all_valid(body):  # a file of valid archs is not bad input
+        body += b"\nnot-an-arch"
     return Case(["cost", "--archs-file", "{dir}/archs.txt", "--target", "jetson"], {"archs.txt": body}, "archs file")
+
+
+def _all_valid(body: bytes) -> bool:
+    try:
+        lines = [ln.split("#", 1)[0].strip() for ln in body.decode("utf-8").splitlines()]
+    except UnicodeDecodeError:
+        return False
+    lines = [ln for ln in lines if ln]
+    return bool(lines) and all(_is_valid_index(ln) or ln == VALID_ARCH for ln in lines)
 
 
 @st.composite
