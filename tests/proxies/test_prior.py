@@ -117,3 +117,16 @@ def test_table_scorer_computes_data_free_columns_live(tmp_path) -> None:
     assert raw.values["structure_prior"] == pytest.approx(
         load_prior("nb201_prior.json").structure_score(NB201.arch_features(NB201.from_index(6111))))
     assert math.isfinite(t.combine(raw.values, {}))
+
+
+def test_table_scorer_with_only_data_free_columns() -> None:
+    from pathlib import Path
+
+    from edgenas.search.scoring import TableScorer
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "scores" / "nb201_cifar10_b16_s0.csv.gz"
+    if not path.is_file():
+        pytest.skip("score table not in this checkout")
+    t = TableScorer(space=NB201, path=str(path), columns=("structure_prior",))
+    (raw,) = t.score([NB201.from_index(6111)])
+    assert raw.values["structure_prior"] is not None and math.isfinite(raw.values["structure_prior"])
