@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accuracy-csv", type=Path, default=ROOT / "benchmarks/nb201/nb201_accuracy.csv")
     ap.add_argument("--pick-top-share", type=float, default=None,
                     help="evaluate another pick rule share than the default's (selection runs only)")
+    ap.add_argument("--proxy", default=None, help="another proxy than the space's default (a comparison run)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if args.merge:
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     defaults = SearchConfig()
     if args.pick_top_share is not None:
         defaults = SearchConfig(pick_top_share=args.pick_top_share)
-    defaults = replace(defaults, proxy=default_proxy("nb201"))
+    defaults = replace(defaults, proxy=args.proxy or default_proxy("nb201"))
     space = get_space("nb201")
     archs = list(space.enumerate())
     iso = [space.iso_key(a) for a in archs]

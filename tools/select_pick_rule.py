@@ -10,7 +10,7 @@ and the share of cases where the rule's pick is less accurate than the largest f
 by MACs. Run it on the selection dataset only (CIFAR-10); the other datasets stay held out.
 
     python tools/select_pick_rule.py --scores benchmarks/scores/nb201_cifar10_b16_s0.csv.gz \
-        --dataset cifar10 --out benchmarks/results/pick_rules_nb201_cifar10.json
+        --dataset cifar10 --out benchmarks/results/pick_rules_nb201_cifar10_edgenas_prior.json
 """
 
 from __future__ import annotations
