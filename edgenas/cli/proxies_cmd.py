@@ -157,6 +157,10 @@ def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, 
     if resolution is not None:
         check_resolution(resolution)
     names, singles, ensembles = split_names(proxy_names)
+    from ..search.config import check_proxy_for_space
+
+    for n in names:
+        check_proxy_for_space(space, n)
     if whole_space:
         _score_all(space, ds, singles, out_path, archs or archs_file, seed=seed, device=device,
                    batch_size=batch_size, data=None if data_path is None else str(data_path), resolution=resolution,

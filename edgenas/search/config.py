@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["SearchConfig", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
+__all__ = ["SearchConfig", "check_proxy_for_space", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
 
 #: the proxy when none is given: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed;
 #: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
@@ -288,7 +288,7 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
                 "workers=%d is more than the %d CPU core(s) this process may use; using %d", workers, cores, cores)
             workers = cores
     proxy = config.proxy or default_proxy(space.name)
-    _check_prior(space, proxy)
+    check_proxy_for_space(space, proxy)
     share = config.pick_top_share
     if share is None:
         share = 0.0 if _is_prior(proxy) else DEFAULT_PICK_TOP_SHARE
@@ -304,7 +304,7 @@ def _is_prior(proxy: str) -> bool:
     return proxy in list_ensembles() and get_ensemble(proxy).aggregation == "linear"
 
 
-def _check_prior(space: Any, proxy: str) -> None:
+def check_proxy_for_space(space: Any, proxy: str) -> None:
     """A proxy built on the space's accuracy prior needs a space that ships one: say so before any
     work instead of scoring every arch as a failure."""
     needs_prior = proxy == "structure_prior"
