@@ -69,7 +69,10 @@ def table_column(scorer: TableScorer, space, column: str) -> np.ndarray:
     one = TableScorer(space=space, path=scorer.path, columns=(column,))
     out = np.full(space.size, np.nan)
     for i in range(space.size):
-        v = one.score([space.from_index(i)])[0].values[column]
+        arch = space.from_index(i)
+        if space.is_degenerate(arch):  # never scored by a search
+            continue
+        v = one.score([arch])[0].values[column]
         out[i] = np.nan if v is None else v
     return out
 

@@ -29,7 +29,7 @@ def test_json_output_and_files(tmp_path: Path, fake_backends: None) -> None:
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["schema_version"] == 1 and doc["n_candidates"] == 60
-    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "edgenas_prior"
+    assert doc["config"]["targets"] == ["jetson-tx2"] and doc["config"]["proxy"] == "edgenas_transfer"
     assert all(m["latency_ms"]["jetson-tx2"] <= 6 for m in doc["members"])
     for f in ("pareto.json", "candidates.csv", "config.json", "pareto.png", "candidates.sqlite"):
         assert (out / f).exists(), f
