@@ -26,7 +26,7 @@ Recipes (``list_ensembles()``):
   searches where the Jacobian-based proxies are too slow.
 * ``edgenas_transfer`` (ours, the search default on NB201): not a rank aggregation but the space's
   linear accuracy prior (:mod:`edgenas.proxies.prior`): ``structure_prior`` (topology) plus
-  weighted log FLOPs, log params, AZ expressivity and trainability and sed, weights fitted by
+  weighted log FLOPs, log params, AZ expressivity and sed, weights fitted by
   ridge regression on 1,000 trained CIFAR-10 archs; the other datasets are held out
   (docs/benchmarks.md, "Search picks").
 * ``edgenas_prior`` (ours, the default before a space has a prior): ``edgenas_fast`` plus log rank(params),
@@ -135,7 +135,7 @@ for _r in (
     ),
     EnsembleRecipe(
         "edgenas_transfer",
-        ("structure_prior", "flops", "params", "az_expressivity", "az_trainability", "sed"), "linear",
+        ("structure_prior", "flops", "params", "az_expressivity", "sed"), "linear",
         "ours, NB201 default: linear prior over topology and proxies, fitted on 1,000 trained CIFAR-10 archs",
         "edgenas (edgenas/spaces/data/nb201_prior.json)", prior="nb201_prior.json",
     ),

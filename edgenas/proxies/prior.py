@@ -7,8 +7,8 @@ trained archs of *one* dataset, over
 
 * the space's topology features (:meth:`SearchSpace.arch_features`, e.g. NB201's live ops per edge
   and conv depth along the cell's paths), and
-* proxies computed live on the user's data and resolution (FLOPs, params, AZ-NAS expressivity and
-  trainability, sed), so the score still depends on the dataset at hand.
+* proxies computed live on the user's data and resolution (FLOPs, params, AZ-NAS expressivity,
+  sed), so the score still depends on the dataset at hand.
 
 The model file (``edgenas/spaces/data/<space>_prior.json``, made by ``tools/fit_space_prior.py``)
 records what it was fitted on. Its score is

@@ -45,8 +45,7 @@ def test_topology_alone_prefers_the_benchmark_best_over_a_skip_heavy_cell() -> N
 def test_transfer_score_is_structure_plus_weighted_proxies() -> None:
     prior = load_prior("nb201_prior.json")
     comps = ensemble_components("edgenas_transfer")
-    values = {"structure_prior": -2.0, "flops": 100.0, "params": 0.8, "az_expressivity": 50.0,
-              "az_trainability": -0.3, "sed": 80.0}
+    values = {"structure_prior": -2.0, "flops": 100.0, "params": 0.8, "az_expressivity": 50.0, "sed": 80.0}
     expected = -2.0
     for t in prior.proxy_terms:
         x = math.log(values[t.feature]) if t.transform == "log" else values[t.feature]
@@ -58,9 +57,9 @@ def test_transfer_score_is_structure_plus_weighted_proxies() -> None:
     assert pop[0] == pytest.approx(expected)
     # a failed structure_prior (dead arch) is the worst score; a failed proxy counts as its mean
     assert ensemble_score("edgenas_transfer", {**values, "structure_prior": -math.inf}, {}) == -math.inf
-    partial = ensemble_score("edgenas_transfer", {**values, "az_trainability": -math.inf}, {})
-    az_t = next(t for t in prior.proxy_terms if t.feature == "az_trainability")
-    assert partial == pytest.approx(expected - az_t.value(-0.3))
+    partial = ensemble_score("edgenas_transfer", {**values, "sed": -math.inf}, {})
+    sed = next(t for t in prior.proxy_terms if t.feature == "sed")
+    assert partial == pytest.approx(expected - sed.value(80.0))
 
 
 def test_structure_prior_proxy_through_the_engine() -> None:

@@ -34,7 +34,7 @@ def test_one_case_gaps_bounds_and_baselines(tmp_path: Path) -> None:
     s = doc["summary"]["cifar10"]
     assert s["cases"] == 2 and 0.0 <= s["share_worse_than_max_flops"] <= 1.0
     q = doc["ranking"][0]["ranking"]
-    assert set(q) == {"structure_prior", "flops", "params", "az_expressivity", "az_trainability", "sed", "edgenas_transfer"}
+    assert set(q) == {"structure_prior", "flops", "params", "az_expressivity", "sed", "edgenas_transfer"}
     assert all(-1.0 <= v["kendall_tau"] <= 1.0 and 0.0 <= v["top10_precision"] <= 1.0 for v in q.values())
     merged = tmp_path / "merged.json"
     subprocess.run([sys.executable, str(ROOT / "tools" / "bench_picks.py"), "--merge", str(out), str(out),
