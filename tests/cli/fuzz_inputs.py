@@ -30,6 +30,15 @@ def _is_valid_index(text: str) -> bool:
         return False
 
 
+def _is_int_in(text: str, lo: int, hi: int) -> bool:
+    """True if the CLI would take ``text`` as an integer option in lo..hi (click uses ``int()``,
+    which also takes ' 5', '+5' and other scripts' digits)."""
+    try:
+        return lo <= int(text) <= hi
+    except ValueError:
+        return False
+
+
 def _is_number_in(text: str, lo: float, hi: float) -> bool:
     try:
         v = float(text)
@@ -45,7 +54,7 @@ bad_arch = junk.filter(lambda t: not _is_valid_index(t) and t != VALID_ARCH and 
 bad_target = junk.filter(lambda t: t.strip() != "" and not t.startswith("-")).filter(
     lambda t: t.lower() not in {"jetson", "cpu", "raspi4", "pixel3", "edgetpu"})
 bad_budget = junk.filter(lambda t: not _is_number_in(t, 1e-9, 1e9) and "=" not in t.strip("=")[1:-1])
-bad_count = junk.filter(lambda t: not _is_number_in(t, 1, 1e6) or t.strip() != t or "." in t or "e" in t.lower())
+bad_count = junk.filter(lambda t: not _is_int_in(t, 1, 10**6))
 
 
 @dataclass
@@ -101,9 +110,9 @@ def search_option(draw) -> Case:
         st.tuples(st.just("--max-latency-ms"), bad_budget),
         st.tuples(st.just("--evaluations"), bad_count),
         st.tuples(st.just("--population"), bad_count),
-        st.tuples(st.just("--seed"), junk.filter(lambda t: not (t.isascii() and t.isdigit() and int(t) < 2**63))),
-        st.tuples(st.just("--workers"), junk.filter(lambda t: not (t.isascii() and t.isdigit() and int(t) <= 256))),
-        st.tuples(st.just("--batch-size"), junk.filter(lambda t: not (t.isascii() and t.isdigit() and 2 <= int(t) <= 4096))),
+        st.tuples(st.just("--seed"), junk.filter(lambda t: not _is_int_in(t, 0, 2**63 - 1))),
+        st.tuples(st.just("--workers"), junk.filter(lambda t: not _is_int_in(t, 0, 256))),
+        st.tuples(st.just("--batch-size"), junk.filter(lambda t: not _is_int_in(t, 2, 4096))),
         st.tuples(st.just("--max-params-m"), bad_budget),
         st.tuples(st.just("--pick-top-share"), junk.filter(lambda t: not _is_number_in(t, 0, 1))),
         st.tuples(st.just("--space"), bad_target), st.tuples(st.just("--dataset"), bad_target),
