@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["edgenas_home", "shipped_latency_tables_dir", "shipped_targets_dir", "target_dirs",
+__all__ = ["edgenas_home", "shipped_latency_tables_dir", "shipped_targets_dir", "target_dirs", "user_profiles_dir",
            "user_latency_tables_dir", "user_targets_dir"]
 
 
@@ -56,6 +56,12 @@ def user_targets_dir() -> Path:
 def user_latency_tables_dir() -> Path:
     """Tables the user measured: ``$EDGENAS_HOME/latency_tables``."""
     return edgenas_home() / "latency_tables"
+
+
+def user_profiles_dir() -> Path:
+    """Journals of `edgenas profile` (every timing as it arrived): ``$EDGENAS_HOME/profiles``."""
+    return edgenas_home() / "profiles"
+
 
 
 def target_dirs() -> tuple[Path, ...]:

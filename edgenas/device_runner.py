@@ -546,9 +546,165 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
     }
 
 
+# --- device facts ------------------------------------------------------------------------------
+
+#: L4T release (major, minor) -> JetPack release it ships in (NVIDIA's JetPack archive)
+JETPACK_OF_L4T = {(32, 5): "4.5", (32, 6): "4.6", (32, 7): "4.6.x", (34, 1): "5.0", (35, 1): "5.0.2",
+                  (35, 2): "5.1", (35, 3): "5.1.1", (35, 4): "5.1.2", (35, 5): "5.1.3", (35, 6): "5.1.4",
+                  (36, 2): "6.0 DP", (36, 3): "6.0", (36, 4): "6.1/6.2"}
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").replace("\x00", "").strip()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str | None:
+    text = _read("/proc/cpuinfo") or ""
+    for key in ("model name", "Model", "Hardware", "cpu model"):
+        for line in text.splitlines():
+            if line.split(":")[0].strip() == key and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def parse_l4t_release(text: str | None) -> str | None:
+    """``"32.7.1"`` from ``/etc/nv_tegra_release`` (``# R32 (release), REVISION: 7.1, ...``), else None."""
+    if not text:
+        return None
+    import re
+
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", text)
+    return "{}.{}".format(m.group(1), m.group(2)) if m else None
+
+
+def jetpack_of(l4t: str | None) -> str | None:
+    """The JetPack release of an L4T version string, or None when unknown."""
+    if not l4t:
+        return None
+    try:
+        major, minor = (int(x) for x in l4t.split(".")[:2])
+    except ValueError:
+        return None
+    return JETPACK_OF_L4T.get((major, minor))
+
+
+def parse_nvpmodel(text: str | None) -> str | None:
+    """``"MAXN (0)"`` from ``nvpmodel -q`` output (``NV Power Mode: MAXN`` then the mode number)."""
+    if not text:
+        return None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("NV Power Mode:"):
+            name = line.split(":", 1)[1].strip()
+            num = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].isdigit() else None
+            return "{} ({})".format(name, num) if num is not None else name
+    return None
+
+
+def clock_state(root: str = "/sys") -> dict[str, Any]:
+    """CPU governor and whether CPU (and Jetson GPU) clocks are pinned (min == max frequency).
+
+    ``locked`` is True when every frequency-scaled unit found has min == max (what ``jetson_clocks``
+    sets), False when one does not, None when the system exposes no frequency scaling (VMs).
+    """
+    units = []  # (name, min, max)
+    governors = set()
+    for d in sorted(glob.glob(os.path.join(root, "devices/system/cpu/cpu[0-9]*/cpufreq"))):
+        lo, hi = _read(os.path.join(d, "scaling_min_freq")), _read(os.path.join(d, "scaling_max_freq"))
+        gov = _read(os.path.join(d, "scaling_governor"))
+        if gov:
+            governors.add(gov)
+        if lo and hi:
+            units.append((os.path.basename(os.path.dirname(d)), lo, hi))
+    for d in sorted(glob.glob(os.path.join(root, "class/devfreq/*"))):
+        name = os.path.basename(d)
+        if any(g in name for g in ("gpu", "gp10b", "gv11b", "ga10b", "gm20b")):
+            lo, hi = _read(os.path.join(d, "min_freq")), _read(os.path.join(d, "max_freq"))
+            if lo and hi:
+                units.append(("gpu", lo, hi))
+    unlocked = [u[0] for u in units if u[1] != u[2]]
+    return {"cpu_governor": ",".join(sorted(governors)) or None,
+            "locked": (not unlocked) if units else None,
+            "unlocked": unlocked[:4]}
+
+
+def runtime_version(runtime: str, trtexec: str = "trtexec") -> str:
+    """Version of ``runtime`` on this device; RunnerError (exit 3) when it is missing."""
+    if runtime == "onnxruntime":
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise RunnerError("onnxruntime is not installed on this device (pip install onnxruntime)",
+                              EXIT_MISSING_RUNTIME)
+        return str(ort.__version__)
+    if runtime == "tensorrt":
+        return str(load_tensorrt().__version__)
+    exe = shutil.which(trtexec) or (trtexec if os.path.isfile(trtexec) else None)
+    if exe is None and os.path.isfile("/usr/src/tensorrt/bin/trtexec"):
+        exe = "/usr/src/tensorrt/bin/trtexec"
+    if exe is None:
+        raise RunnerError("trtexec not found on this device (PATH or /usr/src/tensorrt/bin)", EXIT_MISSING_RUNTIME)
+    import re
+
+    try:
+        proc = subprocess.run([exe, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=60, check=False)
+        m = re.search(r"TensorRT v(\d+)", proc.stdout)
+    except (OSError, subprocess.TimeoutExpired):
+        m = None
+    if m is None:
+        return "unknown"
+    return trt_version_string(int(m.group(1)))
+
+
+def trt_version_string(code: int) -> str:
+    """``8502`` -> ``"8.5.2"`` (TensorRT 8.x: M*1000 + m*100 + p), ``100300`` -> ``"10.3.0"`` (M*10000 + ...)."""
+    major = code // 1000 if code < 10000 else code // 10000
+    rest = code % 1000 if code < 10000 else code % 10000
+    return "{}.{}.{}".format(major, rest // 100, rest % 100)
+
+
+def device_facts(runtime: str, trtexec: str = "trtexec") -> dict[str, Any]:
+    """What the table header records about the device: model, L4T / JetPack, runtime, power mode, clocks."""
+    model = _read("/proc/device-tree/model") or _read("/sys/devices/virtual/dmi/id/product_name")
+    l4t = parse_l4t_release(_read("/etc/nv_tegra_release"))
+    nvp = None
+    exe = shutil.which("nvpmodel")
+    if exe:
+        try:
+            proc = subprocess.run([exe, "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  universal_newlines=True, timeout=30, check=False)
+            nvp = parse_nvpmodel(proc.stdout)
+        except (OSError, subprocess.TimeoutExpired):
+            nvp = None
+    clocks = clock_state()
+    return {"host": platform.node(), "model": model, "cpu_model": _cpu_model(), "machine": platform.machine(),
+            "os": platform.platform(), "python": platform.python_version(), "l4t": l4t, "jetpack": jetpack_of(l4t),
+            "runtime": runtime, "runtime_version": runtime_version(runtime, trtexec), "nvpmodel": nvp,
+            "cpu_governor": clocks["cpu_governor"], "clocks_locked": clocks["locked"],
+            "unlocked_clocks": clocks["unlocked"]}
+
+
+def _emit(res: dict[str, Any], out: str) -> None:
+    if out == "-":
+        sys.stdout.write(json.dumps(res) + "\n")  # one line: the host reads it over ssh
+        sys.stdout.flush()
+        return
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(res, f)
+    os.replace(tmp, out)  # never leave a half-written result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edgenas.device_runner", description=__doc__.splitlines()[0])
-    p.add_argument("model", help="path of the .onnx model")
+    p.add_argument("model", nargs="?", default=None, help="path of the .onnx model")
+    p.add_argument("--facts", action="store_true",
+                   help="print the device facts (model, L4T, runtime version, power mode, clocks) instead of timing")
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--warmup", type=int, default=20, help="warm-up runs (onnxruntime, tensorrt) or ms (trtexec)")
     p.add_argument("--threads", type=int, default=1)
@@ -564,11 +720,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cudart", default=None, help="tensorrt: path of libcudart (default: search)")
     p.add_argument("--reference", default=None,
                    help="onnxruntime, 1 thread: ONNX model timed right after every timed run (paired timing)")
-    p.add_argument("--out", required=True, help="result JSON path")
+    p.add_argument("--out", required=True, help="result JSON path ('-': one line on stdout)")
     a = p.parse_args(argv)
     try:
         if a.runs < 1 or a.warmup < 0 or a.threads < 1:
             raise RunnerError("--runs and --threads must be >= 1 and --warmup >= 0")
+        if a.facts:
+            _emit(device_facts(a.runtime, a.trtexec), a.out)
+            return 0
+        if a.model is None:
+            raise RunnerError("expected the .onnx model to time (or --facts)")
         if not os.path.isfile(a.model):
             raise RunnerError(f"model file not found: {a.model}")
         if a.engine is not None and not os.path.isfile(a.engine):
@@ -588,10 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "summary_cpu_ms": summarize_ms(res["cpu_ms"]) if res.get("cpu_ms") else None,
             "host": platform.node(), "machine": platform.machine(), "python": platform.python_version(),
         })
-        tmp = a.out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(res, f)
-        os.replace(tmp, a.out)  # never leave a half-written result
+        _emit(res, a.out)
     except RunnerError as exc:
         sys.stderr.write(f"device_runner: error: {exc}\n")
         return exc.code
@@ -600,6 +758,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         first = (str(exc).strip().splitlines() or [""])[0]
         sys.stderr.write(f"device_runner: error: {a.runtime} failed: {type(exc).__name__}: {first}\n")
+        if isinstance(exc, OSError) and exc.errno == 28:
+            return 4  # ENOSPC: the device's disk is full
         return 1
     return 0
 

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "DependencyError",
+    "DeviceError",
     "EdgeNASError",
     "ExportError",
     "InfeasibleError",
@@ -112,5 +113,9 @@ class ExportError(EdgeNASError, RuntimeError):
     """Export failed (checker, parity, engine build)."""
 
 
-class ValidationError(EdgeNASError, RuntimeError):
+class DeviceError(EdgeNASError, RuntimeError):
+    """A device could not be reached or could not run a model (ssh, missing runtime, full disk)."""
+
+
+class ValidationError(DeviceError):
     """On-device validation failed (bad model, unreachable host, missing runtime)."""

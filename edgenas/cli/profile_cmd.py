@@ -1,4 +1,14 @@
-"""`edgenas profile`: build a latency table on THIS machine with onnxruntime."""
+"""`edgenas profile`: measure a device (this machine or a board over SSH) and make it a target.
+
+Two ways, one command:
+
+* ``--target NAME`` (a new name) with ``--host USER@BOARD`` and/or ``--runtime``: time a designed
+  set of whole archs on the device with the standalone device runner (the device needs Python,
+  numpy and the runtime only), journal every timing, fit a user target
+  (:mod:`edgenas.hardware.device_profile`); without ``--host`` the runner runs on this machine;
+* ``--target cpu`` alone: the per-op profile of this host with onnxruntime
+  (:mod:`edgenas.hardware.profile`), stored as the user's table of the ``cpu`` target.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +18,50 @@ import click
 
 from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
 
+#: device-profile options that make `profile` time whole archs on a device (see the module docstring)
+_DEVICE_ONLY = ("host", "runtime", "precision", "ssh_options", "remote_python", "calibration_data", "force",
+                "connect_timeout")
+#: per-op options of the host profile (--target cpu)
+_HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions", "workers", "out")
+
 
 @click.command()
 @click.option("--target", default="cpu", show_default=True,
-              help="Target to profile; only 'cpu' (this host, onnxruntime) can be measured here. "
-                   "For Jetson use tools/profile_jetson_trt.py on the device.")
+              help="'cpu': per-op profile of this host. Any new name: the device to profile (with --host, or this "
+                   "machine), saved as a user target of that name.")
 @space_option()
 @dataset_option()
-@click.option("--runs", type=click.IntRange(3), default=60, show_default=True,
-              help="Timed runs per model (split over --rounds).")
+@click.option("--host", default=None, help="USER@HOST: profile this device over SSH (BatchMode; keys must be set up).")
+@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec"]), default=None,
+              help="What times the models on the device (default onnxruntime): onnxruntime (CPU EP), tensorrt "
+                   "(Python API + libcudart) or trtexec.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+              help="tensorrt/trtexec engine precision; int8 needs --calibration-data.")
+@click.option("--calibration-data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="int8 only: a .npy batch of real inputs to calibrate the int8 engines with.")
+@click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")
+@click.option("--remote-python", default="python3", show_default=True, help="Python on the device.")
+@click.option("--connect-timeout", type=click.IntRange(1, 600), default=10, show_default=True,
+              help="Seconds ssh waits to connect.")
+@click.option("--force", is_flag=True, help="Replace a user target of this name that `edgenas fit` or another "
+                                            "journal made.")
+@click.option("--runs", type=click.IntRange(3, 100_000), default=60, show_default=True,
+              help="Timed runs per model (host profile: split over --rounds).")
 @click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
               help="Interleaved passes over all models (spreads bursts of load from other processes).")
 @click.option("--chain", type=click.IntRange(0), default=4, show_default=True,
               help="Time shape-keeping ops as the cost of one more copy in a chain of 1+N (0 = alone).")
-@click.option("--warmup", type=click.IntRange(0), default=10, show_default=True, help="Untimed runs per model.")
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="onnxruntime intra-op threads.")
-@click.option("--archs", "n_archs", type=click.IntRange(4), default=260, show_default=True,
-              help="Random archs measured end to end (the first --calibration fit scale/constant, the rest check).")
+@click.option("--warmup", type=click.IntRange(0, 100_000), default=10, show_default=True,
+              help="Untimed runs per model (trtexec: milliseconds).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="onnxruntime intra-op threads.")
+@click.option("--archs", "n_archs", type=click.IntRange(4, 10_000), default=None,
+              help="Archs timed end to end: on a device (default 30) a designed set, resumable, growable later; "
+                   "host profile (default 260) random, the first --calibration fit scale/constant, the rest check.")
 @click.option("--calibration", type=click.IntRange(2), default=60, show_default=True,
               help="End-to-end archs used to fit the per-op-type scales and constant, and the kernel model; "
                    "cross-validation on them picks which of the two the table uses.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--statistic", type=click.Choice(["ref", "cpu", "median", "p10"]), default=None,
               help="Per-model value stored: ref (default with 1 thread: median ratio of the timing thread's CPU time "
                    "to a reference arch timed right after every run, times the reference's median: robust to the "
@@ -41,10 +74,36 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output JSON (default $EDGENAS_HOME/latency_tables/<space>_<dataset>_cpu_ops.json, which the cpu target then uses instead of the shipped table).")
 @json_option
-def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds: int, chain: int, warmup: int,
-            threads: int, n_archs: int, calibration: int, seed: int, statistic: str | None,
+@click.pass_context
+def profile(ctx: click.Context, target: str, space_name: str, dataset: str | None, host: str | None,
+            runtime: str | None, precision: str, calibration_data: Path | None, ssh_options: tuple[str, ...],
+            remote_python: str, connect_timeout: int, force: bool, runs: int, rounds: int, chain: int, warmup: int,
+            threads: int, n_archs: int | None, calibration: int, seed: int, statistic: str | None,
             space_predictions: bool, workers: int, out: Path | None, as_json: bool) -> None:
-    """Measure every op of a space and a sample of whole models with onnxruntime on this machine."""
+    """Measure a device and save it as a target (see `--target`).
+
+    On a device: the same command again resumes (only missing archs are timed); a larger --archs adds archs.
+    """
+    from ..errors import ConfigError
+
+    def given(names: tuple[str, ...]) -> list[str]:
+        src = click.core.ParameterSource
+        return ["--" + n.replace("_", "-") for n in names if ctx.get_parameter_source(n) not in (src.DEFAULT, None)]
+
+    on_device = host is not None or runtime is not None or target != "cpu"
+    if on_device:
+        if given(_HOST_ONLY):
+            raise ConfigError(f"{', '.join(given(_HOST_ONLY))} apply to the per-op host profile (--target cpu "
+                              "without --host/--runtime), not to a device profile")
+        _profile_device(target, space_name, dataset, host=host, runtime=runtime or "onnxruntime",
+                        precision=precision, calibration_data=calibration_data, ssh_options=ssh_options,
+                        remote_python=remote_python, connect_timeout=connect_timeout, force=force, runs=runs,
+                        warmup=warmup, threads=threads, n_archs=n_archs, seed=seed, as_json=as_json)
+        return
+    if given(_DEVICE_ONLY):
+        raise ConfigError(f"{', '.join(given(_DEVICE_ONLY))} apply to a device profile; expected --target NAME "
+                          "(a new name for the device)")
+    n_archs = 260 if n_archs is None else n_archs
     from .._paths import user_latency_tables_dir
     from ..errors import ConfigError
     from ..hardware.profile import profile_space
@@ -103,3 +162,66 @@ def profile(target: str, space_name: str, dataset: str | None, runs: int, rounds
     c.print(f"noise: median CV {n['median_cv']:.3f}, p90 CV {n['p90_cv']:.3f}, outlier runs "
             f"{n['outlier_runs']}/{n['timed_runs']}, end-to-end spread between rounds median "
             f"{100 * n['e2e_round_spread_median']:.1f}% (p90 {100 * n['e2e_round_spread_p90']:.1f}%)")
+
+
+def _profile_device(target: str, space_name: str, dataset: str | None, *, host: str | None, runtime: str,
+                    precision: str, calibration_data: Path | None, ssh_options: tuple[str, ...], remote_python: str,
+                    connect_timeout: int, force: bool, runs: int, warmup: int, threads: int, n_archs: int | None,
+                    seed: int, as_json: bool) -> None:
+    from ..errors import ConfigError
+    from ..hardware.device_profile import DEFAULT_PROFILE_ARCHS, ProfilePlan, profile_device
+    from ..hardware.remote import LocalSession, SshSession, check_host
+
+    if precision == "int8":
+        if calibration_data is None:
+            raise ConfigError("--precision int8 needs --calibration-data FILE.npy (a batch of real inputs): int8 "
+                              "engines without calibration time a network whose accuracy nobody checked")
+        raise ConfigError("--precision int8 with --calibration-data is not supported by the device runner yet; "
+                          "expected fp32 or fp16")
+    if calibration_data is not None:
+        raise ConfigError("--calibration-data applies to --precision int8 only")
+    space, ds = resolve_space(space_name, dataset)
+    plan = ProfilePlan(target=target, space=space.name, dataset=ds, runtime=runtime, precision=precision, runs=runs,
+                       warmup=warmup, threads=threads, seed=seed)
+    session = (SshSession(check_host(host), ssh_options=ssh_options, python=remote_python,
+                          connect_timeout=connect_timeout) if host else LocalSession())
+    n = DEFAULT_PROFILE_ARCHS if n_archs is None else n_archs
+    with session:
+        if as_json:
+            res = profile_device(space, ds, plan, session, n_archs=n, force=force)
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("timing on " + session.where), BarColumn(),
+                          TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console(),
+                          transient=True) as bar:
+                task = bar.add_task("timing", total=n)
+
+                def cb(stage: str, done: int, total: int, label: str) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                res = profile_device(space, ds, plan, session, n_archs=n, force=force, progress=cb)
+    fit = res.fit
+    doc = {"target": fit.target, "where": session.where, "journal": str(res.journal),
+           "measured_now": res.measured_now, "measured_before": res.measured_before, "n_measured": fit.n_measured,
+           "method": fit.method, "cv": fit.cv, "table": str(fit.table), "target_file": str(fit.target_file),
+           "facts": res.facts, "warnings": list(res.warnings), "note": fit.note, "seconds": round(res.seconds, 1)}
+    if as_json:
+        echo_json(doc)
+        return
+    c = console()
+    f = res.facts
+    c.print(f"{session.where}: {f.get('model') or f.get('cpu_model') or '?'}, {runtime} {f.get('runtime_version')}"
+            + (f", L4T {f['l4t']} (JetPack {f.get('jetpack') or '?'})" if f.get("l4t") else "")
+            + (f", nvpmodel {f['nvpmodel']}" if f.get("nvpmodel") else ""))
+    for w in res.warnings:
+        c.print(f"[yellow]warning:[/] {w}")
+    c.print(f"timed {res.measured_now} archs now, {res.measured_before} from the journal {res.journal}")
+    for m, r in fit.cv.items():
+        mark = "*" if m == fit.method else " "
+        c.print(f"{mark} {m:>15}: {r['folds']}-fold held-out: within ±10 % {100 * r['within_10']:.0f} %, "
+                f"MAPE {r['mape']:.1f} %, tau {r['kendall_tau']:.3f}")
+    if fit.note:
+        c.print(f"note: {fit.note}")
+    c.print(f"wrote {fit.target_file} and {fit.table} in {res.seconds:.0f} s; search with: "
+            f"edgenas search --target {fit.target}")

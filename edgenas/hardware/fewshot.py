@@ -160,8 +160,12 @@ def _best(cv: dict[str, dict[str, float]], allowed: Sequence[str]) -> str:
 
 
 def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, name: str, device: str,
-               runtime: str, source: str, force: bool = False, seed: int = 0) -> FitResult:
+               runtime: str, source: str, force: bool = False, seed: int = 0,
+               facts: dict[str, Any] | None = None) -> FitResult:
     """Choose and fit a latency model, write its table and the target YAML to ``$EDGENAS_HOME``.
+
+    ``facts`` (what the device runner reports: model, L4T, runtime version, power mode, clocks) go
+    into the table header as ``device_facts``.
 
     Raises:
         ConfigError: fewer than 5 archs, a shipped target's name, an existing user table without ``force``.
@@ -186,7 +190,8 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
     model = _fitter(method, space, dataset, runtime)(archs, y)
     tables_dir, targets_dir = user_latency_tables_dir(), user_targets_dir()
     meta_common = {"device": device, "runtime": runtime, "source": source, "method": method, "cv": cv,
-                   "n_measured": len(archs), "made_by": f"edgenas {__version__} fit"}
+                   "n_measured": len(archs), "made_by": f"edgenas {__version__} fit",
+                   **({"device_facts": facts} if facts else {})}
     if lookup:
         table_path = tables_dir / f"{space.name}_{dataset}_{name}.csv"
         measured = {space.index(a): float(v) for a, v in zip(archs, y)}

@@ -1,0 +1,334 @@
+"""Profile a device: time a designed set of whole archs there, journal each timing, fit a target.
+
+``edgenas profile --target NAME [--host USER@BOARD]`` runs :func:`profile_device`:
+
+1. the device's facts (model, L4T / JetPack, runtime version, power mode, clocks) are read by the
+   device runner; a missing runtime stops here, before any model is built;
+2. :func:`design_archs` picks the archs: a greedy D-optimal design over the per-op count features
+   the latency fit uses (each pick adds the most information about the op costs still uncertain),
+   from a fixed, seeded pool of live archs, so the design for n archs is the first n of the design
+   for more, and a larger ``--archs`` later measures only the new ones;
+3. each arch is built here (ONNX, batch 1), copied to the device, timed by the runner and its
+   timing appended to the journal at once (``$EDGENAS_HOME/profiles/<target>/<space>_<dataset>.jsonl``,
+   one JSON line per measurement, fsynced); the same command again measures only what is missing;
+4. the journal's timings are fitted by :func:`edgenas.hardware.fewshot.fit_target` (model chosen by
+   cross-validation on the measured archs) into a user target with the device facts in its header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._paths import user_profiles_dir
+from .._version import __version__
+from ..errors import ConfigError
+from ..spaces import Arch, SearchSpace
+from .remote import DeviceSession
+
+__all__ = ["DEFAULT_PROFILE_ARCHS", "DEVICE_RUNTIMES", "Journal", "ProfilePlan", "ProfileDeviceResult",
+           "design_archs", "profile_device", "table_runtime"]
+
+log = logging.getLogger(__name__)
+
+#: archs timed by default (the few-shot fit is usable from 10-20; more tighten its cross-validated error)
+DEFAULT_PROFILE_ARCHS = 30
+#: what times the models on the device (device runner ``--runtime``)
+DEVICE_RUNTIMES = ("onnxruntime", "tensorrt", "trtexec")
+PRECISIONS = ("fp32", "fp16", "int8")
+#: candidates the design chooses from (fixed, so designs of different sizes are prefixes of each other)
+DESIGN_POOL = 3000
+JOURNAL_SCHEMA = 1
+
+#: callback(stage, done, total, label)
+Progress = Callable[[str, int, int, str], None]
+
+
+def table_runtime(device_runtime: str) -> str:
+    """The target runtime (``edgenas.hardware.targets.RUNTIMES``) of a device runner runtime."""
+    return "onnxruntime" if device_runtime == "onnxruntime" else "tensorrt"
+
+
+@dataclass(frozen=True)
+class ProfilePlan:
+    """What is measured and how: a journal belongs to one plan (``--archs`` may grow between runs)."""
+
+    target: str
+    space: str
+    dataset: str
+    runtime: str
+    precision: str = "fp32"
+    runs: int = 60
+    warmup: int = 10
+    threads: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.runtime not in DEVICE_RUNTIMES:
+            raise ConfigError(f"--runtime {self.runtime!r} is unknown; expected one of {', '.join(DEVICE_RUNTIMES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision {self.precision!r} is unknown; expected one of {', '.join(PRECISIONS)}")
+        if self.runtime == "onnxruntime" and self.precision != "fp32":
+            raise ConfigError(f"--precision {self.precision} needs --runtime tensorrt or trtexec; onnxruntime (CPU) "
+                              "times the fp32 model")
+
+    def runner_args(self) -> list[str]:
+        return ["--runtime", self.runtime, "--runs", str(self.runs), "--warmup", str(self.warmup),
+                "--threads", str(self.threads), "--precision", self.precision, "--seed", str(self.seed)]
+
+
+@dataclass(frozen=True)
+class ProfileDeviceResult:
+    """A finished profile: the journal, what this call measured, the device facts and the fit."""
+
+    journal: Path
+    measured_now: int
+    measured_before: int
+    facts: dict[str, Any]
+    fit: Any  # edgenas.hardware.fewshot.FitResult
+    warnings: tuple[str, ...]
+    seconds: float
+
+
+def _features(space: SearchSpace, dataset: str, archs: Sequence[Arch], runtime: str) -> np.ndarray:
+    from ._graph import keys_node_reads, prunes_dead_layers
+    from .fit import feature_matrix
+
+    rt = table_runtime(runtime)
+    x, _ = feature_matrix(space, archs, dataset, key="shape", prune=prunes_dead_layers(rt), reads=keys_node_reads(rt))
+    return np.hstack([x, np.ones((len(archs), 1))])
+
+
+def design_archs(space: SearchSpace, dataset: str, n: int, *, seed: int = 0, runtime: str = "onnxruntime",
+                 pool: int = DESIGN_POOL) -> list[Arch]:
+    """``n`` live archs chosen greedily for the per-op latency fit (D-optimal), from a seeded pool.
+
+    Each step takes the pool arch with the largest leverage ``x^T (X^T X + I/100)^-1 x`` under the
+    archs already chosen (the one the current fit is least sure about), the first pick being the
+    pool's first arch; ties go to the earlier pool arch. The pool is fixed by ``seed``, so
+    ``design_archs(n)`` is the first n of ``design_archs(m)`` for m > n.
+    """
+    if n < 1:
+        raise ConfigError(f"--archs {n}: expected at least 1")
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    cands: list[Arch] = []
+    tries = 0
+    while len(cands) < pool and tries < 20 * pool:
+        tries += 1
+        a = space.sample(rng)
+        key = space.iso_key(a)
+        if key in seen or space.is_degenerate(a):
+            continue
+        seen.add(key)
+        cands.append(a)
+    if len(cands) < n:
+        raise ConfigError(f"--archs {n}: the space {space.name!r} has only {len(cands)} distinct live archs to time")
+    x = _features(space, dataset, cands, runtime)
+    x = x / np.maximum(np.abs(x).max(axis=0), 1.0)  # keys on one scale: counts per arch vary by key
+    inv = np.eye(x.shape[1]) * 100.0  # (X^T X + I/100)^-1 of no archs
+    chosen: list[int] = []
+    free = np.ones(len(cands), dtype=bool)
+    for step in range(n):
+        if step == 0:
+            i = 0
+        else:
+            lev = np.einsum("ij,jk,ik->i", x, inv, x)
+            lev[~free] = -np.inf
+            i = int(np.argmax(lev))
+        v = inv @ x[i]
+        inv -= np.outer(v, v) / (1.0 + x[i] @ v)  # Sherman-Morrison: add arch i
+        free[i] = False
+        chosen.append(i)
+    return [cands[i] for i in chosen]
+
+
+class Journal:
+    """Append-only JSON-lines record of one profile: a plan line, a facts line, one line per timing.
+
+    A torn last line (the process killed while writing it) is dropped; any other bad line is an
+    error naming the file and line. Every line is flushed and fsynced before the next model.
+    """
+
+    def __init__(self, path: Path, plan: ProfilePlan) -> None:
+        self.path = Path(path)
+        self.plan = plan
+        self.facts: dict[str, Any] | None = None
+        self.measurements: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            self._load()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._append({"kind": "plan", "schema_version": JOURNAL_SCHEMA, "made_by": f"edgenas {__version__}",
+                          **asdict(plan)})
+
+    def _load(self) -> None:
+        raw = self.path.read_bytes()
+        good = raw.rfind(b"\n") + 1  # a last line without its newline was being written: drop it
+        if good < len(raw):
+            log.warning("%s: dropped a torn last line (interrupted write)", self.path)
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+        lines = raw[:good].decode("utf-8", "replace").splitlines()
+        if not lines:
+            raise ConfigError(f"profile journal {str(self.path)!r} is empty; delete it to start over")
+        records = []
+        for n, line in enumerate(lines, 1):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"profile journal {str(self.path)!r} line {n} is not JSON ({exc.msg}); "
+                                  "expected one JSON object per line") from None
+            if not isinstance(rec, dict) or rec.get("kind") not in ("plan", "facts", "measurement"):
+                raise ConfigError(f"profile journal {str(self.path)!r} line {n}: field 'kind' must be plan, facts or "
+                                  "measurement")
+            records.append((n, rec))
+        n, head = records[0]
+        if head["kind"] != "plan" or head.get("schema_version") != JOURNAL_SCHEMA:
+            raise ConfigError(f"profile journal {str(self.path)!r} line 1: expected a plan line of schema "
+                              f"{JOURNAL_SCHEMA}")
+        want = asdict(self.plan)
+        diff = [k for k in want if head.get(k) != want[k]]
+        if diff:
+            was = ", ".join(f"{k}={head.get(k)!r}" for k in diff)
+            now = ", ".join(f"{k}={want[k]!r}" for k in diff)
+            raise ConfigError(f"profile journal {str(self.path)!r} was started with {was}, not {now}; expected the "
+                              "same options to resume it (or delete it to start over)")
+        for n, rec in records[1:]:
+            if rec["kind"] == "facts":
+                self.facts = rec.get("facts") if isinstance(rec.get("facts"), dict) else None
+                continue
+            if rec["kind"] != "measurement":
+                raise ConfigError(f"profile journal {str(self.path)!r} line {n}: a second plan line")
+            arch, ms = rec.get("arch"), rec.get("latency_ms")
+            if not isinstance(arch, str) or not isinstance(ms, (int, float)) or not (0 < ms < 1e6):
+                raise ConfigError(f"profile journal {str(self.path)!r} line {n}: fields 'arch' (a string) and "
+                                  f"'latency_ms' (0 < ms < 1e6) expected, got {arch!r} / {ms!r}")
+            self.measurements[arch] = rec
+
+    def _append(self, rec: dict[str, Any]) -> None:
+        line = json.dumps(rec, sort_keys=True, allow_nan=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def record_facts(self, facts: dict[str, Any]) -> None:
+        self._append({"kind": "facts", "facts": facts, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        if self.facts is None:
+            self.facts = facts
+
+    def record(self, arch: str, index: int | None, result: dict[str, Any]) -> None:
+        rec = {"kind": "measurement", "arch": arch, "index": index, "latency_ms": float(result["summary_ms"]["p50"]),
+               "summary_ms": result["summary_ms"], "runtime_version": result.get("runtime_version"),
+               "host": result.get("host"), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self._append(rec)
+        self.measurements[arch] = rec
+
+
+def _same_device(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    keys = ("model", "cpu_model", "machine", "runtime", "runtime_version", "nvpmodel")
+    return [k for k in keys if before.get(k) != now.get(k)]
+
+
+def clock_warning(facts: dict[str, Any], where: str) -> str | None:
+    """One warning when the device's clocks are not pinned (None when pinned or not knowable)."""
+    if facts.get("clocks_locked") is not False:
+        return None
+    hint = ("sudo nvpmodel -m 0 && sudo jetson_clocks" if facts.get("l4t")
+            else "set the CPU governor to 'performance' (cpupower frequency-set -g performance)")
+    gov = facts.get("cpu_governor")
+    return (f"clocks on {where} are not locked{f' (governor {gov})' if gov else ''}: timings drift with "
+            f"temperature and load; run {hint} before profiling")
+
+
+def _model_bytes(space: SearchSpace, arch: Arch, dataset: str) -> bytes:
+    if hasattr(space, "onnx_bytes"):  # written directly: same runtime kernels as a torch export
+        return space.onnx_bytes(arch, dataset)
+    from .kernels import export_onnx_bytes
+
+    return export_onnx_bytes(space.build_model(arch, dataset), (1, *space.dataset(dataset).input_shape))
+
+
+def _made_by(target: str, source: str) -> bool:
+    """Whether the user target ``target`` was made from ``source`` (this profile's journal)."""
+    import yaml
+
+    from .._paths import user_targets_dir
+
+    try:
+        doc = yaml.safe_load((user_targets_dir() / f"{target}.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(doc, dict) and source in str(doc.get("provenance") or "")
+
+
+def journal_path(target: str, space: str, dataset: str) -> Path:
+    """Where the profile of ``target`` on ``space`` / ``dataset`` is journaled."""
+    return user_profiles_dir() / target / f"{space}_{dataset}.jsonl"
+
+
+def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session: DeviceSession, *, n_archs: int,
+                   device: str | None = None, force: bool = False, progress: Progress | None = None,
+                   journal: Path | None = None) -> ProfileDeviceResult:
+    """Time ``n_archs`` designed archs on ``session``'s device (resuming the journal) and fit the target.
+
+    Raises:
+        ConfigError: bad plan, a journal of another plan or device, a shipped target name.
+        DeviceError: the device cannot be reached, lacks the runtime, or its disk is full (the
+            journal keeps every timing that arrived).
+    """
+    from .fewshot import fit_target
+
+    t0 = time.perf_counter()
+    from .._paths import shipped_targets_dir
+
+    if (shipped_targets_dir() / f"{plan.target}.yaml").exists():
+        raise ConfigError(f"target {plan.target!r} is a shipped target; expected a new name for your device "
+                          "(shipped tables are never replaced)")
+    facts = session.facts(plan.runner_args())  # a missing runtime fails here, before any model is built
+    path = journal or journal_path(plan.target, space.name, dataset)
+    jr = Journal(path, plan)
+    if jr.facts is not None:
+        diff = _same_device(jr.facts, facts)
+        if diff:
+            was = ", ".join(f"{k}={jr.facts.get(k)!r}" for k in diff)
+            now = ", ".join(f"{k}={facts.get(k)!r}" for k in diff)
+            raise ConfigError(f"profile journal {str(path)!r} holds timings of another device or runtime ({was}; "
+                              f"now {now}); expected the same device, or another --target name")
+    jr.record_facts(facts)
+    warnings = tuple(w for w in [clock_warning(facts, session.where)] if w)
+    archs = design_archs(space, dataset, n_archs, seed=plan.seed, runtime=plan.runtime)
+    before = sum(space.format(a) in jr.measurements for a in archs)
+    todo = [a for a in archs if space.format(a) not in jr.measurements]
+    if progress:
+        progress("timing", before, len(archs), "")
+    with tempfile.TemporaryDirectory(prefix="edgenas-profile-") as tmp:
+        for i, a in enumerate(todo):
+            name = space.format(a)
+            model = Path(tmp) / "model.onnx"
+            model.write_bytes(_model_bytes(space, a, dataset))
+            res = session.time_model(model, plan.runner_args())
+            if not isinstance(res.get("summary_ms"), dict) or not 0 < float(res["summary_ms"].get("p50", 0)) < 1e6:
+                raise ConfigError(f"device runner on {session.where} returned no usable timing for {name}")
+            jr.record(name, space.index(a), res)
+            if progress:
+                progress("timing", before + i + 1, len(archs), name)
+    measured = [space.parse(k) for k in jr.measurements]
+    ms = np.array([jr.measurements[k]["latency_ms"] for k in jr.measurements])
+    source = f"edgenas profile ({path.name})"
+    force = force or _made_by(plan.target, source)  # refitting its own target is what a resumed profile does
+    label = device or facts.get("model") or facts.get("cpu_model") or session.where
+    fit = fit_target(space, dataset, measured, ms, name=plan.target, device=str(label),
+                     runtime=table_runtime(plan.runtime), source=source, force=force,
+                     seed=plan.seed, facts={**facts, "precision": plan.precision, "device_runtime": plan.runtime})
+    return ProfileDeviceResult(path, len(todo), before, facts, fit, warnings, time.perf_counter() - t0)

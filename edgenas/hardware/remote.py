@@ -1,0 +1,212 @@
+"""Run the device runner (``edgenas/device_runner.py``) on a device: this machine or a board over SSH.
+
+A :class:`DeviceSession` times ONNX files on one device and reads the device's facts. Both kinds
+run the same standalone runner file with the device's own Python, so the device needs Python,
+numpy and the runtime only (no torch, no edgenas):
+
+* :class:`LocalSession`: a subprocess of this machine's Python;
+* :class:`SshSession`: the system ``ssh`` / ``scp`` in BatchMode (never prompts; host keys are
+  checked as the user's ssh config says). The runner is copied once into a ``mktemp`` folder on
+  the device, each model is copied, timed and deleted, the folder is removed at the end.
+
+Every host and path reaches ssh / scp after ``--``, and every word of the remote command is
+quoted, so a host or file name is never read as an option or as shell syntax.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeviceError
+
+__all__ = ["DeviceSession", "LocalSession", "SshSession", "check_host", "scp_command", "ssh_command"]
+
+log = logging.getLogger(__name__)
+
+#: device runner exit codes (edgenas/device_runner.py)
+_RUNNER_BAD_INPUT, _RUNNER_MISSING_RUNTIME, _RUNNER_DISK_FULL = 2, 3, 4
+
+
+def check_host(host: str) -> str:
+    """``host`` if it can only be read as a host by ssh; DeviceError otherwise."""
+    if not host or host.startswith("-") or any(c.isspace() or ord(c) < 32 for c in host) or ":" in host.split("@")[-1]:
+        raise DeviceError(f"--host {host!r} is invalid; expected USER@HOST or HOST (no leading '-', spaces or ':')")
+    return host
+
+
+def ssh_command(host: str, options: Sequence[str] = (), connect_timeout: int = 10) -> list[str]:
+    """``ssh`` argv up to and including the host; the remote command follows."""
+    cmd = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
+    for o in options:
+        cmd += ["-o", o]
+    return [*cmd, "--", check_host(host)]  # "--": the host (and the command after it) is never an option
+
+
+def scp_command(options: Sequence[str] = (), connect_timeout: int = 10) -> list[str]:
+    """``scp`` argv up to the paths (which go after a ``--``)."""
+    cmd = ["scp", "-q", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
+    for o in options:
+        cmd += ["-o", o]
+    return cmd
+
+
+def _last_line(text: str, default: str) -> str:
+    return (text.strip().splitlines() or [default])[-1].strip()
+
+
+def run_command(cmd: list[str], *, where: str, what: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``cmd``; DeviceError for a missing ssh/scp, a timeout or an unreachable host (ssh exit 255)."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise DeviceError(f"{cmd[0]} is not installed on this machine (needed for --host)") from None
+    except subprocess.TimeoutExpired:
+        raise DeviceError(f"{what} on {where} timed out after {timeout:.0f} s") from None
+    if proc.returncode == 255 and cmd[0] in ("ssh", "scp"):
+        raise DeviceError(f"cannot reach {where} over ssh ({what}): {_last_line(proc.stderr, 'no reply')}")
+    return proc
+
+
+def runner_result(proc: subprocess.CompletedProcess, *, where: str, python: str) -> dict[str, Any]:
+    """The runner's JSON line from ``proc``; one-line DeviceError naming the device otherwise."""
+    err = _last_line(proc.stderr, f"exit {proc.returncode}").removeprefix("device_runner: error: ")
+    if proc.returncode == 127:
+        raise DeviceError(f"{where} has no Python {python!r} (the device runner needs Python + numpy); "
+                          "expected --remote-python PATH")
+    if proc.returncode == _RUNNER_MISSING_RUNTIME:
+        raise DeviceError(f"{where}: {err}")
+    if proc.returncode == _RUNNER_DISK_FULL or "No space left on device" in proc.stderr:
+        raise DeviceError(f"{where}: the disk is full ({err}); free space on the device and run the same command again")
+    if proc.returncode != 0:
+        raise DeviceError(f"device runner failed on {where}: {err}")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise DeviceError(f"device runner on {where} printed no result: {_last_line(proc.stdout, '(no output)')}") from None
+    if not isinstance(data, dict):
+        raise DeviceError(f"device runner on {where} printed {type(data).__name__}; expected a JSON object")
+    return data
+
+
+class DeviceSession:
+    """Time ONNX models on one device with the device runner (a context manager).
+
+    Attributes:
+        where: the device in words ("this machine" or the ssh host), used in messages.
+    """
+
+    where: str = "this machine"
+
+    def __enter__(self) -> DeviceSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the session holds on the device."""
+
+    def facts(self, runner_args: Sequence[str]) -> dict[str, Any]:
+        """The device facts (runner ``--facts``); DeviceError when the runtime is missing there."""
+        return self._run(None, [*runner_args, "--facts"], timeout=120.0)
+
+    def time_model(self, model: Path, runner_args: Sequence[str], *, timeout: float = 1800.0) -> dict[str, Any]:
+        """Runner result of ``model`` (per-run ``latency_ms``, ``summary_ms``, ``runtime_version``, ...)."""
+        return self._run(Path(model), list(runner_args), timeout=timeout)
+
+    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class LocalSession(DeviceSession):
+    """The device runner in a subprocess of ``python`` (default: this interpreter) on this machine."""
+
+    def __init__(self, python: str | None = None) -> None:
+        from .. import device_runner
+
+        self.python = python or sys.executable
+        self.runner = Path(device_runner.__file__)
+
+    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float) -> dict[str, Any]:
+        cmd = [self.python, str(self.runner), *([str(model.resolve())] if model else []), *runner_args, "--out", "-"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except FileNotFoundError:
+            proc = subprocess.CompletedProcess(cmd, 127, "", "")
+        except subprocess.TimeoutExpired:
+            raise DeviceError(f"the device runner on {self.where} timed out after {timeout:.0f} s") from None
+        return runner_result(proc, where=self.where, python=self.python)
+
+
+class SshSession(DeviceSession):
+    """The device runner on ``host`` over ssh; the device needs ``python`` + numpy + the runtime."""
+
+    def __init__(self, host: str, *, ssh_options: Sequence[str] = (), python: str = "python3",
+                 connect_timeout: int = 10) -> None:
+        self.host = check_host(host)
+        self.where = host
+        self.python = python
+        self.ssh = ssh_command(host, ssh_options, connect_timeout)
+        self.scp = scp_command(ssh_options, connect_timeout)
+        self.step = connect_timeout + 60.0
+        self.remote_dir: str | None = None
+
+    def _open(self) -> str:
+        if self.remote_dir is None:
+            from .. import device_runner
+
+            proc = run_command([*self.ssh, "mktemp -d /tmp/edgenas-profile-XXXXXX"], where=self.where,
+                               what="creating a temp folder", timeout=self.step)
+            lines = proc.stdout.strip().splitlines()
+            if proc.returncode != 0 or not lines or not lines[-1].startswith("/tmp/edgenas-profile-"):
+                raise DeviceError(f"cannot create a temp folder on {self.where}: {_last_line(proc.stderr, '?')}")
+            self.remote_dir = lines[-1]
+            self._copy(Path(device_runner.__file__), "copying the device runner")
+        return self.remote_dir
+
+    def _copy(self, local: Path, what: str) -> None:
+        # "--" and an absolute local path: a file named "-oProxyCommand=..." stays a file
+        proc = run_command([*self.scp, "--", str(local.resolve()), f"{self.host}:{self.remote_dir}/"],
+                           where=self.where, what=what, timeout=self.step + 300.0)
+        if proc.returncode != 0:
+            err = _last_line(proc.stderr, f"exit {proc.returncode}")
+            if "No space left" in err:
+                raise DeviceError(f"{self.where}: the disk is full ({what}: {err}); free space on the device and run "
+                                  "the same command again")
+            raise DeviceError(f"{what} to {self.where} failed: {err}")
+
+    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float) -> dict[str, Any]:
+        rdir = self._open()
+        q = shlex.quote
+        words = [self.python, "device_runner.py"]
+        cleanup = ""
+        if model is not None:
+            with tempfile.TemporaryDirectory(prefix="edgenas-send-") as tmp:
+                # a fixed, plain name on the device: the local name never reaches the remote shell
+                staged = Path(tmp) / "model.onnx"
+                staged.symlink_to(Path(model).resolve())
+                self._copy(staged, "copying the model")
+            words.append("./model.onnx")
+            cleanup = "; rc=$?; rm -f ./model.onnx; exit $rc"
+        remote = f"cd {q(rdir)} && " + " ".join(q(w) for w in [*words, *runner_args, "--out", "-"]) + cleanup
+        proc = run_command([*self.ssh, remote], where=self.where, what="running the device runner", timeout=timeout)
+        return runner_result(proc, where=self.where, python=self.python)
+
+    def close(self) -> None:
+        if self.remote_dir is None:
+            return
+        try:
+            subprocess.run([*self.ssh, f"rm -rf {shlex.quote(self.remote_dir)}"], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=self.step)
+        except (subprocess.TimeoutExpired, OSError):
+            log.warning("could not remove %s on %s", self.remote_dir, self.where)
+        self.remote_dir = None
