@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..search.config import MAX_BATCH, MAX_SEED
 from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
 
 
@@ -16,7 +17,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 @space_option()
 @dataset_option()
 @click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt", "torch"]), default="onnx", show_default=True)
-@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", "batch_size", type=click.IntRange(1, MAX_BATCH), default=1, show_default=True,
               help="Static batch size of the exported input.")
 @click.option("--opset", type=click.IntRange(min=7), default=17, show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
@@ -27,7 +28,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
               help="With --format tensorrt: fail (exit 2) if TensorRT is missing instead of writing trtexec.sh.")
 @click.option("--workspace-mib", type=click.IntRange(min=16), default=1024, show_default=True,
               help="TensorRT builder workspace limit.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Weight-init seed of the exported model.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Weight-init seed of the exported model.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @json_option
 def export(source: str, rank: int | None, all_members: bool, space_name: str, dataset: str | None, fmt: str,

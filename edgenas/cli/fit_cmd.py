@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..search.config import MAX_SEED
 from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
 
 
@@ -20,7 +21,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
                    "(compiled runtimes drop dead layers: the per-op models follow).")
 @click.option("--device", "device_name", default=None, help="The hardware in words (default: the target name).")
 @click.option("--force", is_flag=True, help="Replace this target's existing table for the space/dataset.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the cross-validation folds.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the cross-validation folds.")
 @json_option
 def fit(measurements: Path, name: str, space_name: str, dataset: str | None, runtime: str, device_name: str | None,
         force: bool, seed: int, as_json: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..errors import UnknownNameError
+from ..search.config import MAX_BATCH, MAX_SEED, MAX_WORKERS
 from ._common import (
     archs_options,
     console,
@@ -121,9 +122,9 @@ def list_cmd(as_json: bool) -> None:
 @dataset_option()
 @click.option("--proxy", "proxy_names", default="vkdnw", show_default=True,
               help="Comma-separated proxies and/or ensembles (see `edgenas proxies list`).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Run seed (init and inputs).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED), help="Run seed (init and inputs).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:i].")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2), help="Input batch size B.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(2, MAX_BATCH), help="Input batch size B.")
 @click.option("--proxy-resolution", "resolution", default=None, type=int,
               help="Reduced-resolution mode: feed model proxies H=W=N px inputs instead of the "
                    "dataset's (e.g. 64 for fbnet/imagenet on CPU; see README 'FBNet space').")
@@ -135,7 +136,7 @@ def list_cmd(as_json: bool) -> None:
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="With --all: the score table to write.")
 @click.option("--executor", default="local", show_default=True, help="With --all: local | ray.")
-@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--workers", type=click.IntRange(0, MAX_WORKERS), default=0, show_default=True,
               help="With --all: worker processes (local: 0 = one per core) or Ray tasks in flight (0 = two per CPU).")
 @click.option("--ray-address", default=None, help="With --executor ray: auto or HOST:PORT (default: a local instance).")
 @json_option

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from ..search.config import DEFAULT_BATCH_CPU, DEFAULT_BATCH_GPU, DEFAULT_PROXY, SearchConfig
+from ..search.config import (
+    DEFAULT_BATCH_CPU,
+    DEFAULT_BATCH_GPU,
+    DEFAULT_PROXY,
+    MAX_LATENCY_MS,
+    MAX_MACS_M,
+    MAX_PARAMS_M,
+    SearchConfig,
+)
 from ._common import console, echo_json, json_option
 
 _D = SearchConfig()  # every option default is read from SearchConfig: the CLI and the API are one call
@@ -21,10 +29,12 @@ _D = SearchConfig()  # every option default is read from SearchConfig: the CLI a
 @click.option("--space", "space_name", default=_D.space, show_default=True, help="Search space.")
 @click.option("--dataset", default=_D.dataset, help="Dataset of the space (default: the space's first).")
 @click.option("--max-latency-ms", "max_latency_ms", multiple=True, metavar="[TARGET=]MS",
-              help="Latency budget (ms): a bare number for every target, TARGET=MS for one "
-                   "(repeat: --max-latency-ms jetson=5 --max-latency-ms raspi4=30).")
-@click.option("--max-params-m", type=float, default=_D.max_params_m, help="Parameter budget (millions).")
-@click.option("--max-macs-m", type=float, default=_D.max_macs_m, help="MACs budget (millions per image).")
+              help=f"Latency budget (ms, up to {MAX_LATENCY_MS:g}): a bare number for every target, TARGET=MS "
+                   "for one (repeat: --max-latency-ms jetson=5 --max-latency-ms raspi4=30).")
+@click.option("--max-params-m", type=float, default=_D.max_params_m,
+              help=f"Parameter budget (millions, up to {MAX_PARAMS_M:g}).")
+@click.option("--max-macs-m", type=float, default=_D.max_macs_m,
+              help=f"MACs budget (millions per image, up to {MAX_MACS_M:g}).")
 @click.option("--proxy", default=_D.proxy,
               help=f"Proxy or ensemble to maximise (default {DEFAULT_PROXY}; fbnet: edgenas_fast; "
                    "vkdnw_agg = the VKDNW paper's).")

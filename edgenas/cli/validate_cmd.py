@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..search.config import MAX_SEED
 from ._common import console, echo_json, json_option
+
+#: bounds of the timing options (a bigger value is a typo that would run for days)
+MAX_RUNS = 1_000_000
+MAX_THREADS = 1024
+MAX_TIMEOUT_S = 86_400.0
+
+
+def _finite_timeout(ctx: Any, param: Any, value: float) -> float:
+    if not math.isfinite(value):  # click's FloatRange lets nan through
+        raise click.BadParameter(f"{value!r} is not a number of seconds in 1..{MAX_TIMEOUT_S:g}")
+    return value
 
 
 @click.command("validate")
@@ -18,19 +32,20 @@ from ._common import console, echo_json, json_option
               help="onnxruntime (CPU EP), tensorrt (Python API + libcudart on the device) or trtexec (on the device).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
               help="tensorrt/trtexec engine precision (TensorRT 11: must already be in the ONNX).")
-@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True, help="Timed runs.")
-@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True,
+@click.option("--runs", type=click.IntRange(1, MAX_RUNS), default=100, show_default=True, help="Timed runs.")
+@click.option("--warmup", type=click.IntRange(0, MAX_RUNS), default=20, show_default=True,
               help="Warm-up runs (trtexec: milliseconds).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Intra-op threads (default: target's, else 1).")
+@click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None, help="Intra-op threads (default: target's, else 1).")
 @click.option("--host", default=None, help="USER@HOST: run on this device over SSH (BatchMode; keys must be set up).")
 @click.option("--here", is_flag=True,
               help="This machine is the target (e.g. run on the Jetson itself); needed for a target other than cpu "
                    "without --host.")
 @click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")
 @click.option("--remote-python", default="python3", show_default=True, help="Python on the device.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_S), default=600.0, show_default=True,
+              callback=_finite_timeout,
               help="Seconds allowed for the remote run.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the random input.")
 @click.option("--paired/--no-paired", default=None,
               help="Also time each model paired with the table's reference arch (onnxruntime, 1 thread; default: "
                    "when the target's table was profiled that way). Gives the latency in the table's units, "

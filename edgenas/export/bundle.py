@@ -52,12 +52,19 @@ def export_bundle(
         require_engine: with fmt tensorrt, fail (DependencyError) when TensorRT is missing.
         trt: tensorrt module to use (tests inject a fake); default: import it when needed.
     """
+    from ..search.config import MAX_BATCH, MAX_SEED, check_int
     from .onnx import export_onnx
     from .tensorrt import build_engine, load_tensorrt, trtexec_commands
     from .torch_export import export_torch
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    check_int("batch_size", batch_size, 1, MAX_BATCH)
+    check_int("seed", seed, 0, MAX_SEED)
+    if fmt != "torch":
+        from .onnx import check_opset
+
+        check_opset(opset)
     if precision != "fp32" and fmt != "tensorrt":
         raise ExportError(f"--precision {precision} applies to --format tensorrt only; ONNX/torch exports are fp32")
     notes: list[str] = []

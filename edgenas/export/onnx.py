@@ -112,6 +112,22 @@ def _maybe_simplify(proto: Any) -> tuple[Any, bool]:
     return simplified, True
 
 
+#: the oldest opset the exporter takes
+MIN_OPSET = 7
+
+
+def check_opset(opset: object) -> int:
+    """``opset`` if this torch's (TorchScript) ONNX exporter supports it, else :class:`ExportError`."""
+    import torch.onnx
+
+    consts = getattr(torch.onnx, "_constants", None)
+    hi = int(getattr(consts, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 0) or getattr(consts, "ONNX_MAX_OPSET", 17))
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= hi:
+        raise ExportError(f"--opset {opset!r} is unsupported; expected {MIN_OPSET}..{hi} "
+                          f"(torch {torch.__version__}'s ONNX exporter)")
+    return opset
+
+
 def export_onnx(
     space: SearchSpace, arch: Arch, dataset: str, path: Path | str, *, batch_size: int = 1, opset: int = 17,
     seed: int = 0, simplify: bool = True, predicted_latency_ms: dict[str, float | None] | None = None,
@@ -137,6 +153,7 @@ def export_onnx(
 
     if batch_size < 1:
         raise ExportError(f"--batch must be >= 1, got {batch_size}")
+    check_opset(opset)
     if precision not in PARITY_RTOL:
         raise ExportError(f"precision {precision!r} has no parity tolerance; expected one of {sorted(PARITY_RTOL)}")
     path = Path(path)

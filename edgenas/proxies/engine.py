@@ -241,8 +241,12 @@ def score_archs(
     Raises:
         UnknownNameError: for an unknown proxy name (before any work is done).
     """
+    from ..search.config import MAX_BATCH, MAX_SEED, check_int
+
     specs = [get_proxy(name) for name in proxies]
     ds = space.dataset(dataset)
+    check_int("seed", seed, 0, MAX_SEED)
+    check_int("batch_size", batch_size, 2, MAX_BATCH)
     if resolution is not None:
         check_resolution(resolution)
         ds = replace(ds, input_size=int(resolution))
@@ -294,14 +298,16 @@ def score_archs(
 
 #: smallest proxy input resolution accepted (FBNet's 224-px setting downsamples 32x)
 MIN_RESOLUTION = 8
+#: largest: 4.5x the largest dataset resolution (224 px); a bigger one is a typo that would exhaust memory
+MAX_RESOLUTION = 1024
 
 
 def check_resolution(resolution: Any) -> int:
     """``resolution`` as an int, or :class:`ConfigError` naming the bad value."""
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < MIN_RESOLUTION:
-        raise ConfigError(
-            f"proxy resolution {resolution!r} is invalid; expected an integer >= {MIN_RESOLUTION} (pixels)"
-        )
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or \
+            not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"proxy resolution {resolution!r} is invalid; expected an integer "
+                          f"{MIN_RESOLUTION}..{MAX_RESOLUTION} (pixels)")
     return resolution
 
 

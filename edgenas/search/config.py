@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["SearchConfig", "check_proxy_for_space", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
+__all__ = ["SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
 
 #: the proxy when none is given: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed;
 #: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
@@ -38,6 +38,14 @@ MAX_EVALUATIONS = 1_000_000
 MAX_BATCH = 4096
 MAX_WORKERS = 256
 MAX_SEED = 2**63 - 1
+#: budget upper bounds (a budget above them is a typo, not a constraint): 1e6 ms = 17 minutes per
+#: image; 1e6 M params = 1e12 parameters; 1e6 M MACs = 1e12 MACs per image. Budgets checks them for the
+#: CLI and the Python API alike.
+MAX_LATENCY_MS = 1e6
+MAX_PARAMS_M = 1e6
+MAX_MACS_M = 1e6
+BUDGET_BOUNDS = {"max_latency_ms": (MAX_LATENCY_MS, "ms"), "max_params_m": (MAX_PARAMS_M, "M params"),
+                 "max_macs_m": (MAX_MACS_M, "M MACs")}
 #: the built-in searchers (more can be registered: edgenas.search.register_searcher)
 SEARCHERS = ("nsga2", "random", "exhaustive")
 
@@ -139,13 +147,13 @@ class SearchConfig:
         for t in self.targets:
             if not isinstance(t, str) or not t:
                 raise ConfigError(f"target {t!r} is invalid; expected a target name (edgenas targets lists them)")
-        _int("evaluations", self.evaluations, 1, MAX_EVALUATIONS)
-        _int("population", self.population, 2, MAX_EVALUATIONS)
-        _int("seed", self.seed, 0, MAX_SEED)
-        _int("workers", self.workers, 0, MAX_WORKERS, "0 (one per core) or a positive integer")
-        _int("noise_seeds", self.noise_seeds, 0, 10)
+        check_int("evaluations", self.evaluations, 1, MAX_EVALUATIONS)
+        check_int("population", self.population, 2, MAX_EVALUATIONS)
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("workers", self.workers, 0, MAX_WORKERS, f"0 (one per core) or an integer 1..{MAX_WORKERS}")
+        check_int("noise_seeds", self.noise_seeds, 0, 10)
         if self.batch_size is not None:
-            _int("batch_size", self.batch_size, 2, MAX_BATCH)
+            check_int("batch_size", self.batch_size, 2, MAX_BATCH)
         share = self.pick_top_share
         if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
                                   or not 0.0 <= share <= 1.0):
@@ -176,7 +184,8 @@ def _float(v: Any) -> Any:
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
-def _int(name: str, v: Any, lo: int, hi: int, expected: str | None = None) -> None:
+def check_int(name: str, v: Any, lo: int, hi: int, expected: str | None = None) -> None:
+    """:class:`ConfigError` naming ``name`` unless ``v`` is an int in ``lo..hi`` (bools refused)."""
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise ConfigError(f"{name}={v!r} is invalid; expected {expected or f'an integer {lo}..{hi:,}'}")
 
@@ -204,8 +213,9 @@ def parse_latency_budgets(values: Any) -> float | dict[str, float] | None:
             ms = float(num)
         except ValueError:
             raise ConfigError(f"--max-latency-ms {text!r} is invalid; expected MS or TARGET=MS (e.g. jetson=5)") from None
-        if not math.isfinite(ms) or ms <= 0:
-            raise ConfigError(f"--max-latency-ms {text!r} is invalid; expected a positive finite number of ms")
+        if not math.isfinite(ms) or not 0 < ms <= MAX_LATENCY_MS:
+            raise ConfigError(f"--max-latency-ms {text!r} is invalid; expected a positive number of ms "
+                              f"up to {MAX_LATENCY_MS:g}")
         if not sep:
             if bare is not None:
                 raise ConfigError(f"--max-latency-ms given twice without a target ({bare:g} and {ms:g}); "

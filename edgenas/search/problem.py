@@ -19,6 +19,7 @@ from .._rng import derive_seed
 from ..errors import ConfigError, InfeasibleError, MissingLatencyError
 from ..hardware.size import SizeTable
 from ..spaces import Arch, SearchSpace
+from .config import BUDGET_BOUNDS
 
 __all__ = ["AdditiveSizeTable", "ArchCost", "Budgets", "CostEvaluator", "LatencyModel", "Objective", "check_feasible"]
 
@@ -37,7 +38,8 @@ class LatencyModel(Protocol):
 
 @dataclass(frozen=True)
 class Budgets:
-    """Hard limits; ``None`` = unconstrained.
+    """Hard limits; ``None`` = unconstrained. Each is a positive finite number up to its bound in
+    :data:`edgenas.search.config.BUDGET_BOUNDS` (1e6 ms, 1e6 M params, 1e6 M MACs).
 
     Attributes:
         max_latency_ms: per-image latency limit, milliseconds: one number for every target, or
@@ -58,8 +60,10 @@ class Budgets:
         for name, v in checks:
             if v is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ConfigError(f"budget {name}={v!r} is invalid; expected a positive finite number")
+            hi, unit = BUDGET_BOUNDS[name.split("[")[0]]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= hi:
+                raise ConfigError(f"budget {name}={v!r} is invalid; expected a positive finite number of {unit} "
+                                  f"up to {hi:g}")
 
     def latency_limit(self, target: str) -> float | None:
         """The latency budget on ``target``, ms (``None`` = none)."""

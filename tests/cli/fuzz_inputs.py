@@ -53,7 +53,8 @@ junk = st.one_of(st.sampled_from(NASTY), st.text(max_size=40),
 bad_arch = junk.filter(lambda t: not _is_valid_index(t) and t != VALID_ARCH and not t.startswith("-"))
 bad_target = junk.filter(lambda t: t.strip() != "" and not t.startswith("-")).filter(
     lambda t: t.lower() not in {"jetson", "cpu", "raspi4", "pixel3", "edgetpu"})
-bad_budget = junk.filter(lambda t: not _is_number_in(t, 1e-9, 1e9) and "=" not in t.strip("=")[1:-1])
+#: a budget is valid in (0, 1e6] (edgenas.search.config.BUDGET_BOUNDS); tiny ones are refused as infeasible
+bad_budget = junk.filter(lambda t: not _is_number_in(t, 1e-9, 1e6) and "=" not in t.strip("=")[1:-1])
 bad_count = junk.filter(lambda t: not _is_int_in(t, 1, 10**6))
 
 
@@ -114,6 +115,9 @@ def search_option(draw) -> Case:
         st.tuples(st.just("--workers"), junk.filter(lambda t: not _is_int_in(t, 0, 256))),
         st.tuples(st.just("--batch-size"), junk.filter(lambda t: not _is_int_in(t, 2, 4096))),
         st.tuples(st.just("--max-params-m"), bad_budget),
+        st.tuples(st.just("--max-macs-m"), bad_budget),
+        st.tuples(st.just("--proxy-resolution"), junk.filter(lambda t: not _is_int_in(t, 8, 1024))),
+        st.tuples(st.just("--noise-seeds"), junk.filter(lambda t: not _is_int_in(t, 0, 10))),
         st.tuples(st.just("--pick-top-share"), junk.filter(lambda t: not _is_number_in(t, 0, 1))),
         st.tuples(st.just("--space"), bad_target), st.tuples(st.just("--dataset"), bad_target),
         st.tuples(st.just("--proxy"), bad_target), st.tuples(st.just("--target"), bad_target),
