@@ -199,13 +199,21 @@ def latency_table(draw) -> Case:
                                                           "batch": 1}}, "source": "fuzz", "license": "CC0"}
     if kind == "meta":
         key = draw(st.sampled_from(sorted(meta)))
-        meta[key] = draw(yaml_scalar.filter(lambda v, k=key: v != meta[k]))
+        meta[key] = draw(yaml_scalar.filter(lambda v, k=key: not _ok_meta_value(k, v, meta[k])))
     yaml_body = ("name: mine\ndevice: my board\nruntime: onnxruntime\n"
                  "tables:\n  nb201:\n    cifar10: {file: mine.csv, column: latency_ms}\n").encode()
     files = {"home/targets/mine.yaml": yaml_body,
              "home/latency_tables/mine.csv": ("# " + json.dumps(meta) + "\n" + "\n".join([header, *rows]) + "\n")
              .encode("utf-8", "surrogatepass")}
     return Case(["cost", "0", str(at), "--target", "mine"], files, f"latency table {kind}")
+
+
+def _ok_meta_value(key: str, v: object, original: object) -> bool:
+    """True if a table header still loads with ``v`` at ``key``: provenance fields (source, license)
+    take any non-blank string; every other field only its original value (1.0 == 1, True == 1 too)."""
+    if key in ("source", "license"):
+        return isinstance(v, str) and bool(v.strip())
+    return v == original
 
 
 @st.composite
