@@ -184,7 +184,7 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
     plan = ProfilePlan(target=target, space=space.name, dataset=ds, runtime=runtime, precision=precision, runs=runs,
                        warmup=warmup, threads=threads, seed=seed)
     session = (SshSession(check_host(host), ssh_options=ssh_options, python=remote_python,
-                          connect_timeout=connect_timeout) if host else LocalSession())
+                          connect_timeout=connect_timeout) if host is not None else LocalSession())
     n = DEFAULT_PROFILE_ARCHS if n_archs is None else n_archs
     with session:
         if as_json:

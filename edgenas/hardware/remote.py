@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -175,7 +176,7 @@ class SshSession(DeviceSession):
 
     def _copy(self, local: Path, what: str) -> None:
         # "--" and an absolute local path: a file named "-oProxyCommand=..." stays a file
-        proc = run_command([*self.scp, "--", str(local.resolve()), f"{self.host}:{self.remote_dir}/"],
+        proc = run_command([*self.scp, "--", str(local.absolute()), f"{self.host}:{self.remote_dir}/"],
                            where=self.where, what=what, timeout=self.step + 300.0)
         if proc.returncode != 0:
             err = _last_line(proc.stderr, f"exit {proc.returncode}")
@@ -193,7 +194,7 @@ class SshSession(DeviceSession):
             with tempfile.TemporaryDirectory(prefix="edgenas-send-") as tmp:
                 # a fixed, plain name on the device: the local name never reaches the remote shell
                 staged = Path(tmp) / "model.onnx"
-                staged.symlink_to(Path(model).resolve())
+                shutil.copyfile(model, staged)
                 self._copy(staged, "copying the model")
             words.append("./model.onnx")
             cleanup = "; rc=$?; rm -f ./model.onnx; exit $rc"

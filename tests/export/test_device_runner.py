@@ -103,3 +103,53 @@ def test_runner_trtexec_path_with_fake_binary(tmp_path, onnx_model):
     expected = parse_trtexec_times(json.loads(sample.read_text()))
     assert res["summary_ms"]["p50"] == pytest.approx(float(np.median(expected)))
     assert res["output"] is None and "--iterations=50" in res["command"]
+
+
+def test_l4t_jetpack_nvpmodel_and_trt_versions():
+    rel = "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023"
+    assert device_runner.parse_l4t_release(rel) == "35.4.1"
+    assert device_runner.jetpack_of("35.4.1") == "5.1.2" and device_runner.jetpack_of("32.7.1") == "4.6.x"
+    assert device_runner.jetpack_of("99.1") is None and device_runner.parse_l4t_release("garbage") is None
+    assert device_runner.parse_nvpmodel("NV Power Mode: MODE_15W\n2\n") == "MODE_15W (2)"
+    assert device_runner.parse_nvpmodel("nvpmodel: command failed") is None
+    assert [device_runner.trt_version_string(c) for c in (8201, 8502, 100300, 110000)] == \
+        ["8.2.1", "8.5.2", "10.3.0", "11.0.0"]
+
+
+def _sysfs(root, cpus, gpu=None):
+    for i, (lo, hi, gov) in enumerate(cpus):
+        d = root / "devices" / "system" / "cpu" / f"cpu{i}" / "cpufreq"
+        d.mkdir(parents=True)
+        (d / "scaling_min_freq").write_text(f"{lo}\n")
+        (d / "scaling_max_freq").write_text(f"{hi}\n")
+        (d / "scaling_governor").write_text(f"{gov}\n")
+    if gpu:
+        d = root / "class" / "devfreq" / "17000000.ga10b"
+        d.mkdir(parents=True)
+        (d / "min_freq").write_text(f"{gpu[0]}\n")
+        (d / "max_freq").write_text(f"{gpu[1]}\n")
+    return str(root)
+
+
+def test_clock_state_from_sysfs(tmp_path):
+    locked = _sysfs(tmp_path / "a", [(2000, 2000, "performance")] * 2, gpu=(1300, 1300))
+    assert device_runner.clock_state(locked) == {"cpu_governor": "performance", "locked": True, "unlocked": []}
+    gpu_free = _sysfs(tmp_path / "b", [(2000, 2000, "schedutil")], gpu=(300, 1300))
+    assert device_runner.clock_state(gpu_free)["locked"] is False
+    assert device_runner.clock_state(gpu_free)["unlocked"] == ["gpu"]
+    assert device_runner.clock_state(str(tmp_path / "none"))["locked"] is None  # a VM without cpufreq
+
+
+def test_runner_facts_and_stdout_result(tmp_path, onnx_model):
+    proc = subprocess.run([sys.executable, device_runner.__file__, "--facts", "--runtime", "onnxruntime", "--out", "-"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert facts["runtime"] == "onnxruntime" and facts["runtime_version"] and "clocks_locked" in facts
+    proc = subprocess.run([sys.executable, device_runner.__file__, "--runtime", "trtexec", "--trtexec",
+                           str(tmp_path / "nope"), "--facts", "--out", "-"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 3 and "trtexec not found" in proc.stderr
+    proc = subprocess.run([sys.executable, device_runner.__file__, str(onnx_model), "--runs", "3", "--out", "-"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[-1])["summary_ms"]["n"] == 3

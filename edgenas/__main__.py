@@ -1,0 +1,5 @@
+"""``python -m edgenas``: the same CLI as the ``edgenas`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""Design, journal and resume of `edgenas profile` on a device (edgenas.hardware.device_profile)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgenas.errors import ConfigError, DeviceError
+from edgenas.hardware.device_profile import Journal, ProfilePlan, _features, design_archs, profile_device
+from edgenas.hardware.remote import DeviceSession
+from edgenas.spaces import get_space
+
+SPACE = get_space("nb201")
+PLAN = ProfilePlan(target="board", space="nb201", dataset="cifar10", runtime="onnxruntime", runs=5, warmup=1)
+
+
+def test_design_is_a_prefix_of_a_larger_design_and_well_posed():
+    big = design_archs(SPACE, "cifar10", 24, seed=3)
+    small = design_archs(SPACE, "cifar10", 12, seed=3)
+    assert [SPACE.format(a) for a in small] == [SPACE.format(a) for a in big[:12]]
+    assert len({SPACE.iso_key(a) for a in big}) == 24 and not any(SPACE.is_degenerate(a) for a in big)
+    x = _features(SPACE, "cifar10", big, "onnxruntime")
+    rng = np.random.default_rng(3)
+    live = [a for a in (SPACE.sample(rng) for _ in range(400)) if not SPACE.is_degenerate(a)]
+    xr = _features(SPACE, "cifar10", live[:24], "onnxruntime")
+    full_rank = np.linalg.matrix_rank(_features(SPACE, "cifar10", live, "onnxruntime"))
+
+    def logdet(m: np.ndarray) -> float:
+        m = m / np.maximum(np.abs(m).max(axis=0), 1.0)
+        return float(np.linalg.slogdet(m.T @ m + np.eye(m.shape[1]) / 100)[1])
+
+    # the design identifies every per-op cost the space can tell apart, with more information than random archs
+    assert np.linalg.matrix_rank(x) == full_rank
+    assert logdet(x) > logdet(xr)
+    assert design_archs(SPACE, "cifar10", 5, seed=4) != small[:5]
+
+
+def test_journal_drops_a_torn_last_line_and_refuses_another_plan(tmp_path):
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, PLAN)
+    j.record_facts({"model": "m"})
+    res = {"summary_ms": {"p50": 1.5}, "runtime_version": "1"}
+    j.record("a", 1, res)
+    j.record("b", 2, {"summary_ms": {"p50": 2.5}})
+    with open(path, "a") as f:
+        f.write('{"kind": "measurement", "arch": "c", "lat')  # kill -9 while writing
+    j2 = Journal(path, PLAN)
+    assert {k: v["latency_ms"] for k, v in j2.measurements.items()} == {"a": 1.5, "b": 2.5}
+    assert j2.facts == {"model": "m"} and path.read_text().endswith("}\n")
+    with pytest.raises(ConfigError, match="runs=5, not runs=6"):
+        Journal(path, ProfilePlan(**{**PLAN.__dict__, "runs": 6}))
+
+
+@pytest.mark.parametrize("line, match", [
+    ("not json", "line 2 is not JSON"),
+    ('{"kind": "other"}', "field 'kind'"),
+    ('{"kind": "measurement", "arch": "a", "latency_ms": -1}', "latency_ms"),
+    ('{"kind": "measurement", "arch": 3, "latency_ms": 1}', "'arch'"),
+])
+def test_journal_corruption_names_file_and_line(tmp_path, line, match):
+    path = tmp_path / "j.jsonl"
+    Journal(path, PLAN)
+    with open(path, "a") as f:
+        f.write(line + "\n")
+    with pytest.raises(ConfigError, match=match):
+        Journal(path, PLAN)
+
+
+@pytest.mark.parametrize("bad", [dict(runtime="tflite"), dict(precision="int4"),
+                                 dict(runtime="onnxruntime", precision="fp16")])
+def test_bad_plans_are_refused(bad):
+    with pytest.raises(ConfigError):
+        ProfilePlan(**{**PLAN.__dict__, **bad})
+
+
+class FakeDevice(DeviceSession):
+    """Latency = a known linear function of the arch's MACs-free op counts; fails after ``fail_after`` models."""
+
+    where = "fake-board"
+
+    def __init__(self, fail_after: int | None = None, model: str = "Jetson Fake") -> None:
+        self.timed = 0
+        self.fail_after = fail_after
+        self.model = model
+
+    def _run(self, model, runner_args, *, timeout):
+        if "--facts" in runner_args:
+            return {"model": self.model, "runtime": "onnxruntime", "runtime_version": "1.0", "clocks_locked": False,
+                    "cpu_governor": "ondemand"}
+        if self.fail_after is not None and self.timed >= self.fail_after:
+            raise DeviceError("cannot reach fake-board over ssh (running the device runner): Connection reset")
+        self.timed += 1
+        size = model.stat().st_size  # a deterministic stand-in for latency: bigger models are slower
+        return {"summary_ms": {"p50": 0.5 + size / 1e6}, "runtime_version": "1.0", "host": "fake"}
+
+
+def test_profile_resumes_after_a_dropped_link_and_fits_a_target(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    dev = FakeDevice(fail_after=4)
+    with pytest.raises(DeviceError):
+        profile_device(SPACE, "cifar10", PLAN, dev, n_archs=9)
+    journal = tmp_path / "profiles" / "board" / "nb201_cifar10.jsonl"
+    assert sum('"measurement"' in ln for ln in journal.read_text().splitlines()) == 4
+    dev2 = FakeDevice()
+    res = profile_device(SPACE, "cifar10", PLAN, dev2, n_archs=9)
+    assert (dev2.timed, res.measured_before, res.measured_now, res.fit.n_measured) == (5, 4, 5, 9)
+    assert res.warnings and "not locked" in res.warnings[0]
+    header = json.loads(res.fit.table.read_text().splitlines()[0][2:])
+    assert header["columns"]["board"]["device_facts"]["model"] == "Jetson Fake"
+    # a journal of one device refuses the timings of another
+    with pytest.raises(ConfigError, match="another device"):
+        profile_device(SPACE, "cifar10", PLAN, FakeDevice(model="Raspberry Pi"), n_archs=9)
+
+
+def test_profile_never_replaces_a_shipped_target(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="shipped target"):
+        profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": "jetson-tx2"}), FakeDevice(),
+                       n_archs=9)
