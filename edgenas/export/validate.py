@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shlex
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -179,87 +177,29 @@ def _reference_output(model_path: Path, meta: dict[str, str], x: Any) -> tuple[A
     return np.asarray(ref.run(None, {name: x})[0], dtype=np.float64), "onnx-reference"
 
 
-def _ssh_cmd(host: str, options: tuple[str, ...], connect_timeout: int) -> list[str]:
-    if not host or host.startswith("-") or any(c.isspace() for c in host):
-        raise ValidationError(f"--host {host!r} is invalid; expected USER@HOST or HOST (no leading '-', no spaces)")
-    cmd = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
-    for o in options:
-        cmd += ["-o", o]
-    return [*cmd, "--", host]  # "--": the host (and the command after it) is never read as an option
-
-
-def _scp_cmd(options: tuple[str, ...], connect_timeout: int) -> list[str]:
-    cmd = ["scp", "-q", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
-    for o in options:
-        cmd += ["-o", o]
-    return cmd
-
-
-def _run(cmd: list[str], *, host: str, what: str, timeout: float) -> subprocess.CompletedProcess:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise ValidationError(f"{cmd[0]} is not installed on this machine (needed for --host)") from None
-    except subprocess.TimeoutExpired:
-        raise ValidationError(f"{what} on {host} timed out after {timeout:.0f} s") from None
-    if proc.returncode == 255 and cmd[0] in ("ssh", "scp"):
-        last = (proc.stderr.strip().splitlines() or ["no reply"])[-1]
-        raise ValidationError(f"cannot reach {host} over ssh ({what}): {last}")
-    return proc
-
-
 def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], *, ssh_options: tuple[str, ...] = (),
                python: str = "python3", connect_timeout: int = 10, timeout: float = 600.0,
                extra_files: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Copy model + device runner + input to ``host``, run the runner there, fetch and parse its JSON.
+    """Time ``model`` on ``host`` with the device runner (input as ``input.npy``, ``extra_files`` by name).
 
-    Uses the system ``ssh``/``scp`` with BatchMode (never prompts). The remote temp dir is removed after.
+    Uses the system ``ssh``/``scp`` with BatchMode (never prompts); see :mod:`edgenas.hardware.remote`.
 
     Raises:
         ValidationError: unreachable host, missing python / numpy / runtime on the host, runner failure.
     """
-    from .. import device_runner
+    from ..errors import DeviceError
+    from ..hardware.remote import SshSession
 
-    ssh = _ssh_cmd(host, ssh_options, connect_timeout)
-    scp = _scp_cmd(ssh_options, connect_timeout)
-    step = connect_timeout + 30.0
-    proc = _run([*ssh, "mktemp -d /tmp/edgenas-validate-XXXXXX"], host=host, what="creating a remote temp dir",
-                timeout=step)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise ValidationError(f"cannot create a temp dir on {host}: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
-    rdir = proc.stdout.strip().splitlines()[-1]
     try:
-        runner = Path(device_runner.__file__)
-        # "--" and absolute paths: a file named "-oProxyCommand=..." is a file, never an option
-        local = [str(Path(p).resolve()) for p in (model, runner, input_npy, *extra_files)]
-        _check(_run([*scp, "--", *local, f"{host}:{rdir}/"],
-                    host=host,
-                    what="copying the model", timeout=step + 120.0), host, "copying the model")
-        q = shlex.quote
-        remote = (f"cd {q(rdir)} && {q(python)} device_runner.py {q(model.name)} "
-                  + " ".join(q(a) for a in runner_args) + f" --input {q(input_npy.name)} --out result.json")
-        proc = _run([*ssh, remote], host=host, what="running the device runner", timeout=timeout)
-        if proc.returncode == 127:
-            raise ValidationError(f"{host} has no {python!r} (the device runner needs Python >= 3.8 + numpy)")
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-            raise ValidationError(f"device runner failed on {host}: {last}")
-        with tempfile.TemporaryDirectory(prefix="edgenas-fetch-") as tmp:
-            _check(_run([*scp, "--", f"{host}:{rdir}/result.json", tmp + "/"], host=host, what="fetching the result",
-                        timeout=step), host, "fetching the result")
-            return json.loads((Path(tmp) / "result.json").read_text())
-    finally:
-        try:
-            subprocess.run([*ssh, f"rm -rf {shlex.quote(rdir)}"], check=False, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=step)
-        except (subprocess.TimeoutExpired, OSError):
-            log.warning("could not remove %s on %s", rdir, host)
-
-
-def _check(proc: subprocess.CompletedProcess, host: str, what: str) -> None:
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        raise ValidationError(f"{what} to/from {host} failed: {last}")
+        with SshSession(host, ssh_options=ssh_options, python=python, connect_timeout=connect_timeout,
+                        prefix="edgenas-validate") as session:
+            files = {"input.npy": Path(input_npy), **{Path(p).name: Path(p) for p in extra_files}}
+            return session.time_model(Path(model), [*runner_args, "--input", "input.npy"], timeout=timeout,
+                                      files=files)
+    except ValidationError:
+        raise
+    except DeviceError as exc:
+        raise ValidationError(exc.message, hint=exc.hint) from None
 
 
 def validate_model(

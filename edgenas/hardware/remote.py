@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from ..errors import DeviceError
 __all__ = ["DeviceSession", "LocalSession", "SshSession", "check_host", "scp_command", "ssh_command"]
 
 log = logging.getLogger(__name__)
+
+_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 #: device runner exit codes (edgenas/device_runner.py)
 _RUNNER_BAD_INPUT, _RUNNER_MISSING_RUNTIME, _RUNNER_DISK_FULL = 2, 3, 4
@@ -120,11 +123,20 @@ class DeviceSession:
         """The device facts (runner ``--facts``); DeviceError when the runtime is missing there."""
         return self._run(None, [*runner_args, "--facts"], timeout=120.0)
 
-    def time_model(self, model: Path, runner_args: Sequence[str], *, timeout: float = 1800.0) -> dict[str, Any]:
-        """Runner result of ``model`` (per-run ``latency_ms``, ``summary_ms``, ``runtime_version``, ...)."""
-        return self._run(Path(model), list(runner_args), timeout=timeout)
+    def time_model(self, model: Path, runner_args: Sequence[str], *, timeout: float = 1800.0,
+                   files: Mapping[str, Path] | None = None) -> dict[str, Any]:
+        """Runner result of ``model`` (per-run ``latency_ms``, ``summary_ms``, ``runtime_version``, ...).
 
-    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float) -> dict[str, Any]:
+        ``files``: more inputs of the runner (e.g. ``{"input.npy": path}``), found under those plain
+        names in the runner's working folder; ``runner_args`` refer to them by name.
+        """
+        for name in files or {}:
+            if not _PLAIN.fullmatch(name):
+                raise DeviceError(f"runner file name {name!r} is invalid; expected letters, digits, '.', '_', '-'")
+        return self._run(Path(model), list(runner_args), timeout=timeout, files=dict(files or {}))
+
+    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float,
+             files: dict[str, Path] | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -137,10 +149,17 @@ class LocalSession(DeviceSession):
         self.python = python or sys.executable
         self.runner = Path(device_runner.__file__)
 
-    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float) -> dict[str, Any]:
+    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float,
+             files: dict[str, Path] | None = None) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="edgenas-run-") as tmp:
+            for name, path in (files or {}).items():  # the runner finds them by name in its working folder
+                shutil.copyfile(path, Path(tmp) / name)
+            return self._run_in(tmp, model, runner_args, timeout)
+
+    def _run_in(self, cwd: str, model: Path | None, runner_args: list[str], timeout: float) -> dict[str, Any]:
         cmd = [self.python, str(self.runner), *([str(model.resolve())] if model else []), *runner_args, "--out", "-"]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
         except FileNotFoundError:
             proc = subprocess.CompletedProcess(cmd, 127, "", "")
         except subprocess.TimeoutExpired:
@@ -152,7 +171,7 @@ class SshSession(DeviceSession):
     """The device runner on ``host`` over ssh; the device needs ``python`` + numpy + the runtime."""
 
     def __init__(self, host: str, *, ssh_options: Sequence[str] = (), python: str = "python3",
-                 connect_timeout: int = 10) -> None:
+                 connect_timeout: int = 10, prefix: str = "edgenas-profile") -> None:
         self.host = check_host(host)
         self.where = host
         self.python = python
@@ -160,23 +179,25 @@ class SshSession(DeviceSession):
         self.scp = scp_command(ssh_options, connect_timeout)
         self.step = connect_timeout + 60.0
         self.remote_dir: str | None = None
+        self.prefix = prefix
 
     def _open(self) -> str:
         if self.remote_dir is None:
             from .. import device_runner
 
-            proc = run_command([*self.ssh, "mktemp -d /tmp/edgenas-profile-XXXXXX"], where=self.where,
+            proc = run_command([*self.ssh, f"mktemp -d /tmp/{self.prefix}-XXXXXX"], where=self.where,
                                what="creating a temp folder", timeout=self.step)
             lines = proc.stdout.strip().splitlines()
-            if proc.returncode != 0 or not lines or not lines[-1].startswith("/tmp/edgenas-profile-"):
+            if proc.returncode != 0 or not lines or not lines[-1].startswith(f"/tmp/{self.prefix}-"):
                 raise DeviceError(f"cannot create a temp folder on {self.where}: {_last_line(proc.stderr, '?')}")
             self.remote_dir = lines[-1]
             self._copy(Path(device_runner.__file__), "copying the device runner")
         return self.remote_dir
 
-    def _copy(self, local: Path, what: str) -> None:
-        # "--" and an absolute local path: a file named "-oProxyCommand=..." stays a file
-        proc = run_command([*self.scp, "--", str(local.absolute()), f"{self.host}:{self.remote_dir}/"],
+    def _copy(self, local: Path | Sequence[Path], what: str) -> None:
+        # "--" and absolute local paths: a file named "-oProxyCommand=..." stays a file
+        paths = [str(p.absolute()) for p in ([local] if isinstance(local, Path) else local)]
+        proc = run_command([*self.scp, "--", *paths, f"{self.host}:{self.remote_dir}/"],
                            where=self.where, what=what, timeout=self.step + 300.0)
         if proc.returncode != 0:
             err = _last_line(proc.stderr, f"exit {proc.returncode}")
@@ -185,19 +206,23 @@ class SshSession(DeviceSession):
                                   "the same command again")
             raise DeviceError(f"{what} to {self.where} failed: {err}")
 
-    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float) -> dict[str, Any]:
+    def _run(self, model: Path | None, runner_args: list[str], *, timeout: float,
+             files: dict[str, Path] | None = None) -> dict[str, Any]:
         rdir = self._open()
         q = shlex.quote
         words = [self.python, "device_runner.py"]
         cleanup = ""
-        if model is not None:
+        send = {**({"model.onnx": model} if model is not None else {}), **(files or {})}
+        if send:
             with tempfile.TemporaryDirectory(prefix="edgenas-send-") as tmp:
-                # a fixed, plain name on the device: the local name never reaches the remote shell
-                staged = Path(tmp) / "model.onnx"
-                shutil.copyfile(model, staged)
+                # fixed, plain names on the device: local names never reach the remote shell
+                staged = [Path(tmp) / name for name in send]
+                for dst, src in zip(staged, send.values()):
+                    shutil.copyfile(src, dst)
                 self._copy(staged, "copying the model")
+            cleanup = "; rc=$?; rm -f " + " ".join(q("./" + n) for n in send) + "; exit $rc"
+        if model is not None:
             words.append("./model.onnx")
-            cleanup = "; rc=$?; rm -f ./model.onnx; exit $rc"
         remote = f"cd {q(rdir)} && " + " ".join(q(w) for w in [*words, *runner_args, "--out", "-"]) + cleanup
         proc = run_command([*self.ssh, remote], where=self.where, what="running the device runner", timeout=timeout)
         return runner_result(proc, where=self.where, python=self.python)

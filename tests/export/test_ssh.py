@@ -95,7 +95,7 @@ def test_remote_without_python_or_runtime(sshd, onnx_model, tmp_path):
         validate_model(onnx_model, target="cpu", runs=2, warmup=0, host=host, ssh_options=options,
                        remote_python=str(bare / "bin" / "python"), timeout=60)
     # --runtime tensorrt on a device without TensorRT (or without a GPU): the runner's one line comes back
-    with pytest.raises(ValidationError, match=r"device runner failed on .*(tensorrt \(Python API\) is not installed"
+    with pytest.raises(ValidationError, match=r"127\.0\.0\.1.*(tensorrt \(Python API\) is not installed"
                                               r"|libcudart)"):
         validate_model(onnx_model, target="cpu", runtime="tensorrt", runs=2, warmup=0, host=host,
                        ssh_options=options, remote_python=sys.executable, timeout=60)
@@ -151,3 +151,16 @@ def test_host_and_paths_never_reach_ssh_or_scp_as_options(tmp_path, monkeypatch)
     with pytest.raises(ValidationError, match="--host '-oProxyCommand=x' is invalid"):
         run_remote("-oProxyCommand=x", evil, Path("in.npy"), [])
     assert len(log.read_text().splitlines()) == n  # refused before any ssh/scp ran
+
+
+def test_device_session_over_real_ssh(sshd, onnx_model):
+    from edgenas.hardware.remote import SshSession
+
+    host, options = sshd
+    with SshSession(host, ssh_options=options, python=sys.executable) as s:
+        facts = s.facts(["--runtime", "onnxruntime"])
+        res = s.time_model(onnx_model, ["--runtime", "onnxruntime", "--runs", "3", "--warmup", "1"])
+        rdir = s.remote_dir
+    assert facts["runtime"] == "onnxruntime" and facts["python"]
+    assert res["summary_ms"]["n"] == 3 and res["summary_ms"]["p50"] > 0
+    assert rdir and not os.path.exists(rdir)  # the device's temp folder is removed at the end
