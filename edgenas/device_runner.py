@@ -1,7 +1,8 @@
-"""Device-side latency runner: one file, Python 3.8 + numpy + the runtime, nothing else.
+"""Device-side latency runner: one file, Python 3.6+ (JetPack 4.6) + numpy + the runtime, nothing else.
 
-``edgenas validate --host`` copies this file to the device and runs it there; it must therefore
-not import torch, click or any other part of edgenas, and it must keep Python 3.8 syntax.
+``edgenas validate --host`` and ``edgenas profile --host`` copy this file to the device and run it
+there; it must therefore not import torch, click or any other part of edgenas, and it must keep
+Python 3.6 syntax and semantics (JetPack 4.6: TX2, Nano; JetPack 5: 3.8; JetPack 6: 3.10).
 
 Usage::
 
@@ -9,17 +10,17 @@ Usage::
         --runtime onnxruntime --input input.npy --out result.json
 
 Runtimes: ``onnxruntime`` (CPU EP, wall time per run), ``trtexec`` (GPU compute time from
-``--exportTimes``) and ``tensorrt`` (the TensorRT Python API, 10.x or 11.x: engine built from the
-ONNX or deserialized from ``--engine``, CUDA-event time of each ``execute_async_v3``; device memory,
-streams and events come from the CUDA runtime library ``libcudart`` through ctypes, so no
-cuda-python / pycuda / torch is needed).
+``--exportTimes``) and ``tensorrt`` (the TensorRT Python API: 8.2 with binding indices and
+``execute_async_v2``, 8.5 / 8.6 / 10.x with named tensors and ``execute_async_v3``, 11.x strongly
+typed; engine built from the ONNX or deserialized from ``--engine``, CUDA-event time of each
+execution; device memory, streams and events come from the CUDA runtime library ``libcudart``
+through ctypes, so no cuda-python / pycuda / torch is needed). ``--facts`` prints what the device
+is (model, L4T / JetPack, runtime version, nvpmodel mode, CPU governor, whether clocks are pinned).
 
 The result JSON holds per-run latencies (ms), their summary (p50/p90/p99/mean/std/cv) and the
 model output for ``--input`` (for the host's parity check). Errors print one line on stderr and
-exit 3 (missing runtime) or 2 (bad input).
+exit 3 (missing runtime), 4 (disk full) or 2 (bad input).
 """
-
-from __future__ import annotations
 
 import argparse
 import ctypes
@@ -33,11 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 EXIT_BAD_INPUT = 2
 EXIT_MISSING_RUNTIME = 3
+
+
+# Python 3.6 (JetPack 4.6) has neither time.perf_counter_ns nor time.thread_time_ns
+_wall_ns = getattr(time, "perf_counter_ns", None) or (lambda: int(time.perf_counter() * 1e9))
+_thread_ns = getattr(time, "thread_time_ns", None) or (lambda: int(time.process_time() * 1e9))
 
 
 class RunnerError(Exception):
@@ -48,7 +53,7 @@ class RunnerError(Exception):
         self.code = code
 
 
-def summarize_ms(samples: Sequence[float]) -> dict[str, float]:
+def summarize_ms(samples: Sequence[float]) -> Dict[str, float]:
     """p50/p90/p99 (linear interpolation), mean, std and coefficient of variation of ``samples`` (ms)."""
     import numpy as np
 
@@ -69,7 +74,7 @@ def summarize_ms(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
-def parse_trtexec_times(data: Any) -> list[float]:
+def parse_trtexec_times(data: Any) -> List[float]:
     """GPU compute time (ms) per inference from ``trtexec --exportTimes`` JSON.
 
     Accepts the parsed JSON list (one object per inference). Uses ``computeMs`` when present
@@ -98,14 +103,14 @@ def parse_trtexec_times(data: Any) -> list[float]:
     return out
 
 
-def parse_trtexec_output(data: Any) -> list[float] | None:
+def parse_trtexec_output(data: Any) -> Optional[List[float]]:
     """Flattened values of the first tensor in ``trtexec --exportOutput`` JSON, or None."""
     if isinstance(data, list) and data and isinstance(data[0], dict) and "values" in data[0]:
         return [float(v) for v in data[0]["values"]]
     return None
 
 
-def _load_input(path: str | None, shape: Sequence[int], seed: int) -> Any:
+def _load_input(path: Optional[str], shape: Sequence[int], seed: int) -> Any:
     import numpy as np
 
     if path:
@@ -116,8 +121,8 @@ def _load_input(path: str | None, shape: Sequence[int], seed: int) -> Any:
     return np.random.default_rng(seed).standard_normal(tuple(shape)).astype(np.float32)
 
 
-def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path: str | None,
-                    seed: int, reference: str | None = None) -> dict[str, Any]:
+def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path: Optional[str],
+                    seed: int, reference: Optional[str] = None) -> Dict[str, Any]:
     """Time ``runs`` single inferences of ``model`` with onnxruntime (CPU EP) after ``warmup`` runs.
 
     With ``reference`` (another ONNX model; 1 thread), every timed run of ``model`` is followed by
@@ -170,16 +175,16 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
     for _ in range(runs):
         if ref_sess is not None:
             sess.run(None, feed)
-        c0 = time.thread_time_ns()
-        t0 = time.perf_counter_ns()
+        c0 = _thread_ns()
+        t0 = _wall_ns()
         sess.run(None, feed)
-        times.append((time.perf_counter_ns() - t0) / 1e6)
-        cpu.append((time.thread_time_ns() - c0) / 1e6)
+        times.append((_wall_ns() - t0) / 1e6)
+        cpu.append((_thread_ns() - c0) / 1e6)
         if ref_sess is not None:
             ref_sess.run(None, ref_feed)
-            c0 = time.thread_time_ns()
+            c0 = _thread_ns()
             ref_sess.run(None, ref_feed)
-            ref_cpu.append((time.thread_time_ns() - c0) / 1e6)
+            ref_cpu.append((_thread_ns() - c0) / 1e6)
             if ref_cpu[-1] > 0:
                 ratios.append(cpu[-1] / ref_cpu[-1])
     out = sess.run(None, feed)[0]
@@ -197,8 +202,8 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
     }
 
 
-def run_trtexec(model: str, runs: int, warmup: int, input_path: str | None, seed: int,
-                trtexec: str = "trtexec", precision: str = "fp32") -> dict[str, Any]:
+def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], seed: int,
+                trtexec: str = "trtexec", precision: str = "fp32") -> Dict[str, Any]:
     """Time ``model`` with ``trtexec`` (GPU compute time per inference from ``--exportTimes``)."""
     exe = shutil.which(trtexec) or (trtexec if os.path.isfile(trtexec) else None)
     if exe is None and os.path.isfile("/usr/src/tensorrt/bin/trtexec"):
@@ -219,7 +224,7 @@ def run_trtexec(model: str, runs: int, warmup: int, input_path: str | None, seed
             raw = os.path.join(work, "input.bin")
             np.load(input_path).astype(np.float32).tofile(raw)
             cmd.append("--loadInputs=input:" + raw)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
         if proc.returncode != 0:
             tail = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or ["(no output)"]
             raise RunnerError(f"trtexec failed (exit {proc.returncode}): {tail[0]}")
@@ -265,7 +270,7 @@ def trt_strongly_typed(trt: Any) -> bool:
 
 
 def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_mib: int = 1024,
-                   timing_cache: bytes | None = None, logger: Any = None) -> tuple[bytes, bytes | None]:
+                   timing_cache: Optional[bytes] = None, logger: Any = None) -> Tuple[bytes, Optional[bytes]]:
     """Build a serialized engine (plan) from an ONNX file with the TensorRT Python API.
 
     TensorRT 10: FP16 / INT8 through builder flags (INT8 scales from Q/DQ nodes). TensorRT 11: strongly
@@ -283,8 +288,10 @@ def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_
     logger = logger if logger is not None else trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = 0
+    if trt_major(trt) < 10:  # TensorRT 8.x parses ONNX into explicit-batch networks only (10+: the only kind)
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
     if strongly_typed and trt_major(trt) < 11:
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     network = builder.create_network(flags)  # 11.x: strongly typed is implicit
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
@@ -292,7 +299,10 @@ def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_
         raise RunnerError("TensorRT could not parse {!r}: {}".format(str(onnx_path),
                                                                      errors[0] if errors else "unknown error"))
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    if hasattr(config, "set_memory_pool_limit"):  # TensorRT 8.4+
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    else:  # TensorRT 8.2 (JetPack 4.6)
+        config.max_workspace_size = int(workspace_mib) << 20
     if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
         config.clear_flag(trt.BuilderFlag.TF32)  # TF32 is on by default and would miss the fp32 parity bound
     if not strongly_typed:
@@ -401,7 +411,7 @@ class CudaRuntime:
         return float(ms.value)
 
 
-def _cudart_candidates(path: str | None) -> list[str]:
+def _cudart_candidates(path: Optional[str]) -> List[str]:
     if path:
         return [path]
     out = [os.environ.get("EDGENAS_CUDART", ""), ctypes.util.find_library("cudart") or ""]
@@ -415,7 +425,7 @@ def _cudart_candidates(path: str | None) -> list[str]:
     return [c for c in out if c]
 
 
-def load_cudart(path: str | None = None) -> CudaRuntime:
+def load_cudart(path: Optional[str] = None) -> CudaRuntime:
     """The CUDA runtime library (``--cudart``, $EDGENAS_CUDART, the loader path, /usr/local/cuda*, wheels).
 
     Raises:
@@ -439,9 +449,9 @@ def load_cudart(path: str | None = None) -> CudaRuntime:
                       EXIT_MISSING_RUNTIME)
 
 
-def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, seed: int, precision: str = "fp32",
-                 engine_path: str | None = None, onnx_precision: str | None = None, workspace_mib: int = 1024,
-                 cudart: str | None = None, trt: Any = None, cuda: Any = None) -> dict[str, Any]:
+def run_tensorrt(model: str, runs: int, warmup: int, input_path: Optional[str], seed: int, precision: str = "fp32",
+                 engine_path: Optional[str] = None, onnx_precision: Optional[str] = None, workspace_mib: int = 1024,
+                 cudart: Optional[str] = None, trt: Any = None, cuda: Any = None) -> Dict[str, Any]:
     """Time ``model`` with the TensorRT Python API: ``warmup`` + ``runs`` ``execute_async_v3`` calls.
 
     The engine is deserialized from ``engine_path`` or built here from the ONNX (engines are not
@@ -481,15 +491,23 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
     ctx = engine.create_execution_context()
     if ctx is None:
         raise RunnerError("TensorRT could not create an execution context (out of GPU memory?)")
-    tensors = []  # (name, is_input, shape, numpy dtype)
-    for i in range(engine.num_io_tensors):
-        name = engine.get_tensor_name(i)
-        shape = tuple(int(d) for d in engine.get_tensor_shape(name))
+    named = hasattr(engine, "num_io_tensors")  # TensorRT 8.5+: named I/O tensors; 8.2: binding indices
+    tensors = []  # (name, is_input, shape, numpy dtype), in binding order
+    for i in range(engine.num_io_tensors if named else engine.num_bindings):
+        if named:
+            name = engine.get_tensor_name(i)
+            shape = tuple(int(d) for d in engine.get_tensor_shape(name))
+            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            dtype = engine.get_tensor_dtype(name)
+        else:
+            name = engine.get_binding_name(i)
+            shape = tuple(int(d) for d in engine.get_binding_shape(i))
+            is_input = bool(engine.binding_is_input(i))
+            dtype = engine.get_binding_dtype(i)
         if any(d < 0 for d in shape):
             raise RunnerError(f"engine tensor {name!r} has a dynamic shape {list(shape)}; export with static shapes"
                               )
-        is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-        tensors.append((name, is_input, shape, _trt_nptype(trt, engine.get_tensor_dtype(name))))
+        tensors.append((name, is_input, shape, _trt_nptype(trt, dtype)))
     inputs = [t for t in tensors if t[1]]
     outputs = [t for t in tensors if not t[1]]
     if len(inputs) != 1 or not outputs:
@@ -506,16 +524,21 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
         for name, _, shape, dtype in tensors:
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             buffers[name] = cuda.malloc(nbytes)
-            if ctx.set_tensor_address(name, buffers[name]) is False:
+            if hasattr(ctx, "execute_async_v3") and ctx.set_tensor_address(name, buffers[name]) is False:
                 raise RunnerError(f"TensorRT rejected the device address of tensor {name!r}")
+        bindings = [buffers[t[0]] for t in tensors]  # execute_async_v2 takes the pointers in binding order
         cuda.memcpy_htod(buffers[in_name], x, stream)
         cuda.stream_synchronize(stream)
         start, end = cuda.event_create(), cuda.event_create()
         events += [start, end]
 
         def enqueue() -> None:
-            if not ctx.execute_async_v3(stream):
-                raise RunnerError("TensorRT execute_async_v3 failed (see the TensorRT log above)")
+            if hasattr(ctx, "execute_async_v3"):  # TensorRT 8.5+
+                ok = ctx.execute_async_v3(stream)
+            else:  # TensorRT 8.2 (JetPack 4.6)
+                ok = ctx.execute_async_v2(bindings=bindings, stream_handle=stream)
+            if not ok:
+                raise RunnerError("TensorRT execution failed (see the TensorRT log above)")
 
         for _ in range(warmup):
             enqueue()
@@ -542,7 +565,7 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: str | None, see
         "runtime_version": str(trt.__version__),
         "tensorrt": {"major": trt_major(trt), "strongly_typed": strongly_typed, "precision": precision,
                      "engine": source, "build_s": build_s, "cudart": getattr(cuda, "name", None),
-                     "timing": "CUDA events around each execute_async_v3 (GPU time, no host-device copies)"},
+                     "timing": "CUDA events around each execute_async_v3 or _v2 (GPU time, no host-device copies)"},
     }
 
 
@@ -554,7 +577,7 @@ JETPACK_OF_L4T = {(32, 5): "4.5", (32, 6): "4.6", (32, 7): "4.6.x", (34, 1): "5.
                   (36, 2): "6.0 DP", (36, 3): "6.0", (36, 4): "6.1/6.2"}
 
 
-def _read(path: str) -> str | None:
+def _read(path: str) -> Optional[str]:
     try:
         with open(path, "rb") as f:
             return f.read().decode("utf-8", "replace").replace("\x00", "").strip()
@@ -562,7 +585,7 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str | None:
+def _cpu_model() -> Optional[str]:
     text = _read("/proc/cpuinfo") or ""
     for key in ("model name", "Model", "Hardware", "cpu model"):
         for line in text.splitlines():
@@ -571,7 +594,7 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def parse_l4t_release(text: str | None) -> str | None:
+def parse_l4t_release(text: Optional[str]) -> Optional[str]:
     """``"32.7.1"`` from ``/etc/nv_tegra_release`` (``# R32 (release), REVISION: 7.1, ...``), else None."""
     if not text:
         return None
@@ -581,7 +604,7 @@ def parse_l4t_release(text: str | None) -> str | None:
     return "{}.{}".format(m.group(1), m.group(2)) if m else None
 
 
-def jetpack_of(l4t: str | None) -> str | None:
+def jetpack_of(l4t: Optional[str]) -> Optional[str]:
     """The JetPack release of an L4T version string, or None when unknown."""
     if not l4t:
         return None
@@ -592,7 +615,7 @@ def jetpack_of(l4t: str | None) -> str | None:
     return JETPACK_OF_L4T.get((major, minor))
 
 
-def parse_nvpmodel(text: str | None) -> str | None:
+def parse_nvpmodel(text: Optional[str]) -> Optional[str]:
     """``"MAXN (0)"`` from ``nvpmodel -q`` output (``NV Power Mode: MAXN`` then the mode number)."""
     if not text:
         return None
@@ -605,7 +628,7 @@ def parse_nvpmodel(text: str | None) -> str | None:
     return None
 
 
-def clock_state(root: str = "/sys") -> dict[str, Any]:
+def clock_state(root: str = "/sys") -> Dict[str, Any]:
     """CPU governor and whether CPU (and Jetson GPU) clocks are pinned (min == max frequency).
 
     ``locked`` is True when every frequency-scaled unit found has min == max (what ``jetson_clocks``
@@ -668,7 +691,7 @@ def trt_version_string(code: int) -> str:
     return "{}.{}.{}".format(major, rest // 100, rest % 100)
 
 
-def device_facts(runtime: str, trtexec: str = "trtexec") -> dict[str, Any]:
+def device_facts(runtime: str, trtexec: str = "trtexec") -> Dict[str, Any]:
     """What the table header records about the device: model, L4T / JetPack, runtime, power mode, clocks."""
     model = _read("/proc/device-tree/model") or _read("/sys/devices/virtual/dmi/id/product_name")
     l4t = parse_l4t_release(_read("/etc/nv_tegra_release"))
@@ -689,7 +712,7 @@ def device_facts(runtime: str, trtexec: str = "trtexec") -> dict[str, Any]:
             "unlocked_clocks": clocks["unlocked"]}
 
 
-def _emit(res: dict[str, Any], out: str) -> None:
+def _emit(res: Dict[str, Any], out: str) -> None:
     if out == "-":
         sys.stdout.write(json.dumps(res) + "\n")  # one line: the host reads it over ssh
         sys.stdout.flush()
@@ -700,7 +723,7 @@ def _emit(res: dict[str, Any], out: str) -> None:
     os.replace(tmp, out)  # never leave a half-written result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edgenas.device_runner", description=__doc__.splitlines()[0])
     p.add_argument("model", nargs="?", default=None, help="path of the .onnx model")
     p.add_argument("--facts", action="store_true",

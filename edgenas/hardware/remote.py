@@ -152,12 +152,16 @@ class LocalSession(DeviceSession):
     def _run(self, model: Path | None, runner_args: list[str], *, timeout: float,
              files: dict[str, Path] | None = None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="edgenas-run-") as tmp:
+            # a copy of the runner alone in a folder, as on a device: next to the package, its modules
+            # (edgenas/_json.py) would shadow the standard library's on older Pythons
+            shutil.copyfile(self.runner, Path(tmp) / "device_runner.py")
             for name, path in (files or {}).items():  # the runner finds them by name in its working folder
                 shutil.copyfile(path, Path(tmp) / name)
             return self._run_in(tmp, model, runner_args, timeout)
 
     def _run_in(self, cwd: str, model: Path | None, runner_args: list[str], timeout: float) -> dict[str, Any]:
-        cmd = [self.python, str(self.runner), *([str(model.resolve())] if model else []), *runner_args, "--out", "-"]
+        cmd = [self.python, "device_runner.py", *([str(model.resolve())] if model else []), *runner_args,
+               "--out", "-"]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
         except FileNotFoundError:

@@ -2,6 +2,10 @@
 
 ``fake_trt`` covers the builder calls (flags, workspace, timing cache, parse/build failures) and the
 runtime calls (deserialize, name-based I/O tensors, ``set_tensor_address``, ``execute_async_v3``).
+Versions below 8.5 get TensorRT 8.2's surface instead (JetPack 4.6): binding indices
+(``num_bindings``, ``get_binding_*``, ``execute_async_v2(bindings, stream_handle)``) and
+``config.max_workspace_size``; below 10 the ONNX parser refuses a network without the
+EXPLICIT_BATCH flag, as TensorRT 8 does.
 The fake engine really computes: ``execute_async_v3`` reads the input bytes from the fake device
 memory at the address bound to the input tensor, runs the ONNX with onnxruntime and writes the
 output bytes to the output tensor's address. Wrong bindings, sizes or copies therefore show up as a
@@ -113,10 +117,12 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
     calls: list[tuple] = []
     trt.calls = calls
     major = int(version.split(".")[0])
+    minor = int(version.split(".")[1])
+    bindings_api = (major, minor) < (8, 5)
     flags = {"TF32": "TF32"} if major >= 11 else {"FP16": "FP16", "INT8": "INT8", "TF32": "TF32"}
     trt.BuilderFlag = types.SimpleNamespace(**flags)
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
-    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5)
+    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=5)
     trt.TensorIOMode = types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT")
     trt.DataType = types.SimpleNamespace(FLOAT="FLOAT", HALF="HALF")
     trt.nptype = lambda dt: {"FLOAT": np.float32, "HALF": np.float16}[dt]
@@ -143,6 +149,16 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
         def set_memory_pool_limit(self, pool, size):
             calls.append(("pool", pool, size))
 
+        def __setattr__(self, name, value):
+            if name == "max_workspace_size":
+                calls.append(("max_workspace_size", value))
+            object.__setattr__(self, name, value)
+
+        def __getattribute__(self, name):
+            if name == "set_memory_pool_limit" and bindings_api:
+                raise AttributeError(name)  # TensorRT 8.2 has max_workspace_size only
+            return object.__getattribute__(self, name)
+
         def set_flag(self, flag):
             self.flags.add(flag)
             calls.append(("flag", flag))
@@ -163,6 +179,7 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
 
     class Network:
         onnx: str | None = None
+        explicit_batch = True
 
     class Builder:
         def __init__(self, logger):
@@ -170,7 +187,9 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
 
         def create_network(self, flags):
             calls.append(("network", flags))
-            return Network()
+            net = Network()
+            net.explicit_batch = major >= 10 or bool(flags & 1)
+            return net
 
         def create_builder_config(self):
             return Config()
@@ -194,10 +213,16 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
         def parse_from_file(self, path):
             calls.append(("parse", path))
             self.network.onnx = path
+            if not self.network.explicit_batch:
+                self.num_errors = 1
+                self.error = "Network must have the explicit batch flag set (TensorRT 8 ONNX parser)"
+                return False
             return parse_ok
 
+        error = "Unsupported ONNX op FancyOp"
+
         def get_error(self, i):
-            return "Unsupported ONNX op FancyOp"
+            return self.error
 
     class Context:
         def __init__(self, engine):
@@ -211,7 +236,23 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
             self.addresses[name] = ptr
             return True
 
+        def __getattribute__(self, name):
+            if name in ("execute_async_v3", "set_tensor_address") and bindings_api:
+                raise AttributeError(name)
+            if name == "execute_async_v2" and not bindings_api:
+                raise AttributeError(name)
+            return object.__getattribute__(self, name)
+
+        def execute_async_v2(self, bindings, stream_handle):
+            calls.append(("execute_v2", tuple(bindings)))
+            assert len(bindings) == len(self.engine.names), "one device pointer per binding"
+            self.addresses = dict(zip(self.engine.names, bindings))
+            return self._execute(stream_handle)
+
         def execute_async_v3(self, stream):
+            return self._execute(stream)
+
+        def _execute(self, stream):
             assert cuda is not None, "fake_trt(cuda=...) is needed to execute"
             if not execute_ok:
                 return False
@@ -235,7 +276,22 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
             i, o = self.session.get_inputs()[0], self.session.get_outputs()[0]
             self.names = [i.name, o.name]
             self.shapes = [tuple(i.shape), tuple(o.shape)]
-            self.num_io_tensors = 2
+            if not bindings_api:
+                self.num_io_tensors = 2
+            else:
+                self.num_bindings = 2
+
+        def get_binding_name(self, k):
+            return self.names[k]
+
+        def binding_is_input(self, k):
+            return k == 0
+
+        def get_binding_shape(self, k):
+            return list(self.shapes[k])
+
+        def get_binding_dtype(self, k):
+            return trt.DataType.FLOAT
 
         def get_tensor_name(self, k):
             return self.names[k]

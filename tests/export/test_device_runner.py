@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,12 +44,59 @@ def test_summarize_ms_known_values():
     assert s["cv"] == pytest.approx(np.std([1, 2, 3, 4, 5], ddof=1) / 3.0)
 
 
-def test_runner_is_standalone_python38():
+def test_runner_is_standalone_python36():
+    """JetPack 4.6 ships Python 3.6: no 3.7+ syntax, and nothing evaluated at import that 3.6 lacks."""
     src = Path(device_runner.__file__).read_text()
-    tree = ast.parse(src, feature_version=(3, 8))  # SyntaxError on 3.9+ syntax (match, parenthesised with, ...)
+    tree = ast.parse(src, feature_version=(3, 6))  # SyntaxError on 3.7+ syntax (walrus, match, ...)
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not imported & {"torch", "click", "edgenas", "rich", "onnx"}
+    futures = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "__future__"
+               for a in n.names]
+    assert "annotations" not in futures  # 3.7+
+    # annotations are evaluated on 3.6: no PEP 585 / 604 forms (dict[...], X | None)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            anns = [a.annotation for a in [*node.args.args, *node.args.kwonlyargs] if a.annotation] + \
+                [node.returns] if node.returns else []
+            for ann in anns:
+                for sub in ast.walk(ann):
+                    assert not isinstance(sub, ast.BinOp), f"{node.name}: X | Y annotation"
+                    if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name):
+                        assert sub.value.id not in ("dict", "list", "tuple", "set", "type"), node.name
+        if isinstance(node, ast.Call):
+            kws = {k.arg for k in node.keywords}
+            assert not kws & {"capture_output", "text"}, "subprocess.run(capture_output/text) is 3.7+"
+        if isinstance(node, ast.Attribute):
+            assert node.attr not in ("removeprefix", "removesuffix", "isascii"), node.attr
+
+
+def _old_python() -> str | None:
+    import glob
+    import shutil
+
+    for cand in [*sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.6.*/bin/python3.6"))),
+                 shutil.which("python3.6")]:
+        if cand and subprocess.run([cand, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return cand  # (a pyenv shim on PATH may not run)
+    return None
+
+
+def test_runner_runs_on_python36(tmp_path):
+    """Facts and a trtexec timing (a stand-in trtexec) through the runner on a real Python 3.6."""
+    py36 = _old_python()
+    if py36 is None:
+        pytest.skip("no Python 3.6 interpreter on this machine")
+    runner = tmp_path / "device_runner.py"
+    runner.write_text(Path(device_runner.__file__).read_text())  # alone, as on a device
+    trtexec = tmp_path / "trtexec"
+    trtexec.write_text("#!/bin/sh\necho '&&&& RUNNING TensorRT.trtexec [TensorRT v8201] # trtexec'\n")
+    trtexec.chmod(0o755)
+    proc = subprocess.run([py36, str(runner), "--facts", "--runtime", "trtexec", "--trtexec", str(trtexec),
+                           "--out", "-"], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert facts["python"].startswith("3.6") and facts["runtime_version"] == "8.2.1"
 
 
 def test_runner_onnxruntime_as_script(tmp_path, onnx_model):

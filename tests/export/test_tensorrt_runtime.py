@@ -29,7 +29,8 @@ def _ort_output(onnx_model, x):
     return sess.run(None, {sess.get_inputs()[0].name: x})[0]
 
 
-@pytest.mark.parametrize("version, strongly_typed", [("10.3.0", False), ("11.4.0", True)])
+@pytest.mark.parametrize("version, strongly_typed", [("8.2.1", False), ("8.5.2", False), ("8.6.2", False),
+                                                     ("10.3.0", False), ("11.4.0", True)])
 def test_timing_loop_binds_io_and_times_each_run(onnx_model, version, strongly_typed):
     cuda = FakeCuda()
     trt = fake_trt(version, cuda=cuda)
@@ -39,12 +40,22 @@ def test_timing_loop_binds_io_and_times_each_run(onnx_model, version, strongly_t
     assert res["latency_ms"] == pytest.approx([kernel_ms(k) for k in range(4, 10)])
     x = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32)
     np.testing.assert_allclose(res["output"], _ort_output(onnx_model, x).ravel(), rtol=1e-6, atol=1e-6)
-    bound = [c for c in trt.calls if c[0] == "set_tensor_address"]
-    assert [c[1] for c in bound] == ["input", "logits"] and bound[0][2] != bound[1][2]
-    assert ("htod", bound[0][2], 3 * 32 * 32 * 4) in cuda.calls and ("dtoh", bound[1][2], 10 * 4) in cuda.calls
+    if version.startswith("8.2"):  # JetPack 4.6: binding indices and execute_async_v2
+        v2 = [c[1] for c in trt.calls if c[0] == "execute_v2"]
+        assert len(v2) == 10 and len(set(v2)) == 1
+        ptrs = list(v2[0])
+        assert ("max_workspace_size", 1024 << 20) in trt.calls
+    else:
+        bound = [c for c in trt.calls if c[0] == "set_tensor_address"]
+        assert [c[1] for c in bound] == ["input", "logits"]
+        ptrs = [c[2] for c in bound]
+    assert ptrs[0] != ptrs[1]
+    assert ("htod", ptrs[0], 3 * 32 * 32 * 4) in cuda.calls and ("dtoh", ptrs[1], 10 * 4) in cuda.calls
+    network_flags = next(c[1] for c in trt.calls if c[0] == "network")
+    assert bool(network_flags & 1) is version.startswith("8.")  # EXPLICIT_BATCH on TensorRT 8
     assert cuda.mem == {} and cuda.streams == {} and cuda.events == {}  # everything released
     info = res["tensorrt"]
-    assert info["strongly_typed"] is strongly_typed and info["major"] == int(version[:2])
+    assert info["strongly_typed"] is strongly_typed and info["major"] == int(version.split(".")[0])
     assert info["engine"].startswith("built") and ("parse", str(onnx_model)) in trt.calls
     assert ("clear_flag", "TF32") in trt.calls and res["runtime_version"] == version
     assert res["input_shape"] == [1, 3, 32, 32]
@@ -88,7 +99,7 @@ def test_foreign_engine_is_one_clear_error(tmp_path, onnx_model):
 
 def test_failed_execute_releases_device_memory(onnx_model):
     cuda = FakeCuda()
-    with pytest.raises(RunnerError, match="execute_async_v3 failed"):
+    with pytest.raises(RunnerError, match="execution failed"):
         run_tensorrt(str(onnx_model), runs=3, warmup=1, input_path=None, seed=0,
                      trt=fake_trt("10.3.0", cuda=cuda, execute_ok=False), cuda=cuda)
     assert cuda.mem == {} and cuda.streams == {} and cuda.events == {}
