@@ -20,7 +20,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 
 #: device-profile options that make `profile` time whole archs on a device (see the module docstring)
 _DEVICE_ONLY = ("host", "runtime", "precision", "ssh_options", "remote_python", "calibration_data", "force",
-                "connect_timeout")
+                "connect_timeout", "opset")
 #: per-op options of the host profile (--target cpu)
 _HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions", "workers", "out")
 
@@ -41,6 +41,9 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions"
               help="int8 only: a .npy batch of real inputs to calibrate the int8 engines with.")
 @click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")
 @click.option("--remote-python", default="python3", show_default=True, help="Python on the device.")
+@click.option("--opset", type=click.IntRange(11, 20), default=17, show_default=True,
+              help="ONNX opset of the timed models (older device runtimes need older opsets: onnxruntime 1.10 "
+                   "reads up to 15).")
 @click.option("--connect-timeout", type=click.IntRange(1, 600), default=10, show_default=True,
               help="Seconds ssh waits to connect.")
 @click.option("--force", is_flag=True, help="Replace a user target of this name that `edgenas fit` or another "
@@ -77,7 +80,7 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions"
 @click.pass_context
 def profile(ctx: click.Context, target: str, space_name: str, dataset: str | None, host: str | None,
             runtime: str | None, precision: str, calibration_data: Path | None, ssh_options: tuple[str, ...],
-            remote_python: str, connect_timeout: int, force: bool, runs: int, rounds: int, chain: int, warmup: int,
+            remote_python: str, opset: int, connect_timeout: int, force: bool, runs: int, rounds: int, chain: int, warmup: int,
             threads: int, n_archs: int | None, calibration: int, seed: int, statistic: str | None,
             space_predictions: bool, workers: int, out: Path | None, as_json: bool) -> None:
     """Measure a device and save it as a target (see `--target`).
@@ -97,7 +100,8 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
                               "without --host/--runtime), not to a device profile")
         _profile_device(target, space_name, dataset, host=host, runtime=runtime or "onnxruntime",
                         precision=precision, calibration_data=calibration_data, ssh_options=ssh_options,
-                        remote_python=remote_python, connect_timeout=connect_timeout, force=force, runs=runs,
+                        remote_python=remote_python, opset=opset, connect_timeout=connect_timeout, force=force,
+                        runs=runs,
                         warmup=warmup, threads=threads, n_archs=n_archs, seed=seed, as_json=as_json)
         return
     if given(_DEVICE_ONLY):
@@ -166,7 +170,7 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
 
 def _profile_device(target: str, space_name: str, dataset: str | None, *, host: str | None, runtime: str,
                     precision: str, calibration_data: Path | None, ssh_options: tuple[str, ...], remote_python: str,
-                    connect_timeout: int, force: bool, runs: int, warmup: int, threads: int, n_archs: int | None,
+                    opset: int, connect_timeout: int, force: bool, runs: int, warmup: int, threads: int, n_archs: int | None,
                     seed: int, as_json: bool) -> None:
     from ..errors import ConfigError
     from ..hardware.device_profile import DEFAULT_PROFILE_ARCHS, ProfilePlan, profile_device
@@ -182,7 +186,7 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
         raise ConfigError("--calibration-data applies to --precision int8 only")
     space, ds = resolve_space(space_name, dataset)
     plan = ProfilePlan(target=target, space=space.name, dataset=ds, runtime=runtime, precision=precision, runs=runs,
-                       warmup=warmup, threads=threads, seed=seed)
+                       warmup=warmup, threads=threads, seed=seed, opset=opset)
     session = (SshSession(check_host(host), ssh_options=ssh_options, python=remote_python,
                           connect_timeout=connect_timeout) if host is not None else LocalSession())
     n = DEFAULT_PROFILE_ARCHS if n_archs is None else n_archs

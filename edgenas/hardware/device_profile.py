@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ import numpy as np
 
 from .._paths import user_profiles_dir
 from .._version import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, DeviceError
 from ..spaces import Arch, SearchSpace
 from .remote import DeviceSession
 
@@ -48,6 +49,8 @@ PRECISIONS = ("fp32", "fp16", "int8")
 #: candidates the design chooses from (fixed, so designs of different sizes are prefixes of each other)
 DESIGN_POOL = 3000
 JOURNAL_SCHEMA = 1
+#: ONNX opsets the exporter writes (older runtimes read only older opsets: onnxruntime 1.10 up to 15)
+MIN_OPSET, MAX_OPSET = 11, 20
 
 #: callback(stage, done, total, label)
 Progress = Callable[[str, int, int, str], None]
@@ -71,8 +74,11 @@ class ProfilePlan:
     warmup: int = 10
     threads: int = 1
     seed: int = 0
+    opset: int = 17
 
     def __post_init__(self) -> None:
+        if not MIN_OPSET <= self.opset <= MAX_OPSET:
+            raise ConfigError(f"--opset {self.opset} is out of range; expected {MIN_OPSET}..{MAX_OPSET}")
         if self.runtime not in DEVICE_RUNTIMES:
             raise ConfigError(f"--runtime {self.runtime!r} is unknown; expected one of {', '.join(DEVICE_RUNTIMES)}")
         if self.precision not in PRECISIONS:
@@ -198,6 +204,12 @@ class Journal:
                               f"{JOURNAL_SCHEMA}")
         want = asdict(self.plan)
         diff = [k for k in want if head.get(k) != want[k]]
+        if diff and not any(rec["kind"] == "measurement" for _, rec in records):
+            # nothing measured under the old plan (e.g. it failed at the first model): start the new one
+            self.path.unlink()
+            self._append({"kind": "plan", "schema_version": JOURNAL_SCHEMA, "made_by": f"edgenas {__version__}",
+                          **want})
+            return
         if diff:
             was = ", ".join(f"{k}={head.get(k)!r}" for k in diff)
             now = ", ".join(f"{k}={want[k]!r}" for k in diff)
@@ -251,12 +263,12 @@ def clock_warning(facts: dict[str, Any], where: str) -> str | None:
             f"temperature and load; run {hint} before profiling")
 
 
-def _model_bytes(space: SearchSpace, arch: Arch, dataset: str) -> bytes:
-    if hasattr(space, "onnx_bytes"):  # written directly: same runtime kernels as a torch export
-        return space.onnx_bytes(arch, dataset)
+def _model_bytes(space: SearchSpace, arch: Arch, dataset: str, opset: int) -> bytes:
+    # the torch export `edgenas export` ships (not a space's hand-written kernel-detection graph):
+    # compilers such as TensorRT see the same graph the user will deploy
     from .kernels import export_onnx_bytes
 
-    return export_onnx_bytes(space.build_model(arch, dataset), (1, *space.dataset(dataset).input_shape))
+    return export_onnx_bytes(space.build_model(arch, dataset), (1, *space.dataset(dataset).input_shape), opset)
 
 
 def _made_by(target: str, source: str) -> bool:
@@ -316,8 +328,15 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
         for i, a in enumerate(todo):
             name = space.format(a)
             model = Path(tmp) / "model.onnx"
-            model.write_bytes(_model_bytes(space, a, dataset))
-            res = session.time_model(model, plan.runner_args())
+            model.write_bytes(_model_bytes(space, a, dataset, plan.opset))
+            try:
+                res = session.time_model(model, plan.runner_args())
+            except DeviceError as exc:
+                m = re.search(r"support for domain ai\.onnx is till opset (\d+)", exc.message)
+                if m:  # the device's runtime is older than the exported opset: say what to pass
+                    raise DeviceError(f"{session.where}: its {plan.runtime} reads ONNX opsets up to {m.group(1)}, "
+                                      f"the models are opset {plan.opset}; expected --opset {m.group(1)}") from None
+                raise
             if not isinstance(res.get("summary_ms"), dict) or not 0 < float(res["summary_ms"].get("p50", 0)) < 1e6:
                 raise ConfigError(f"device runner on {session.where} returned no usable timing for {name}")
             jr.record(name, space.index(a), res)

@@ -85,8 +85,8 @@ def kernel_counts(onnx_model: bytes | str | Path, *, threads: int = 1) -> Counte
     return Counter(kernel_key(n, shapes) for n in graph.node)
 
 
-def export_onnx_bytes(module: Any, input_shape: tuple[int, ...]) -> bytes:
-    """ONNX (opset 17, TorchScript exporter, eval mode) of ``module`` as bytes, as the profiler exports.
+def export_onnx_bytes(module: Any, input_shape: tuple[int, ...], opset: int = 17) -> bytes:
+    """ONNX (TorchScript exporter, eval mode; opset 17 by default) of ``module`` as bytes, as the profiler exports.
 
     Runs torch single-threaded: the trace is tiny and extra threads only contend.
     """
@@ -99,7 +99,7 @@ def export_onnx_bytes(module: Any, input_shape: tuple[int, ...]) -> bytes:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (torch.zeros(input_shape),), buf, dynamo=False, opset_version=17,
+            torch.onnx.export(module, (torch.zeros(input_shape),), buf, dynamo=False, opset_version=opset,
                               input_names=["x"], output_names=["y"])
     finally:
         torch.set_num_threads(threads)

@@ -119,3 +119,24 @@ def test_profile_never_replaces_a_shipped_target(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="shipped target"):
         profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": "jetson-tx2"}), FakeDevice(),
                        n_archs=9)
+
+
+def test_a_journal_without_timings_takes_the_new_plan(tmp_path):
+    path = tmp_path / "j.jsonl"
+    Journal(path, PLAN).record_facts({"model": "m"})  # e.g. the first model failed: --opset too new
+    j = Journal(path, ProfilePlan(**{**PLAN.__dict__, "opset": 13}))
+    assert json.loads(path.read_text().splitlines()[0])["opset"] == 13 and j.measurements == {}
+
+
+def test_an_old_device_runtime_gets_the_opset_to_pass(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+
+    class OldRuntime(FakeDevice):
+        def _run(self, model, runner_args, *, timeout):
+            if "--facts" in runner_args:
+                return super()._run(model, runner_args, timeout=timeout)
+            raise DeviceError("device runner failed on fake-board: onnxruntime cannot load ./model.onnx: ... Current "
+                              "official support for domain ai.onnx is till opset 15.")
+
+    with pytest.raises(DeviceError, match="expected --opset 15"):
+        profile_device(SPACE, "cifar10", PLAN, OldRuntime(), n_archs=6)
