@@ -82,8 +82,21 @@ def _run_space(source: str, space_name: str, dataset: str | None) -> tuple[str, 
         return space_name, dataset  # resolve_candidates reports the unreadable file
     if not isinstance(doc, dict):
         return space_name, dataset
+    from ..errors import ConfigError, EdgeNASError
+    from ..spaces import get_space
+
+    for key in ("space", "dataset"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise ConfigError(f"{str(path)!r}: field {key!r} is {doc[key]!r}; expected a {key} name")
+    try:  # the file's own space and dataset must exist (an explicit option is checked by resolve_space)
+        if doc.get("space"):
+            file_space = get_space(doc["space"])
+            if doc.get("dataset"):
+                file_space.dataset(doc["dataset"])
+    except EdgeNASError as exc:
+        raise ConfigError(f"{str(path)!r}: {exc.message}") from None
     if click.get_current_context().get_parameter_source("space_name") is ParameterSource.DEFAULT:
-        space_name = str(doc.get("space") or space_name)
+        space_name = doc.get("space") or space_name
     if dataset is None and doc.get("dataset"):
-        dataset = str(doc["dataset"])
+        dataset = doc["dataset"]
     return space_name, dataset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ExportError
+from ..errors import ConfigError, EdgeNASError, ExportError
 from ..spaces import Arch, SearchSpace
 
 __all__ = ["Candidate", "atomic_dir", "predicted_latency_ms", "resolve_candidates"]
@@ -47,6 +48,63 @@ def _load_pareto(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("members"), list):
         raise ConfigError(f"{str(path)!r} is not a pareto.json: expected an object with a 'members' list")
     return data
+
+
+def _check_pareto(data: dict[str, Any], path: Path, space: SearchSpace) -> tuple[list[tuple[Arch, dict[str, float]]],
+                                                                            tuple[Arch, dict[str, float]] | None]:
+    """Every member (and the pick) of a loaded pareto.json as ``(arch, latency_ms)``, checked field by
+    field: ``arch`` an arch of ``space``, ``latency_ms`` an object of known target names -> finite
+    ms >= 0 (or null), ``space`` / ``dataset`` strings.
+
+    Raises:
+        ConfigError: naming the file, the member (``members[i]``, rank i + 1) and the field.
+    """
+    where = str(path)
+    for key in ("space", "dataset"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"{where!r}: field {key!r} is {data[key]!r}; expected a {key} name")
+    listed = data.get("targets")
+    if listed is not None and (not isinstance(listed, list) or not all(isinstance(t, str) and t for t in listed)):
+        raise ConfigError(f"{where!r}: field 'targets' is {listed!r}; expected a list of target names")
+    known: set[str] | None = None
+
+    def entry(m: Any, what: str) -> tuple[Arch, dict[str, float]]:
+        nonlocal known
+        if not isinstance(m, dict):
+            raise ConfigError(f"{where!r}: {what} is {type(m).__name__}; expected an object with 'arch'")
+        text = m.get("arch")
+        if isinstance(text, bool) or not isinstance(text, (str, int)):
+            raise ConfigError(f"{where!r}: {what}.arch is {text!r}; expected an arch string of space {space.name}")
+        try:
+            arch = space.parse(str(text))
+        except EdgeNASError as exc:
+            raise ConfigError(f"{where!r}: {what}.arch: {exc.message}") from None
+        lat = m.get("latency_ms")
+        if lat is None:
+            return arch, {}
+        if not isinstance(lat, dict):
+            raise ConfigError(f"{where!r}: {what}.latency_ms is {lat!r}; expected an object {{target: ms}}")
+        out: dict[str, float] = {}
+        for t, v in lat.items():
+            if known is None:
+                from ..hardware.targets import target_names
+
+                known = set(target_names())
+            if t not in known or (listed is not None and t not in listed):
+                raise ConfigError(f"{where!r}: {what}.latency_ms names target {t!r}, which is not "
+                                  f"{'a target of this search' if t in known else 'a known target'}; expected one of "
+                                  f"{', '.join(listed if listed is not None else sorted(known))}")
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"{where!r}: {what}.latency_ms[{t!r}] is {v!r}; expected a finite number "
+                                  "of ms >= 0 (or null)")
+            out[t] = float(v)
+        return arch, out
+
+    members = [entry(m, f"members[{i}] (rank {i + 1})") for i, m in enumerate(data["members"])]
+    pick = data.get("pick")
+    return members, (entry(pick, "pick") if pick is not None else None)
 
 
 def resolve_candidates(
@@ -87,20 +145,18 @@ def resolve_candidates(
         got = data.get(key)
         if got is not None and got != want:
             raise ConfigError(f"{str(path)!r} is for {key} {got!r}, but --{key} is {want!r}")
-    members = data["members"]
+    members, pick = _check_pareto(data, path, space)
     if not members:
         raise ConfigError(f"{str(path)!r} has no members")
     if all_members and rank is not None:
         raise ConfigError("give either --rank K or --all, not both")
-    pick = data.get("pick")
-    if rank is None and not all_members and isinstance(pick, dict) and pick.get("arch"):
+    if rank is None and not all_members and pick is not None:
         # the search's recommended arch: its front rank when it is a member, else rank 0 ("pick/")
-        k = next((i for i, m in enumerate(members, 1) if m.get("arch") == pick["arch"]), 0)
-        arch = space.parse(str(pick["arch"]))
+        arch, lat = pick
+        k = next((i for i, (a, _) in enumerate(members, 1) if space.format(a) == space.format(arch)), 0)
         if space.is_degenerate(arch):
             raise ExportError(f"{str(path)!r}: the pick is degenerate (output independent of the input); "
                               "expected a live arch (use --rank K)")
-        lat = {str(t): float(v) for t, v in (pick.get("latency_ms") or {}).items() if v is not None}
         return [Candidate(arch, k, lat)]
     if all_members:
         picks = list(range(1, len(members) + 1))
@@ -112,9 +168,7 @@ def resolve_candidates(
     out = []
     dead = []
     for k in picks:
-        m = members[k - 1]
-        lat = {str(t): float(v) for t, v in (m.get("latency_ms") or {}).items() if v is not None}
-        arch = space.parse(str(m["arch"]))
+        arch, lat = members[k - 1]
         if space.is_degenerate(arch):
             dead.append(k)
             continue

@@ -51,6 +51,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -343,9 +344,8 @@ class OpLatencyTable:
         ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
         k = self.kernels or {}
         if k.get("onnxruntime_version") not in (None, ort.__version__) or k.get("cpu_model") not in (None, cpu_model()):
-            log.warning("latency table for %s/%s was profiled with onnxruntime %s on %r; this host has %s on %r: "
-                        "re-run `edgenas profile` for trustworthy numbers", self.space, self.dataset,
-                        k.get("onnxruntime_version"), k.get("cpu_model"), ort.__version__, cpu_model())
+            _note_other_host(self.space, self.dataset, str(k.get("onnxruntime_version")), str(k.get("cpu_model")),
+                             ort.__version__, cpu_model())
 
     def predict_ops(self, space: SearchSpace, archs: Any) -> np.ndarray:
         """(len(archs),) per-op prediction ``scale * sum of entries + intercept_ms`` (no kernel model)."""
@@ -403,34 +403,54 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
     _check_common(obj, path, "op_latency", space, dataset, _REQUIRED_OP)
     _check(obj["key"] in ("shape", "position"), path, f"key {obj['key']!r}, expected 'shape' or 'position'")
     raw = obj["entries"]
-    _check(isinstance(raw, dict) and raw, path, "entries must be a non-empty object")
+    _check(isinstance(raw, dict) and raw, path, f"field 'entries' is {_short(raw)}; expected a non-empty object "
+           "{op key: {median_ms: ...}}")
     entries: dict[str, float] = {}
     stats: dict[str, dict] = {}
     for k, v in raw.items():
         ms = v.get("median_ms") if isinstance(v, dict) else None
-        _check(isinstance(ms, (int, float)) and np.isfinite(ms) and ms >= 0, path,
-               f"entry {k!r} needs a finite non-negative median_ms")
+        _check(_ms(ms), path, f"entries[{k!r}].median_ms is {_short(ms)}; expected a finite number of ms "
+               f"in 0..{MAX_LATENCY_MS:g}")
         entries[k] = float(ms)
         stats[k] = {s: x for s, x in v.items() if s != "median_ms"}
-    for name in ("intercept_ms", "scale"):
-        _check(isinstance(obj[name], (int, float)) and np.isfinite(obj[name]), path, f"{name} must be a number")
+    # the fits are non-negative (NNLS): a negative intercept or a scale <= 0 is a corrupt file
+    _check(_ms(obj["intercept_ms"]), path, f"field 'intercept_ms' is {_short(obj['intercept_ms'])}; expected a finite "
+           f"number of ms in 0..{MAX_LATENCY_MS:g}")
+    scale = obj["scale"]
+    _check(_ms(scale) and scale > 0, path, f"field 'scale' is {_short(scale)}; expected a finite number > 0")
     kernels = obj.get("kernels")
     if kernels is not None:
-        _check(isinstance(kernels, dict) and isinstance(kernels.get("entries"), dict) and kernels["entries"], path,
-               "kernels must be an object with non-empty entries")
+        _check(isinstance(kernels, dict) and isinstance(kernels.get("entries"), dict) and bool(kernels["entries"]),
+               path, f"field 'kernels' is {_short(kernels)}; expected an object with non-empty 'entries'")
         for k, v in kernels["entries"].items():
-            _check(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0, path,
-                   f"kernel entry {k!r} must be a finite non-negative number of ms")
+            _check(_ms(v), path, f"kernels.entries[{k!r}] is {_short(v)}; expected a finite number of ms "
+                   f"in 0..{MAX_LATENCY_MS:g}")
         ic = kernels.get("intercept_ms", 0.0)
-        _check(isinstance(ic, (int, float)) and np.isfinite(ic), path, "kernels.intercept_ms must be a number")
+        _check(_ms(ic), path, f"kernels.intercept_ms is {_short(ic)}; expected a finite number of ms "
+               f"in 0..{MAX_LATENCY_MS:g}")
+        threads = kernels.get("threads", 1)
+        _check(isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= 1024, path,
+               f"kernels.threads is {_short(threads)}; expected an integer 1..1024")
         pre = kernels.get("space_ms")
         if pre is not None:
             ok = isinstance(pre, dict) and isinstance(pre.get("ms"), list) and pre.get("n") == len(pre["ms"])
-            _check(ok and all(isinstance(v, (int, float)) and np.isfinite(v) and v >= 0 for v in pre["ms"]), path,
-                   "kernels.space_ms must hold n finite non-negative ms values")
+            bad = next((i for i, v in enumerate(pre["ms"]) if not _ms(v)), None) if ok else None
+            _check(ok and bad is None, path, "kernels.space_ms must hold n finite ms values in "
+                   f"0..{MAX_LATENCY_MS:g}" + (f" (ms[{bad}] is {_short(pre['ms'][bad])})" if bad is not None else ""))
     meta = {k: v for k, v in obj.items() if k not in ("entries", "kernels")}
     meta["entry_stats"] = stats
     return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]), kernels)
+
+
+def _ms(v: Any) -> bool:
+    """A stored latency: a real number (not a bool), finite, 0..MAX_LATENCY_MS."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v)) and 0 <= v <= MAX_LATENCY_MS
+
+
+def _short(v: Any) -> str:
+    """``repr`` of a bad value, cut to one short line."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _finite(obj: Any) -> Any:
@@ -449,3 +469,10 @@ def save_op_table(table: OpLatencyTable, path: Path) -> None:
     from .._io import atomic_write_text
 
     atomic_write_text(path, json.dumps(_finite(table.to_json()), indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
+@lru_cache(maxsize=64)
+def _note_other_host(space: str, dataset: str, table_ort: str, table_cpu: str, ort: str, cpu: str) -> None:
+    # cached: said once per process and table, not once per priced model (validate prices every model)
+    log.warning("latency table for %s/%s was profiled with onnxruntime %s on %r; this host has %s on %r: "
+                "re-run `edgenas profile` for trustworthy numbers", space, dataset, table_ort, table_cpu, ort, cpu)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
 
@@ -345,10 +345,11 @@ _RENAMED = {"cost_source": "latency_source"}
 
 
 def config_from_dict(doc: Mapping[str, Any], *, where: str = "search config") -> SearchConfig:
-    """A :class:`SearchConfig` from its JSON dict.
+    """A :class:`SearchConfig` from its JSON dict, checked field by field (types, then
+    :meth:`SearchConfig.validate`: ranges and names).
 
     Raises:
-        ConfigError: unknown fields or values of the wrong type, naming the field.
+        ConfigError: unknown fields, values of the wrong type or out of range, naming ``where`` and the field.
     """
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{where}: expected a JSON object")
@@ -360,10 +361,25 @@ def config_from_dict(doc: Mapping[str, Any], *, where: str = "search config") ->
     for key in ("targets", "extra_objectives"):
         if key in doc and not isinstance(doc[key], (list, tuple)):
             raise ConfigError(f"{where}: field {key!r} must be a list")
+    for key in _STR_FIELDS:
+        v = doc.get(key, "")
+        if not isinstance(v, str) and not (v is None and key not in _REQUIRED_STR):
+            raise ConfigError(f"{where}: field {key!r} is {v!r}; expected a string"
+                              + ("" if key in _REQUIRED_STR else " or null"))
     try:
-        return SearchConfig(**doc)
+        config = SearchConfig(**doc)
+        config.validate()
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    except EdgeNASError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    return config
+
+
+#: string fields of a stored config (those in _REQUIRED_STR may not be null)
+_STR_FIELDS = ("space", "dataset", "proxy", "searcher", "device", "executor", "ray_address", "data", "score_table",
+               "latency_source", "out")
+_REQUIRED_STR = ("space", "searcher", "device", "executor", "latency_source")
 
 
 def load_config(path: str | Path) -> SearchConfig:

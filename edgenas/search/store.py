@@ -10,9 +10,11 @@ different one is refused.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,10 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (space, dataset, proxy_key, seed, data, iso_key)
 );
 """
+#: the columns of each table, as a store written by this schema has them
+_COLUMNS = {"meta": ("key", "value"),
+            "scores": ("space", "dataset", "proxy_key", "seed", "data", "iso_key", "arch", "raw_scores", "seconds",
+                       "n_warnings", "device", "scored_at")}
 
 
 @dataclass(frozen=True)
@@ -64,21 +70,65 @@ class CandidateStore:
         self.path = Path(path)
         self.key = key
         self._lock = _lock_run(self.path)
-        # isolation_level=None: autocommit; every insert is its own durable transaction
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
-        self._db.executescript(_SCHEMA)
+        self._db: sqlite3.Connection | None = None
+        try:
+            with self._sqlite():
+                # isolation_level=None: autocommit; every insert is its own durable transaction
+                self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives process kills
+                self._db.executescript(_SCHEMA)
+                self._check_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    @contextmanager
+    def _sqlite(self) -> Iterator[None]:
+        """SQLite errors as one ConfigError naming the store file (a full disk, a corrupt file)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            where = str(self.path)
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc):
+                raise ConfigError(f"cannot write run store {where!r}: database or disk is full; expected free "
+                                  "disk space (free some, then rerun with --resume: scored candidates are kept)") from None
+            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+                raise ConfigError(f"cannot write run store {where!r}: {exc}") from None
+            raise ConfigError(f"run store {where!r} is not a readable edgenas store ({exc}); expected the "
+                              f"{self.path.name} of an edgenas search (move it away to start a new run)") from None
+
+    def _check_schema(self) -> None:
+        assert self._db is not None
+        for table, want in _COLUMNS.items():
+            got = tuple(r[1] for r in self._db.execute(f"PRAGMA table_info({table})"))
+            if got != want:
+                raise ConfigError(f"run store {str(self.path)!r}: table {table!r} has columns {', '.join(got)}; "
+                                  f"expected {', '.join(want)} (not a store of this edgenas version; move it away "
+                                  "to start a new run)")
+
+    def _bad(self, what: str, value: Any, expected: str) -> ConfigError:
+        text = repr(value)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        return ConfigError(f"run store {str(self.path)!r}: {what} is {text}; expected {expected} (a corrupt store: "
+                           "move it away to start a new run)")
 
     # -- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        with self._sqlite():
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0])
+        except (TypeError, ValueError):
+            raise self._bad(f"meta {key!r}", row[0], "JSON text") from None
 
     def set_meta(self, key: str, value: Any) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
-        )
+        with self._sqlite():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
+            )
 
     def check_config(self, config: Mapping[str, Any]) -> bool:
         """Record ``config`` on first use; on a resume, refuse a different one.
@@ -91,6 +141,8 @@ class CandidateStore:
         """
         old = self.get_meta("config")
         new = json.loads(json.dumps(dict(config), sort_keys=True))
+        if old is not None and not isinstance(old, dict):
+            raise self._bad("meta 'config'", old, "a JSON object")
         if old is None:
             self.set_meta("config", new)
             return False
@@ -105,34 +157,64 @@ class CandidateStore:
 
     # -- scores -------------------------------------------------------------------------
     def get(self, iso_key: str) -> StoredScore | None:
-        row = self._db.execute(
-            "SELECT arch, iso_key, raw_scores, seconds, n_warnings FROM scores WHERE space=? AND dataset=? "
-            "AND proxy_key=? AND seed=? AND data=? AND iso_key=?",
-            (*self.key, iso_key),
-        ).fetchone()
+        """The stored scores of ``iso_key`` (``None`` if not scored yet), checked field by field.
+
+        Raises:
+            ConfigError: a row that is not what :meth:`put` writes, naming the store, class and field.
+        """
+        with self._sqlite():
+            row = self._db.execute(
+                "SELECT arch, iso_key, raw_scores, seconds, n_warnings FROM scores WHERE space=? AND dataset=? "
+                "AND proxy_key=? AND seed=? AND data=? AND iso_key=?",
+                (*self.key, iso_key),
+            ).fetchone()
         if row is None:
             return None
-        return StoredScore(row[0], row[1], json.loads(row[2]), float(row[3]), int(row[4]))
+        arch, key, raw, seconds, n_warn = row
+        what = f"row {iso_key!r}"
+        if not isinstance(arch, str) or not arch:
+            raise self._bad(f"{what} arch", arch, "an arch string")
+        try:
+            scores = json.loads(raw)
+        except (TypeError, ValueError):
+            raise self._bad(f"{what} raw_scores", raw, "a JSON object {proxy: score or null}") from None
+        if not isinstance(scores, dict) or not all(
+                v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in scores.values()):
+            raise self._bad(f"{what} raw_scores", raw, "a JSON object {proxy: score or null}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
+                or seconds < 0:
+            raise self._bad(f"{what} seconds", seconds, "a finite number >= 0")
+        if isinstance(n_warn, bool) or not isinstance(n_warn, int) or n_warn < 0:
+            raise self._bad(f"{what} n_warnings", n_warn, "an integer >= 0")
+        return StoredScore(arch, key, scores, float(seconds), int(n_warn))
 
     def put(self, rec: StoredScore, *, device: str) -> None:
-        """Insert one scored candidate and commit it (an existing row is kept)."""
-        self._db.execute(
-            "INSERT OR IGNORE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*self.key, rec.iso_key, rec.arch, json.dumps(dict(rec.raw_scores), sort_keys=True),
-             float(rec.seconds), int(rec.n_warnings), device, time.time()),
-        )
+        """Insert one scored candidate and commit it (an existing row is kept).
+
+        Raises:
+            ConfigError: the disk is full or the store cannot be written (the store stays as it was).
+        """
+        with self._sqlite():
+            self._db.execute(
+                "INSERT OR IGNORE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*self.key, rec.iso_key, rec.arch, json.dumps(dict(rec.raw_scores), sort_keys=True),
+                 float(rec.seconds), int(rec.n_warnings), device, time.time()),
+            )
 
     def count(self) -> int:
-        return int(self._db.execute(
-            "SELECT COUNT(*) FROM scores WHERE space=? AND dataset=? AND proxy_key=? AND seed=? AND data=?",
-            self.key).fetchone()[0])
+        with self._sqlite():
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM scores WHERE space=? AND dataset=? AND proxy_key=? AND seed=? AND data=?",
+                self.key).fetchone()[0])
 
     def close(self) -> None:
-        try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:  # pragma: no cover - a busy checkpoint is harmless
-            pass
-        self._db.close()
+        if self._db is not None:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:  # pragma: no cover - a busy checkpoint (or a full disk) is harmless
+                pass
+            self._db.close()
+            self._db = None
         if self._lock is not None:
             self._lock.close()  # closing the file releases the flock
             self._lock = None

@@ -98,8 +98,8 @@ def test_unknown_kernel_type_falls_back_to_op_entries(caplog):
 
 
 @pytest.mark.parametrize(("kernels", "needle"), [
-    ({"entries": {}}, "non-empty entries"),
-    ({"entries": {"Add": -1.0}}, "kernel entry 'Add'"),
+    ({"entries": {}}, "non-empty 'entries'"),
+    ({"entries": {"Add": -1.0}}, r"kernels.entries\['Add'\] is -1.0"),
     ({"entries": {"Add": 1.0}, "intercept_ms": "x"}, "kernels.intercept_ms"),
     ({"entries": {"Add": 1.0}, "space_ms": {"space": "nb201", "n": 2, "ms": [1.0, float("nan")]}}, "space_ms"),
     ({"entries": {"Add": 1.0}, "space_ms": {"space": "nb201", "n": 3, "ms": [1.0, 2.0]}}, "space_ms"),
