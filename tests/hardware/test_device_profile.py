@@ -85,7 +85,7 @@ class FakeDevice(DeviceSession):
         self.fail_after = fail_after
         self.model = model
 
-    def _run(self, model, runner_args, *, timeout):
+    def _run(self, model, runner_args, *, timeout, files=None):
         if "--facts" in runner_args:
             return {"model": self.model, "runtime": "onnxruntime", "runtime_version": "1.0", "clocks_locked": False,
                     "cpu_governor": "ondemand"}
@@ -132,7 +132,7 @@ def test_an_old_device_runtime_gets_the_opset_to_pass(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
 
     class OldRuntime(FakeDevice):
-        def _run(self, model, runner_args, *, timeout):
+        def _run(self, model, runner_args, *, timeout, files=None):
             if "--facts" in runner_args:
                 return super()._run(model, runner_args, timeout=timeout)
             raise DeviceError("device runner failed on fake-board: onnxruntime cannot load ./model.onnx: ... Current "
