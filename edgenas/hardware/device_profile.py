@@ -302,11 +302,13 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
     from .fewshot import fit_target
 
     t0 = time.perf_counter()
-    from .._paths import shipped_targets_dir
+    from .targets import is_shipped_name
 
-    if (shipped_targets_dir() / f"{plan.target}.yaml").exists():
-        raise ConfigError(f"target {plan.target!r} is a shipped target; expected a new name for your device "
-                          "(shipped tables are never replaced)")
+    if is_shipped_name(plan.target):
+        raise ConfigError(f"target {plan.target!r} is a shipped target or alias; expected a new name for your device "
+                          "(shipped tables are never replaced)",
+                          hint=f"e.g. edgenas profile --target my-{plan.target} --host USER@BOARD --runtime "
+                               f"{'tensorrt' if plan.runtime == 'onnxruntime' else plan.runtime}")
     facts = session.facts(plan.runner_args())  # a missing runtime fails here, before any model is built
     path = journal or journal_path(plan.target, space.name, dataset)
     jr = Journal(path, plan)

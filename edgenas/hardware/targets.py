@@ -260,6 +260,13 @@ def target_names(directory: Path | None = None) -> list[str]:
     return sorted(n for t in list_targets(directory) for n in (t.name, *t.aliases))
 
 
+def is_shipped_name(name: str) -> bool:
+    """Whether ``name`` is the name or an alias of a shipped target (a user target may not take it)."""
+    from .._paths import shipped_targets_dir
+
+    return name in target_names(shipped_targets_dir())
+
+
 def load_target(name: str, *, directory: Path | None = None) -> Target:
     """The target called ``name`` (or with alias ``name``).
 

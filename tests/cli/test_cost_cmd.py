@@ -46,4 +46,4 @@ def test_cost_missing_measurement_exit_2():
 
 def test_cost_no_table_tells_how_to_profile():
     res = run("cost", "0", "--target", "jetson-orin-nano")
-    assert res.exit_code == 2 and "profile_jetson_trt.py" in res.output
+    assert res.exit_code == 2 and "edgenas profile --target my-orin --host" in res.output

@@ -12,7 +12,7 @@ from edgenas.cli import cli
 
 def test_profile_refuses_tensorrt_target():
     res = CliRunner().invoke(cli, ["profile", "--target", "jetson"])
-    assert res.exit_code == 2 and "tensorrt" in res.output and "profile_jetson_trt" in res.output
+    assert res.exit_code == 2 and "shipped target" in res.output and "--host USER@BOARD" in res.output
 
 
 def test_profile_bad_calibration():

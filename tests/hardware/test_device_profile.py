@@ -140,3 +140,11 @@ def test_an_old_device_runtime_gets_the_opset_to_pass(tmp_path, monkeypatch):
 
     with pytest.raises(DeviceError, match="expected --opset 15"):
         profile_device(SPACE, "cifar10", PLAN, OldRuntime(), n_archs=6)
+
+
+@pytest.mark.parametrize("name", ["jetson", "tx2", "jetson-tx2", "cpu"])
+def test_shipped_names_and_aliases_are_never_taken(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="shipped target or alias"):
+        profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": name}), FakeDevice(), n_archs=6)
+    assert not (tmp_path / "targets").exists()

@@ -31,7 +31,7 @@ def test_orin_nano_has_no_table_and_says_how_to_profile():
     assert t.spaces == ()
     with pytest.raises(LatencyTableError, match="no latency table for nb201/cifar10") as e:
         t.table("nb201", "cifar10")
-    assert "profile_jetson_trt.py" in (e.value.hint or "")
+    assert "edgenas profile --target my-orin" in (e.value.hint or "")
 
 
 def test_unknown_key_and_name_mismatch_rejected(tmp_path):
