@@ -270,7 +270,8 @@ def trt_strongly_typed(trt: Any) -> bool:
 
 
 def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_mib: int = 1024,
-                   timing_cache: Optional[bytes] = None, logger: Any = None) -> Tuple[bytes, Optional[bytes]]:
+                   timing_cache: Optional[bytes] = None, logger: Any = None,
+                   calibration: Any = None, cuda: Any = None) -> Tuple[bytes, Optional[bytes]]:
     """Build a serialized engine (plan) from an ONNX file with the TensorRT Python API.
 
     TensorRT 10: FP16 / INT8 through builder flags (INT8 scales from Q/DQ nodes). TensorRT 11: strongly
@@ -299,6 +300,7 @@ def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_
         raise RunnerError("TensorRT could not parse {!r}: {}".format(str(onnx_path),
                                                                      errors[0] if errors else "unknown error"))
     config = builder.create_builder_config()
+    calibrator = None
     if hasattr(config, "set_memory_pool_limit"):  # TensorRT 8.4+
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
     else:  # TensorRT 8.2 (JetPack 4.6)
@@ -309,15 +311,93 @@ def trt_build_plan(trt: Any, onnx_path: str, precision: str = "fp32", workspace_
         if precision in ("fp16", "int8"):
             config.set_flag(trt.BuilderFlag.FP16)
         if precision == "int8":
-            config.set_flag(trt.BuilderFlag.INT8)  # scales come from the Q/DQ nodes
+            config.set_flag(trt.BuilderFlag.INT8)  # scales from Q/DQ nodes, or from the calibrator
+            if calibration is not None:
+                shape = tuple(int(d) for d in network.get_input(0).shape)
+                check_calibration(calibration, shape)
+                calibrator = make_calibrator(trt, cuda, calibration, int(shape[0]))
+                config.int8_calibrator = calibrator
     if timing_cache is not None:
         cache = config.create_timing_cache(timing_cache)
         config.set_timing_cache(cache, ignore_mismatch=False)
-    plan = builder.build_serialized_network(network, config)
+    try:
+        plan = builder.build_serialized_network(network, config)
+    finally:
+        if calibrator is not None:
+            calibrator.release()
     if plan is None:
         raise RunnerError(f"TensorRT engine build failed for {str(onnx_path)!r} (see the TensorRT log above)")
     cache_out = bytes(config.get_timing_cache().serialize()) if timing_cache is not None else None
     return bytes(plan), cache_out
+
+
+def load_calibration(path: str) -> Any:
+    """The float32 calibration inputs (N, C, H, W) in ``path`` (.npy)."""
+    import numpy as np
+
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise RunnerError("cannot read calibration data {}: {}".format(path, exc))
+    if not np.issubdtype(x.dtype, np.floating) or not np.all(np.isfinite(x)) or x.ndim < 2 or x.shape[0] < 1:
+        raise RunnerError("calibration data {} must be a non-empty (N, C, H, W) array of finite floats, got {} {}"
+                          .format(path, x.dtype, tuple(x.shape)))
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_calibration(data: Any, shape: Sequence[int], path: str = "calibration data") -> None:
+    """RunnerError unless ``data`` (N, ...) holds inputs of the model input ``shape`` (B, ...)."""
+    if data.ndim != len(shape) or tuple(data.shape[1:]) != tuple(int(d) for d in shape[1:]):
+        raise RunnerError("calibration data {} has shape {}; expected (N, {}) for the model input {}".format(
+            path, tuple(data.shape), ", ".join(str(d) for d in shape[1:]), tuple(shape)))
+
+
+def make_calibrator(trt: Any, cuda: Any, data: Any, batch: int, cache_path: Optional[str] = None) -> Any:
+    """An ``IInt8EntropyCalibrator2`` feeding ``data`` (N, C, H, W) to the builder ``batch`` inputs at a time.
+
+    Device memory comes from ``cuda`` (the ctypes CUDA runtime); the calibration cache is kept in
+    ``cache_path`` when given, so a second build of the same model skips calibration.
+    """
+    import numpy as np
+
+    class Calibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self) -> None:
+            trt.IInt8EntropyCalibrator2.__init__(self)
+            self.next = 0
+            self.nbytes = int(np.prod(data.shape[1:], dtype=np.int64)) * 4 * batch
+            self.ptr = cuda.malloc(self.nbytes)
+            self.stream = cuda.stream_create()
+
+        def get_batch_size(self) -> int:
+            return batch
+
+        def get_batch(self, names: Any, p_str: Any = None) -> Any:
+            if self.next + batch > data.shape[0]:
+                return None  # no more batches: calibration ends
+            chunk = np.ascontiguousarray(data[self.next:self.next + batch])
+            self.next += batch
+            cuda.memcpy_htod(self.ptr, chunk, self.stream)
+            cuda.stream_synchronize(self.stream)
+            return [self.ptr]
+
+        def read_calibration_cache(self) -> Any:
+            if cache_path and os.path.isfile(cache_path):
+                with open(cache_path, "rb") as f:
+                    return f.read()
+            return None
+
+        def write_calibration_cache(self, cache: Any) -> None:
+            if cache_path:
+                with open(cache_path, "wb") as f:
+                    f.write(bytes(cache))
+
+        def release(self) -> None:
+            if self.ptr is not None:
+                cuda.free(self.ptr)
+                cuda.stream_destroy(self.stream)
+                self.ptr = None
+
+    return Calibrator()
 
 
 def _trt_nptype(trt: Any, dtype: Any) -> Any:
@@ -451,7 +531,8 @@ def load_cudart(path: Optional[str] = None) -> CudaRuntime:
 
 def run_tensorrt(model: str, runs: int, warmup: int, input_path: Optional[str], seed: int, precision: str = "fp32",
                  engine_path: Optional[str] = None, onnx_precision: Optional[str] = None, workspace_mib: int = 1024,
-                 cudart: Optional[str] = None, trt: Any = None, cuda: Any = None) -> Dict[str, Any]:
+                 cudart: Optional[str] = None, trt: Any = None, cuda: Any = None,
+                 calibration: Optional[str] = None) -> Dict[str, Any]:
     """Time ``model`` with the TensorRT Python API: ``warmup`` + ``runs`` ``execute_async_v3`` calls.
 
     The engine is deserialized from ``engine_path`` or built here from the ONNX (engines are not
@@ -481,7 +562,14 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: Optional[str], 
         source = "deserialized " + os.path.basename(engine_path)
     else:
         t0 = time.perf_counter()
-        plan, _ = trt_build_plan(trt, model, precision=precision, workspace_mib=workspace_mib, logger=logger)
+        data = None
+        if precision == "int8" and not strongly_typed:
+            if calibration is None:
+                raise RunnerError("--precision int8 needs --calibration-data (real inputs) unless the ONNX holds "
+                                  "Q/DQ nodes with their scales")
+            data = load_calibration(calibration)
+        plan, _ = trt_build_plan(trt, model, precision=precision, workspace_mib=workspace_mib, logger=logger,
+                                 calibration=data, cuda=cuda)
         build_s = time.perf_counter() - t0
         source = "built from the ONNX on this device"
     engine = trt.Runtime(logger).deserialize_cuda_engine(plan)
@@ -734,7 +822,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--runtime", choices=("onnxruntime", "trtexec", "tensorrt"), default="onnxruntime")
     p.add_argument("--input", default=None, help=".npy input (default: standard normal, --seed)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+                   help="tensorrt / trtexec engine precision; int8 (tensorrt) calibrates on --calibration-data")
+    p.add_argument("--calibration-data", default=None,
+                   help="tensorrt, int8: .npy (N, C, H, W) of real inputs for the entropy calibrator")
     p.add_argument("--trtexec", default="trtexec")
     p.add_argument("--engine", default=None, help="tensorrt: serialized engine to load instead of building one")
     p.add_argument("--onnx-precision", choices=TRT_PRECISIONS, default=None,
@@ -759,11 +850,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise RunnerError(f"engine file not found: {a.engine}")
         if a.reference is not None and (a.runtime != "onnxruntime" or not os.path.isfile(a.reference)):
             raise RunnerError(f"--reference {a.reference}: needs --runtime onnxruntime and an existing file")
+        if a.precision == "int8" and a.runtime != "tensorrt":
+            raise RunnerError("--precision int8 is calibrated by --runtime tensorrt only (trtexec needs a "
+                              "calibration cache, onnxruntime times fp32)")
+        if a.calibration_data is not None and not os.path.isfile(a.calibration_data):
+            raise RunnerError(f"calibration data not found: {a.calibration_data}")
         if a.runtime == "onnxruntime":
             res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed, a.reference)
         elif a.runtime == "tensorrt":
             res = run_tensorrt(a.model, a.runs, a.warmup, a.input, a.seed, a.precision, a.engine, a.onnx_precision,
-                               a.workspace_mib, a.cudart)
+                               a.workspace_mib, a.cudart, calibration=a.calibration_data)
         else:
             res = run_trtexec(a.model, a.runs, a.warmup, a.input, a.seed, a.trtexec, a.precision)
         res.update({

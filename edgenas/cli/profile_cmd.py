@@ -169,26 +169,29 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
                     opset: int, connect_timeout: int, force: bool, runs: int, warmup: int, threads: int, n_archs: int | None,
                     seed: int, as_json: bool) -> None:
     from ..errors import ConfigError
-    from ..hardware.device_profile import DEFAULT_PROFILE_ARCHS, ProfilePlan, profile_device
+    from ..hardware.device_profile import (
+        DEFAULT_PROFILE_ARCHS,
+        ProfilePlan,
+        check_calibration_data,
+        profile_device,
+    )
     from ..hardware.remote import LocalSession, SshSession, check_host
 
-    if precision == "int8":
-        if calibration_data is None:
-            raise ConfigError("--precision int8 needs --calibration-data FILE.npy (a batch of real inputs): int8 "
-                              "engines without calibration time a network whose accuracy nobody checked")
-        raise ConfigError("--precision int8 with --calibration-data is not supported by the device runner yet; "
-                          "expected fp32 or fp16")
-    if calibration_data is not None:
+    if precision == "int8" and calibration_data is None:
+        raise ConfigError("--precision int8 needs --calibration-data FILE.npy (real inputs, N x C x H x W): int8 "
+                          "engines without calibration time a network whose accuracy nobody checked")
+    if calibration_data is not None and precision != "int8":
         raise ConfigError("--calibration-data applies to --precision int8 only")
     space, ds = resolve_space(space_name, dataset)
+    sha = check_calibration_data(calibration_data, space, ds) if calibration_data is not None else None
     plan = ProfilePlan(target=target, space=space.name, dataset=ds, runtime=runtime, precision=precision, runs=runs,
-                       warmup=warmup, threads=threads, seed=seed, opset=opset)
+                       warmup=warmup, threads=threads, seed=seed, opset=opset, calibration_sha256=sha)
     session = (SshSession(check_host(host), ssh_options=ssh_options, python=remote_python,
                           connect_timeout=connect_timeout) if host is not None else LocalSession())
     n = DEFAULT_PROFILE_ARCHS if n_archs is None else n_archs
     with session:
         if as_json:
-            res = profile_device(space, ds, plan, session, n_archs=n, force=force)
+            res = profile_device(space, ds, plan, session, n_archs=n, force=force, calibration=calibration_data)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -200,7 +203,8 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
                 def cb(stage: str, done: int, total: int, label: str) -> None:
                     bar.update(task, completed=done, total=total)
 
-                res = profile_device(space, ds, plan, session, n_archs=n, force=force, progress=cb)
+                res = profile_device(space, ds, plan, session, n_archs=n, force=force, progress=cb,
+                                     calibration=calibration_data)
     fit = res.fit
     doc = {"target": fit.target, "where": session.where, "journal": str(res.journal),
            "measured_now": res.measured_now, "measured_before": res.measured_before, "n_measured": fit.n_measured,

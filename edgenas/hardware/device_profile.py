@@ -52,6 +52,9 @@ JOURNAL_SCHEMA = 1
 #: ONNX opsets the exporter writes (older runtimes read only older opsets: onnxruntime 1.10 up to 15)
 MIN_OPSET, MAX_OPSET = 11, 20
 
+#: name of the int8 calibration inputs beside the runner on the device
+CALIBRATION_FILE = "calibration.npy"
+
 #: callback(stage, done, total, label)
 Progress = Callable[[str, int, int, str], None]
 
@@ -75,6 +78,8 @@ class ProfilePlan:
     threads: int = 1
     seed: int = 0
     opset: int = 17
+    #: SHA-256 of the int8 calibration inputs (int8 only): another calibration set is another plan
+    calibration_sha256: str | None = None
 
     def __post_init__(self) -> None:
         if not MIN_OPSET <= self.opset <= MAX_OPSET:
@@ -83,13 +88,17 @@ class ProfilePlan:
             raise ConfigError(f"--runtime {self.runtime!r} is unknown; expected one of {', '.join(DEVICE_RUNTIMES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision {self.precision!r} is unknown; expected one of {', '.join(PRECISIONS)}")
+        if self.precision == "int8" and (self.runtime != "tensorrt" or not self.calibration_sha256):
+            raise ConfigError("--precision int8 needs --runtime tensorrt and --calibration-data FILE.npy (real "
+                              "inputs): an uncalibrated int8 engine times a network nobody checked")
         if self.runtime == "onnxruntime" and self.precision != "fp32":
             raise ConfigError(f"--precision {self.precision} needs --runtime tensorrt or trtexec; onnxruntime (CPU) "
                               "times the fp32 model")
 
     def runner_args(self) -> list[str]:
+        cal = ["--calibration-data", CALIBRATION_FILE] if self.calibration_sha256 else []
         return ["--runtime", self.runtime, "--runs", str(self.runs), "--warmup", str(self.warmup),
-                "--threads", str(self.threads), "--precision", self.precision, "--seed", str(self.seed)]
+                "--threads", str(self.threads), "--precision", self.precision, "--seed", str(self.seed), *cal]
 
 
 @dataclass(frozen=True)
@@ -289,9 +298,32 @@ def journal_path(target: str, space: str, dataset: str) -> Path:
     return user_profiles_dir() / target / f"{space}_{dataset}.jsonl"
 
 
+def check_calibration_data(path: Path, space: SearchSpace, dataset: str) -> str:
+    """SHA-256 of the int8 calibration inputs in ``path`` after checking them against the dataset's input.
+
+    Raises:
+        ConfigError: unreadable, not a finite float (N, C, H, W) array of the dataset's image shape.
+    """
+    import hashlib
+
+    shape = tuple(space.dataset(dataset).input_shape)
+    try:
+        raw = Path(path).read_bytes()
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--calibration-data {str(path)!r} is not a readable .npy array ({exc})") from None
+    if x.ndim != 4 or tuple(x.shape[1:]) != shape or not 1 <= x.shape[0] <= 100_000:
+        raise ConfigError(f"--calibration-data {str(path)!r} has shape {tuple(x.shape)}; expected (N, "
+                          f"{', '.join(map(str, shape))}) with 1 <= N <= 100000 for {space.name}/{dataset}")
+    if not np.issubdtype(x.dtype, np.floating) or not np.all(np.isfinite(x)):
+        raise ConfigError(f"--calibration-data {str(path)!r} holds {x.dtype} values; expected finite floats "
+                          "(preprocessed as for inference)")
+    return hashlib.sha256(raw).hexdigest()
+
+
 def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session: DeviceSession, *, n_archs: int,
                    device: str | None = None, force: bool = False, progress: Progress | None = None,
-                   journal: Path | None = None) -> ProfileDeviceResult:
+                   journal: Path | None = None, calibration: Path | None = None) -> ProfileDeviceResult:
     """Time ``n_archs`` designed archs on ``session``'s device (resuming the journal) and fit the target.
 
     Raises:
@@ -309,6 +341,10 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
                           "(shipped tables are never replaced)",
                           hint=f"e.g. edgenas profile --target my-{plan.target} --host USER@BOARD --runtime "
                                f"{'tensorrt' if plan.runtime == 'onnxruntime' else plan.runtime}")
+    if plan.calibration_sha256 and (calibration is None
+                                    or check_calibration_data(calibration, space, dataset) != plan.calibration_sha256):
+        raise ConfigError("the plan's int8 calibration data is missing or changed; expected the file it was made with")
+    files = {CALIBRATION_FILE: Path(calibration)} if plan.calibration_sha256 and calibration else None
     facts = session.facts(plan.runner_args())  # a missing runtime fails here, before any model is built
     path = journal or journal_path(plan.target, space.name, dataset)
     jr = Journal(path, plan)
@@ -332,7 +368,7 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
             model = Path(tmp) / "model.onnx"
             model.write_bytes(_model_bytes(space, a, dataset, plan.opset))
             try:
-                res = session.time_model(model, plan.runner_args())
+                res = session.time_model(model, plan.runner_args(), files=files)
             except DeviceError as exc:
                 m = re.search(r"support for domain ai\.onnx is till opset (\d+)", exc.message)
                 if m:  # the device's runtime is older than the exported opset: say what to pass

@@ -215,9 +215,24 @@ def test_device_failures_are_one_line_errors_and_keep_the_journal(device_env, tm
     assert kinds[0] == "plan" and set(kinds[1:]) == {"facts"}
 
 
-def test_int8_without_calibration_is_refused(device_env, tmp_path):
-    r = _cli(device_env, tmp_path / "home", *PROFILE, "--runtime", "trtexec", "--precision", "int8")
+def test_int8_needs_real_calibration_inputs_and_tensorrt(device_env, tmp_path):
+    import numpy as np
+
+    r = _cli(device_env, tmp_path / "home", *PROFILE, "--runtime", "tensorrt", "--precision", "int8")
     assert r.returncode == 2 and "--calibration-data" in r.stderr
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((4, 3, 16, 16), dtype=np.float32))
+    r = _cli(device_env, tmp_path / "home", *PROFILE, "--runtime", "tensorrt", "--precision", "int8",
+             "--calibration-data", str(bad))
+    assert r.returncode == 2 and "expected (N, 3, 32, 32)" in r.stderr
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((4, 3, 32, 32), dtype=np.float32))
+    r = _cli(device_env, tmp_path / "home", *PROFILE, "--runtime", "trtexec", "--precision", "int8",
+             "--calibration-data", str(good))
+    assert r.returncode == 2 and "--runtime tensorrt" in r.stderr
+    r = _cli(device_env, tmp_path / "home", *PROFILE, "--calibration-data", str(good))
+    assert r.returncode == 2 and "int8 only" in r.stderr
+    assert not (tmp_path / "home" / "profiles").exists()  # refused before anything was written
 
 
 def test_shipped_target_is_never_overwritten(device_env, tmp_path):

@@ -127,6 +127,12 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
     trt.DataType = types.SimpleNamespace(FLOAT="FLOAT", HALF="HALF")
     trt.nptype = lambda dt: {"FLOAT": np.float32, "HALF": np.float16}[dt]
 
+    class IInt8EntropyCalibrator2:
+        def __init__(self):
+            pass
+
+    trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+
     class Logger:
         WARNING = "W"
 
@@ -181,6 +187,12 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
         onnx: str | None = None
         explicit_batch = True
 
+        def get_input(self, k):
+            import onnxruntime as ort
+
+            shape = ort.InferenceSession(self.onnx, providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+            return types.SimpleNamespace(name="input", shape=tuple(shape))
+
     class Builder:
         def __init__(self, logger):
             pass
@@ -196,6 +208,18 @@ def fake_trt(version: str, *, parse_ok: bool = True, build_ok: bool = True, exec
 
         def build_serialized_network(self, network, config):
             calls.append(("build", network.onnx))
+            cal = getattr(config, "int8_calibrator", None)
+            if cal is not None:  # entropy calibration: read every batch the calibrator hands over
+                assert isinstance(cal, trt.IInt8EntropyCalibrator2) and "INT8" in config.flags
+                n = cal.get_batch_size()
+                shape = network.get_input(0).shape
+                while True:
+                    ptrs = cal.get_batch(["input"])
+                    if ptrs is None:
+                        break
+                    x = np.frombuffer(bytes(cuda.mem[ptrs[0]]), dtype=np.float32).reshape((n, *shape[1:]))
+                    calls.append(("calibration_batch", float(x.sum())))
+                cal.write_calibration_cache(b"fake-cache")
             if not build_ok:
                 return None
             # like a real plan, it carries the model itself (the ONNX file may move after the build)

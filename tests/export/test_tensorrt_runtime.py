@@ -292,3 +292,30 @@ def test_real_tensorrt_validate(onnx_model):
     assert r.runtime == "tensorrt" and r.measured_ms["p50"] > 0
     assert r.parity_ok, (r.parity_max_abs, r.parity_max_rel)
     assert r.runtime_details["engine"].startswith("built")
+
+
+def test_int8_calibrates_on_the_given_inputs(tmp_path, onnx_model):
+    cuda = FakeCuda()
+    trt = fake_trt("8.6.1", cuda=cuda)
+    data = np.random.default_rng(0).standard_normal((5, 3, 32, 32)).astype(np.float32)
+    path = tmp_path / "calibration.npy"
+    np.save(path, data)
+    res = run_tensorrt(str(onnx_model), runs=3, warmup=1, input_path=None, seed=0, precision="int8", trt=trt,
+                       cuda=cuda, calibration=str(path))
+    batches = [c[1] for c in trt.calls if c[0] == "calibration_batch"]
+    assert batches == pytest.approx([float(x.sum()) for x in data], rel=1e-5)  # every input, in order, once
+    assert ("flag", "INT8") in trt.calls and len(res["latency_ms"]) == 3
+    assert cuda.mem == {} and cuda.streams == {}  # calibration buffers released too
+    with pytest.raises(RunnerError, match="needs --calibration-data"):
+        run_tensorrt(str(onnx_model), runs=1, warmup=0, input_path=None, seed=0, precision="int8",
+                     trt=fake_trt("8.6.1", cuda=FakeCuda()), cuda=FakeCuda())
+    np.save(path, data[:, :, :16])
+    with pytest.raises(RunnerError, match="expected \\(N, 3, 32, 32\\)"):
+        run_tensorrt(str(onnx_model), runs=1, warmup=0, input_path=None, seed=0, precision="int8",
+                     trt=fake_trt("8.6.1", cuda=FakeCuda()), cuda=FakeCuda(), calibration=str(path))
+
+
+def test_runner_refuses_int8_without_tensorrt(tmp_path, onnx_model):
+    code = device_runner.main([str(onnx_model), "--runtime", "trtexec", "--precision", "int8",
+                               "--out", str(tmp_path / "r.json")])
+    assert code == 2 and not (tmp_path / "r.json").exists()
