@@ -125,9 +125,17 @@ def test_profile_over_ssh_makes_a_usable_target_and_resumes(device_env, tmp_path
     facts = header["columns"]["board"]["device_facts"]
     assert facts["runtime"] == "onnxruntime" and facts["python"]  # what the device runner reported
     assert set(Path(device_env["STANDIN_LOG"]).read_text().split()) == {"me@board"}
-    # usable at once
+    # usable at once: cost, and validate on the board against the new table
     r = _cli(device_env, home, "cost", "0", "--target", "board", "--json")
     assert r.returncode == 0, r.stderr
+    r = _cli(device_env, home, "export", "0", "--target", "board", "--out", str(tmp_path / "exp"))
+    assert r.returncode == 0, r.stderr
+    r = _cli(device_env, home, "validate", str(tmp_path / "exp"), "--target", "board", "--host", "me@board",
+             "--runs", "5", "--warmup", "1", "--out", str(tmp_path / "v.json"), "--json")
+    assert r.returncode == 0, r.stderr
+    v = json.loads((tmp_path / "v.json").read_text())
+    model = v[0] if isinstance(v, list) else v["models"][0]
+    assert model["predicted_ms"] > 0 and model["host"] == "me@board" and model["parity_ok"]
     # the same command again: nothing re-timed; more archs: only the new ones
     r = _cli(device_env, home, *PROFILE, "--host", "me@board", "--json")
     assert r.returncode == 0, r.stderr
