@@ -105,3 +105,24 @@ def test_op_table_missing_op_is_an_error_and_round_trip(tmp_path):
                              dict.fromkeys(some, 0.5), "shape")
     with pytest.raises(MissingLatencyError, match=first.split("-")[0]):
         partial.predict_many(space, [arch])
+
+
+def test_other_host_note_is_said_once_per_table(caplog, monkeypatch):
+    """validate prices every model with a freshly loaded table: the 'profiled on another CPU' note comes once."""
+    import logging
+
+    from edgenas._paths import shipped_latency_tables_dir
+    from edgenas.hardware import _host, tables
+    from edgenas.spaces import get_space
+
+    monkeypatch.setattr(_host, "cpu_model", lambda: "Some Other CPU")
+    tables._note_other_host.cache_clear()
+    space = get_space("nb201")
+    path = shipped_latency_tables_dir() / "nb201_cifar10_cpu_ops.json"
+    with caplog.at_level(logging.WARNING, logger="edgenas.hardware.tables"):
+        for i in range(3):
+            t = tables.load_op_table(path, space="nb201", dataset="cifar10")
+            assert t.predict_many(space, [space.from_index(i)])[0] > 0
+    notes = [r for r in caplog.records if "re-run `edgenas profile`" in r.getMessage()]
+    assert len(notes) == 1 and "Some Other CPU" in notes[0].getMessage()
+    tables._note_other_host.cache_clear()
