@@ -13,7 +13,7 @@ from ..errors import DependencyError, ExportError
 from ..spaces import SearchSpace
 from .sources import Candidate, atomic_dir, predicted_latency_ms
 
-__all__ = ["FORMATS", "MANIFEST_NAME", "ExportResult", "export_bundle", "model_dirname"]
+__all__ = ["FORMATS", "MANIFEST_NAME", "ExportResult", "export_bundle", "file_checksum", "model_dirname"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,17 @@ def model_dirname(candidate: Candidate) -> str:
     return f"rank{candidate.rank:02d}" if candidate.rank else "pick"
 
 
+def file_checksum(path: Path) -> dict[str, Any]:
+    """``{"bytes": size, "sha256": hex digest}`` of a file (export.json records one per exported file)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
+
+
 def export_bundle(
     candidates: list[Candidate], *, space: SearchSpace, dataset: str, out_dir: Path | str, fmt: str = "onnx",
     batch_size: int = 1, opset: int = 17, precision: str = "fp32", predict_targets: tuple[str, ...] = (),
@@ -44,6 +55,7 @@ def export_bundle(
     """Export ``candidates`` into ``out_dir`` (one sub-directory each) and write the manifest.
 
     Everything is written to a temp directory first; on any error nothing appears in ``out_dir``.
+    ``export.json`` records each model's files and, under ``checksums``, their size and SHA-256.
 
     Args:
         fmt: onnx | tensorrt | torch. tensorrt always writes the ONNX too, plus the engine when TensorRT
@@ -123,6 +135,7 @@ def export_bundle(
                                   f"# {cmds['trt11']}\n")
                         (sub / "trtexec.sh").write_text(script)
                         entry["files"]["trtexec"] = f"{sub.name}/trtexec.sh"
+            entry["checksums"] = {kind: file_checksum(tmp / rel) for kind, rel in entry["files"].items()}
             models.append(entry)
         manifest = {
             "schema_version": MANIFEST_SCHEMA, "edgenas_version": __version__, "space": space.name,

@@ -217,6 +217,10 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     _clear_stale(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
+        # mkdtemp makes the folder private (0700); the export gets the mode a plain mkdir would give
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         yield tmp
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
