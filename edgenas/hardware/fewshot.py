@@ -8,12 +8,19 @@ is refitted on all of them, and the result becomes a user target in ``$EDGENAS_H
   very few archs;
 * ``per-op-shape``: a non-negative per-op table keyed by op and shape (one cost per op type and
   stage), pruned of dead layers on compiled runtimes;
-* ``per-op-position``: the same keyed by position too (many keys: needs many archs).
+* ``per-op-position``: the same keyed by position too (many keys: needs many archs);
+* ``op-prior``: what the shipped devices already know: each shipped per-arch table of the space and
+  dataset gives a per-op-shape table of its device (fitted on its own archs, :func:`op_prior`), and the
+  new device's table is a non-negative combination of those plus a constant. One weight per shipped
+  device, whatever the number of op keys, and every op is priced. Offered only where shipped per-arch
+  tables exist for the space and dataset (NB201); elsewhere the other candidates compete alone.
 
 For an enumerable space with a benchmark index (NB201) the table stores a value for every arch
 (the measured ones as measured, the rest predicted), so searches price by lookup; otherwise the
-per-op table is stored (a ``macs`` choice then falls back to the best per-op model, and says so).
-The table's header records the cross-validated error of every candidate.
+per-op table is stored (a ``macs`` or ``op-prior`` choice then falls back to the best per-op model, and
+says so).
+The table's header records the cross-validated error of every candidate (and, for ``op-prior``, the
+weight of each shipped device).
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +42,18 @@ from .._paths import shipped_targets_dir, user_latency_tables_dir, user_targets_
 from .._version import __version__
 from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace
-from ._graph import keys_node_reads, prunes_dead_layers
+from ._graph import cost_layers, keys_node_reads, prunes_dead_layers
 from .fit import fit_op_table, nnls_fit, score
+from .tables import layer_key
 
-__all__ = ["METHODS", "FitResult", "cross_validate", "fit_target", "read_measurements"]
+__all__ = ["METHODS", "FitResult", "OpPrior", "available_methods", "cross_validate", "fit_target", "op_prior",
+           "read_measurements"]
 
-METHODS = ("macs", "per-op-shape", "per-op-position")
+METHODS = ("macs", "per-op-shape", "per-op-position", "op-prior")
 #: enumerable spaces up to this size get a value for every arch (lookup); larger: a per-op table
 MAX_LOOKUP_ARCHS = 20_000
+#: the prior's per-op tables are fitted on every PRIOR_STRIDE-th arch (by benchmark index) of the space
+PRIOR_STRIDE = 4
 
 
 @dataclass(frozen=True)
@@ -96,8 +109,177 @@ def read_measurements(path: str | Path, space: SearchSpace) -> tuple[list[Arch],
     return archs, np.asarray(ms, dtype=np.float64)
 
 
-def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str) -> Callable[[Sequence[Arch], np.ndarray],
-                                                                                    Callable[[Sequence[Arch]], np.ndarray]]:
+@dataclass(frozen=True)
+class OpPrior:
+    """Per-op-shape tables of shipped devices, each fitted on that device's own per-arch table.
+
+    Attributes:
+        space, dataset: what the tables cover.
+        keys: op-table keys (:func:`~edgenas.hardware.tables.layer_key`, ``"shape"``), one per column.
+        targets: shipped target names, one per row of ``ms``.
+        devices: their hardware (``Target.device``: batch sizes of one device share it).
+        ms: (len(targets), len(keys) + 1) ms per occurrence of each key; the last column is a constant.
+        prune, reads: cost-layer settings the tables were fitted with (those of the new device's runtime).
+        sources: {table file name: its license}.
+        fitted_on: archs each table was fitted on (every :data:`PRIOR_STRIDE`-th live arch it has).
+    """
+
+    space: str
+    dataset: str
+    keys: tuple[str, ...]
+    targets: tuple[str, ...]
+    devices: tuple[str, ...]
+    ms: np.ndarray = field(repr=False)
+    prune: bool = False
+    reads: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+    fitted_on: tuple[int, ...] = ()
+
+    def without(self, devices: Iterable[str]) -> OpPrior | None:
+        """The prior without the tables of ``devices`` (hardware names or target names); None if none is left."""
+        drop = set(devices)
+        keep = [i for i, (t, d) in enumerate(zip(self.targets, self.devices)) if t not in drop and d not in drop]
+        if not keep:
+            return None
+        return OpPrior(self.space, self.dataset, self.keys, tuple(self.targets[i] for i in keep),
+                       tuple(self.devices[i] for i in keep), self.ms[keep], self.prune, self.reads, self.sources,
+                       tuple(self.fitted_on[i] for i in keep))
+
+    def device_ms(self, space: SearchSpace, archs: Sequence[Arch]) -> np.ndarray:
+        """(len(archs), len(targets)) ms each prior device's table predicts; a row of NaN for an arch with
+        an op key the tables lack."""
+        pos = {k: j for j, k in enumerate(self.keys)}
+        x = np.zeros((len(archs), len(self.keys) + 1))
+        x[:, -1] = 1.0
+        bad = np.zeros(len(archs), dtype=bool)
+        for i, c in enumerate(_key_counts(space, self.dataset, archs, self.prune, self.reads)):
+            for k, v in c.items():
+                j = pos.get(k)
+                if j is None:
+                    bad[i] = True
+                    break
+                x[i, j] = v
+        out = x @ self.ms.T
+        out[bad] = np.nan
+        return out
+
+
+#: op-key counts by (space, dataset, key, prune, reads) and arch tokens (enumerable spaces only: bounded)
+_COUNTS: dict[tuple[str, str, str, bool, bool], dict[tuple[str, ...], dict[str, int]]] = {}
+
+
+def _key_counts(space: SearchSpace, dataset: str, archs: Sequence[Arch], prune: bool, reads: bool,
+                key: str = "shape") -> list[dict[str, int]]:
+    """How often each op-table key occurs in each arch (``fit.feature_matrix``'s counts, memoized)."""
+    memo = _COUNTS.setdefault((space.name, dataset, key, prune, reads), {}) if space.size <= MAX_LOOKUP_ARCHS else {}
+    out = []
+    for a in archs:
+        c = memo.get(a.tokens)
+        if c is None:
+            c = {}
+            for layer in cost_layers(space, a, dataset, prune=prune, reads=reads):
+                k = sys.intern(layer_key(layer, key))  # one copy of each key string across archs
+                c[k] = c.get(k, 0) + 1
+            memo[a.tokens] = c
+        out.append(c)
+    return out
+
+
+def op_prior(space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = ()) -> OpPrior | None:
+    """The prior of ``op-prior`` for a device on ``runtime``: a per-op-shape table of every shipped device
+    with a per-arch table of (space, dataset), fitted (1/y weighted NNLS) on every :data:`PRIOR_STRIDE`-th
+    live arch of it, counting layers as ``runtime`` runs them. None where no such table ships (e.g. FBNet,
+    whose shipped tables are per-op) or every one is excluded.
+
+    Args:
+        exclude: hardware names (``Target.device``) or target names left out, e.g. the device being
+            evaluated and its other batch sizes.
+    """
+    full = _op_prior_all(space.name, dataset, prunes_dead_layers(runtime), keys_node_reads(runtime))
+    if full is None:
+        return None
+    return full.without(exclude)
+
+
+@lru_cache(maxsize=16)
+def _op_prior_all(space_name: str, dataset: str, prune: bool, reads: bool) -> OpPrior | None:
+    from ..spaces import get_space
+    from .tables import load_arch_table
+    from .targets import list_targets
+
+    space = get_space(space_name)
+    if space.size > MAX_LOOKUP_ARCHS:
+        return None
+    columns: list[tuple[str, str, Path, str]] = []
+    for t in list_targets(shipped_targets_dir()):
+        for ref in t.tables:
+            if ref.space == space_name and ref.dataset == dataset and ref.kind == "arch" and ref.exists and ref.column:
+                columns.append((t.name, t.device, ref.file, ref.column))
+    if not columns:
+        return None
+    every = np.arange(0, space.size, PRIOR_STRIDE)
+    archs = [space.from_index(int(i)) for i in every]
+    live = np.array([not space.is_degenerate(a) for a in archs])
+    every, archs = every[live], [a for a, ok in zip(archs, live) if ok]
+    counts = _key_counts(space, dataset, archs, prune, reads)
+    keys = tuple(sorted({k for c in counts for k in c}))
+    pos = {k: j for j, k in enumerate(keys)}
+    x = np.zeros((len(archs), len(keys)))
+    for i, c in enumerate(counts):
+        for k, v in c.items():
+            x[i, pos[k]] = v
+    tables: dict[Path, Any] = {}
+    names, devices, rows, n_fit, sources = [], [], [], [], {}
+    for name, device, path, column in columns:
+        if path not in tables:
+            tables[path] = load_arch_table(path, space=space_name, dataset=dataset)
+        table = tables[path]
+        at = np.searchsorted(table.index, every)
+        found = (at < len(table.index)) & (table.index[np.minimum(at, len(table.index) - 1)] == every)
+        y = np.full(len(every), np.nan)
+        y[found] = table.column(column)[at[found]]
+        ok = np.isfinite(y)
+        if ok.sum() < 2 * (len(keys) + 1):  # too few measured archs to fit a table from
+            continue
+        names.append(name)
+        devices.append(device)
+        rows.append(nnls_fit(x[ok], y[ok]))
+        n_fit.append(int(ok.sum()))
+        sources[path.name] = str(table.meta.get("license", ""))
+    if not rows:
+        return None
+    return OpPrior(space_name, dataset, keys, tuple(names), tuple(devices), np.array(rows), prune, reads, sources,
+                   tuple(n_fit))
+
+
+def available_methods(space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """The candidates of :data:`METHODS` that can be fitted here (``op-prior`` needs :func:`op_prior`)."""
+    if op_prior(space, dataset, runtime, exclude=exclude) is None:
+        return tuple(m for m in METHODS if m != "op-prior")
+    return METHODS
+
+
+def _prior_weights(prior: OpPrior, space: SearchSpace, archs: Sequence[Arch], y: np.ndarray) -> np.ndarray:
+    """Non-negative weights (len(prior.targets) + 1,) of the prior devices' predictions, then a constant."""
+    p = prior.device_ms(space, archs)
+    ok = np.all(np.isfinite(p), axis=1)
+    if not ok.any():
+        return np.zeros(len(prior.targets) + 1)
+    return nnls_fit(p[ok], np.asarray(y, dtype=np.float64)[ok])
+
+
+def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = ()
+            ) -> Callable[[Sequence[Arch], np.ndarray], Callable[[Sequence[Arch]], np.ndarray]]:
+    if method == "op-prior":
+        prior = op_prior(space, dataset, runtime, exclude=exclude)
+        if prior is None:
+            raise ConfigError(f"no shipped per-arch latency table of {space.name}/{dataset} to build a prior from")
+
+        def fit_prior(archs: Sequence[Arch], y: np.ndarray) -> Callable[[Sequence[Arch]], np.ndarray]:
+            coef = _prior_weights(prior, space, archs, y)
+            return lambda xs: prior.device_ms(space, xs) @ coef[:-1] + coef[-1]
+
+        return fit_prior
     if method == "macs":
         from .size import size_table
 
@@ -112,17 +294,15 @@ def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str) -> Call
     prune, reads = prunes_dead_layers(runtime), keys_node_reads(runtime)
 
     def fit_ops(archs: Sequence[Arch], y: np.ndarray) -> Callable[[Sequence[Arch]], np.ndarray]:
-        from ..errors import MissingLatencyError
-
         table = fit_op_table(space, dataset, archs, y, key=key, prune=prune, reads=reads)
+        entries = table.entries
 
         def predict(xs: Sequence[Arch]) -> np.ndarray:
-            out = np.full(len(xs), np.nan)  # nan: an op the fitted archs never showed (no price)
-            for i, a in enumerate(xs):
-                try:
-                    out[i] = table.predict_many(space, [a])[0]
-                except MissingLatencyError:
-                    pass
+            # table.predict_many's sum, from memoized counts; nan: an op the fitted archs never showed (no price)
+            out = np.full(len(xs), np.nan)
+            for i, c in enumerate(_key_counts(space, dataset, xs, prune, reads, key)):
+                if all(k in entries for k in c):
+                    out[i] = table.scale * sum(entries[k] * v for k, v in c.items()) + table.intercept_ms
             return out
 
         return predict
@@ -131,32 +311,44 @@ def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str) -> Call
 
 
 def cross_validate(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, runtime: str,
-                   folds: int = 5, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Held-out error of every method: k-fold CV on the measured archs (k = min(folds, n))."""
+                   folds: int = 5, seed: int = 0, exclude: Iterable[str] = ()) -> dict[str, dict[str, float]]:
+    """Held-out error of every available method: k-fold CV on the measured archs (k = min(folds, n)).
+
+    Each method is scored as it would be stored: in a space priced by lookup, an arch whose ops the
+    fold's archs never showed is priced by the fold's ``macs`` model (as :func:`fit_target` prices
+    it); elsewhere it counts as a 100 % error, never as a good guess.
+
+    Args:
+        exclude: devices left out of the ``op-prior`` prior (see :func:`op_prior`).
+    """
     n = len(archs)
     k = min(folds, n)
     order = np.random.default_rng(seed).permutation(n)
     fold_of = np.empty(n, dtype=int)
     fold_of[order] = np.arange(n) % k
+    lookup = space.index(archs[0]) is not None and space.size <= MAX_LOOKUP_ARCHS
     out = {}
-    for method in METHODS:
-        fit = _fitter(method, space, dataset, runtime)
+    exclude = tuple(exclude)
+    preds: dict[str, np.ndarray] = {}
+    for method in available_methods(space, dataset, runtime, exclude=exclude):
+        fit = _fitter(method, space, dataset, runtime, exclude=exclude)
         pred = np.empty(n)
         for f in range(k):
             test = np.flatnonzero(fold_of == f)
             train = np.flatnonzero(fold_of != f)
             model = fit([archs[i] for i in train], y[train])
             pred[test] = model([archs[i] for i in test])
+        preds[method] = pred
         unpriced = int(np.isnan(pred).sum())
-        # an arch the model cannot price counts as a 100 % error, never as a good guess
-        report = score(np.where(np.isnan(pred), 0.0, pred), y).as_dict()
+        fallback = preds["macs"] if lookup and method != "macs" else np.zeros(n)
+        report = score(np.where(np.isnan(pred), fallback, pred), y).as_dict()
         out[method] = {k2: round(v, 6) if isinstance(v, float) else v for k2, v in report.items()}
         out[method].update({"folds": k, "unpriced": unpriced})
     return out
 
 
 def _best(cv: dict[str, dict[str, float]], allowed: Sequence[str]) -> str:
-    return max(allowed, key=lambda m: (cv[m]["within_10"], -cv[m]["mape"]))
+    return max((m for m in allowed if m in cv), key=lambda m: (cv[m]["within_10"], -cv[m]["mape"]))
 
 
 def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, name: str, device: str,
@@ -170,7 +362,7 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
     Raises:
         ConfigError: fewer than 5 archs, a shipped target's name, an existing user table without ``force``.
     """
-    from .targets import RUNTIMES
+    from .targets import RUNTIMES, is_shipped_name
 
     if len(archs) < 5:
         raise ConfigError(f"{len(archs)} measured archs; expected at least 5 (10-20 give a usable model)")
@@ -178,20 +370,33 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
         raise ConfigError(f"runtime {runtime!r} is unknown; expected one of {', '.join(RUNTIMES)}")
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith((".", "-")):
         raise ConfigError(f"target name {name!r} is invalid; expected letters, digits, '-', '_' or '.'")
-    if (shipped_targets_dir() / f"{name}.yaml").exists():
-        raise ConfigError(f"target {name!r} is a shipped target; expected a new name (shipped tables are never replaced)")
+    if is_shipped_name(name):
+        raise ConfigError(f"target {name!r} is a shipped target or alias; expected a new name (shipped tables are "
+                          "never replaced)")
     cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed)
     lookup = space.index(archs[0]) is not None and space.size <= MAX_LOOKUP_ARCHS
-    method = _best(cv, METHODS if lookup else METHODS[1:])
+    method = _best(cv, METHODS if lookup else ("per-op-shape", "per-op-position"))
     note = None
-    if not lookup and _best(cv, METHODS) == "macs":
-        note = (f"macs cross-validated best, but {space.name} is too large for a per-arch table: "
+    if not lookup and _best(cv, METHODS) != method:
+        note = (f"{_best(cv, METHODS)} cross-validated best, but {space.name} is too large for a per-arch table: "
                 f"stored the best per-op model ({method})")
     model = _fitter(method, space, dataset, runtime)(archs, y)
     tables_dir, targets_dir = user_latency_tables_dir(), user_targets_dir()
     meta_common = {"device": device, "runtime": runtime, "source": source, "method": method, "cv": cv,
                    "n_measured": len(archs), "made_by": f"edgenas {__version__} fit",
                    **({"device_facts": facts} if facts else {})}
+    license_text = "the user's own measurements"
+    if method == "op-prior":
+        prior = op_prior(space, dataset, runtime)
+        assert prior is not None  # op-prior is a candidate only when there is one
+        coef = _prior_weights(prior, space, archs, y)
+        meta_common["prior"] = {
+            "what": "non-negative weights of shipped devices' per-op-shape tables (fitted on every "
+                    f"{PRIOR_STRIDE}th live arch of their per-arch tables), plus a constant in ms",
+            "weights": {t: round(float(w), 6) for t, w in zip(prior.targets, coef[:-1]) if w > 0},
+            "constant_ms": round(float(coef[-1]), 6), "tables": dict(prior.sources)}
+        license_text += "; the prior is derived from shipped tables: " + "; ".join(
+            f"{f}: {lic}" for f, lic in sorted(prior.sources.items()))
     if lookup:
         table_path = tables_dir / f"{space.name}_{dataset}_{name}.csv"
         measured = {space.index(a): float(v) for a, v in zip(archs, y)}
@@ -205,7 +410,7 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
             pred[gaps] = macs_pred
             meta_common["priced_by_macs"] = int(gaps.sum())
         meta = {"schema_version": 1, "kind": "arch_latency", "space": space.name, "dataset": dataset, "units": "ms",
-                "rows": len(every), "columns": {name: meta_common}, "license": "the user's own measurements",
+                "rows": len(every), "columns": {name: meta_common}, "license": license_text,
                 "source": f"edgenas fit: {len(archs)} measured archs, the rest predicted by {method}"}
         body = [f"{space.index(a)},{measured.get(space.index(a), float(p)):.6f}" for a, p in zip(every, pred)]
         table_text = "# " + json.dumps(meta) + "\nindex," + name + "\n" + "\n".join(body) + "\n"

@@ -46,7 +46,9 @@ def test_fit_makes_a_target_that_prices_the_space(tmp_path):
     listed = json.loads(CliRunner().invoke(cli, ["targets", "--json"]).stdout)
     (mine,) = [t for t in listed if t["name"] == "myboard"]
     assert mine["tables"][0]["fit"]["method"] == "macs" and mine["tables"][0]["fit"]["within_10"] >= 0.9
-    assert CliRunner().invoke(cli, ["targets"]).exit_code == 0
+    assert "op-prior" in doc["cv"]  # NB201 ships per-arch tables: the prior is a candidate
+    text = CliRunner().invoke(cli, ["targets"])
+    assert text.exit_code == 0 and "held-out" in text.output, text.output  # the stored CV error is shown
     again = CliRunner().invoke(cli, ["fit", "--measurements", str(path), "--target", "myboard"])
     assert again.exit_code == 2 and "--force" in again.output
     assert CliRunner().invoke(cli, ["fit", "--measurements", str(path), "--target", "myboard", "--force"]).exit_code == 0
@@ -70,3 +72,97 @@ def test_shipped_target_names_are_never_replaced(tmp_path):
     path, _ = _measure(tmp_path, n=8)
     r = CliRunner().invoke(cli, ["fit", "--measurements", str(path), "--target", "jetson-tx2"])
     assert r.exit_code == 2 and "shipped target" in r.output
+
+
+def _shipped_column(name: str) -> np.ndarray:
+    """ms of every NB201 CIFAR-10 arch (by index) of a shipped target."""
+    from edgenas.hardware.tables import load_arch_table
+
+    ref = load_target(name).table("nb201", "cifar10")
+    table = load_arch_table(ref.file)
+    col = np.full(get_space("nb201").size, np.nan)
+    col[table.index] = table.column(ref.column)
+    return col
+
+
+def test_op_prior_weights_recover_a_known_combination():
+    """y = 2 x device 1 + 0.5 x device 2 + 0.1 ms of a synthetic prior: the weights come back exactly."""
+    from edgenas.hardware.fewshot import OpPrior, _prior_weights, op_prior
+
+    space = get_space("nb201")
+    real = op_prior(space, "cifar10", "pytorch")
+    rng = np.random.default_rng(1)
+    ms = rng.uniform(0.0, 0.5, (3, len(real.keys) + 1))
+    prior = OpPrior("nb201", "cifar10", real.keys, ("a", "b", "c"), ("A", "B", "C"), ms)
+    archs = [space.from_index(int(i)) for i in rng.choice(space.size, 10, replace=False)]
+    y = prior.device_ms(space, archs) @ np.array([2.0, 0.5, 0.0]) + 0.1
+    assert _prior_weights(prior, space, archs, y) == pytest.approx([2.0, 0.5, 0.0, 0.1], abs=1e-6)
+
+
+def test_twice_a_shipped_device_is_recovered_from_10_archs():
+    """A device exactly 2x titan-rtx-b256 (whose latency is additive over op keys): op-prior, fitted
+    on 10 archs, prices the other archs within +-1 % (median) and 99 % within +-10 %."""
+    from edgenas.hardware.fewshot import _fitter
+
+    space = get_space("nb201")
+    y_all = 2 * _shipped_column("titan-rtx-b256")
+    rng = np.random.default_rng(0)
+    idx = rng.choice(space.size, 10, replace=False)
+    model = _fitter("op-prior", space, "cifar10", "pytorch")([space.from_index(int(i)) for i in idx], y_all[idx])
+    rest = np.setdiff1d(np.arange(0, space.size, 5), idx)
+    pred = model([space.from_index(int(i)) for i in rest])
+    rel = np.abs(pred - y_all[rest]) / y_all[rest]
+    assert np.median(rel) < 0.01 and np.mean(rel <= 0.10) >= 0.99
+
+
+def test_leave_one_device_out_drops_every_batch_size_of_the_device():
+    from edgenas.hardware.fewshot import available_methods, op_prior
+
+    space = get_space("nb201")
+    full = op_prior(space, "cifar10", "pytorch")
+    assert {"titan-rtx-b1", "titan-rtx-b32", "titan-rtx-b256", "jetson-tx2"} <= set(full.targets)
+    assert len(full.targets) == 27 and full.ms.shape == (27, len(full.keys) + 1) and np.all(full.ms >= 0)
+    left = op_prior(space, "cifar10", "pytorch", exclude=["NVIDIA Titan RTX"])
+    assert not any(t.startswith("titan-rtx") for t in left.targets) and len(left.targets) == 24
+    assert op_prior(space, "cifar10", "pytorch", exclude=set(full.devices)) is None
+    assert "op-prior" not in available_methods(space, "cifar10", "pytorch", exclude=set(full.devices))
+    # HW-NAS-Bench ships CIFAR-100 tables of 4 devices: the prior there is those 4
+    assert set(op_prior(space, "cifar100", "tensorrt").targets) == {"edgetpu", "jetson-tx2", "pixel3", "raspi4"}
+
+
+def test_no_prior_where_no_per_arch_table_ships():
+    """FBNet ships per-op tables only (and is too large to enumerate): op-prior is not a candidate."""
+    from edgenas.hardware.fewshot import METHODS, available_methods, op_prior
+
+    fbnet = get_space("fbnet")
+    assert op_prior(fbnet, "cifar100", "pytorch") is None
+    assert available_methods(fbnet, "cifar100", "pytorch") == tuple(m for m in METHODS if m != "op-prior")
+
+
+def test_fit_stores_the_prior_weights_when_op_prior_wins(monkeypatch):
+    """A device 1.5x titan-rtx-b256 measured on 12 archs: op-prior cross-validates best, the table header
+    names the shipped devices it weighs and their licenses, and `edgenas targets` shows the method."""
+    import edgenas.hardware.size as size
+    from edgenas.hardware.fewshot import fit_target
+
+    # MACs are not what this test is about: a cheap stand-in (the real table takes seconds to build)
+    monkeypatch.setattr(size, "size_table", lambda space, dataset: (lambda a: (float(len(space.layers(a, dataset))),)))
+    space = get_space("nb201")
+    y_all = 1.5 * _shipped_column("titan-rtx-b256")
+    idx = np.random.default_rng(4).choice(space.size, 12, replace=False)
+    res = fit_target(space, "cifar10", [space.from_index(int(i)) for i in idx], y_all[idx], name="board2",
+                     device="board2", runtime="pytorch", source="test")
+    assert res.method == "op-prior" and res.cv["op-prior"]["within_10"] == 1.0, res.cv
+    head = json.loads(res.table.read_text().partition("\n")[0][2:])
+    prior = head["columns"]["board2"]["prior"]
+    assert prior["weights"] and all(w > 0 for w in prior["weights"].values())
+    assert "nb201_cifar10_help.csv" in prior["tables"] and "MIT" in head["license"]
+    ms = load_target("board2").table("nb201", "cifar10")
+    from edgenas.hardware.tables import load_arch_table
+
+    col = load_arch_table(ms.file).column("board2")
+    rel = np.abs(col - y_all) / y_all
+    assert np.median(rel) < 0.01
+    listed = json.loads(CliRunner().invoke(cli, ["targets", "--json"]).stdout)
+    (mine,) = [t for t in listed if t["name"] == "board2"]
+    assert mine["tables"][0]["fit"]["method"] == "op-prior" and mine["tables"][0]["fit"]["within_10"] == 1.0
