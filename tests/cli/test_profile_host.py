@@ -254,3 +254,33 @@ def test_host_profile_options_do_not_mix(device_env, tmp_path):
     r = _cli(device_env, tmp_path / "home", "profile", "--host", "me@board", "--target", "cpu")
     assert r.returncode == 2
 
+
+
+@pytest.mark.slow
+def test_kill_9_at_ten_points_loses_no_timing(device_env, tmp_path):
+    """kill -9 right after each of the first 10 timings lands (10 kills), then the same command once more."""
+    home = tmp_path / "home"
+    args = [a if a != "8" else "12" for a in PROFILE]
+    cmd = [sys.executable, "-m", "edgenas", *args, "--host", "me@board", "--json"]
+    env = {**device_env, "EDGENAS_HOME": str(home)}
+    journal = home / "profiles" / "board" / "nb201_cifar10.jsonl"
+
+    def timed() -> int:
+        return journal.read_text().count('"kind": "measurement"') if journal.exists() else 0
+
+    for point in range(1, 11):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and timed() < point:
+            time.sleep(0.02)
+        assert proc.poll() is None, f"profile ended before kill point {point}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert timed() >= point
+    before = timed()
+    r = _cli(device_env, home, *args, "--host", "me@board", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["measured_before"], doc["measured_now"], doc["n_measured"]) == (before, 12 - before, 12)
+    rows = [j for j in _journal(home) if j["kind"] == "measurement"]
+    assert len(rows) == len({j["arch"] for j in rows}) == 12  # no timing lost, none taken twice
