@@ -168,6 +168,8 @@ def export_onnx(
             torch.onnx.export(model, (x,), str(path), opset_version=opset, input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], dynamic_axes=None, do_constant_folding=True,
                               dynamo=False)
+    except OSError:
+        raise  # the file could not be written (a full disk): the caller names the output
     except Exception as exc:  # noqa: BLE001 - torch raises many types; surface one line
         raise ExportError(f"torch.onnx.export failed for {arch} at opset {opset}: {str(exc).splitlines()[0]}") from None
     proto = onnx.load(str(path))

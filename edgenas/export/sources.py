@@ -204,7 +204,8 @@ def predicted_latency_ms(arch: Arch, *, target: str, space: SearchSpace, dataset
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temp directory beside ``final``; on success it *becomes* ``final``, on error it vanishes.
+    """Yield a temp directory beside ``final``; on success it *becomes* ``final``, on error it vanishes
+    (an ``OSError``, e.g. a full disk, becomes one :class:`ExportError` naming ``final``).
 
     ``final`` must be new, empty, or an earlier edgenas export (it has ``export.json``): an earlier
     export is moved aside, the new one renamed in, the old one deleted, so a reader never sees a mix
@@ -213,9 +214,12 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """
     final = Path(final)
     _check_export_dir(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale(final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _clear_stale(final)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    except OSError as exc:
+        raise _write_error(final, exc) from None
     try:
         # mkdtemp makes the folder private (0700); the export gets the mode a plain mkdir would give
         umask = os.umask(0)
@@ -225,12 +229,24 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
             os.replace(final, old / final.name)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old / final.name, final)  # the old export back in place
+                shutil.rmtree(old, ignore_errors=True)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except OSError as exc:  # a full disk, a quota, a folder made read-only meanwhile: final is left as it was
+        raise _write_error(final, exc) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_error(final: Path, exc: OSError) -> ExportError:
+    return ExportError(f"cannot write the export to {str(final)!r}: {exc.strerror or exc}; expected a writable folder "
+                       "with free space (nothing in it was changed)")
 
 
 def _check_export_dir(final: Path) -> None:

@@ -90,12 +90,16 @@ class CandidateStore:
             yield
         except sqlite3.DatabaseError as exc:
             where = str(self.path)
-            if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL" or "disk is full" in str(exc):
+            code = getattr(exc, "sqlite_errorname", "")  # Python >= 3.11; the message otherwise
+            text = str(exc)
+            if code == "SQLITE_FULL" or "disk is full" in text:
                 raise ConfigError(f"cannot write run store {where!r}: database or disk is full; expected free "
-                                  "disk space (free some, then rerun with --resume: scored candidates are kept)") from None
-            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
-                raise ConfigError(f"cannot write run store {where!r}: {exc}") from None
-            raise ConfigError(f"run store {where!r} is not a readable edgenas store ({exc}); expected the "
+                                  "disk space (free some, then rerun with --resume: scored candidates are kept)"
+                                  ) from None
+            if code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_BUSY")) \
+                    or any(s in text for s in ("disk I/O error", "unable to open", "readonly", "locked")):
+                raise ConfigError(f"cannot use run store {where!r}: {text}") from None
+            raise ConfigError(f"run store {where!r} is not a readable edgenas store ({text}); expected the "
                               f"{self.path.name} of an edgenas search (move it away to start a new run)") from None
 
     def _check_schema(self) -> None:
@@ -230,8 +234,12 @@ def _lock_run(store: Path) -> Any:
     import fcntl
     import os
 
-    store.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(store.with_name(store.name + ".lock"), "a+")  # noqa: SIM115 - held until close()
+    lock = store.with_name(store.name + ".lock")
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock, "a+")  # noqa: SIM115 - held until close()
+    except OSError as exc:
+        raise ConfigError(f"cannot write run lock {str(lock)!r}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -240,10 +248,14 @@ def _lock_run(store: Path) -> Any:
         fh.close()
         raise ConfigError(f"run folder {str(store.parent)!r} is in use by another edgenas process (pid {holder}); "
                           "expected one search per folder: wait for it, stop it, or use another --out") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(str(os.getpid()))
-    fh.flush()
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+    except OSError as exc:  # the pid is only for the message of a second process; the flock is what counts
+        fh.close()
+        raise ConfigError(f"cannot write run lock {str(lock)!r}: {exc.strerror or exc}") from None
     return fh
 
 
