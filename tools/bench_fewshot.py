@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--holdout", type=int, default=2000)
     ap.add_argument("--targets", default=None, help="comma-separated subset of targets (default: all)")
+    ap.add_argument("--draw", choices=("random", "design"), default="random",
+                    help="how the k measured archs are drawn: at random, or the design `edgenas profile` times "
+                         "(design_archs for the device's runtime, seeded; its first k)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from scipy.stats import kendalltau, spearmanr
 
     from edgenas.hardware._graph import keys_node_reads, prunes_dead_layers
+    from edgenas.hardware.device_profile import design_archs
     from edgenas.hardware.fewshot import _fitter, _key_counts, available_methods, cross_validate
     from edgenas.hardware.fit import nnls_fit
     from edgenas.hardware.tables import load_arch_table
@@ -111,8 +115,16 @@ def main(argv: list[str] | None = None) -> int:
             test = perm[-args.holdout:]
             test_archs = [space.from_index(int(i)) for i in test]
             y_test = col[test]
+            if args.draw == "design":
+                measured = set(ok.tolist())
+                designed = [space.index(a) for a in design_archs(space, "cifar10", max(ks) + 50, seed=seed,
+                                                                 runtime=target.runtime)]
+                designed = np.array([i for i in designed if i in measured][:max(ks)])
+                test = np.array([i for i in perm if i not in set(designed.tolist())][-args.holdout:])
+                test_archs = [space.from_index(int(i)) for i in test]
+                y_test = col[test]
             for k in ks:
-                train = perm[:k]
+                train = perm[:k] if args.draw == "random" else designed[:k]
                 archs = [space.from_index(int(i)) for i in train]
                 y = col[train]
                 cv = cross_validate(space, "cifar10", archs, y, runtime=target.runtime, seed=seed, exclude=exclude)
@@ -176,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nSpearman at k = 10 on {', '.join(help_cmp['devices'])} (HELP: {HELP_SPEARMAN_10}): "
               + "  ".join(f"{m} {help_cmp[m]:.3f}" for m in names))
     doc = {"benchmark": "fewshot_nb201_cifar10", "ks": ks, "seeds": args.seeds, "holdout": args.holdout,
+           "draw": args.draw,
            "leave_one_device_out": "the evaluated device and its other batch sizes (same target `device`) are "
                                    "excluded from op-prior and ref-devices",
            "excluded": excluded,

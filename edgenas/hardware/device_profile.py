@@ -59,9 +59,10 @@ CALIBRATION_FILE = "calibration.npy"
 Progress = Callable[[str, int, int, str], None]
 
 
-def table_runtime(device_runtime: str) -> str:
-    """The target runtime (``edgenas.hardware.targets.RUNTIMES``) of a device runner runtime."""
-    return "onnxruntime" if device_runtime == "onnxruntime" else "tensorrt"
+def table_runtime(runtime: str) -> str:
+    """The target runtime (``edgenas.hardware.targets.RUNTIMES``) of a device runner runtime (trtexec and
+    the TensorRT Python API are both ``tensorrt``); a target runtime is returned as is."""
+    return {"trtexec": "tensorrt"}.get(runtime, runtime)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def design_archs(space: SearchSpace, dataset: str, n: int, *, seed: int = 0, run
     Each step takes the pool arch with the largest leverage ``x^T (X^T X + I/100)^-1 x`` under the
     archs already chosen (the one the current fit is least sure about), the first pick being the
     pool's first arch; ties go to the earlier pool arch. The pool is fixed by ``seed``, so
-    ``design_archs(n)`` is the first n of ``design_archs(m)`` for m > n.
+    ``design_archs(n)`` is the first n of ``design_archs(m)`` for m > n. ``runtime``: a device runner
+    runtime or a target runtime (it decides which layers the fit counts).
     """
     if n < 1:
         raise ConfigError(f"--archs {n}: expected at least 1")

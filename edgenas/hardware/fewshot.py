@@ -46,7 +46,7 @@ from ._graph import cost_layers, keys_node_reads, prunes_dead_layers
 from .fit import fit_op_table, nnls_fit, score
 from .tables import layer_key
 
-__all__ = ["METHODS", "FitResult", "OpPrior", "available_methods", "cross_validate", "fit_target", "op_prior",
+__all__ = ["METHODS", "FitResult", "OpPrior", "available_methods", "choose_and_fit", "cross_validate", "fit_target", "op_prior",
            "read_measurements"]
 
 METHODS = ("macs", "per-op-shape", "per-op-position", "op-prior")
@@ -349,6 +349,26 @@ def cross_validate(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: n
 
 def _best(cv: dict[str, dict[str, float]], allowed: Sequence[str]) -> str:
     return max((m for m in allowed if m in cv), key=lambda m: (cv[m]["within_10"], -cv[m]["mape"]))
+
+
+def choose_and_fit(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, runtime: str,
+                   seed: int = 0, exclude: Iterable[str] = ()) -> tuple[Callable[[Sequence[Arch]], np.ndarray], str]:
+    """(predict, method): the model `edgenas fit` chooses by cross-validation, fitted on all ``archs``.
+
+    ``predict`` prices archs whose ops the measured archs never showed with the ``macs`` model, as
+    the stored table does.
+    """
+    exclude = tuple(exclude)
+    cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed, exclude=exclude)
+    method = _best(cv, METHODS)
+    model = _fitter(method, space, dataset, runtime, exclude=exclude)(archs, y)
+    macs = _fitter("macs", space, dataset, runtime)(archs, y) if method != "macs" else model
+
+    def predict(xs: Sequence[Arch]) -> np.ndarray:
+        pred = np.asarray(model(xs), dtype=np.float64)
+        return np.where(np.isnan(pred), macs(xs), pred) if np.isnan(pred).any() else pred
+
+    return predict, method
 
 
 def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, name: str, device: str,

@@ -166,3 +166,20 @@ def test_fit_stores_the_prior_weights_when_op_prior_wins(monkeypatch):
     listed = json.loads(CliRunner().invoke(cli, ["targets", "--json"]).stdout)
     (mine,) = [t for t in listed if t["name"] == "board2"]
     assert mine["tables"][0]["fit"]["method"] == "op-prior" and mine["tables"][0]["fit"]["within_10"] == 1.0
+
+
+def test_choose_and_fit_prices_every_arch_like_the_stored_table():
+    import numpy as np
+
+    from edgenas.hardware.fewshot import choose_and_fit
+    from edgenas.spaces import get_space
+
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    archs = [a for a in (space.sample(rng) for _ in range(40)) if not space.is_degenerate(a)][:12]
+    y = np.array([0.3 + 0.01 * len(space.format(a)) for a in archs])
+    predict, method = choose_and_fit(space, "cifar10", archs, y, runtime="onnxruntime")
+    others = [space.from_index(i) for i in range(0, 15625, 997)]
+    pred = predict(others)
+    assert method in ("macs", "per-op-shape", "per-op-position", "op-prior")
+    assert pred.shape == (len(others),) and np.all(np.isfinite(pred)) and np.all(pred > 0)
