@@ -290,3 +290,42 @@ def test_resume_from_a_corrupt_store_is_one_cli_error(tmp_path: Path, monkeypatc
     _one_error(["search", "--target", "jetson", "--evaluations", "20", "--population", "5", "--out", str(run),
                 "--resume"], str(run / "candidates.sqlite"), "is not a readable edgenas store")
     assert not (run / "pareto.json").exists()
+
+
+# -- whole-space score tables (--score-table) ----------------------------------------------------
+
+@pytest.mark.parametrize("name, body, needle", [
+    ("t.csv", "index,a\n1,1.5\n2,abc\n", "row 2: a is 'abc'; expected a number"),
+    ("t.csv", "index,a\n1,1.5\nx7,2.0\n", "row 2: index 'x7' is invalid"),
+    ("t.csv", "index,a\n1,1.5\n15625,2.0\n", "row 2: index '15625' is invalid; expected an arch index 0..15624"),
+    ("t.csv", "index,a\n1,1.5\n-3,2.0\n", "row 2: index '-3' is invalid"),
+    ("t.csv", "index,a\n1,1.5\n2\n", "row 2 has another number of cells than the header's 2 columns"),
+    ("t.csv", "index,a\n1,1.5\n2,1.0,9\n", "row 2 has another number of cells"),
+    ("t.csv", "arch,a\n|bad~0|,1.0\n", "row 1: arch:"),
+    ("t.csv", "index,arch,a\n,,1.0\n", "row 1 has neither an index nor an arch"),
+    ("t.jsonl", '{"index": 1, "scores": {"a": 1.0}}\n{oops\n', "line 2 is not JSON"),
+    ("t.jsonl", '{"index": 1, "scores": {"a": 1.0}}\n[1, 2]\n', "line 2 is [1, 2]; expected a JSON object"),
+    ("t.jsonl", '{"index": 1, "scores": {"a": 1.0}}\n{"index": 2, "scores": {"a": true}}\n', "row 2: a is True"),
+    ("t.jsonl", '{"index": 1, "scores": {"a": 1.0}}\n{"index": 2.5, "scores": {"a": 1.0}}\n', "row 2: index 2.5"),
+])
+def test_corrupt_score_table_names_file_and_row(tmp_path: Path, name: str, body: str, needle: str) -> None:
+    from edgenas.search.scoring import TableScorer
+    from edgenas.spaces import get_space
+
+    p = tmp_path / name
+    p.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        TableScorer(space=get_space("nb201"), path=str(p), columns=["a"])
+    msg = str(e.value)
+    assert str(p) in msg and needle in msg and "\n" not in msg, msg
+
+
+def test_score_table_failed_cells_stay_failures(tmp_path: Path) -> None:
+    from edgenas.search.scoring import TableScorer
+    from edgenas.spaces import get_space
+
+    space = get_space("nb201")
+    p = tmp_path / "t.csv"
+    p.write_text("# comment\nindex,a\n1,\n2,nan\n3,2.5\n")
+    t = TableScorer(space=space, path=str(p), columns=["a"])
+    assert [t.score([space.parse(i)])[0].values["a"] for i in ("1", "2", "3")] == [None, None, 2.5]

@@ -230,7 +230,7 @@ class TableScorer:
         import csv
         from pathlib import Path
 
-        from ..errors import ConfigError
+        from ..errors import ConfigError, EdgeNASError
 
         self.recipe = ensemble
         if ensemble is not None:
@@ -253,13 +253,21 @@ class TableScorer:
             raise ConfigError(f"score table {path!r} is not UTF-8 text (or a gzip of it): {exc}") from None
         self.path = str(p)
         rows: list[dict[str, Any]]
-        if p.name.endswith((".jsonl", ".jsonl.gz")):
+        is_csv = not p.name.endswith((".jsonl", ".jsonl.gz"))
+        if not is_csv:
             # tools/bench_proxies.py caches: a {"cache_key": ...} header, then rows with "scores"
             rows = []
-            for line in text.splitlines():
+            for n, line in enumerate(text.splitlines(), start=1):
                 if not line.strip():
                     continue
-                r = json.loads(line)
+                try:
+                    r = json.loads(line)
+                except ValueError as exc:
+                    raise ConfigError(f"score table {path!r} line {n} is not JSON ({exc}); expected one JSON "
+                                      "object per line") from None
+                if not isinstance(r, dict) or not isinstance(r.get("scores", {}), dict):
+                    raise ConfigError(f"score table {path!r} line {n} is {_short(r)}; expected a JSON object "
+                                      "with 'index' or 'arch' and 'scores'")
                 if "index" not in r and "arch" not in r:
                     continue
                 rows.append({**{k: v for k, v in r.items() if k != "scores"}, **r.get("scores", {})})
@@ -275,15 +283,36 @@ class TableScorer:
         self._by_key: dict[str, dict[str, float | None]] = {}
         from ..proxies.engine import WORST_SCORE
 
-        for r in rows:
+        size = getattr(space, "size", None)
+        for n, r in enumerate(rows, start=1):
+            where = f"score table {path!r} row {n}"
+            if is_csv and (None in r or any(v is None for v in r.values())):
+                raise ConfigError(f"{where} has another number of cells than the header's "
+                                  f"{len([k for k in rows[0] if k is not None])} columns; expected one cell per column")
+            for c in columns:
+                v = r.get(c)
+                if c not in self._live and v not in (None, "") and (
+                        isinstance(v, bool) or not isinstance(v, (int, float, str)) or _number(v) is None):
+                    raise ConfigError(f"{where}: {c} is {_short(v)}; expected a number (empty = the proxy failed)")
             # the engine's WORST_SCORE marks a failed proxy: keep it a failure (None)
             vals = {c: (None if (v := _finite(r.get(c))) is None or v <= WORST_SCORE else v)
                     for c in columns if c not in self._live}
-            if r.get("index") not in (None, ""):
-                self._by_key[f"i{int(r['index'])}"] = vals
             text_arch = r.get("arch") or r.get("arch_str")
+            if r.get("index") in (None, "") and not text_arch:
+                raise ConfigError(f"{where} has neither an index nor an arch; expected one of them")
+            if r.get("index") not in (None, ""):
+                idx = r["index"]
+                ok = (isinstance(idx, int) and not isinstance(idx, bool)) or (isinstance(idx, str) and idx.isascii()
+                                                                             and idx.isdigit())
+                if not ok or int(idx) < 0 or (isinstance(size, int) and int(idx) >= size):
+                    raise ConfigError(f"{where}: index {_short(idx)} is invalid; expected an arch index "
+                                      f"0..{size - 1 if isinstance(size, int) else 'N'} of space {space.name}")
+                self._by_key[f"i{int(idx)}"] = vals
             if text_arch:
-                self._by_key[space.format(space.parse(str(text_arch)))] = vals
+                try:
+                    self._by_key[space.format(space.parse(str(text_arch)))] = vals
+                except EdgeNASError as exc:
+                    raise ConfigError(f"{where}: arch: {exc.message}") from None
         self.components = tuple(columns)
         self.is_ensemble = len(columns) > 1
         self.proxy = name or ensemble or (columns[0] if len(columns) == 1 else f"rank({'+'.join(columns)})")
@@ -334,3 +363,16 @@ class TableScorer:
                 rank = 1.0 + float(np.sum(ref < v)) + 0.5 * float(np.sum(ref == v))
             total += math.log(rank / (len(ref) + 1.0))
         return total
+
+
+def _number(v: Any) -> float | None:
+    """``float(v)`` (nan and inf included), or None when ``v`` is no number."""
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
