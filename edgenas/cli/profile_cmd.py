@@ -189,6 +189,8 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
     session = (SshSession(check_host(host), ssh_options=ssh_options, python=remote_python,
                           connect_timeout=connect_timeout) if host is not None else LocalSession())
     n = DEFAULT_PROFILE_ARCHS if n_archs is None else n_archs
+    if n < 5:  # before any timing: the fit needs 5
+        raise ConfigError(f"--archs {n}: a device profile needs at least 5 timed archs (10-30 give a usable model)")
     with session:
         if as_json:
             res = profile_device(space, ds, plan, session, n_archs=n, force=force, calibration=calibration_data)
