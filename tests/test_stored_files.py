@@ -329,3 +329,19 @@ def test_score_table_failed_cells_stay_failures(tmp_path: Path) -> None:
     p.write_text("# comment\nindex,a\n1,\n2,nan\n3,2.5\n")
     t = TableScorer(space=space, path=str(p), columns=["a"])
     assert [t.score([space.parse(i)])[0].values["a"] for i in ("1", "2", "3")] == [None, None, 2.5]
+
+
+# -- per-arch latency tables: a cell the csv module cannot read ----------------------------------
+
+@pytest.mark.parametrize("cell", ["2\r5", "\"1.0"])
+def test_arch_table_with_a_broken_csv_cell_names_file_and_line(tmp_path: Path, cell: str) -> None:
+    from edgenas.hardware.tables import load_arch_table
+
+    meta = {"schema_version": 1, "kind": "arch_latency", "space": "nb201", "dataset": "cifar10", "units": "ms",
+            "rows": 2, "columns": {"latency_ms": {"device": "d"}}, "source": "test", "license": "CC0"}
+    p = tmp_path / "t.csv"
+    p.write_bytes(("# " + json.dumps(meta) + f"\nindex,latency_ms\n0,1.0\n1,{cell}\n").encode())
+    with pytest.raises(LatencyTableError) as e:
+        load_arch_table(p)
+    msg = str(e.value)
+    assert str(p) in msg and "\n" not in msg, msg

@@ -64,7 +64,7 @@ def export_bundle(
         require_engine: with fmt tensorrt, fail (DependencyError) when TensorRT is missing.
         trt: tensorrt module to use (tests inject a fake); default: import it when needed.
     """
-    from ..search.config import MAX_BATCH, MAX_SEED, check_int
+    from .._limits import MAX_BATCH, MAX_SEED, check_int
     from .onnx import export_onnx
     from .tensorrt import build_engine, load_tensorrt, trtexec_commands
     from .torch_export import export_torch

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._limits import MAX_LATENCY_MS as _MAX_LATENCY_MS
 from ..errors import LatencyTableError
 from ._graph import cost_layers
 
@@ -173,6 +174,8 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
         head = next(reader)
     except StopIteration:
         raise LatencyTableError(f"bad latency table {path}: no column row") from None
+    except csv.Error as exc:
+        raise LatencyTableError(f"bad latency table {path}: column row: {exc}") from None
     _check(head[:1] == ["index"], path, "first column must be 'index'")
     cols = tuple(head[1:])
     known = set(meta["columns"])
@@ -180,7 +183,10 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
     _check(not unknown, path, f"columns not described in the header: {', '.join(unknown)}")
     absent = [c for c in known if c not in cols]
     _check(not absent, path, f"header columns missing from the table: {', '.join(absent)}")
-    rows = [r for r in reader if r]
+    try:
+        rows = [r for r in reader if r]
+    except csv.Error as exc:  # e.g. a stray carriage return inside a cell
+        raise LatencyTableError(f"bad latency table {path}: line {reader.line_num + 1}: {exc}") from None
     _check(len(rows) == meta["rows"], path, f"{len(rows)} rows, header says {meta['rows']}")
     for n, r in enumerate(rows, start=1):
         bad = next((v for v in r if v != "" and not _NUMBER.fullmatch(v)), None)
@@ -210,8 +216,8 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
 #: cells of a per-arch table: plain ASCII decimals (``float`` would also take "１", "inf", "0x1")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?|-?\.[0-9]+([eE][+-]?[0-9]+)?")
 _INDEX = re.compile(r"[0-9]{1,9}")
-#: the largest latency a table may hold: 1,000 s (anything above is a unit mistake)
-MAX_LATENCY_MS = 1e6
+#: the largest latency a table may hold (1,000 s; anything above is a unit mistake) is the budget bound
+MAX_LATENCY_MS = _MAX_LATENCY_MS
 
 
 def _space_size(name: str) -> int | None:

@@ -241,7 +241,7 @@ def score_archs(
     Raises:
         UnknownNameError: for an unknown proxy name (before any work is done).
     """
-    from ..search.config import MAX_BATCH, MAX_SEED, check_int
+    from .._limits import MAX_BATCH, MAX_SEED, check_int
 
     specs = [get_proxy(name) for name in proxies]
     ds = space.dataset(dataset)

@@ -17,6 +17,17 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
+    BUDGET_BOUNDS,
+    MAX_BATCH,
+    MAX_EVALUATIONS,
+    MAX_LATENCY_MS,
+    MAX_MACS_M,
+    MAX_PARAMS_M,
+    MAX_SEED,
+    MAX_WORKERS,
+    check_int,
+)
 from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
@@ -33,19 +44,8 @@ DEFAULT_BATCH_CPU = 16
 DEFAULT_BATCH_GPU = 64
 #: proxy worker processes when ``workers=0``: one per core, at most this many
 MAX_AUTO_WORKERS = 8
-#: upper bounds checked before any work starts (a typo must not start a run of days or OOM)
-MAX_EVALUATIONS = 1_000_000
-MAX_BATCH = 4096
-MAX_WORKERS = 256
-MAX_SEED = 2**63 - 1
-#: budget upper bounds (a budget above them is a typo, not a constraint): 1e6 ms = 17 minutes per
-#: image; 1e6 M params = 1e12 parameters; 1e6 M MACs = 1e12 MACs per image. Budgets checks them for the
-#: CLI and the Python API alike.
-MAX_LATENCY_MS = 1e6
-MAX_PARAMS_M = 1e6
-MAX_MACS_M = 1e6
-BUDGET_BOUNDS = {"max_latency_ms": (MAX_LATENCY_MS, "ms"), "max_params_m": (MAX_PARAMS_M, "M params"),
-                 "max_macs_m": (MAX_MACS_M, "M MACs")}
+#: upper bounds checked before any work starts: defined in edgenas._limits (re-exported here) so that
+#: the proxy engine and the exporter check the same without importing the search
 #: the built-in searchers (more can be registered: edgenas.search.register_searcher)
 SEARCHERS = ("nsga2", "random", "exhaustive")
 
@@ -182,12 +182,6 @@ class SearchConfig:
 def _float(v: Any) -> Any:
     """An int budget as float; anything else unchanged (validated by Budgets)."""
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-
-
-def check_int(name: str, v: Any, lo: int, hi: int, expected: str | None = None) -> None:
-    """:class:`ConfigError` naming ``name`` unless ``v`` is an int in ``lo..hi`` (bools refused)."""
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ConfigError(f"{name}={v!r} is invalid; expected {expected or f'an integer {lo}..{hi:,}'}")
 
 
 def default_proxy(space: str) -> str:

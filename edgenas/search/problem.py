@@ -15,11 +15,11 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from .._limits import BUDGET_BOUNDS
 from .._rng import derive_seed
 from ..errors import ConfigError, InfeasibleError, MissingLatencyError
 from ..hardware.size import SizeTable
 from ..spaces import Arch, SearchSpace
-from .config import BUDGET_BOUNDS
 
 __all__ = ["AdditiveSizeTable", "ArchCost", "Budgets", "CostEvaluator", "LatencyModel", "Objective", "check_feasible"]
 
@@ -39,7 +39,7 @@ class LatencyModel(Protocol):
 @dataclass(frozen=True)
 class Budgets:
     """Hard limits; ``None`` = unconstrained. Each is a positive finite number up to its bound in
-    :data:`edgenas.search.config.BUDGET_BOUNDS` (1e6 ms, 1e6 M params, 1e6 M MACs).
+    :data:`edgenas._limits.BUDGET_BOUNDS` (1e6 ms, 1e6 M params, 1e6 M MACs).
 
     Attributes:
         max_latency_ms: per-image latency limit, milliseconds: one number for every target, or

@@ -53,7 +53,7 @@ junk = st.one_of(st.sampled_from(NASTY), st.text(max_size=40),
 bad_arch = junk.filter(lambda t: not _is_valid_index(t) and t != VALID_ARCH and not t.startswith("-"))
 bad_target = junk.filter(lambda t: t.strip() != "" and not t.startswith("-")).filter(
     lambda t: t.lower() not in {"jetson", "cpu", "raspi4", "pixel3", "edgetpu"})
-#: a budget is valid in (0, 1e6] (edgenas.search.config.BUDGET_BOUNDS); tiny ones are refused as infeasible
+#: a budget is valid in (0, 1e6] (edgenas._limits.BUDGET_BOUNDS); tiny ones are refused as infeasible
 bad_budget = junk.filter(lambda t: not _is_number_in(t, 1e-9, 1e6) and "=" not in t.strip("=")[1:-1])
 bad_count = junk.filter(lambda t: not _is_int_in(t, 1, 10**6))
 
