@@ -174,7 +174,12 @@ def _parse(data: Any, path: Path) -> Target:
         raise ConfigError(f"target file {path}: runtime {data['runtime']!r}; expected one of {', '.join(RUNTIMES)}")
     _check_fields(data, path)
     tables: list[TableRef] = []
+    from ..spaces import list_spaces
+
     for space, per_ds in (data.get("tables") or {}).items():
+        if space not in list_spaces():
+            raise ConfigError(f"target file {path}: tables.{str(space)!r} is not a search space; expected one of "
+                              f"{', '.join(list_spaces())}")
         if not isinstance(per_ds, Mapping):
             raise ConfigError(f"target file {path}: tables.{space} must map dataset -> table")
         for ds, ref in per_ds.items():

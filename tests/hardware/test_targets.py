@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgenas.errors import ConfigError, LatencyTableError, UnknownNameError
-from edgenas.hardware.targets import list_targets, load_target
+from edgenas.hardware.targets import list_targets, load_target, load_target_file
 
 
 def test_shipped_targets():
@@ -55,3 +55,10 @@ def test_table_files_are_confined_to_latency_tables(tmp_path, name):
     with pytest.raises(ConfigError, match="table file .* is invalid; expected a file name inside latency_tables") as e:
         list_targets(tmp_path)
     assert str(tmp_path / "x.yaml") in str(e.value)
+
+
+@pytest.mark.parametrize("space", ["nb202", "f\\v", "1"])
+def test_tables_of_an_unknown_space_are_refused(tmp_path, space):
+    (tmp_path / "mine.yaml").write_text(f'name: mine\ndevice: d\nruntime: onnxruntime\ntables:\n  "{space}": {{}}\n')
+    with pytest.raises(ConfigError, match="is not a search space"):
+        load_target_file(tmp_path / "mine.yaml")
