@@ -174,7 +174,7 @@ def _parse(data: Any, path: Path) -> Target:
         raise ConfigError(f"target file {path}: runtime {data['runtime']!r}; expected one of {', '.join(RUNTIMES)}")
     _check_fields(data, path)
     tables: list[TableRef] = []
-    from ..spaces import list_spaces
+    from ..spaces import get_space, list_spaces
 
     for space, per_ds in (data.get("tables") or {}).items():
         if space not in list_spaces():
@@ -182,7 +182,11 @@ def _parse(data: Any, path: Path) -> Target:
                               f"{', '.join(list_spaces())}")
         if not isinstance(per_ds, Mapping):
             raise ConfigError(f"target file {path}: tables.{space} must map dataset -> table")
+        known = get_space(str(space)).datasets
         for ds, ref in per_ds.items():
+            if ds not in known:
+                raise ConfigError(f"target file {path}: tables.{space}.{str(ds)!r} is not a {space} dataset; "
+                                  f"expected one of {', '.join(known)}")
             if not isinstance(ref, Mapping) or "file" not in ref or set(ref) - _TABLE_KEYS:
                 raise ConfigError(f"target file {path}: tables.{space}.{ds} must be {{file: ..., column: ...}}")
             tables.append(TableRef(str(space), str(ds), _table_path(_confined(ref["file"], path), path),

@@ -62,3 +62,10 @@ def test_tables_of_an_unknown_space_are_refused(tmp_path, space):
     (tmp_path / "mine.yaml").write_text(f'name: mine\ndevice: d\nruntime: onnxruntime\ntables:\n  "{space}": {{}}\n')
     with pytest.raises(ConfigError, match="is not a search space"):
         load_target_file(tmp_path / "mine.yaml")
+
+
+def test_tables_of_an_unknown_dataset_are_refused(tmp_path):
+    (tmp_path / "mine.yaml").write_text("name: mine\ndevice: d\nruntime: onnxruntime\ntables:\n  nb201:\n"
+                                        "    cifar11: {file: x.csv}\n")
+    with pytest.raises(ConfigError, match="'cifar11' is not a nb201 dataset"):
+        load_target_file(tmp_path / "mine.yaml")
