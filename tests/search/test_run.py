@@ -410,3 +410,54 @@ def test_bad_workers_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="workers=-1 is invalid"):
         _run(tmp_path, "bad", workers=-1)
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_kill9_at_ten_points_then_resume_gives_the_uninterrupted_run(tmp_path: Path) -> None:
+    """SIGKILL the same search 10 times (after 8, 18, ..., 98 stored scores), resuming each time: no stored
+    score is lost or recomputed, and the finished run equals an uninterrupted one (candidates and front)."""
+    import sqlite3
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    out, n = tmp_path / "run", 120
+
+    def stored() -> set[str]:
+        if not (out / "candidates.sqlite").exists():
+            return set()
+        db = sqlite3.connect(str(out / "candidates.sqlite"))
+        try:
+            return {r[0] for r in db.execute("SELECT iso_key FROM scores")}
+        except sqlite3.OperationalError:  # the table is not created yet
+            return set()
+        finally:
+            db.close()
+
+    scored: list[str] = []  # every proxy call of every attempt, in order
+    for i, point in enumerate(range(8, 108, 10)):
+        log = tmp_path / f"calls{i}.txt"
+        cmd = [sys.executable, "-m", "tests.search._run_fake", str(out), str(log), "0.01", str(n)]
+        proc = subprocess.Popen([*cmd, *(["--resume"] if i else [])], cwd=root)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and len(stored()) < point:
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the run ended before kill point {point}"
+        before = stored()
+        proc.kill()
+        proc.wait()
+        after = stored()
+        assert before <= after, "a committed score disappeared at the kill"
+        scored += log.read_text().splitlines() if log.exists() else []
+    log = tmp_path / "calls-final.txt"
+    done = subprocess.run([sys.executable, "-m", "tests.search._run_fake", str(out), str(log), "0", str(n),
+                           "--resume"], cwd=root, timeout=120, check=False)
+    assert done.returncode == 0
+    scored += log.read_text().splitlines() if log.exists() else []
+    keys = [SPACE.iso_key(SPACE.parse(a)) for a in scored]
+    # a score is recomputed only if its process was killed before committing it (at most one per kill)
+    assert len(keys) - len(set(keys)) <= 10
+    rows = [ln for ln in (out / "candidates.csv").read_text().splitlines() if not ln.startswith(("#", "order"))]
+    ref = _run(tmp_path, "reference", seed=3, evaluations=n, population=16)
+    assert sorted(r.split(",")[3] for r in rows) == sorted(c.iso_key for c in ref.candidates)
+    p = json.loads((out / "pareto.json").read_text())
+    assert [m["arch"] for m in p["members"]] == [c.arch for c in ref.front]
