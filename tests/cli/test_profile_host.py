@@ -3,7 +3,7 @@
 The stand-ins run the remote command in a separate "device" virtualenv that holds only numpy and
 onnxruntime (no torch, no edgenas), with an empty environment, so the test shows the device side
 needs nothing else. They log every host string they are given, refuse hosts named
-``unreachable*`` like ssh does (exit 255) and simulate a full device disk on request.
+``unreachable*`` like ssh does (exit 255) and, on request, a device disk too full for a model.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ while [ $# -gt 0 ]; do
     *) args+=("$1"); shift ;;
   esac
 done
-if [ -n "$STANDIN_DISK_FULL" ]; then echo "scp: /tmp/x/model.onnx: No space left on device" >&2; exit 1; fi
+if [ -n "$STANDIN_DISK_FULL" ]; then  # the device runner fits; the first model does not
+  for a in "${args[@]}"; do case "$a" in */model.onnx) echo "scp: $a: No space left on device" >&2; exit 1 ;; esac; done
+fi
 out=()
 for a in "${args[@]}"; do
   case "$a" in /*) out+=("$a") ;; *:*) printf '%s\n' "${a%%:*}" >> "$STANDIN_LOG"; out+=("${a#*:}") ;; *) out+=("$a") ;; esac
