@@ -138,14 +138,12 @@ def test_profile_over_ssh_makes_a_usable_target_and_resumes(device_env, tmp_path
     v = json.loads((tmp_path / "v.json").read_text())
     model = v[0] if isinstance(v, list) else v["models"][0]
     assert model["predicted_ms"] > 0 and model["host"] == "me@board" and model["parity_ok"]
-    # the same command again: nothing re-timed; more archs: only the new ones
-    r = _cli(device_env, home, *PROFILE, "--host", "me@board", "--json")
-    assert r.returncode == 0, r.stderr
-    assert (json.loads(r.stdout)["measured_now"], json.loads(r.stdout)["measured_before"]) == (0, 8)
+    # more archs later: the journal's 8 are kept, only the 2 new ones are timed (the same command again
+    # re-times nothing: test_kill_9_then_the_same_command_measures_only_what_is_missing)
     args = [a if a != "8" else "10" for a in PROFILE]
     r = _cli(device_env, home, *args, "--host", "me@board", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["measured_now"] == 2
+    assert (json.loads(r.stdout)["measured_now"], json.loads(r.stdout)["measured_before"]) == (2, 8)
     rows = [j for j in _journal(home) if j["kind"] == "measurement"]
     assert len(rows) == len({j["arch"] for j in rows}) == 10
 
@@ -156,7 +154,7 @@ def test_kill_9_then_the_same_command_measures_only_what_is_missing(device_env, 
     env = {**device_env, "EDGENAS_HOME": str(home)}
     journal = home / "profiles" / "board" / "nb201_cifar10.jsonl"
     kills = 0
-    for wanted in (2, 5):  # kill once 2, then 5 timings are journaled
+    for wanted in (3,):  # kill once 3 timings are journaled (10 kill points: the slow test below)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
@@ -169,14 +167,14 @@ def test_kill_9_then_the_same_command_measures_only_what_is_missing(device_env, 
         proc.wait(timeout=30)
         kills += 1
     before = journal.read_text().count('"kind": "measurement"')
-    assert 5 <= before < 8
+    assert 3 <= before < 8
     r = _cli(device_env, home, *PROFILE, "--host", "me@board", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert (doc["measured_before"], doc["measured_now"]) == (before, 8 - before)
     rows = [j for j in _journal(home) if j["kind"] == "measurement"]
     assert len(rows) == len({j["arch"] for j in rows}) == 8  # nothing lost, nothing timed twice
-    assert kills == 2
+    assert kills == 1
 
 
 @pytest.mark.parametrize("host", ["h;touch${IFS}PWNED", "x$(touch${IFS}PWNED)y", "a`touch${IFS}PWNED`b",
