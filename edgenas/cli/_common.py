@@ -68,3 +68,13 @@ def console() -> Any:
     from rich.console import Console
 
     return Console()
+
+
+def print_fit(c: Any, fit: Any) -> None:
+    """The cross-validated error of every latency model of an ``edgenas fit`` / ``profile`` result (* = stored)."""
+    for m, r in fit.cv.items():
+        mark = "*" if m == fit.method else " "
+        c.print(f"{mark} {m:>15}: {r['folds']}-fold held-out: within ±10 % {100 * r['within_10']:.0f} %, "
+                f"MAPE {r['mape']:.1f} %, tau {r['kendall_tau']:.3f}")
+    if fit.note:
+        c.print(f"note: {fit.note}")

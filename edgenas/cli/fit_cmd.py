@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..search.config import MAX_SEED
-from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
+from ._common import console, dataset_option, echo_json, json_option, print_fit, resolve_space, space_option
 
 
 @click.command()
@@ -41,10 +41,5 @@ def fit(measurements: Path, name: str, space_name: str, dataset: str | None, run
         echo_json(doc)
         return
     c = console()
-    for m, r in res.cv.items():
-        mark = "*" if m == res.method else " "
-        c.print(f"{mark} {m:>15}: {r['folds']}-fold held-out: within ±10 % {100 * r['within_10']:.0f} %, "
-                f"MAPE {r['mape']:.1f} %, tau {r['kendall_tau']:.3f}")
-    if res.note:
-        c.print(f"note: {res.note}")
+    print_fit(c, res)
     c.print(f"wrote {res.target_file} and {res.table}; search with: edgenas search --target {res.target}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from ._common import console, dataset_option, echo_json, json_option, resolve_space, space_option
+from ._common import console, dataset_option, echo_json, json_option, print_fit, resolve_space, space_option
 
 #: device-profile options that make `profile` time whole archs on a device (see the module docstring)
 _DEVICE_ONLY = ("host", "runtime", "precision", "ssh_options", "remote_python", "calibration_data", "force",
@@ -223,11 +223,6 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
     for w in res.warnings:
         c.print(f"[yellow]warning:[/] {w}")
     c.print(f"timed {res.measured_now} archs now, {res.measured_before} from the journal {res.journal}")
-    for m, r in fit.cv.items():
-        mark = "*" if m == fit.method else " "
-        c.print(f"{mark} {m:>15}: {r['folds']}-fold held-out: within ±10 % {100 * r['within_10']:.0f} %, "
-                f"MAPE {r['mape']:.1f} %, tau {r['kendall_tau']:.3f}")
-    if fit.note:
-        c.print(f"note: {fit.note}")
+    print_fit(c, fit)
     c.print(f"wrote {fit.target_file} and {fit.table} in {res.seconds:.0f} s; search with: "
             f"edgenas search --target {fit.target}")
