@@ -50,6 +50,8 @@ __all__ = ["METHODS", "FitResult", "OpPrior", "available_methods", "choose_and_f
            "read_measurements"]
 
 METHODS = ("macs", "per-op-shape", "per-op-position", "op-prior")
+#: predictions are floored at this share of the fastest measured arch (a table holds positive latencies only)
+PREDICTION_FLOOR_SHARE = 0.01
 #: enumerable spaces up to this size get a value for every arch (lookup); larger: a per-op table
 MAX_LOOKUP_ARCHS = 20_000
 #: the prior's per-op tables are fitted on every PRIOR_STRIDE-th arch (by benchmark index) of the space
@@ -429,6 +431,13 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
             macs_pred = _fitter("macs", space, dataset, runtime)(archs, y)([a for a, g in zip(every, gaps) if g])
             pred[gaps] = macs_pred
             meta_common["priced_by_macs"] = int(gaps.sum())
+        # a network never runs in no time: a fit pricing an arch at <= 0 (e.g. no live op and a zero
+        # constant) gets 1 % of the fastest measured arch, so the table holds only positive latencies
+        floor = max(PREDICTION_FLOOR_SHARE * float(np.min(y)), 1e-6)  # 1e-6: the table's 6 decimals
+        low = ~(pred > floor)
+        if low.any():
+            pred[low] = floor
+            meta_common["floored"] = {"archs": int(low.sum()), "ms": round(floor, 6)}
         meta = {"schema_version": 1, "kind": "arch_latency", "space": space.name, "dataset": dataset, "units": "ms",
                 "rows": len(every), "columns": {name: meta_common}, "license": license_text,
                 "source": f"edgenas fit: {len(archs)} measured archs, the rest predicted by {method}"}

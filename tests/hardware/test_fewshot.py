@@ -183,3 +183,33 @@ def test_choose_and_fit_prices_every_arch_like_the_stored_table():
     pred = predict(others)
     assert method in ("macs", "per-op-shape", "per-op-position", "op-prior")
     assert pred.shape == (len(others),) and np.all(np.isfinite(pred)) and np.all(pred > 0)
+
+
+def test_a_fit_pricing_archs_at_zero_writes_positive_latencies_only(tmp_path, monkeypatch):
+    """A per-op fit with a zero constant prices archs without live ops at 0 ms: the table would be refused."""
+    import numpy as np
+
+    from edgenas.hardware import fewshot
+    from edgenas.hardware.tables import load_arch_table
+    from edgenas.spaces import get_space
+
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    space = get_space("nb201")
+    archs = [space.from_index(i) for i in (1, 10, 100, 1000, 2000, 3000, 4000, 5000)]
+    y = np.linspace(1.0, 2.0, len(archs))
+    real = fewshot._fitter
+
+    def zero_for_some(method, *a, **kw):
+        fit = real(method, *a, **kw)
+
+        def fitted(xs, ys):
+            predict = fit(xs, ys)
+            return lambda zs: np.where(np.arange(len(zs)) % 7 == 0, 0.0, predict(zs))
+        return fitted
+
+    monkeypatch.setattr(fewshot, "_fitter", zero_for_some)
+    res = fewshot.fit_target(space, "cifar10", archs, y, name="zeroes", device="d", runtime="onnxruntime",
+                             source="test")
+    table = load_arch_table(res.table)  # the loader refuses a zero cell
+    col = table.column("zeroes")
+    assert np.nanmin(col) == pytest.approx(0.01, abs=1e-6) and np.all(col[np.isfinite(col)] > 0)
