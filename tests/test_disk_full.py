@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from edgenas.cli import cli
 from edgenas.errors import ConfigError
+from tests._asserts import assert_one_error
 
 ARCH = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|"
 ARCH2 = "|skip_connect~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|skip_connect~2|"
@@ -83,13 +84,7 @@ def full_disk(monkeypatch):
     return install
 
 
-def _one_error(r, *needles: str) -> str:
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert r.exit_code == 2, r.output
-    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
-    for n in needles:
-        assert n in r.stderr, r.stderr
-    return r.stderr
+_one_error = assert_one_error
 
 
 def _tree(d: Path) -> dict[str, bytes]:

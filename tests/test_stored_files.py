@@ -14,6 +14,7 @@ from edgenas.cli import cli
 from edgenas.errors import ConfigError, LatencyTableError
 from edgenas.search.config import SearchConfig, config_dict, load_config
 from edgenas.search.store import CandidateStore, StoredScore
+from tests._asserts import assert_one_error
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 SMALL = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|"
@@ -21,13 +22,7 @@ OP_TABLE = Path(__file__).resolve().parents[1] / "edgenas" / "latency_tables" / 
 
 
 def _one_error(args: list[str], *needles: str) -> str:
-    r = CliRunner().invoke(cli, args)
-    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
-    assert r.exit_code == 2, r.output
-    assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
-    for n in needles:
-        assert n in r.stderr, r.stderr
-    return r.stderr
+    return assert_one_error(CliRunner().invoke(cli, args), *needles)
 
 
 # -- pareto.json at export -----------------------------------------------------------------------
