@@ -122,13 +122,15 @@ def _load_input(path: Optional[str], shape: Sequence[int], seed: int) -> Any:
 
 
 def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path: Optional[str],
-                    seed: int, reference: Optional[str] = None) -> Dict[str, Any]:
+                    seed: int, reference: Optional[str] = None, kernels: bool = False) -> Dict[str, Any]:
     """Time ``runs`` single inferences of ``model`` with onnxruntime (CPU EP) after ``warmup`` runs.
 
     With ``reference`` (another ONNX model; 1 thread), every timed run of ``model`` is followed by
     a timed run of the reference, each after one untimed run of the same model (warm caches), and
     ``reference_ratio`` lists the per-pair ratios of thread CPU times: on a host whose speed
     drifts (shared VMs) the ratio repeats within ~2 % where the absolute time moves by 10-30 %.
+    With ``kernels``, ``kernels`` counts the kernel types of the graph onnxruntime runs here
+    (:func:`optimized_kernel_counts`), which the host's kernel latency model is fitted on.
     """
     try:
         import numpy as np  # noqa: F401
@@ -189,6 +191,8 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
                 ratios.append(cpu[-1] / ref_cpu[-1])
     out = sess.run(None, feed)[0]
     paired = {"reference_ratio": ratios, "reference_cpu_ms": ref_cpu} if ref_sess is not None else {}
+    if kernels:
+        paired["kernels"] = optimized_kernel_counts(ort, model, threads)
     return {
         **paired,
         "latency_ms": times,
@@ -200,6 +204,163 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
         "runtime_version": ort.__version__,
         "providers": sess.get_providers(),
     }
+
+
+# --- kernels of onnxruntime's optimized graph, read without the onnx package -------------------
+# The runner must not need `onnx` (not on a bare Jetson / Pi image): a minimal reader of the protobuf
+# wire format takes the few ModelProto fields kernel_key needs. Field numbers: onnx/onnx.proto3.
+_ATTR_INT, _ATTR_STRING, _ATTR_INTS = 2, 3, 7
+
+
+def _varint(buf: bytes, i: int) -> Tuple[int, int]:
+    shift, value = 0, 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise RunnerError("malformed ONNX protobuf (truncated varint)")
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(buf: bytes) -> List[Tuple[int, int, Any]]:
+    """(field number, wire type, value) of one protobuf message: ints for varints, bytes otherwise."""
+    out = []
+    i = 0
+    while i < len(buf):
+        tag, i = _varint(buf, i)
+        field, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+        elif wire == 1:
+            value, i = buf[i:i + 8], i + 8
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            value, i = buf[i:i + n], i + n
+        elif wire == 5:
+            value, i = buf[i:i + 4], i + 4
+        else:
+            raise RunnerError("malformed ONNX protobuf (wire type {})".format(wire))
+        if i > len(buf):
+            raise RunnerError("malformed ONNX protobuf (truncated field)")
+        out.append((field, wire, value))
+    return out
+
+
+def _int64(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _ints(wire: int, value: Any) -> List[int]:
+    if wire == 0:
+        return [_int64(value)]
+    out, i = [], 0  # packed repeated int64
+    while i < len(value):
+        v, i = _varint(value, i)
+        out.append(_int64(v))
+    return out
+
+
+def _attribute(buf: bytes) -> Tuple[str, Any]:
+    name, kind, i_val, s_val, ints = "", 0, 0, b"", []  # type: str, int, int, bytes, List[int]
+    for field, wire, value in _fields(buf):
+        if field == 1:
+            name = value.decode("utf-8")
+        elif field == 20:
+            kind = value
+        elif field == 3:
+            i_val = _int64(value)
+        elif field == 4:
+            s_val = value
+        elif field == 8:
+            ints.extend(_ints(wire, value))
+    if kind == _ATTR_INT:
+        return name, i_val
+    if kind == _ATTR_STRING:
+        return name, s_val
+    if kind == _ATTR_INTS:
+        return name, ints
+    return name, None  # floats, tensors, graphs: no kernel key reads them
+
+
+def onnx_graph(model: bytes) -> Tuple[List[Dict[str, Any]], Dict[str, Tuple[int, ...]]]:
+    """Nodes (``op_type``, ``inputs``, ``attrs``) and initializer shapes of a serialized ONNX model."""
+    graph = b""
+    for field, wire, value in _fields(model):
+        if field == 7 and wire == 2:
+            graph = value
+    nodes, shapes = [], {}
+    for field, wire, value in _fields(graph):
+        if field == 1 and wire == 2:
+            node = {"op_type": "", "inputs": [], "attrs": {}}  # type: Dict[str, Any]
+            for f2, w2, v2 in _fields(value):
+                if f2 == 1:
+                    node["inputs"].append(v2.decode("utf-8"))
+                elif f2 == 4:
+                    node["op_type"] = v2.decode("utf-8")
+                elif f2 == 5:
+                    k, v = _attribute(v2)
+                    node["attrs"][k] = v
+            nodes.append(node)
+        elif field == 5 and wire == 2:
+            dims, name = [], ""  # type: List[int], str
+            for f2, w2, v2 in _fields(value):
+                if f2 == 1:
+                    dims.extend(_ints(w2, v2))
+                elif f2 == 8:
+                    name = v2.decode("utf-8")
+            shapes[name] = tuple(dims)
+    return nodes, shapes
+
+
+def kernel_key(op_type: str, attrs: Dict[str, Any], inputs: Sequence[str],
+               weight_shapes: Optional[Dict[str, Tuple[int, ...]]] = None) -> str:
+    """Kernel type of one node of onnxruntime's optimized graph (the one source of the key).
+
+    Convolutions are keyed by kernel size, stride, groups, weight channels (out x in per group, as
+    onnxruntime stores them, NCHWc-padded), fused activation and fused sum
+    (``Conv-k3x3-s1-g1-c16x16+Relu+sum``); every other node by its op type (``ReorderInput``).
+    """
+    if op_type != "Conv":
+        return str(op_type)
+    ks = "x".join(str(int(k)) for k in (attrs.get("kernel_shape") or [])) or "auto"
+    strides = attrs.get("strides") or [1]
+    key = "Conv-k{}-s{}-g{}".format(ks, int(max(strides)), int(attrs.get("group") or 1))
+    w = (weight_shapes or {}).get(inputs[1]) if len(inputs) > 1 else None
+    if w is not None and len(w) >= 2:
+        key += "-c{}x{}".format(int(w[0]), int(w[1]))
+    act = attrs.get("activation")
+    if act:
+        key += "+" + (act.decode() if isinstance(act, bytes) else str(act))
+    if len(inputs) > 3 and inputs[3]:
+        key += "+sum"
+    return key
+
+
+def optimized_kernel_counts(ort: Any, model: Any, threads: int = 1) -> Dict[str, int]:
+    """Counts of kernel types in the graph onnxruntime runs for ``model`` (a path or the serialized
+    model) on this CPU (``ORT_ENABLE_ALL``, CPU execution provider)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    tmp = tempfile.mkdtemp(prefix="edgenas-kernels-")
+    try:
+        out = os.path.join(tmp, "optimized.onnx")
+        so.optimized_model_filepath = out
+        ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        with open(out, "rb") as f:
+            nodes, shapes = onnx_graph(f.read())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    counts = {}  # type: Dict[str, int]
+    for n in nodes:
+        k = kernel_key(n["op_type"], n["attrs"], n["inputs"], shapes)
+        counts[k] = counts.get(k, 0) + 1
+    return counts
 
 
 def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], seed: int,
@@ -834,6 +995,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--cudart", default=None, help="tensorrt: path of libcudart (default: search)")
     p.add_argument("--reference", default=None,
                    help="onnxruntime, 1 thread: ONNX model timed right after every timed run (paired timing)")
+    p.add_argument("--kernels", action="store_true",
+                   help="onnxruntime: also report the kernel types of the optimized graph (counts)")
     p.add_argument("--out", required=True, help="result JSON path ('-': one line on stdout)")
     a = p.parse_args(argv)
     try:
@@ -850,13 +1013,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise RunnerError(f"engine file not found: {a.engine}")
         if a.reference is not None and (a.runtime != "onnxruntime" or not os.path.isfile(a.reference)):
             raise RunnerError(f"--reference {a.reference}: needs --runtime onnxruntime and an existing file")
+        if a.kernels and a.runtime != "onnxruntime":
+            raise RunnerError("--kernels reads onnxruntime's optimized graph; expected --runtime onnxruntime")
         if a.precision == "int8" and a.runtime != "tensorrt":
             raise RunnerError("--precision int8 is calibrated by --runtime tensorrt only (trtexec needs a "
                               "calibration cache, onnxruntime times fp32)")
         if a.calibration_data is not None and not os.path.isfile(a.calibration_data):
             raise RunnerError(f"calibration data not found: {a.calibration_data}")
         if a.runtime == "onnxruntime":
-            res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed, a.reference)
+            res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed, a.reference, a.kernels)
         elif a.runtime == "tensorrt":
             res = run_tensorrt(a.model, a.runs, a.warmup, a.input, a.seed, a.precision, a.engine, a.onnx_precision,
                                a.workspace_mib, a.cudart, calibration=a.calibration_data)

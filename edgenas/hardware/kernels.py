@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import io
 import logging
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import device_runner
 from .._imports import require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,50 +39,30 @@ log = logging.getLogger(__name__)
 
 
 def kernel_key(node: Any, weight_shapes: dict[str, tuple[int, ...]] | None = None) -> str:
-    """Kernel type of one node of an optimized ONNX graph.
+    """Kernel type of one node (an ``onnx.NodeProto``) of an optimized ONNX graph.
 
     Convolutions are keyed by kernel size, stride, groups, weight channels (out x in per group,
     as onnxruntime stores them, NCHWc-padded), fused activation and fused sum
     (``Conv-k3x3-s1-g1-c16x16+Relu+sum``); every other node by its op type (``ReorderInput``,
-    ``Add``). Element-wise kernels carry no shape: their cost is small and fitted jointly.
+    ``Add``). Element-wise kernels carry no shape: their cost is small and fitted jointly. The key
+    itself is :func:`edgenas.device_runner.kernel_key`, which the device runner applies on devices.
     """
-    if node.op_type != "Conv":
-        return str(node.op_type)
     import onnx
 
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-    ks = "x".join(str(int(k)) for k in attrs.get("kernel_shape", [])) or "auto"
-    strides = attrs.get("strides") or [1]
-    key = f"Conv-k{ks}-s{int(max(strides))}-g{int(attrs.get('group', 1))}"
-    w = (weight_shapes or {}).get(node.input[1]) if len(node.input) > 1 else None
-    if w is not None and len(w) >= 2:
-        key += f"-c{int(w[0])}x{int(w[1])}"
-    act = attrs.get("activation")
-    if act:
-        key += "+" + (act.decode() if isinstance(act, bytes) else str(act))
-    if len(node.input) > 3 and node.input[3]:
-        key += "+sum"
-    return key
+    return device_runner.kernel_key(node.op_type, attrs, list(node.input), weight_shapes)
 
 
 def kernel_counts(onnx_model: bytes | str | Path, *, threads: int = 1) -> Counter:
     """Counts of kernel types (:func:`kernel_key`) after onnxruntime's CPU graph optimizations
-    (``ORT_ENABLE_ALL``, CPU execution provider), i.e. what a session on this machine runs."""
+    (``ORT_ENABLE_ALL``, CPU execution provider), i.e. what a session on this machine runs.
+
+    The same function as the device runner's ``--kernels`` (no ``onnx`` package needed), so counts
+    made here and counts a device reports are comparable key for key.
+    """
     ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
-    onnx = require("onnx", purpose="kernel detection (cpu latency tables)")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
     src = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "optimized.onnx"
-        so.optimized_model_filepath = str(out)
-        ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
-        graph = onnx.load(str(out), load_external_data=False).graph
-    shapes = {t.name: tuple(t.dims) for t in graph.initializer}
-    return Counter(kernel_key(n, shapes) for n in graph.node)
+    return Counter(device_runner.optimized_kernel_counts(ort, src, threads))
 
 
 def export_onnx_bytes(module: Any, input_shape: tuple[int, ...], opset: int = 17) -> bytes:

@@ -201,3 +201,17 @@ def test_runner_facts_and_stdout_result(tmp_path, onnx_model):
     proc = subprocess.run([sys.executable, device_runner.__file__, str(onnx_model), "--runs", "3", "--out", "-"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and json.loads(proc.stdout.splitlines()[-1])["summary_ms"]["n"] == 3
+
+
+def test_runner_reports_kernel_counts(tmp_path, onnx_model):
+    """`--kernels`: the optimized graph's kernel types, the same counts the host computes."""
+    pytest.importorskip("onnxruntime")
+    from edgenas.hardware.kernels import kernel_counts
+
+    out = tmp_path / "r.json"
+    assert device_runner.main([str(onnx_model), "--runs", "2", "--warmup", "0", "--kernels", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["kernels"] == dict(kernel_counts(onnx_model)) and sum(res["kernels"].values()) > 0
+    assert device_runner.main([str(onnx_model), "--runtime", "trtexec", "--kernels",
+                               "--out", str(tmp_path / "r2.json")]) == 2
+    assert not (tmp_path / "r2.json").exists()

@@ -164,3 +164,35 @@ def test_add_space_predictions_refuses_another_hosts_kernel_counts():
         add_space_predictions(table, space, workers=1)
     with pytest.raises(LatencyTableError, match="no kernel model"):
         add_space_predictions(_table(_op_entries(space, [a]), None), space, workers=1)
+
+
+def test_runner_protobuf_reader_reads_what_onnx_reads(tmp_path):
+    """The device runner's own ONNX reader (no onnx package on a device) against onnx's parser."""
+    import onnx
+    import onnxruntime as ort
+
+    from edgenas import device_runner
+
+    space = get_space("nb201")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    ort.InferenceSession(space.onnx_bytes(space.parse(MIXED), "cifar10"), so, providers=["CPUExecutionProvider"])
+    raw = (tmp_path / "opt.onnx").read_bytes()
+    nodes, shapes = device_runner.onnx_graph(raw)
+    graph = onnx.load_from_string(raw).graph
+    assert [n["op_type"] for n in nodes] == [n.op_type for n in graph.node]
+    assert [n["inputs"] for n in nodes] == [list(n.input) for n in graph.node]
+    for mine, ref in zip(nodes, graph.node):
+        for a in ref.attribute:
+            if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS, onnx.AttributeProto.STRING):
+                assert mine["attrs"][a.name] == onnx.helper.get_attribute_value(a), (ref.op_type, a.name)
+    assert shapes == {t.name: tuple(t.dims) for t in graph.initializer}
+    assert any(k.startswith("Conv-") and "+sum" in k for k in kernel_counts(raw))
+
+
+def test_runner_reader_refuses_truncated_protobuf():
+    from edgenas import device_runner
+
+    with pytest.raises(device_runner.RunnerError, match="malformed ONNX"):
+        device_runner.onnx_graph(b"\x3a\x05\x0a")  # graph field claims 5 bytes, 1 follows
