@@ -20,9 +20,9 @@ from ._common import console, dataset_option, echo_json, json_option, print_fit,
 
 #: device-profile options that make `profile` time whole archs on a device (see the module docstring)
 _DEVICE_ONLY = ("host", "runtime", "precision", "ssh_options", "remote_python", "calibration_data", "force",
-                "connect_timeout", "opset")
+                "connect_timeout", "opset", "kernel_model")
 #: per-op options of the host profile (--target cpu)
-_HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions", "workers", "out")
+_HOST_ONLY = ("rounds", "chain", "calibration", "space_predictions", "workers", "out")
 
 
 @click.command()
@@ -68,7 +68,12 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions"
 @click.option("--statistic", type=click.Choice(["ref", "cpu", "median", "p10"]), default=None,
               help="Per-model value stored: ref (default with 1 thread: median ratio of the timing thread's CPU time "
                    "to a reference arch timed right after every run, times the reference's median: robust to the "
-                   "host's speed drift), cpu (CPU time), median or p10 (wall; default median with more threads).")
+                   "host's speed drift), cpu (CPU time), median or p10 (wall; default median with more threads). "
+                   "A device profile takes ref (default on onnxruntime with 1 thread) or median.")
+@click.option("--kernel-model/--no-kernel-model", default=True, show_default=True,
+              help="Device profile on onnxruntime: offer the fit a cost per kernel of onnxruntime's optimized graph "
+                   "when this host reproduces the device's kernels; if cross-validation picks it, every arch is "
+                   "counted here (NB201: ~7 min on 2 cores).")
 @click.option("--space-predictions/--no-space-predictions", default=True, show_default=True,
               help="With a kernel model on a small space (NB201), store its prediction of every arch in the table, "
                    "so searches price archs by lookup (NB201: ~5 min on 2 cores, after all timing).")
@@ -81,7 +86,7 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "statistic", "space_predictions"
 def profile(ctx: click.Context, target: str, space_name: str, dataset: str | None, host: str | None,
             runtime: str | None, precision: str, calibration_data: Path | None, ssh_options: tuple[str, ...],
             remote_python: str, opset: int, connect_timeout: int, force: bool, runs: int, rounds: int, chain: int, warmup: int,
-            threads: int, n_archs: int | None, calibration: int, seed: int, statistic: str | None,
+            threads: int, n_archs: int | None, calibration: int, seed: int, statistic: str | None, kernel_model: bool,
             space_predictions: bool, workers: int, out: Path | None, as_json: bool) -> None:
     """Measure a device and save it as a target (see `--target`).
 
@@ -101,8 +106,8 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
         _profile_device(target, space_name, dataset, host=host, runtime=runtime or "onnxruntime",
                         precision=precision, calibration_data=calibration_data, ssh_options=ssh_options,
                         remote_python=remote_python, opset=opset, connect_timeout=connect_timeout, force=force,
-                        runs=runs,
-                        warmup=warmup, threads=threads, n_archs=n_archs, seed=seed, as_json=as_json)
+                        runs=runs, warmup=warmup, threads=threads, n_archs=n_archs, seed=seed, statistic=statistic,
+                        kernel_model=kernel_model, as_json=as_json)
         return
     if given(_DEVICE_ONLY):
         raise ConfigError(f"{', '.join(given(_DEVICE_ONLY))} apply to a device profile; expected --target NAME "
@@ -167,7 +172,7 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
 def _profile_device(target: str, space_name: str, dataset: str | None, *, host: str | None, runtime: str,
                     precision: str, calibration_data: Path | None, ssh_options: tuple[str, ...], remote_python: str,
                     opset: int, connect_timeout: int, force: bool, runs: int, warmup: int, threads: int, n_archs: int | None,
-                    seed: int, as_json: bool) -> None:
+                    seed: int, statistic: str | None, kernel_model: bool, as_json: bool) -> None:
     from ..errors import ConfigError
     from ..hardware.device_profile import (
         DEFAULT_PROFILE_ARCHS,
@@ -185,7 +190,8 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
     space, ds = resolve_space(space_name, dataset)
     sha = check_calibration_data(calibration_data, space, ds) if calibration_data is not None else None
     plan = ProfilePlan(target=target, space=space.name, dataset=ds, runtime=runtime, precision=precision, runs=runs,
-                       warmup=warmup, threads=threads, seed=seed, opset=opset, calibration_sha256=sha)
+                       warmup=warmup, threads=threads, seed=seed, opset=opset, calibration_sha256=sha,
+                       statistic=statistic)
     session = (SshSession(check_host(host), ssh_options=ssh_options, python=remote_python,
                           connect_timeout=connect_timeout) if host is not None else LocalSession())
     n = DEFAULT_PROFILE_ARCHS if n_archs is None else n_archs
@@ -193,23 +199,27 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
         raise ConfigError(f"--archs {n}: a device profile needs at least 5 timed archs (10-30 give a usable model)")
     with session:
         if as_json:
-            res = profile_device(space, ds, plan, session, n_archs=n, force=force, calibration=calibration_data)
+            res = profile_device(space, ds, plan, session, n_archs=n, force=force, calibration=calibration_data,
+                                 kernel_model=kernel_model)
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            with Progress(TextColumn("timing on " + session.where), BarColumn(),
+            with Progress(TextColumn("{task.description}"), BarColumn(),
                           TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console(),
                           transient=True) as bar:
-                task = bar.add_task("timing", total=n)
+                tasks = {"timing": bar.add_task("timing on " + session.where, total=n)}
 
                 def cb(stage: str, done: int, total: int, label: str) -> None:
-                    bar.update(task, completed=done, total=total)
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
 
                 res = profile_device(space, ds, plan, session, n_archs=n, force=force, progress=cb,
-                                     calibration=calibration_data)
+                                     calibration=calibration_data, kernel_model=kernel_model)
     fit = res.fit
     doc = {"target": fit.target, "where": session.where, "journal": str(res.journal),
-           "measured_now": res.measured_now, "measured_before": res.measured_before, "n_measured": fit.n_measured,
+           "measured_now": res.measured_now, "measured_before": res.measured_before, "retaken": res.retaken,
+           "n_measured": fit.n_measured,
            "method": fit.method, "cv": fit.cv, "table": str(fit.table), "target_file": str(fit.target_file),
            "facts": res.facts, "warnings": list(res.warnings), "note": fit.note, "seconds": round(res.seconds, 1)}
     if as_json:
@@ -222,7 +232,8 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
             + (f", nvpmodel {f['nvpmodel']}" if f.get("nvpmodel") else ""))
     for w in res.warnings:
         c.print(f"[yellow]warning:[/] {w}")
-    c.print(f"timed {res.measured_now} archs now, {res.measured_before} from the journal {res.journal}")
+    c.print(f"timed {res.measured_now} archs now, {res.measured_before} from the journal {res.journal}"
+            + (f"; retook {res.retaken} timing(s) disturbed by load" if res.retaken else ""))
     print_fit(c, fit)
     c.print(f"wrote {fit.target_file} and {fit.table} in {res.seconds:.0f} s; search with: "
             f"edgenas search --target {fit.target}")

@@ -331,15 +331,25 @@ def validate_model(
 
 def table_reference(target: str, space: SearchSpace, dataset: str) -> tuple[str, float] | None:
     """(reference arch, its ms in the table) of ``target``'s table for ``space``/``dataset`` when the
-    table was profiled with paired timing (``edgenas profile``, statistic ``ref``, 1 thread): the
-    profiler's reference is the first end-to-end arch, stored with ratio 1. None otherwise."""
+    table was profiled with paired timing (``edgenas profile``, statistic ``ref``, 1 thread): for the
+    host per-op profile the first end-to-end arch (stored with ratio 1), for a device profile the arch
+    its header names. None otherwise."""
     from ..errors import EdgeNASError
     from ..hardware.cost import get_cost_model
 
     try:
-        table = get_cost_model(target, space, dataset).op_table
+        model = get_cost_model(target, space, dataset)
     except EdgeNASError:
         return None
+    if model.op_table is None and model.arch_table is not None:
+        # a table `edgenas profile` fitted from paired whole-arch timings names its reference itself
+        col = (model.arch_table.meta.get("columns") or {}).get(model.target.name) or {}
+        timing = col.get("timing") or {}
+        if timing.get("statistic") == "ref" and timing.get("threads") == 1 and timing.get("reference_arch") \
+                and float(timing.get("reference_ms") or 0) > 0:
+            return str(timing["reference_arch"]), float(timing["reference_ms"])
+        return None
+    table = model.op_table
     meta = table.meta if table is not None else {}
     e2e = meta.get("end_to_end") or []
     if meta.get("statistic") != "ref" or meta.get("threads") != 1 or not e2e or not e2e[0].get("ref_ms"):

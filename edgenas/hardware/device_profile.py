@@ -9,8 +9,15 @@
    from a fixed, seeded pool of live archs, so the design for n archs is the first n of the design
    for more, and a larger ``--archs`` later measures only the new ones;
 3. each arch is built here (ONNX, batch 1), copied to the device, timed by the runner and its
-   timing appended to the journal at once (``$EDGENAS_HOME/profiles/<target>/<space>_<dataset>.jsonl``,
-   one JSON line per measurement, fsynced); the same command again measures only what is missing;
+   timing appended to the journal at once. On onnxruntime with 1 thread (statistic ``ref``) every
+   timed run is paired with a run of a reference arch (the design's first), and the value fitted is
+   the median ratio of their thread CPU times times the reference's median over the profile: a
+   host whose speed drifts by 10-30 % (shared VMs, thermal throttling) repeats such ratios within
+   ~2 %; a timing whose reference ran more than 10 % off its median (something else loaded the
+   device) is retaken after the others. onnxruntime also reports the kernels of its optimized
+   graph (the ``kernels`` model). The journal
+   (``$EDGENAS_HOME/profiles/<target>/<space>_<dataset>.jsonl``) holds one JSON line per
+   measurement, fsynced; the same command again measures only what is missing;
 4. the journal's timings are fitted by :func:`edgenas.hardware.fewshot.fit_target` (model chosen by
    cross-validation on the measured archs) into a user target with the device facts in its header.
 """
@@ -37,7 +44,7 @@ from ..spaces import Arch, SearchSpace
 from .remote import DeviceSession
 
 __all__ = ["DEFAULT_PROFILE_ARCHS", "DEVICE_RUNTIMES", "Journal", "ProfilePlan", "ProfileDeviceResult",
-           "design_archs", "profile_device", "table_runtime"]
+           "design_archs", "disturbed", "profile_device", "table_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,17 @@ MIN_OPSET, MAX_OPSET = 11, 20
 
 #: name of the int8 calibration inputs beside the runner on the device
 CALIBRATION_FILE = "calibration.npy"
+#: name of the paired-timing reference model beside the runner on the device
+REFERENCE_FILE = "reference.onnx"
+#: what a device profile fits: ``ref`` (paired thread CPU time, onnxruntime with 1 thread) or ``median`` (wall)
+STATISTICS = ("ref", "median")
+#: a paired timing whose reference ran more than this share off its median over the profile was taken
+#: while something else loaded the device (the ratio then moves too: the two models share caches and
+#: cores unevenly): it is retaken, in up to RETAKE_PASSES passes after all archs are timed
+RETAKE_TOLERANCE = 0.10
+RETAKE_PASSES = 2
+#: plan fields added after journals were first written, with the value those journals were made with
+_PLAN_LEGACY = {"statistic": "median"}
 
 #: callback(stage, done, total, label)
 Progress = Callable[[str, int, int, str], None]
@@ -81,8 +99,19 @@ class ProfilePlan:
     opset: int = 17
     #: SHA-256 of the int8 calibration inputs (int8 only): another calibration set is another plan
     calibration_sha256: str | None = None
+    #: value fitted (:data:`STATISTICS`); None: ``ref`` on onnxruntime with 1 thread, else ``median``
+    statistic: str | None = None
 
     def __post_init__(self) -> None:
+        if self.statistic is None:
+            paired = self.runtime == "onnxruntime" and self.threads == 1
+            object.__setattr__(self, "statistic", "ref" if paired else "median")
+        if self.statistic not in STATISTICS:
+            raise ConfigError(f"--statistic {self.statistic!r} is unknown for a device profile; expected one of "
+                              f"{', '.join(STATISTICS)}")
+        if self.statistic == "ref" and (self.runtime != "onnxruntime" or self.threads != 1):
+            raise ConfigError(f"--statistic ref pairs thread CPU times: it needs --runtime onnxruntime and --threads 1 "
+                              f"(got {self.runtime}, {self.threads} threads); expected --statistic median")
         if not MIN_OPSET <= self.opset <= MAX_OPSET:
             raise ConfigError(f"--opset {self.opset} is out of range; expected {MIN_OPSET}..{MAX_OPSET}")
         if self.runtime not in DEVICE_RUNTIMES:
@@ -98,8 +127,11 @@ class ProfilePlan:
 
     def runner_args(self) -> list[str]:
         cal = ["--calibration-data", CALIBRATION_FILE] if self.calibration_sha256 else []
+        ref = ["--reference", REFERENCE_FILE] if self.statistic == "ref" else []
+        kernels = ["--kernels"] if self.runtime == "onnxruntime" else []
         return ["--runtime", self.runtime, "--runs", str(self.runs), "--warmup", str(self.warmup),
-                "--threads", str(self.threads), "--precision", self.precision, "--seed", str(self.seed), *cal]
+                "--threads", str(self.threads), "--precision", self.precision, "--seed", str(self.seed), *cal, *ref,
+                *kernels]
 
 
 @dataclass(frozen=True)
@@ -113,6 +145,8 @@ class ProfileDeviceResult:
     fit: Any  # edgenas.hardware.fewshot.FitResult
     warnings: tuple[str, ...]
     seconds: float
+    #: timings taken again because the device was loaded while they ran (see :func:`disturbed`)
+    retaken: int = 0
 
 
 def _features(space: SearchSpace, dataset: str, archs: Sequence[Arch], runtime: str) -> np.ndarray:
@@ -214,7 +248,7 @@ class Journal:
             raise ConfigError(f"profile journal {str(self.path)!r} line 1: expected a plan line of schema "
                               f"{JOURNAL_SCHEMA}")
         want = asdict(self.plan)
-        diff = [k for k in want if head.get(k) != want[k]]
+        diff = [k for k in want if head.get(k, _PLAN_LEGACY.get(k)) != want[k]]
         if diff and not any(rec["kind"] == "measurement" for _, rec in records):
             # nothing measured under the old plan (e.g. it failed at the first model): start the new one
             self.path.unlink()
@@ -222,7 +256,7 @@ class Journal:
                           **want})
             return
         if diff:
-            was = ", ".join(f"{k}={head.get(k)!r}" for k in diff)
+            was = ", ".join(f"{k}={head.get(k, _PLAN_LEGACY.get(k))!r}" for k in diff)
             now = ", ".join(f"{k}={want[k]!r}" for k in diff)
             raise ConfigError(f"profile journal {str(self.path)!r} was started with {was}, not {now}; expected the "
                               "same options to resume it (or delete it to start over)")
@@ -250,12 +284,56 @@ class Journal:
         if self.facts is None:
             self.facts = facts
 
-    def record(self, arch: str, index: int | None, result: dict[str, Any]) -> None:
+    def record(self, arch: str, index: int | None, result: dict[str, Any], *, reference: str | None = None) -> None:
+        """Append one runner result; ``reference``: the arch it was paired with (statistic ``ref``)."""
         rec = {"kind": "measurement", "arch": arch, "index": index, "latency_ms": float(result["summary_ms"]["p50"]),
                "summary_ms": result["summary_ms"], "runtime_version": result.get("runtime_version"),
                "host": result.get("host"), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if reference is not None and result.get("reference_ratio"):
+            rec.update({"reference": reference,
+                        "reference_ratio_p50": float(np.median(result["reference_ratio"])),
+                        "reference_cpu_ms_p50": float(np.median(result["reference_cpu_ms"]))})
+        if isinstance(result.get("kernels"), dict):
+            rec["kernels"] = {str(k): int(v) for k, v in result["kernels"].items()}
         self._append(rec)
         self.measurements[arch] = rec
+
+    def usable(self, reference: str | None) -> dict[str, dict[str, Any]]:
+        """The measurements the plan's statistic can use: with ``ref``, those paired with ``reference``
+        (a timing paired with another arch, or unpaired, is measured again)."""
+        if self.plan.statistic != "ref":
+            return dict(self.measurements)
+        return {k: m for k, m in self.measurements.items()
+                if m.get("reference") == reference and isinstance(m.get("reference_ratio_p50"), (int, float))
+                and isinstance(m.get("reference_cpu_ms_p50"), (int, float)) and m["reference_cpu_ms_p50"] > 0
+                and m["reference_ratio_p50"] > 0}
+
+    def values(self, reference: str | None) -> tuple[list[str], np.ndarray, dict[str, Any]]:
+        """(arch strings, ms to fit, how the ms were made) of :meth:`usable` measurements.
+
+        ``ref``: each arch's median CPU-time ratio to the reference times the reference's median CPU
+        time over the whole profile (one scale for all archs); ``median``: the wall-clock median.
+        """
+        use = self.usable(reference)
+        keys = list(use)
+        if self.plan.statistic != "ref":
+            return keys, np.array([use[k]["latency_ms"] for k in keys], dtype=np.float64), {"statistic": "median"}
+        ref_ms = float(np.median([use[k]["reference_cpu_ms_p50"] for k in keys])) if keys else float("nan")
+        ms = np.array([use[k]["reference_ratio_p50"] * ref_ms for k in keys], dtype=np.float64)
+        how = {"statistic": "ref", "reference_arch": reference, "reference_ms": round(ref_ms, 6),
+               "what": "thread CPU time as a ratio to the reference arch timed right after every run (median over "
+                       "runs), times the reference's median CPU time over the profile"}
+        return keys, ms, how
+
+
+def disturbed(measurements: dict[str, dict[str, Any]], tolerance: float = RETAKE_TOLERANCE) -> list[str]:
+    """Archs (journal keys) of paired timings whose reference's CPU time is more than ``tolerance``
+    off the median over ``measurements`` (a :meth:`Journal.usable` mapping); [] with fewer than 5."""
+    if len(measurements) < 5:
+        return []
+    ref = {k: float(m["reference_cpu_ms_p50"]) for k, m in measurements.items()}
+    med = float(np.median(list(ref.values())))
+    return [k for k, v in ref.items() if abs(v / med - 1.0) > tolerance]
 
 
 def _same_device(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -325,8 +403,14 @@ def check_calibration_data(path: Path, space: SearchSpace, dataset: str) -> str:
 
 def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session: DeviceSession, *, n_archs: int,
                    device: str | None = None, force: bool = False, progress: Progress | None = None,
-                   journal: Path | None = None, calibration: Path | None = None) -> ProfileDeviceResult:
+                   journal: Path | None = None, calibration: Path | None = None, kernel_model: bool = True,
+                   kernel_counter: Any = None) -> ProfileDeviceResult:
     """Time ``n_archs`` designed archs on ``session``'s device (resuming the journal) and fit the target.
+
+    ``kernel_model``: offer the ``kernels`` model to the fit when the device reported kernel counts
+    (onnxruntime) and this host reproduces them; when cross-validation picks it, every arch of the
+    space is counted here (NB201: ~7 min on 2 cores). ``kernel_counter``: that counter (tests; default
+    :func:`edgenas.hardware.fewshot.host_kernel_counter`).
 
     Raises:
         ConfigError: bad plan, a journal of another plan or device, a shipped target name.
@@ -346,7 +430,7 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
     if plan.calibration_sha256 and (calibration is None
                                     or check_calibration_data(calibration, space, dataset) != plan.calibration_sha256):
         raise ConfigError("the plan's int8 calibration data is missing or changed; expected the file it was made with")
-    files = {CALIBRATION_FILE: Path(calibration)} if plan.calibration_sha256 and calibration else None
+    files = {CALIBRATION_FILE: Path(calibration)} if plan.calibration_sha256 and calibration else {}
     facts = session.facts(plan.runner_args())  # a missing runtime fails here, before any model is built
     path = journal or journal_path(plan.target, space.name, dataset)
     jr = Journal(path, plan)
@@ -360,12 +444,19 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
     jr.record_facts(facts)
     warnings = tuple(w for w in [clock_warning(facts, session.where)] if w)
     archs = design_archs(space, dataset, n_archs, seed=plan.seed, runtime=plan.runtime)
-    before = sum(space.format(a) in jr.measurements for a in archs)
-    todo = [a for a in archs if space.format(a) not in jr.measurements]
+    # the reference is the design's first arch whatever --archs is, so a grown profile keeps its scale
+    reference = space.format(archs[0]) if plan.statistic == "ref" else None
+    done = jr.usable(reference)
+    before = sum(space.format(a) in done for a in archs)
+    todo = [a for a in archs if space.format(a) not in done]
     if progress:
         progress("timing", before, len(archs), "")
     with tempfile.TemporaryDirectory(prefix="edgenas-profile-") as tmp:
-        for i, a in enumerate(todo):
+        if reference is not None and todo:
+            ref_model = Path(tmp) / REFERENCE_FILE
+            ref_model.write_bytes(_model_bytes(space, archs[0], dataset, plan.opset))
+            files[REFERENCE_FILE] = ref_model
+        def time_one(a: Arch) -> None:
             name = space.format(a)
             model = Path(tmp) / "model.onnx"
             model.write_bytes(_model_bytes(space, a, dataset, plan.opset))
@@ -379,15 +470,42 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
                 raise
             if not isinstance(res.get("summary_ms"), dict) or not 0 < float(res["summary_ms"].get("p50", 0)) < 1e6:
                 raise ConfigError(f"device runner on {session.where} returned no usable timing for {name}")
-            jr.record(name, space.index(a), res)
+            if reference is not None and not (res.get("reference_ratio") and res.get("reference_cpu_ms")):
+                raise ConfigError(f"device runner on {session.where} returned no paired timing for {name}; expected "
+                                  "reference_ratio (statistic ref)")
+            jr.record(name, space.index(a), res, reference=reference)
+
+        for i, a in enumerate(todo):
+            time_one(a)
             if progress:
-                progress("timing", before + i + 1, len(archs), name)
-    measured = [space.parse(k) for k in jr.measurements]
-    ms = np.array([jr.measurements[k]["latency_ms"] for k in jr.measurements])
+                progress("timing", before + i + 1, len(archs), space.format(a))
+        retaken = 0
+        wanted = {space.format(a): a for a in archs}
+        for _ in range(RETAKE_PASSES if reference is not None else 0):
+            again = [wanted[k] for k in disturbed(jr.usable(reference)) if k in wanted]
+            for i, a in enumerate(again):
+                time_one(a)
+                retaken += 1
+                if progress:
+                    progress("retaking timings disturbed by load", i + 1, len(again), space.format(a))
+            if not again:
+                break
+    keys, ms, how = jr.values(reference)
+    measured = [space.parse(k) for k in keys]
+    use = jr.usable(reference)
+    kernels = {k: use[k]["kernels"] for k in keys if isinstance(use[k].get("kernels"), dict)} or None
     source = f"edgenas profile ({path.name})"
     force = force or _made_by(plan.target, source)  # refitting its own target is what a resumed profile does
     label = device or facts.get("model") or facts.get("cpu_model") or session.where
+    tick = (lambda done, total: progress("kernel counts of every arch", done, total, "")) if progress else None
     fit = fit_target(space, dataset, measured, ms, name=plan.target, device=str(label),
                      runtime=table_runtime(plan.runtime), source=source, force=force,
-                     seed=plan.seed, facts={**facts, "precision": plan.precision, "device_runtime": plan.runtime})
-    return ProfileDeviceResult(path, len(todo), before, facts, fit, warnings, time.perf_counter() - t0)
+                     seed=plan.seed, facts={**facts, "precision": plan.precision, "device_runtime": plan.runtime},
+                     kernels=kernels if kernel_model else None, kernel_counter=kernel_counter, progress=tick,
+                     extra_meta={"timing": {**how, "threads": plan.threads, "runs": plan.runs}})
+    left = len(disturbed(jr.usable(reference))) if reference is not None else 0
+    if left:
+        warnings += (f"{left} of {len(keys)} paired timings still ran while {session.where} was loaded (their "
+                     f"reference ran more than {100 * RETAKE_TOLERANCE:.0f} % off its median); run the same command "
+                     "again on a quieter device to retake them",)
+    return ProfileDeviceResult(path, len(todo), before, facts, fit, warnings, time.perf_counter() - t0, retaken)

@@ -14,6 +14,12 @@ is refitted on all of them, and the result becomes a user target in ``$EDGENAS_H
   new device's table is a non-negative combination of those plus a constant. One weight per shipped
   device, whatever the number of op keys, and every op is priced. Offered only where shipped per-arch
   tables exist for the space and dataset (NB201); elsewhere the other candidates compete alone.
+* ``kernels``: one non-negative cost per kernel type of onnxruntime's optimized graph (the device
+  runner's ``--kernels`` counts: fused convs, layout reorders, unfused element-wise ops) plus a
+  constant. On onnxruntime (CPU) the kernels an arch runs depend on how its ops are wired, which
+  no per-op table sees. Offered only with the device's kernel counts for the measured archs, and
+  only when this host's onnxruntime optimizes those archs into the same kernels (it then counts
+  every other arch of the space here, :func:`edgenas.hardware.kernels.space_kernel_counts`).
 
 For an enumerable space with a benchmark index (NB201) the table stores a value for every arch
 (the measured ones as measured, the rest predicted), so searches price by lookup; otherwise the
@@ -28,8 +34,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,16 +53,21 @@ from ._graph import cost_layers, keys_node_reads, prunes_dead_layers
 from .fit import fit_op_table, nnls_fit, score
 from .tables import layer_key
 
-__all__ = ["METHODS", "FitResult", "OpPrior", "available_methods", "choose_and_fit", "cross_validate", "fit_target", "op_prior",
-           "read_measurements"]
+__all__ = ["METHODS", "FitResult", "KernelCounter", "OpPrior", "available_methods", "choose_and_fit", "cross_validate",
+           "fit_target", "op_prior", "read_measurements"]
 
-METHODS = ("macs", "per-op-shape", "per-op-position", "op-prior")
+METHODS = ("macs", "per-op-shape", "per-op-position", "op-prior", "kernels")
 #: predictions are floored at this share of the fastest measured arch (a table holds positive latencies only)
 PREDICTION_FLOOR_SHARE = 0.01
 #: enumerable spaces up to this size get a value for every arch (lookup); larger: a per-op table
 MAX_LOOKUP_ARCHS = 20_000
 #: the prior's per-op tables are fitted on every PRIOR_STRIDE-th arch (by benchmark index) of the space
 PRIOR_STRIDE = 4
+
+#: kernel counts (device runner ``--kernels`` keys) of archs, by ``space.format(arch)``
+KernelRows = Mapping[str, Mapping[str, int]]
+#: this host's kernel counts of archs, in order (``progress(done, total)`` while counting many)
+KernelCounter = Callable[[Sequence[Arch], Callable[[int, int], None] | None], list[dict[str, int]]]
 
 
 @dataclass(frozen=True)
@@ -254,11 +266,35 @@ def _op_prior_all(space_name: str, dataset: str, prune: bool, reads: bool) -> Op
                    tuple(n_fit))
 
 
-def available_methods(space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
-    """The candidates of :data:`METHODS` that can be fitted here (``op-prior`` needs :func:`op_prior`)."""
+def available_methods(space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = (),
+                      kernels: bool = False) -> tuple[str, ...]:
+    """The candidates of :data:`METHODS` that can be fitted here (``op-prior`` needs :func:`op_prior`,
+    ``kernels`` the device's kernel counts of the measured archs)."""
+    drop = set() if kernels else {"kernels"}
     if op_prior(space, dataset, runtime, exclude=exclude) is None:
-        return tuple(m for m in METHODS if m != "op-prior")
-    return METHODS
+        drop.add("op-prior")
+    return tuple(m for m in METHODS if m not in drop)
+
+
+def _fit_kernel_costs(space: SearchSpace, kernels: KernelRows, archs: Sequence[Arch], y: np.ndarray
+                      ) -> tuple[dict[str, float], float]:
+    """Cost per kernel type (>= 0, ms) and a constant: 1/y weighted NNLS on the archs' kernel counts."""
+    rows = [kernels[space.format(a)] for a in archs]
+    types = sorted({t for r in rows for t in r})
+    x = np.array([[r.get(t, 0) for t in types] for r in rows], dtype=np.float64)
+    coef = nnls_fit(x, y)
+    return dict(zip(types, (float(c) for c in coef[:-1]))), float(coef[-1])
+
+
+def _kernel_predict(space: SearchSpace, kernels: KernelRows, costs: dict[str, float], constant: float,
+                    archs: Sequence[Arch]) -> np.ndarray:
+    # nan: no counts for the arch, or a kernel type none of the fitted archs ran (no price for it)
+    out = np.full(len(archs), np.nan)
+    for i, a in enumerate(archs):
+        row = kernels.get(space.format(a))
+        if row is not None and all(t in costs for t in row):
+            out[i] = sum(costs[t] * n for t, n in row.items()) + constant
+    return out
 
 
 def _prior_weights(prior: OpPrior, space: SearchSpace, archs: Sequence[Arch], y: np.ndarray) -> np.ndarray:
@@ -270,8 +306,19 @@ def _prior_weights(prior: OpPrior, space: SearchSpace, archs: Sequence[Arch], y:
     return nnls_fit(p[ok], np.asarray(y, dtype=np.float64)[ok])
 
 
-def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = ()
+def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str, *, exclude: Iterable[str] = (),
+            kernels: KernelRows | None = None
             ) -> Callable[[Sequence[Arch], np.ndarray], Callable[[Sequence[Arch]], np.ndarray]]:
+    if method == "kernels":
+        if kernels is None:
+            raise ConfigError("the kernels model needs the device's kernel counts (device runner --kernels)")
+        rows = kernels
+
+        def fit_kernels(archs: Sequence[Arch], y: np.ndarray) -> Callable[[Sequence[Arch]], np.ndarray]:
+            costs, constant = _fit_kernel_costs(space, rows, archs, y)
+            return lambda xs: _kernel_predict(space, rows, costs, constant, xs)
+
+        return fit_kernels
     if method == "op-prior":
         prior = op_prior(space, dataset, runtime, exclude=exclude)
         if prior is None:
@@ -313,7 +360,8 @@ def _fitter(method: str, space: SearchSpace, dataset: str, runtime: str, *, excl
 
 
 def cross_validate(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, runtime: str,
-                   folds: int = 5, seed: int = 0, exclude: Iterable[str] = ()) -> dict[str, dict[str, float]]:
+                   folds: int = 5, seed: int = 0, exclude: Iterable[str] = (),
+                   kernels: KernelRows | None = None) -> dict[str, dict[str, float]]:
     """Held-out error of every available method: k-fold CV on the measured archs (k = min(folds, n)).
 
     Each method is scored as it would be stored: in a space priced by lookup, an arch whose ops the
@@ -322,8 +370,11 @@ def cross_validate(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: n
 
     Args:
         exclude: devices left out of the ``op-prior`` prior (see :func:`op_prior`).
+        kernels: the device's kernel counts of (at least) every measured arch: adds ``kernels``.
     """
     n = len(archs)
+    if kernels is not None and any(space.format(a) not in kernels for a in archs):
+        kernels = None  # counts of some measured archs are missing: no kernels candidate
     k = min(folds, n)
     order = np.random.default_rng(seed).permutation(n)
     fold_of = np.empty(n, dtype=int)
@@ -332,8 +383,8 @@ def cross_validate(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: n
     out = {}
     exclude = tuple(exclude)
     preds: dict[str, np.ndarray] = {}
-    for method in available_methods(space, dataset, runtime, exclude=exclude):
-        fit = _fitter(method, space, dataset, runtime, exclude=exclude)
+    for method in available_methods(space, dataset, runtime, exclude=exclude, kernels=kernels is not None):
+        fit = _fitter(method, space, dataset, runtime, exclude=exclude, kernels=kernels)
         pred = np.empty(n)
         for f in range(k):
             test = np.flatnonzero(fold_of == f)
@@ -354,16 +405,18 @@ def _best(cv: dict[str, dict[str, float]], allowed: Sequence[str]) -> str:
 
 
 def choose_and_fit(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, runtime: str,
-                   seed: int = 0, exclude: Iterable[str] = ()) -> tuple[Callable[[Sequence[Arch]], np.ndarray], str]:
+                   seed: int = 0, exclude: Iterable[str] = (), kernels: KernelRows | None = None
+                   ) -> tuple[Callable[[Sequence[Arch]], np.ndarray], str]:
     """(predict, method): the model `edgenas fit` chooses by cross-validation, fitted on all ``archs``.
 
     ``predict`` prices archs whose ops the measured archs never showed with the ``macs`` model, as
-    the stored table does.
+    the stored table does. ``kernels``: kernel counts of the measured archs and of the archs to be
+    priced (by ``space.format``), for the ``kernels`` candidate.
     """
     exclude = tuple(exclude)
-    cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed, exclude=exclude)
+    cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed, exclude=exclude, kernels=kernels)
     method = _best(cv, METHODS)
-    model = _fitter(method, space, dataset, runtime, exclude=exclude)(archs, y)
+    model = _fitter(method, space, dataset, runtime, exclude=exclude, kernels=kernels)(archs, y)
     macs = _fitter("macs", space, dataset, runtime)(archs, y) if method != "macs" else model
 
     def predict(xs: Sequence[Arch]) -> np.ndarray:
@@ -373,13 +426,67 @@ def choose_and_fit(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: n
     return predict, method
 
 
+def host_kernel_counter(space: SearchSpace, dataset: str, *, workers: int = 0) -> KernelCounter:
+    """This host's kernel counts (:func:`edgenas.hardware.kernels.space_kernel_counts`, ``workers``
+    processes, 0 = one per core) of archs of an indexed space."""
+    from .kernels import space_kernel_counts
+
+    if workers <= 0:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    def count(archs: Sequence[Arch], progress: Callable[[int, int], None] | None = None) -> list[dict[str, int]]:
+        idx = [space.index(a) for a in archs]
+        many = len(idx) > 200  # spawning workers costs seconds: worth it for the whole space only
+        return [dict(c) for c in space_kernel_counts(space, dataset, idx, workers=workers if many else 1,
+                                                     progress=progress)]
+
+    return count
+
+
+def _check_kernels(space: SearchSpace, archs: Sequence[Arch], kernels: KernelRows | None,
+                   counter: KernelCounter | None) -> tuple[KernelRows | None, str | None]:
+    """The device's kernel counts when this host reproduces them for every measured arch, else (None, why)."""
+    if kernels is None:
+        return None, None
+    missing = [a for a in archs if space.format(a) not in kernels]
+    if missing:
+        return None, (f"kernels model not offered: {len(missing)} of {len(archs)} measured archs have no kernel counts "
+                      "(timed by an older device runner); measure them again to offer it")
+    if counter is None:
+        return None, "kernels model not offered: no kernel counter on this host for this space"
+    try:
+        here = counter(archs, None)
+    except Exception as exc:  # noqa: BLE001 - a missing onnxruntime here, an unbuildable arch: no candidate
+        return None, f"kernels model not offered: this host cannot count kernels ({type(exc).__name__}: {exc})"
+    bad = [a for a, c in zip(archs, here) if dict(c) != dict(kernels[space.format(a)])]
+    if bad:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ort_version = version("onnxruntime")
+        except PackageNotFoundError:
+            ort_version = "?"
+        return None, (f"kernels model not offered: this host's onnxruntime {ort_version} optimizes {len(bad)} of "
+                      f"{len(archs)} measured archs into other kernels than the device reported (first: "
+                      f"{space.format(bad[0])}); fit on a host with the device's onnxruntime version and CPU family")
+    return kernels, None
+
+
 def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, name: str, device: str,
                runtime: str, source: str, force: bool = False, seed: int = 0,
-               facts: dict[str, Any] | None = None) -> FitResult:
+               facts: dict[str, Any] | None = None, kernels: KernelRows | None = None,
+               kernel_counter: KernelCounter | None = None,
+               progress: Callable[[int, int], None] | None = None, extra_meta: dict[str, Any] | None = None
+               ) -> FitResult:
     """Choose and fit a latency model, write its table and the target YAML to ``$EDGENAS_HOME``.
 
     ``facts`` (what the device runner reports: model, L4T, runtime version, power mode, clocks) go
-    into the table header as ``device_facts``.
+    into the table header as ``device_facts``; ``extra_meta`` (e.g. how the timings were taken) too.
+
+    ``kernels``: the device's kernel counts of the measured archs (device runner ``--kernels``, by
+    ``space.format``). The ``kernels`` candidate is offered when ``kernel_counter`` (default: this
+    host's onnxruntime, :func:`host_kernel_counter`) reproduces them; when chosen, every arch of the
+    space is counted with it (NB201: minutes; ``progress(done, total)``).
 
     Raises:
         ConfigError: fewer than 5 archs, a shipped target's name, an existing user table without ``force``.
@@ -395,18 +502,38 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
     if is_shipped_name(name):
         raise ConfigError(f"target {name!r} is a shipped target or alias; expected a new name (shipped tables are "
                           "never replaced)")
-    cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed)
     lookup = space.index(archs[0]) is not None and space.size <= MAX_LOOKUP_ARCHS
+    if kernels is not None and kernel_counter is None and lookup:
+        kernel_counter = host_kernel_counter(space, dataset)
+    kernels, note = _check_kernels(space, archs, kernels, kernel_counter)
+    cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed, kernels=kernels)
     method = _best(cv, METHODS if lookup else ("per-op-shape", "per-op-position"))
-    note = None
     if not lookup and _best(cv, METHODS) != method:
         note = (f"{_best(cv, METHODS)} cross-validated best, but {space.name} is too large for a per-arch table: "
                 f"stored the best per-op model ({method})")
-    model = _fitter(method, space, dataset, runtime)(archs, y)
+    every = list(space.enumerate()) if lookup else []
+    if method == "kernels":
+        assert kernels is not None and kernel_counter is not None  # a candidate only with both
+        import onnxruntime as ort
+
+        from ._host import cpu_model
+
+        counted = kernel_counter(every, progress)
+        kernels = {**{space.format(a): c for a, c in zip(every, counted)}, **kernels}
+        costs, constant = _fit_kernel_costs(space, kernels, archs, y)
+        meta_kernels = {"what": "one non-negative cost per kernel type of onnxruntime's optimized graph plus a "
+                                "constant (1/y weighted NNLS on the measured archs)",
+                        "costs_ms": {t: round(c, 6) for t, c in sorted(costs.items())},
+                        "constant_ms": round(constant, 6),
+                        "counted_with": {"onnxruntime_version": ort.__version__, "cpu_model": cpu_model()},
+                        "check": f"this host reproduced the device's kernel counts of all {len(archs)} measured archs"}
+    model = _fitter(method, space, dataset, runtime, kernels=kernels)(archs, y)
     tables_dir, targets_dir = user_latency_tables_dir(), user_targets_dir()
     meta_common = {"device": device, "runtime": runtime, "source": source, "method": method, "cv": cv,
                    "n_measured": len(archs), "made_by": f"edgenas {__version__} fit",
-                   **({"device_facts": facts} if facts else {})}
+                   **({"device_facts": facts} if facts else {}), **(extra_meta or {})}
+    if method == "kernels":
+        meta_common["kernels"] = meta_kernels
     license_text = "the user's own measurements"
     if method == "op-prior":
         prior = op_prior(space, dataset, runtime)
@@ -422,12 +549,13 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
     if lookup:
         table_path = tables_dir / f"{space.name}_{dataset}_{name}.csv"
         measured = {space.index(a): float(v) for a, v in zip(archs, y)}
-        every = list(space.enumerate())
         pred = model(every)
         gaps = np.isnan(pred)
         if gaps.any():  # ops the measured archs never showed: those archs are priced by the MACs model
-            note = (f"{method} has no price for {int(gaps.sum()):,} of {len(every):,} archs (ops none of the measured "
-                    "archs showed); those are priced by the macs model: measure archs that use them to do better")
+            gap_note = (f"{method} has no price for {int(gaps.sum()):,} of {len(every):,} archs (ops or kernels none of "
+                        "the measured archs showed); those are priced by the macs model: measure archs that use them "
+                        "to do better")
+            note = f"{note}; {gap_note}" if note else gap_note
             macs_pred = _fitter("macs", space, dataset, runtime)(archs, y)([a for a, g in zip(every, gaps) if g])
             pred[gaps] = macs_pred
             meta_common["priced_by_macs"] = int(gaps.sum())

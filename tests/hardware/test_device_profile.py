@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from edgenas.errors import ConfigError, DeviceError
-from edgenas.hardware.device_profile import Journal, ProfilePlan, _features, design_archs, profile_device
+from edgenas.hardware.device_profile import (
+    Journal,
+    ProfilePlan,
+    _features,
+    design_archs,
+    disturbed,
+    profile_device,
+)
 from edgenas.hardware.remote import DeviceSession
 from edgenas.spaces import get_space
 
@@ -80,10 +87,12 @@ class FakeDevice(DeviceSession):
 
     where = "fake-board"
 
-    def __init__(self, fail_after: int | None = None, model: str = "Jetson Fake") -> None:
+    def __init__(self, fail_after: int | None = None, model: str = "Jetson Fake", kernels=None, loaded=()) -> None:
         self.timed = 0
         self.fail_after = fail_after
         self.model = model
+        self.kernels = kernels
+        self.loaded = set(loaded)
 
     def _run(self, model, runner_args, *, timeout, files=None):
         if "--facts" in runner_args:
@@ -92,8 +101,18 @@ class FakeDevice(DeviceSession):
         if self.fail_after is not None and self.timed >= self.fail_after:
             raise DeviceError("cannot reach fake-board over ssh (running the device runner): Connection reset")
         self.timed += 1
-        size = model.stat().st_size  # a deterministic stand-in for latency: bigger models are slower
-        return {"summary_ms": {"p50": 0.5 + size / 1e6}, "runtime_version": "1.0", "host": "fake"}
+        ms = 0.5 + model.stat().st_size / 1e6  # a deterministic stand-in for latency: bigger models are slower
+        res = {"summary_ms": {"p50": ms}, "runtime_version": "1.0", "host": "fake"}
+        if "--reference" in runner_args:  # paired timing: the device's clock drifts by 1-3 %, ratios hold
+            ref_ms = 0.5 + files["reference.onnx"].stat().st_size / 1e6
+            speed = 1.0 + 0.01 * (self.timed % 3)
+            loaded = self.timed in self.loaded  # another process shares the cores: the ratio is off too
+            res.update({"reference_ratio": [ms / ref_ms * (0.7 if loaded else 1.0)] * 3,
+                        "reference_cpu_ms": [ref_ms * (1.5 if loaded else speed)] * 3,
+                        "summary_ms": {"p50": ms * speed * (1.6 if loaded else 1.0)}})
+        if "--kernels" in runner_args and self.kernels is not None:
+            res["kernels"] = self.kernels(model)
+        return res
 
 
 def test_profile_resumes_after_a_dropped_link_and_fits_a_target(tmp_path, monkeypatch):
@@ -148,3 +167,71 @@ def test_shipped_names_and_aliases_are_never_taken(tmp_path, monkeypatch, name):
     with pytest.raises(ConfigError, match="shipped target or alias"):
         profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": name}), FakeDevice(), n_archs=6)
     assert not (tmp_path / "targets").exists()
+
+
+def test_paired_timing_fits_ratios_not_the_drifting_wall_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    assert PLAN.statistic == "ref" and "--reference" in PLAN.runner_args() and "--kernels" in PLAN.runner_args()
+    res = profile_device(SPACE, "cifar10", PLAN, FakeDevice(), n_archs=9)
+    lines = [json.loads(ln) for ln in res.journal.read_text().splitlines()]
+    rows = [r for r in lines if r["kind"] == "measurement"]
+    ref = rows[0]["reference"]
+    assert ref == SPACE.format(design_archs(SPACE, "cifar10", 1)[0]) and all(r["reference"] == ref for r in rows)
+    keys, ms, how = Journal(res.journal, PLAN).values(ref)
+    # the fake device runs 1.00x / 1.01x / 1.02x slow in turn: the ratios give its speed-free ms back
+    ref_ms = float(np.median([r["reference_cpu_ms_p50"] for r in rows]))
+    assert np.allclose(ms, [r["reference_ratio_p50"] * ref_ms for r in rows])
+    assert not np.allclose(ms, [r["latency_ms"] for r in rows]) and res.retaken == 0
+    assert how["statistic"] == "ref" and how["reference_arch"] == ref
+    header = json.loads(res.fit.table.read_text().splitlines()[0][2:])
+    assert header["columns"]["board"]["timing"]["statistic"] == "ref"
+    # a timing paired with another reference is not comparable: it is measured again
+    assert Journal(res.journal, PLAN).usable("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|") == {}
+
+
+def test_statistic_choice_and_old_journals(tmp_path):
+    assert ProfilePlan(**{**PLAN.__dict__, "statistic": None, "threads": 2}).statistic == "median"
+    assert ProfilePlan(**{**PLAN.__dict__, "statistic": None, "runtime": "trtexec"}).statistic == "median"
+    assert "--reference" not in ProfilePlan(**{**PLAN.__dict__, "statistic": "median"}).runner_args()
+    for bad in (dict(statistic="p10"), dict(statistic="ref", threads=4), dict(statistic="ref", runtime="tensorrt")):
+        with pytest.raises(ConfigError, match="--statistic"):
+            ProfilePlan(**{**PLAN.__dict__, **bad})
+    # a journal written before plans had a statistic was timed by the wall-clock median
+    path = tmp_path / "j.jsonl"
+    median = ProfilePlan(**{**PLAN.__dict__, "statistic": "median"})
+    Journal(path, median).record("a", 1, {"summary_ms": {"p50": 1.5}})
+    head = json.loads(path.read_text().splitlines()[0])
+    del head["statistic"]
+    path.write_text("\n".join([json.dumps(head), *path.read_text().splitlines()[1:]]) + "\n")
+    assert Journal(path, median).values(None)[1].tolist() == [1.5]
+    with pytest.raises(ConfigError, match="statistic='median', not statistic='ref'"):
+        Journal(path, PLAN)
+
+
+def test_device_kernels_this_host_cannot_reproduce_are_not_offered(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    calls = []
+
+    def counter(archs, progress=None):  # this host's onnxruntime: another NCHWc block size than the device's
+        calls.append(len(archs))
+        return [{"Conv-k3x3-s1-g1-c8x8": 1} for _ in archs]
+
+    dev = FakeDevice(kernels=lambda model: {"Conv-k3x3-s1-g1-c16x16": 3, "ReorderInput": 1})
+    res = profile_device(SPACE, "cifar10", PLAN, dev, n_archs=9, kernel_counter=counter)
+    assert "kernels" not in res.fit.cv and "kernels model not offered" in res.fit.note
+    assert calls == [9]  # the measured archs only: the space is never counted
+    assert all(r.get("kernels") for r in map(json.loads, res.journal.read_text().splitlines()[2:]))
+
+
+def test_timings_taken_under_load_are_retaken(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    dev = FakeDevice(loaded={2, 5})  # the 2nd and 5th timings ran while something else loaded the device
+    res = profile_device(SPACE, "cifar10", PLAN, dev, n_archs=9)
+    assert res.retaken == 2 and dev.timed == 11 and not any("loaded" in w for w in res.warnings)
+    jr = Journal(res.journal, PLAN)
+    ref = SPACE.format(design_archs(SPACE, "cifar10", 1)[0])
+    assert len(jr.usable(ref)) == 9 and disturbed(jr.usable(ref)) == []
+    # a device loaded on every retake too: two passes, then a warning says what to do
+    always = FakeDevice(loaded={2} | set(range(10, 100)))
+    res2 = profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": "board3"}), always, n_archs=9)
+    assert res2.retaken == 2 and any("still ran while" in w for w in res2.warnings)

@@ -136,7 +136,8 @@ def test_no_prior_where_no_per_arch_table_ships():
 
     fbnet = get_space("fbnet")
     assert op_prior(fbnet, "cifar100", "pytorch") is None
-    assert available_methods(fbnet, "cifar100", "pytorch") == tuple(m for m in METHODS if m != "op-prior")
+    assert available_methods(fbnet, "cifar100", "pytorch") == tuple(m for m in METHODS if m not in ("op-prior", "kernels"))
+    assert "kernels" in available_methods(fbnet, "cifar100", "onnxruntime", kernels=True)
 
 
 def test_fit_stores_the_prior_weights_when_op_prior_wins(monkeypatch):
@@ -213,3 +214,47 @@ def test_a_fit_pricing_archs_at_zero_writes_positive_latencies_only(tmp_path, mo
     table = load_arch_table(res.table)  # the loader refuses a zero cell
     col = table.column("zeroes")
     assert np.nanmin(col) == pytest.approx(0.01, abs=1e-6) and np.all(col[np.isfinite(col)] > 0)
+
+
+def _wired_kernels(space, archs, progress=None):
+    """Made-up kernel counts that depend on how ops are wired (an op next to another kind costs a reorder)."""
+    out = []
+    for a in archs:
+        t = a.tokens
+        c = {f"K-{op}": t.count(op) for op in set(t)}
+        c["Reorder"] = sum(x != y for x, y in zip(t, t[1:]))
+        out.append(c)
+    return out
+
+
+def test_kernels_model_wins_when_latency_follows_kernels_and_prices_every_arch(monkeypatch):
+    import edgenas.hardware.size as size
+    from edgenas.hardware.fewshot import fit_target
+    from edgenas.hardware.tables import load_arch_table
+
+    monkeypatch.setattr(size, "size_table", lambda space, dataset: (lambda a: (float(len(space.layers(a, dataset))),)))
+    space = get_space("nb201")
+    cost = {"K-nor_conv_3x3": 0.5, "K-nor_conv_1x1": 0.2, "K-avg_pool_3x3": 0.1, "K-skip_connect": 0.01,
+            "K-none": 0.02, "Reorder": 0.3}
+
+    def truth(a):
+        (c,) = _wired_kernels(space, [a])
+        return 0.4 + sum(cost[k] * n for k, n in c.items())
+
+    rng = np.random.default_rng(1)
+    archs = [a for a in (space.sample(rng) for _ in range(80)) if not space.is_degenerate(a)][:30]
+    y = np.array([truth(a) for a in archs])
+    kernels = {space.format(a): c for a, c in zip(archs, _wired_kernels(space, archs))}
+    res = fit_target(space, "cifar10", archs, y, name="wired", device="wired", runtime="onnxruntime", source="test",
+                     kernels=kernels, kernel_counter=lambda xs, p: _wired_kernels(space, xs))
+    assert res.method == "kernels" and res.cv["kernels"]["within_10"] == 1.0 and res.cv["kernels"]["mape"] < 1e-3
+    assert res.cv["kernels"]["mape"] < res.cv["per-op-shape"]["mape"]
+    head = json.loads(res.table.read_text().partition("\n")[0][2:])["columns"]["wired"]
+    assert head["kernels"]["costs_ms"]["Reorder"] == pytest.approx(0.3, rel=1e-3) and "measured archs" in head["kernels"]["check"]
+    col = load_arch_table(res.table).column("wired")
+    for i in (0, 777, 15624):  # archs nobody measured: priced from this host's counts of their kernels
+        assert col[i] == pytest.approx(truth(space.from_index(i)), rel=1e-4)
+    # counts that differ from the device's: no kernels candidate, and the note says why
+    res2 = fit_target(space, "cifar10", archs, y, name="wired2", device="wired2", runtime="onnxruntime", source="test",
+                      kernels=kernels, kernel_counter=lambda xs, p: [{"Other": 1} for _ in xs])
+    assert "kernels" not in res2.cv and "other kernels than the device reported" in res2.note
