@@ -452,7 +452,7 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
     if progress:
         progress("timing", before, len(archs), "")
     with tempfile.TemporaryDirectory(prefix="edgenas-profile-") as tmp:
-        if reference is not None and todo:
+        if reference is not None:  # also with nothing missing: disturbed timings are retaken below
             ref_model = Path(tmp) / REFERENCE_FILE
             ref_model.write_bytes(_model_bytes(space, archs[0], dataset, plan.opset))
             files[REFERENCE_FILE] = ref_model

@@ -235,3 +235,7 @@ def test_timings_taken_under_load_are_retaken(tmp_path, monkeypatch):
     always = FakeDevice(loaded={2} | set(range(10, 100)))
     res2 = profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": "board3"}), always, n_archs=9)
     assert res2.retaken == 2 and any("still ran while" in w for w in res2.warnings)
+    # the same command again on a quiet device: nothing is missing, the disturbed timing is retaken
+    quiet = FakeDevice()
+    res3 = profile_device(SPACE, "cifar10", ProfilePlan(**{**PLAN.__dict__, "target": "board3"}), quiet, n_archs=9)
+    assert (res3.measured_now, res3.retaken, quiet.timed) == (0, 1, 1) and not res3.warnings[1:]
