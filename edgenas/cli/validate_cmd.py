@@ -121,6 +121,28 @@ def _report(results: list[dict], out_file: Path) -> None:
 HOST_TARGETS = ("cpu",)
 
 
+def _profiled_here(t: Any) -> bool:
+    """Whether ``t`` is a target `edgenas profile` made on this machine (no --host): the device facts
+    in one of its tables name this host and this CPU."""
+    import json
+    import platform
+
+    from .. import device_runner  # wrote the facts: read this CPU the same way
+
+    for ref in t.tables:
+        if ref.kind != "arch" or not ref.exists:
+            continue
+        try:
+            with open(ref.file, encoding="utf-8") as f:
+                head = json.loads(f.readline().lstrip("#").strip() or "{}")
+        except (OSError, ValueError):
+            continue
+        facts = ((head.get("columns") or {}).get(ref.column or "") or {}).get("device_facts") or {}
+        if facts.get("host") == platform.node() and facts.get("cpu_model") == device_runner._cpu_model():
+            return True
+    return False
+
+
 def _check_where(target: str, host: str | None, here: bool) -> None:
     """Refuse to time a model on this machine against another device's predictions: the comparison
     would say nothing about either (a TX2 table against this CPU read as +190 %)."""
@@ -128,6 +150,6 @@ def _check_where(target: str, host: str | None, here: bool) -> None:
     from ..hardware.targets import load_target
 
     t = load_target(target)
-    if host is None and not here and t.name not in HOST_TARGETS:
+    if host is None and not here and t.name not in HOST_TARGETS and not _profiled_here(t):
         raise ConfigError(f"target {t.name!r} ({t.device}) is not this machine; expected --host USER@BOARD to time "
                           "it there, --here when running on that device, or --target cpu for this machine")

@@ -155,3 +155,28 @@ def test_another_devices_target_without_host_is_refused(export_dir, tmp_path):
     res = run("validate", str(export_dir), "--target", "jetson", "--runs", "2", "--out", str(tmp_path / "v.json"))
     assert res.exit_code == 2 and "'jetson-tx2' (NVIDIA Jetson TX2" in res.output and "--host" in res.output
     assert res.output.count("\n") == 1 and not (tmp_path / "v.json").exists()
+
+
+def test_a_target_profiled_on_this_machine_needs_no_host(tmp_path, monkeypatch):
+    """`edgenas profile --target mine` without --host measured this machine: validating it here is right."""
+    import platform
+
+    import numpy as np
+
+    from edgenas import device_runner
+    from edgenas.cli.validate_cmd import _check_where
+    from edgenas.errors import ConfigError
+    from edgenas.hardware.fewshot import fit_target
+    from edgenas.spaces import get_space
+
+    monkeypatch.setenv("EDGENAS_HOME", str(tmp_path))
+    space = get_space("nb201")
+    archs = [space.from_index(i) for i in (11, 222, 3333, 4444, 5555, 6666)]
+    y = np.linspace(1.0, 2.0, len(archs))
+    here = {"host": platform.node(), "cpu_model": device_runner._cpu_model()}
+    for name, facts in (("mine", here), ("theirs", {**here, "host": "another-board"})):
+        fit_target(space, "cifar10", archs, y, name=name, device=name, runtime="onnxruntime", source="test",
+                   facts=facts)
+    _check_where("mine", None, False)
+    with pytest.raises(ConfigError, match="'theirs'.*is not this machine"):
+        _check_where("theirs", None, False)
