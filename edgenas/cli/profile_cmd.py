@@ -73,7 +73,7 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "space_predictions", "workers", 
 @click.option("--kernel-model/--no-kernel-model", default=True, show_default=True,
               help="Device profile on onnxruntime: offer the fit a cost per kernel of onnxruntime's optimized graph "
                    "when this host reproduces the device's kernels; if cross-validation picks it, every arch is "
-                   "counted here (NB201: ~7 min on 2 cores).")
+                   "counted here (NB201: ~3 min on 2 cores).")
 @click.option("--space-predictions/--no-space-predictions", default=True, show_default=True,
               help="With a kernel model on a small space (NB201), store its prediction of every arch in the table, "
                    "so searches price archs by lookup (NB201: ~5 min on 2 cores, after all timing).")

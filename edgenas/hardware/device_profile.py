@@ -409,7 +409,7 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
 
     ``kernel_model``: offer the ``kernels`` model to the fit when the device reported kernel counts
     (onnxruntime) and this host reproduces them; when cross-validation picks it, every arch of the
-    space is counted here (NB201: ~7 min on 2 cores). ``kernel_counter``: that counter (tests; default
+    space is counted here (NB201: ~3 min on 2 cores). ``kernel_counter``: that counter (tests; default
     :func:`edgenas.hardware.fewshot.host_kernel_counter`).
 
     Raises:
