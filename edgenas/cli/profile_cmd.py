@@ -100,18 +100,20 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
 
     on_device = host is not None or runtime is not None or target != "cpu"
     if on_device:
-        if given(_HOST_ONLY):
-            raise ConfigError(f"{', '.join(given(_HOST_ONLY))} apply to the per-op host profile (--target cpu "
-                              "without --host/--runtime), not to a device profile")
+        opts = given(_HOST_ONLY)
+        if opts:
+            raise ConfigError(f"{', '.join(opts)} appl{'ies' if len(opts) == 1 else 'y'} to the per-op host profile "
+                              "(--target cpu without --host/--runtime), not to a device profile")
         _profile_device(target, space_name, dataset, host=host, runtime=runtime or "onnxruntime",
                         precision=precision, calibration_data=calibration_data, ssh_options=ssh_options,
                         remote_python=remote_python, opset=opset, connect_timeout=connect_timeout, force=force,
                         runs=runs, warmup=warmup, threads=threads, n_archs=n_archs, seed=seed, statistic=statistic,
                         kernel_model=kernel_model, as_json=as_json)
         return
-    if given(_DEVICE_ONLY):
-        raise ConfigError(f"{', '.join(given(_DEVICE_ONLY))} apply to a device profile; expected --target NAME "
-                          "(a new name for the device)")
+    opts = given(_DEVICE_ONLY)
+    if opts:
+        raise ConfigError(f"{', '.join(opts)} appl{'ies' if len(opts) == 1 else 'y'} to a device profile; expected "
+                          "--target NAME (a new name for the device)")
     n_archs = 260 if n_archs is None else n_archs
     from .._paths import user_latency_tables_dir
     from ..errors import ConfigError
