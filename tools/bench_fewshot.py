@@ -37,6 +37,31 @@ HELP_TEST = ("titan-rtx-b256", "xeon-gold-6226", "pixel2", "raspi4")
 HELP_SPEARMAN_10 = 0.932
 
 
+def device_columns(space: object) -> list[tuple[object, object]]:
+    """(target, ms of every NB201 arch by index, NaN where unmeasured) of every shipped target with a
+    per-arch NB201 CIFAR-10 table."""
+    import numpy as np
+
+    from edgenas.hardware.tables import load_arch_table
+    from edgenas.hardware.targets import list_targets
+
+    out = []
+    files: dict[Path, object] = {}
+    for target in list_targets():
+        try:
+            ref = target.table("nb201", "cifar10")
+        except Exception:  # noqa: BLE001 - targets without an NB201 table
+            continue
+        if ref.kind != "arch":
+            continue
+        if ref.file not in files:
+            files[ref.file] = load_arch_table(ref.file)
+        col = np.full(space.size, np.nan)
+        col[files[ref.file].index] = files[ref.file].column(ref.column)
+        out.append((target, col))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ks", default="10,20,50,200")
@@ -56,29 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     from edgenas.hardware.device_profile import design_archs
     from edgenas.hardware.fewshot import _fitter, _key_counts, available_methods, cross_validate
     from edgenas.hardware.fit import nnls_fit
-    from edgenas.hardware.tables import load_arch_table
-    from edgenas.hardware.targets import list_targets
     from edgenas.spaces import get_space
 
     space = get_space("nb201")
     ks = [int(k) for k in args.ks.split(",")]
     only = set(args.targets.split(",")) if args.targets else None
     t0 = time.perf_counter()
-    devices = []  # (target, ms of every arch by index)
-    files: dict[Path, object] = {}
-    for target in list_targets():
-        try:
-            ref = target.table("nb201", "cifar10")
-        except Exception:  # noqa: BLE001 - targets without an NB201 table
-            continue
-        if ref.kind != "arch":
-            continue
-        if ref.file not in files:
-            files[ref.file] = load_arch_table(ref.file)
-        table = files[ref.file]
-        col = np.full(space.size, np.nan)
-        col[table.index] = table.column(ref.column)
-        devices.append((target, col))
+    devices = device_columns(space)  # (target, ms of every arch by index)
     live = np.array([not space.is_degenerate(space.from_index(i)) for i in range(space.size)])
     every = np.stack([c for _, c in devices], 1)  # (archs, devices): ref-devices' features
 
