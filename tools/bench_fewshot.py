@@ -26,7 +26,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,6 +64,37 @@ def device_columns(space: object) -> list[tuple[object, object]]:
     return out
 
 
+def metrics(pred: Any, y: Any) -> dict[str, float | None]:
+    """% within +-10 %, Kendall tau and Spearman rho of ``pred`` against ``y`` (None: no ranking)."""
+    import numpy as np
+    from scipy.stats import kendalltau, spearmanr
+
+    rel = np.abs(pred - y) / y
+    tau, rho = float(kendalltau(pred, y).statistic), float(spearmanr(pred, y).statistic)
+    return {"within_10": round(float(np.mean(rel <= 0.10)), 4),  # None: constant predictions (no ranking)
+            "kendall_tau": round(tau, 4) if np.isfinite(tau) else None,
+            "spearman": round(rho, 4) if np.isfinite(rho) else None}
+
+
+def held_out(space: Any, runtime: str, methods: Sequence[str], archs: list, y: Any, test_archs: list, y_test: Any,
+             exclude: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """:func:`metrics` of each method fitted on (archs, y) and priced on ``test_archs``, as `edgenas fit`
+    stores it: archs with ops the fitted ones never showed are priced by the macs model ("macs" first)."""
+    import numpy as np
+
+    from edgenas.hardware.fewshot import _fitter
+
+    out, macs_pred = {}, None
+    for m in methods:
+        pred = _fitter(m, space, "cifar10", runtime, exclude=exclude)(archs, y)(test_archs)
+        if m == "macs":
+            macs_pred = pred
+        else:
+            pred = np.where(np.isnan(pred), macs_pred, pred)
+        out[m] = metrics(pred, y_test)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ks", default="10,20,50,200")
@@ -75,11 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import numpy as np
-    from scipy.stats import kendalltau, spearmanr
 
     from edgenas.hardware._graph import keys_node_reads, prunes_dead_layers
     from edgenas.hardware.device_profile import design_archs
-    from edgenas.hardware.fewshot import _fitter, _key_counts, available_methods, cross_validate
+    from edgenas.hardware.fewshot import _key_counts, available_methods, cross_validate
     from edgenas.hardware.fit import nnls_fit
     from edgenas.spaces import get_space
 
@@ -90,13 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     devices = device_columns(space)  # (target, ms of every arch by index)
     live = np.array([not space.is_degenerate(space.from_index(i)) for i in range(space.size)])
     every = np.stack([c for _, c in devices], 1)  # (archs, devices): ref-devices' features
-
-    def metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        rel = np.abs(pred - y) / y
-        tau, rho = float(kendalltau(pred, y).statistic), float(spearmanr(pred, y).statistic)
-        return {"within_10": round(float(np.mean(rel <= 0.10)), 4),  # None: constant predictions (no ranking)
-                "kendall_tau": round(tau, 4) if np.isfinite(tau) else None,
-                "spearman": round(rho, 4) if np.isfinite(rho) else None}
 
     def mean(values: list) -> float:
         return round(float(np.nanmean([np.nan if v is None else v for v in values])), 4)
@@ -141,14 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 chosen_old = max(old, key=lambda m: (cv[m]["within_10"], -cv[m]["mape"]))
                 res = {"target": target.name, "runtime": target.runtime, "k": k, "seed": seed, "chosen": chosen,
                        "chosen_no_prior": chosen_old}
-                macs_pred = None
-                for m in methods:
-                    pred = _fitter(m, space, "cifar10", target.runtime, exclude=exclude)(archs, y)(test_archs)
-                    if m == "macs":
-                        macs_pred = pred
-                    else:  # as `edgenas fit` stores it: archs with unseen ops priced by the macs model
-                        pred = np.where(np.isnan(pred), macs_pred, pred)
-                    res[m] = metrics(pred, y_test)
+                res.update(held_out(space, target.runtime, methods, archs, y, test_archs, y_test, exclude))
                 use = [j for j in others if np.all(np.isfinite(every[train, j])) and np.all(np.isfinite(every[test, j]))]
                 coef = nnls_fit(every[np.ix_(train, use)], y)
                 res["ref-devices"] = metrics(every[np.ix_(test, use)] @ coef[:-1] + coef[-1], y_test)

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from bench_fewshot import device_columns  # noqa: E402 - the same device tables as the benchmark it re-scores
+from bench_fewshot import device_columns, held_out  # noqa: E402 - the benchmark's tables and scoring
 
 #: the devices the rule is chosen on (HW-NAS-Bench's tables); every other shipped table is held out
 SELECT = ("jetson-tx2", "raspi4", "pixel3", "edgetpu")
@@ -116,10 +116,9 @@ def _load() -> None:
 def _cases(name: str, draw: str, ks: list[int], seeds: int, holdout: int) -> list[dict]:
     """CV report and held-out score of every candidate, for each (k, seed) of one device and draw."""
     import numpy as np
-    from scipy.stats import kendalltau, spearmanr
 
     from edgenas.hardware.device_profile import design_archs
-    from edgenas.hardware.fewshot import _fitter, available_methods, cross_validate
+    from edgenas.hardware.fewshot import available_methods, cross_validate
 
     space, live = _STATE["space"], _STATE["live"]
     target, col = _STATE["devices"][name]
@@ -144,19 +143,7 @@ def _cases(name: str, draw: str, ks: list[int], seeds: int, holdout: int) -> lis
             archs = [space.from_index(int(i)) for i in train]
             y = col[train]
             cv = cross_validate(space, "cifar10", archs, y, runtime=target.runtime, seed=seed, exclude=exclude)
-            held: dict[str, dict[str, float | None]] = {}
-            macs_pred = None
-            for m in methods:
-                pred = _fitter(m, space, "cifar10", target.runtime, exclude=exclude)(archs, y)(test_archs)
-                if m == "macs":
-                    macs_pred = pred
-                else:  # as `edgenas fit` stores it: archs with unseen ops priced by the macs model
-                    pred = np.where(np.isnan(pred), macs_pred, pred)
-                rel = np.abs(pred - y_test) / y_test
-                tau, rho = float(kendalltau(pred, y_test).statistic), float(spearmanr(pred, y_test).statistic)
-                held[m] = {"within_10": round(float(np.mean(rel <= 0.10)), 4),
-                           "kendall_tau": round(tau, 4) if np.isfinite(tau) else None,
-                           "spearman": round(rho, 4) if np.isfinite(rho) else None}
+            held = held_out(space, target.runtime, methods, archs, y, test_archs, y_test, exclude)
             out.append({"target": name, "group": "select" if name in SELECT else "report", "draw": draw, "k": k,
                         "seed": seed,
                         "cv": {m: {s: (r[s] if math.isfinite(r[s]) else None)
