@@ -503,14 +503,19 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
         raise ConfigError(f"target {name!r} is a shipped target or alias; expected a new name (shipped tables are "
                           "never replaced)")
     lookup = space.index(archs[0]) is not None and space.size <= MAX_LOOKUP_ARCHS
-    if kernels is not None and kernel_counter is None and lookup:
-        kernel_counter = host_kernel_counter(space, dataset)
-    kernels, note = _check_kernels(space, archs, kernels, kernel_counter)
+    if kernels is not None and not lookup:  # it would have to count every arch a search meets
+        kernels, note = None, (f"kernels model not offered: {space.name} is too large to store a price for every "
+                               "arch; the per-op candidates compete")
+    else:
+        if kernels is not None and kernel_counter is None:
+            kernel_counter = host_kernel_counter(space, dataset)
+        kernels, note = _check_kernels(space, archs, kernels, kernel_counter)
     cv = cross_validate(space, dataset, archs, y, runtime=runtime, seed=seed, kernels=kernels)
     method = _best(cv, METHODS if lookup else ("per-op-shape", "per-op-position"))
     if not lookup and _best(cv, METHODS) != method:
-        note = (f"{_best(cv, METHODS)} cross-validated best, but {space.name} is too large for a per-arch table: "
-                f"stored the best per-op model ({method})")
+        too_large = (f"{_best(cv, METHODS)} cross-validated best, but {space.name} is too large for a per-arch "
+                     f"table: stored the best per-op model ({method})")
+        note = f"{note}; {too_large}" if note else too_large
     every = list(space.enumerate()) if lookup else []
     if method == "kernels":
         assert kernels is not None and kernel_counter is not None  # a candidate only with both

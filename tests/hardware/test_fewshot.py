@@ -258,3 +258,15 @@ def test_kernels_model_wins_when_latency_follows_kernels_and_prices_every_arch(m
     res2 = fit_target(space, "cifar10", archs, y, name="wired2", device="wired2", runtime="onnxruntime", source="test",
                       kernels=kernels, kernel_counter=lambda xs, p: [{"Other": 1} for _ in xs])
     assert "kernels" not in res2.cv and "other kernels than the device reported" in res2.note
+
+
+def test_no_kernels_model_for_a_space_too_large_to_price_every_arch():
+    from edgenas.hardware.fewshot import fit_target
+
+    space = get_space("fbnet")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(12)]
+    res = fit_target(space, "cifar100", archs, np.linspace(1.0, 3.0, 12), name="fb", device="fb",
+                     runtime="onnxruntime", source="test", kernels={space.format(a): {"K": 1} for a in archs},
+                     kernel_counter=lambda xs, p: pytest.fail("an FBNet fit must not count kernels"))
+    assert "kernels" not in res.cv and "fbnet is too large" in res.note and res.method.startswith("per-op")
