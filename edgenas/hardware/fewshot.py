@@ -50,7 +50,7 @@ from .._version import __version__
 from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace
 from ._graph import cost_layers, keys_node_reads, prunes_dead_layers
-from .fit import fit_op_table, nnls_fit, score
+from .fit import fit_kernel_costs, fit_op_table, nnls_fit, score
 from .tables import layer_key
 
 __all__ = ["METHODS", "FitResult", "KernelCounter", "OpPrior", "available_methods", "choose_and_fit", "cross_validate",
@@ -279,11 +279,7 @@ def available_methods(space: SearchSpace, dataset: str, runtime: str, *, exclude
 def _fit_kernel_costs(space: SearchSpace, kernels: KernelRows, archs: Sequence[Arch], y: np.ndarray
                       ) -> tuple[dict[str, float], float]:
     """Cost per kernel type (>= 0, ms) and a constant: 1/y weighted NNLS on the archs' kernel counts."""
-    rows = [kernels[space.format(a)] for a in archs]
-    types = sorted({t for r in rows for t in r})
-    x = np.array([[r.get(t, 0) for t in types] for r in rows], dtype=np.float64)
-    coef = nnls_fit(x, y)
-    return dict(zip(types, (float(c) for c in coef[:-1]))), float(coef[-1])
+    return fit_kernel_costs([kernels[space.format(a)] for a in archs], y)
 
 
 def _kernel_predict(space: SearchSpace, kernels: KernelRows, costs: dict[str, float], constant: float,

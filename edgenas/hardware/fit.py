@@ -139,6 +139,15 @@ def nnls_fit(counts: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
     return coef
 
 
+def fit_kernel_costs(rows: Sequence[Any], latency_ms: np.ndarray) -> tuple[dict[str, float], float]:
+    """Cost per kernel type (>= 0, ms) and a constant: :func:`nnls_fit` on kernel counts (one mapping
+    kernel type -> count per measured arch). Types no row has get no cost (no price, not zero)."""
+    types = sorted({t for r in rows for t in r})
+    x = np.array([[r.get(t, 0) for t in types] for r in rows], dtype=np.float64).reshape(len(rows), len(types))
+    coef = nnls_fit(x, latency_ms)
+    return dict(zip(types, (float(c) for c in coef[:-1]))), float(coef[-1])
+
+
 def fit_scale_intercept(op_sum_ms: np.ndarray, measured_ms: np.ndarray) -> tuple[float, float]:
     """Non-negative (scale, intercept) minimising relative error of ``scale * op_sum + intercept``."""
     from scipy.optimize import nnls

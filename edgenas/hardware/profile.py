@@ -409,13 +409,10 @@ def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice | np.ndarray)
     entries); types present in every calibration arch in the same number are collinear with the
     constant, and NNLS splits them arbitrarily, which does not change any prediction.
     """
-    from .fit import nnls_fit
+    from .fit import fit_kernel_costs
 
     cal_rows = rows[cal] if isinstance(cal, slice) else [rows[i] for i in cal]
-    types = sorted({t for row in cal_rows for t in row})
-    x = np.array([[row.get(t, 0) for t in types] for row in rows], dtype=float)
-    coef = nnls_fit(x[cal], measured[cal])
-    return {t: float(c) for t, c in zip(types, coef[:-1])}, float(coef[-1])
+    return fit_kernel_costs(cal_rows, measured[cal])
 
 
 def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_calibration: int = 60, runs: int = 60,

@@ -196,3 +196,14 @@ def test_runner_reader_refuses_truncated_protobuf():
 
     with pytest.raises(device_runner.RunnerError, match="malformed ONNX"):
         device_runner.onnx_graph(b"\x3a\x05\x0a")  # graph field claims 5 bytes, 1 follows
+
+
+def test_fit_kernel_costs_recovers_known_costs():
+    from edgenas.hardware.fit import fit_kernel_costs
+
+    rows = [{"A": 1, "B": 2}, {"A": 3}, {"B": 1, "C": 2}, {"A": 2, "C": 1}, {"B": 4}]
+    cost = {"A": 0.5, "B": 0.25, "C": 1.0}
+    y = np.array([0.1 + sum(cost[t] * n for t, n in r.items()) for r in rows])
+    costs, constant = fit_kernel_costs(rows, y)
+    assert costs == pytest.approx(cost, rel=1e-6) and constant == pytest.approx(0.1, rel=1e-6)
+    assert "D" not in fit_kernel_costs(rows[:2], y[:2])[0] and set(fit_kernel_costs(rows[:2], y[:2])[0]) == {"A", "B"}
