@@ -12,8 +12,8 @@
    timing appended to the journal at once. On onnxruntime with 1 thread (statistic ``ref``) every
    timed run is paired with a run of a reference arch (the design's first), and the value fitted is
    the median ratio of their thread CPU times times the reference's median over the profile: a
-   host whose speed drifts by 10-30 % (shared VMs, thermal throttling) repeats such ratios within
-   ~2 %; a timing whose reference ran more than 10 % off its median (something else loaded the
+   host whose speed drifts by 10-30 % (shared VMs, thermal throttling) moves such ratios far less
+   than absolute times; a timing whose reference ran more than 10 % off its median (something else loaded the
    device) is retaken after the others. onnxruntime also reports the kernels of its optimized
    graph (the ``kernels`` model). The journal
    (``$EDGENAS_HOME/profiles/<target>/<space>_<dataset>.jsonl``) holds one JSON line per
@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from .._version import __version__
 from ..errors import ConfigError, DeviceError
 from ..spaces import Arch, SearchSpace
 from .remote import DeviceSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fewshot import KernelCounter
 
 __all__ = ["DEFAULT_PROFILE_ARCHS", "DEVICE_RUNTIMES", "Journal", "ProfilePlan", "ProfileDeviceResult",
            "design_archs", "disturbed", "profile_device", "table_runtime"]
@@ -404,7 +407,7 @@ def check_calibration_data(path: Path, space: SearchSpace, dataset: str) -> str:
 def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session: DeviceSession, *, n_archs: int,
                    device: str | None = None, force: bool = False, progress: Progress | None = None,
                    journal: Path | None = None, calibration: Path | None = None, kernel_model: bool = True,
-                   kernel_counter: Any = None) -> ProfileDeviceResult:
+                   kernel_counter: KernelCounter | None = None) -> ProfileDeviceResult:
     """Time ``n_archs`` designed archs on ``session``'s device (resuming the journal) and fit the target.
 
     ``kernel_model``: offer the ``kernels`` model to the fit when the device reported kernel counts
