@@ -257,9 +257,67 @@ def _check_export_dir(final: Path) -> None:
     if final.is_symlink() or (final.exists() and not final.is_dir()):
         raise ExportError(f"--out {str(final)!r} exists and is not a directory; expected a new or empty folder, "
                           "or an earlier export")
-    if final.is_dir() and any(final.iterdir()) and not (final / "export.json").is_file():
-        raise ExportError(f"--out {str(final)!r} is a non-empty folder that is not an edgenas export; expected a "
-                          "new or empty folder, or an earlier export (with export.json)")
+    if final.is_dir() and any(final.iterdir()):
+        _check_earlier_export(final)
+
+
+#: files an export writes besides those its export.json lists
+_EXPORT_EXTRA = ("export.json", "timing.cache")
+
+
+def _check_earlier_export(final: Path) -> None:
+    """Refuse a non-empty ``final`` unless it is exactly a complete earlier export: every file in it
+    is listed in its export.json (or is export.json / timing.cache) with the recorded size and
+    SHA-256, so replacing the folder deletes nothing edgenas did not write."""
+    from .._read import load_json
+    from .bundle import file_checksum
+
+    def refuse(why: str) -> ExportError:
+        return ExportError(f"--out {str(final)!r} {why}; expected a new or empty folder, or an unmodified earlier "
+                           "edgenas export (nothing was changed)")
+
+    manifest = final / "export.json"
+    if not manifest.is_file() or manifest.is_symlink():
+        raise refuse("is a non-empty folder that is not an edgenas export (no export.json)")
+    try:
+        doc = load_json(manifest, what="export manifest", max_bytes=64 * 2**20)
+    except EdgeNASError as exc:
+        raise refuse(f"holds an export.json edgenas cannot read ({exc.message})") from None
+    models = doc.get("models") if isinstance(doc, dict) else None
+    if not isinstance(models, list) or not models:
+        raise refuse(f"holds {str(manifest)!r} with no 'models' list, so it is not an edgenas export")
+    listed: dict[str, dict] = {}
+    for i, m in enumerate(models):
+        files, sums = (m.get("files"), m.get("checksums")) if isinstance(m, dict) else (None, None)
+        if not isinstance(files, dict) or not isinstance(sums, dict):
+            raise refuse(f"holds {str(manifest)!r} whose models[{i}] has no 'files' and 'checksums'")
+        for kind, rel in files.items():
+            if not isinstance(rel, str) or not isinstance(sums.get(kind), dict):
+                raise refuse(f"holds {str(manifest)!r} whose models[{i}].files[{kind!r}] has no checksum")
+            listed[os.path.normpath(rel)] = sums[kind]
+    dirs = {str(parent) for r in listed for parent in Path(r).parents} - {"."} | {""}
+    for root, subdirs, names in os.walk(final):
+        rel_root = os.path.relpath(root, final)
+        rel_root = "" if rel_root == "." else rel_root
+        for d in subdirs:
+            rel = os.path.join(rel_root, d)
+            if rel not in dirs or os.path.islink(os.path.join(root, d)):
+                raise refuse(f"holds {str(final / rel)!r}, which the earlier export did not write")
+        for n in names:
+            rel = os.path.join(rel_root, n)
+            p = final / rel
+            if p.is_symlink() or not p.is_file() or (rel not in listed and rel not in _EXPORT_EXTRA):
+                raise refuse(f"holds {str(p)!r}, which the earlier export did not write")
+    for rel, want in listed.items():
+        p = final / rel
+        if not p.is_file():
+            raise refuse(f"is an incomplete export: {str(p)!r} listed in export.json is missing")
+        try:
+            got = file_checksum(p)
+        except OSError as exc:
+            raise refuse(f"holds {str(p)!r}, which cannot be read ({exc.strerror})") from None
+        if got.get("bytes") != want.get("bytes") or got.get("sha256") != want.get("sha256"):
+            raise refuse(f"holds {str(p)!r}, which was changed since it was exported")
 
 
 def _clear_stale(final: Path) -> None:

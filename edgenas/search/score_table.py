@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from ..spaces import SearchSpace
 from .executors import get_executor
 
 __all__ = ["ScoreTableResult", "score_space"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,28 +49,62 @@ def _journal_key(space: SearchSpace, dataset: str, components: Sequence[str], jo
 
 
 def _read_journal(path: Path, key: dict) -> dict[str, dict[str, float | None]]:
-    if not path.exists():
+    """The scores already journaled at ``path`` (written for ``key``), checked line by line.
+
+    A kill or a full disk mid-write leaves at most a torn last line (no newline): it is dropped and
+    cut from the file, so the next append never continues a fragment.
+
+    Raises:
+        ConfigError: the journal belongs to another configuration, or a complete line is not a
+            score record (naming the line).
+    """
+    from .._read import decode_text, parse_json, read_bytes
+
+    if not path.exists() and not path.is_symlink():
         return {}
-    lines = path.read_text().splitlines()
+    where = repr(str(path))
+    raw = read_bytes(path, what="score journal")
+    good = raw.rfind(b"\n") + 1  # a last line without its newline was being written: drop it
+    if good < len(raw):
+        log.warning("%s: dropped a torn last line (interrupted write)", path)
+        try:
+            with open(path, "r+b") as f:
+                f.truncate(good)
+        except OSError as exc:
+            raise ConfigError(f"cannot repair score journal {where}: {exc.strerror}") from None
+    lines = decode_text(raw[:good], where=where, what="score journal").splitlines()
     if not lines:
         return {}
-    try:
-        head = json.loads(lines[0])
-    except ValueError:
-        raise ConfigError(f"journal {str(path)!r} is corrupt (line 1); expected the JSON header "
-                          "(delete it to start over)") from None
-    if head.get("journal_key") != key:
-        raise ConfigError(f"journal {str(path)!r} was written for another configuration "
-                          f"({head.get('journal_key')}); expected {key}: use another --out or delete it")
+
+    def corrupt(n: int, why: str) -> ConfigError:
+        return ConfigError(f"score journal {where} is corrupt at line {n}: {why}; expected "
+                           f"{'the JSON header' if n == 1 else 'one score record per line'} (delete it to start over)")
+
+    def record(n: int, line: str) -> Any:
+        try:
+            return parse_json(line, where=f"{where} line {n}", what="score journal")
+        except ConfigError as exc:
+            raise corrupt(n, exc.message) from None
+
+    head = record(1, lines[0])
+    if not isinstance(head, dict) or not isinstance(head.get("journal_key"), dict):
+        raise corrupt(1, "no 'journal_key' object")
+    if head["journal_key"] != key:
+        raise ConfigError(f"journal {where} was written for another configuration "
+                          f"({head['journal_key']}); expected {key}: use another --out or delete it")
     done: dict[str, dict[str, float | None]] = {}
     for n, line in enumerate(lines[1:], start=2):
-        try:
-            rec = json.loads(line)
-            done[str(rec["iso_key"])] = {c: rec["scores"].get(c) for c in key["components"]}
-        except (ValueError, KeyError, TypeError, AttributeError):
-            if n == len(lines):  # a kill mid-write leaves at most a torn last line
-                break
-            raise ConfigError(f"journal {str(path)!r} is corrupt at line {n}; expected one JSON object per line") from None
+        rec = record(n, line)
+        scores = rec.get("scores") if isinstance(rec, dict) else None
+        if not isinstance(rec, dict) or not isinstance(rec.get("iso_key"), str) or not isinstance(scores, dict):
+            raise corrupt(n, "fields 'iso_key' (a string) and 'scores' (an object) expected")
+        row: dict[str, float | None] = {}
+        for c in key["components"]:
+            v = scores.get(c)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise corrupt(n, f"scores[{c!r}] is {v!r}, not a number or null")
+            row[c] = None if v is None else float(v)
+        done[rec["iso_key"]] = row
     return done
 
 
@@ -99,21 +136,24 @@ def score_space(
     done = _read_journal(journal, key)
     todo = [k for k in classes if k not in done]
     n_reused = len(classes) - len(todo)
-    out.parent.mkdir(parents=True, exist_ok=True)
     ex = get_executor(executor, workers=workers, address=ray_address)
+    fh = None
     try:
-        with journal.open("a") as fh:
-            if not journal.stat().st_size:
-                fh.write(json.dumps({"journal_key": key, "edgenas_version": __version__}) + "\n")
-                fh.flush()
-            for i, raw in ex.map_unordered(job, [space.format(classes[k]) for k in todo]):
-                rec = {"iso_key": todo[i], "arch": space.format(classes[todo[i]]), "scores": dict(raw.values)}
-                fh.write(json.dumps(rec) + "\n")
-                fh.flush()  # committed before the next score: a kill loses at most the ones in flight
-                done[todo[i]] = dict(raw.values)
-                if progress is not None:
-                    progress(len(done), len(classes))
+        for i, raw in ex.map_unordered(job, [space.format(classes[k]) for k in todo]):
+            if fh is None:  # opened at the first score: a run that fails to start leaves no journal
+                out.parent.mkdir(parents=True, exist_ok=True)
+                fh = journal.open("a")
+                if not journal.stat().st_size:
+                    fh.write(json.dumps({"journal_key": key, "edgenas_version": __version__}) + "\n")
+            rec = {"iso_key": todo[i], "arch": space.format(classes[todo[i]]), "scores": dict(raw.values)}
+            fh.write(json.dumps(rec, allow_nan=False) + "\n")
+            fh.flush()  # committed before the next score: a kill loses at most the ones in flight
+            done[todo[i]] = dict(raw.values)
+            if progress is not None:
+                progress(len(done), len(classes))
     finally:
+        if fh is not None:
+            fh.close()
         ex.close()
     buf = io.StringIO()
     buf.write(f"# edgenas {__version__} score table: raw proxy values (higher = better; empty = failed), "

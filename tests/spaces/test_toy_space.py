@@ -172,6 +172,8 @@ def test_whole_space_score_table_resumes_and_feeds_a_search(toy: SearchSpace, tm
     doc = json.loads(CliRunner().invoke(cli, cmd).stdout)
     assert (doc["scored"], doc["reused"]) == (17, 10)
     assert table.read_bytes() == first
+    # the torn line was cut, not appended onto: every line of the journal is a whole record
+    assert [len(json.loads(ln)) for ln in journal.read_text().splitlines()][1:] == [3] * 27
 
     live = edgenas.search(targets=["toybox"], space="toy", dataset="tiny", proxy="synflow", latency_source="flops",
                           evaluations=10, population=4, workers=1, noise_seeds=0, batch_size=4,
