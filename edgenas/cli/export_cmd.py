@@ -21,7 +21,12 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
               help="Static batch size of the exported input.")
 @click.option("--opset", type=click.IntRange(min=7), default=17, show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
-              help="Engine precision (--format tensorrt).")
+              help="onnx: fp16 / int8 write model.fp16.onnx / model.int8.onnx beside the fp32 model.onnx; "
+                   "tensorrt: the engine's precision. int8 needs --calibration-data.")
+@click.option("--calibration-data", type=click.Path(path_type=Path), default=None,
+              help="int8: images to calibrate on (class folders, .npy or .npz with x), preprocessed as for training.")
+@click.option("--calibration-samples", type=click.IntRange(1, 100_000), default=None,
+              help="int8: calibration images used at most (default 256, a seeded subset when there are more).")
 @click.option("--target", "targets", multiple=True,
               help="Target(s) whose predicted latency goes into the ONNX metadata (repeatable).")
 @click.option("--require-engine", is_flag=True,
@@ -32,7 +37,8 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @json_option
 def export(source: str, rank: int | None, all_members: bool, space_name: str, dataset: str | None, fmt: str,
-           batch_size: int, opset: int, precision: str, targets: tuple[str, ...], require_engine: bool,
+           batch_size: int, opset: int, precision: str, calibration_data: Path | None, calibration_samples: int | None,
+           targets: tuple[str, ...], require_engine: bool,
            workspace_mib: int, seed: int, out_dir: Path, as_json: bool) -> None:
     """Export SOURCE (RUN_DIR, pareto.json, or an arch string / index) to deployable files in --out.
 
@@ -47,7 +53,8 @@ def export(source: str, rank: int | None, all_members: bool, space_name: str, da
     cands = resolve_candidates(source, space=space, dataset=ds, rank=rank, all_members=all_members)
     res = export_bundle(cands, space=space, dataset=ds, out_dir=out_dir, fmt=fmt, batch_size=batch_size, opset=opset,
                         precision=precision, predict_targets=targets, require_engine=require_engine,
-                        workspace_mib=workspace_mib, seed=seed)
+                        workspace_mib=workspace_mib, seed=seed, calibration_data=calibration_data,
+                        calibration_samples=calibration_samples)
     if as_json:
         echo_json({**res.manifest, "out_dir": str(res.out_dir), "notes": list(res.notes)})
         return

@@ -18,6 +18,7 @@ __all__ = ["FORMATS", "MANIFEST_NAME", "ExportResult", "export_bundle", "file_ch
 log = logging.getLogger(__name__)
 
 FORMATS = ("onnx", "tensorrt", "torch")
+PRECISIONS = ("fp32", "fp16", "int8")
 MANIFEST_NAME = "export.json"
 MANIFEST_SCHEMA = 1
 
@@ -51,6 +52,7 @@ def export_bundle(
     candidates: list[Candidate], *, space: SearchSpace, dataset: str, out_dir: Path | str, fmt: str = "onnx",
     batch_size: int = 1, opset: int = 17, precision: str = "fp32", predict_targets: tuple[str, ...] = (),
     require_engine: bool = False, workspace_mib: int = 1024, seed: int = 0, trt: Any = None,
+    calibration_data: Path | str | None = None, calibration_samples: int | None = None,
 ) -> ExportResult:
     """Export ``candidates`` into ``out_dir`` (one sub-directory each) and write the manifest.
 
@@ -60,6 +62,12 @@ def export_bundle(
     Args:
         fmt: onnx | tensorrt | torch. tensorrt always writes the ONNX too, plus the engine when TensorRT
             imports, else ``trtexec.sh`` with the commands for TRT 10 and TRT 11.
+        precision: fp32 | fp16 | int8 (onnx, tensorrt). onnx fp16 / int8 writes ``model.fp16.onnx`` /
+            ``model.int8.onnx`` (files key ``onnx``) beside the fp32 ``model.onnx`` (key ``onnx_fp32``);
+            see :mod:`edgenas.export.quantize`. tensorrt int8 also writes the int8 ONNX (the engine's
+            scales) and ``calibration.cache``.
+        calibration_data: int8 only, required: the user's images (class folder, .npy or .npz) to calibrate on.
+        calibration_samples: images used at most (default :data:`~edgenas.export.quantize.CALIBRATION_SAMPLES`).
         predict_targets: targets to ask the cost model about (in addition to the pareto file's latencies).
         require_engine: with fmt tensorrt, fail (DependencyError) when TensorRT is missing.
         trt: tensorrt module to use (tests inject a fake); default: import it when needed.
@@ -77,8 +85,23 @@ def export_bundle(
         from .onnx import check_opset
 
         check_opset(opset)
-    if precision != "fp32" and fmt != "tensorrt":
-        raise ExportError(f"--precision {precision} applies to --format tensorrt only; ONNX/torch exports are fp32")
+    if precision not in PRECISIONS:
+        raise ExportError(f"unknown --precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if precision != "fp32" and fmt == "torch":
+        raise ExportError(f"--precision {precision} applies to --format onnx or tensorrt; torch exports are fp32")
+    if precision == "int8" and calibration_data is None:
+        raise ExportError("--precision int8 needs --calibration-data DIR|FILE.npz (the images to calibrate the "
+                          "int8 ranges on); expected real inputs, never an uncalibrated int8 model")
+    if calibration_data is not None and precision != "int8":
+        raise ExportError(f"--calibration-data applies to --precision int8, not {precision}")
+    calib = None
+    if calibration_data is not None:  # read and checked before anything is written
+        from .quantize import CALIBRATION_SAMPLES, load_calibration
+
+        n_cal = CALIBRATION_SAMPLES if calibration_samples is None else calibration_samples
+        check_int("calibration_samples", n_cal, 1, 100_000)
+        calib = load_calibration(calibration_data, tuple(space.dataset(dataset).input_shape), max_samples=n_cal,
+                                 seed=seed)
     notes: list[str] = []
     if fmt == "tensorrt" and trt is None:
         trt = load_tensorrt()
@@ -117,11 +140,19 @@ def export_bundle(
                 entry["parity"] = {"max_abs": res.parity.max_abs, "max_rel": res.parity.max_rel,
                                    "n_inputs": res.parity.n_inputs, "vs": "onnxruntime-cpu vs torch-cpu"}
                 entry["simplified"] = res.simplified
+                if precision != "fp32":
+                    reduced = _reduced_onnx(sub, precision, calib, fmt, seed=seed)
+                    entry["files"].update(reduced.pop("files"))
+                    entry.update(reduced)
                 if fmt == "tensorrt":
-                    cmds = trtexec_commands("model.onnx", precision=precision, workspace_mib=workspace_mib)
+                    trt_onnx = "model.int8.onnx" if precision == "int8" else "model.onnx"
+                    cmds = trtexec_commands(trt_onnx, precision=precision, workspace_mib=workspace_mib,
+                                            engine_name="model.engine",
+                                            calibration_cache="calibration.cache" if precision == "int8" else None,
+                                            fp32_onnx="model.onnx")
                     entry["trtexec"] = cmds
                     if trt is not None:
-                        eb = build_engine(sub / "model.onnx", sub / "model.engine", precision=precision,
+                        eb = build_engine(sub / trt_onnx, sub / "model.engine", precision=precision,
                                           workspace_mib=workspace_mib, timing_cache=cache, trt=trt)
                         entry["files"]["engine"] = f"{sub.name}/model.engine"
                         entry["engine"] = {"trt_version": eb.trt_version, "precision": eb.precision,
@@ -133,6 +164,10 @@ def export_bundle(
                                   f"# TensorRT 10 (JetPack 6):\n{cmds['trt10']}\n"
                                   f"# TensorRT 11 (strongly typed; precision must already be in the ONNX):\n"
                                   f"# {cmds['trt11']}\n")
+                        if "trt10_calib" in cmds:
+                            script += ("# TensorRT 8.x / 10 implicit int8 from edgenas' calibration cache (same images, "
+                                       "per-tensor ranges) instead of the Q/DQ scales:\n"
+                                       f"# {cmds['trt10_calib']}\n")
                         (sub / "trtexec.sh").write_text(script)
                         entry["files"]["trtexec"] = f"{sub.name}/trtexec.sh"
             entry["checksums"] = {kind: file_checksum(tmp / rel) for kind, rel in entry["files"].items()}
@@ -142,5 +177,46 @@ def export_bundle(
             "dataset": dataset, "format": fmt, "precision": precision, "batch_size": batch_size, "opset": opset,
             "seed": seed, "models": models,
         }
+        if calib is not None:
+            manifest["calibration"] = calib.describe()
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
     return ExportResult(out, manifest, tuple(notes))
+
+
+def _reduced_onnx(sub: Path, precision: str, calib: Any, fmt: str, *, seed: int = 0) -> dict[str, Any]:
+    """Write the fp16 / int8 ONNX beside ``sub/model.onnx``; the manifest fields that describe it.
+
+    For ``--format onnx`` the reduced file becomes the model (files key ``onnx``), the fp32 one its
+    reference (``onnx_fp32``). Its outputs are compared with the fp32 model's on the calibration images
+    (int8) or on standard-normal inputs (fp16): fp16 must stay within the fp16 parity bound.
+    """
+    import numpy as np
+
+    from .onnx import PARITY_RTOL, input_shape_of
+    from .quantize import compare_onnx, convert_fp16, quantize_int8, write_trt_calibration_cache
+
+    fp32 = sub / "model.onnx"
+    out = sub / f"model.{precision}.onnx"
+    if precision == "int8":
+        quantize_int8(fp32, out, calib)
+        images = calib.images
+    else:
+        convert_fp16(fp32, out)
+        shape = tuple(int(d) for d in input_shape_of(fp32))
+        images = np.random.default_rng(seed).standard_normal((8, *shape[1:])).astype(np.float32)
+    agree = compare_onnx(out, fp32, images)
+    if precision == "fp16" and not agree.max_rel <= PARITY_RTOL["fp16"]:
+        raise ExportError(f"fp16 ONNX differs from fp32 by {agree.max_rel:.3g} (relative) > {PARITY_RTOL['fp16']:g}")
+    fields: dict[str, Any] = {
+        "precision": precision,
+        "vs_fp32": {"max_abs": agree.max_abs, "max_rel": agree.max_rel, "top1_agreement": agree.top1_agreement,
+                    "n_inputs": agree.n_inputs,
+                    "inputs": "calibration images" if precision == "int8" else "standard-normal"},
+    }
+    files = {f"onnx_{precision}": f"{sub.name}/{out.name}"}
+    if fmt == "onnx":  # the reduced model is what this export delivers; fp32 stays as its reference
+        files = {"onnx": f"{sub.name}/{out.name}", "onnx_fp32": f"{sub.name}/model.onnx"}
+    if precision == "int8" and fmt == "tensorrt":
+        write_trt_calibration_cache(fp32, sub / "calibration.cache", calib)
+        files["calibration_cache"] = f"{sub.name}/calibration.cache"
+    return {"files": files, **fields}

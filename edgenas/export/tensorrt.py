@@ -69,8 +69,8 @@ def build_engine(
 ) -> EngineBuild:
     """Build a serialized TensorRT engine from an ONNX file.
 
-    TensorRT 10: precision via builder flags (FP16; INT8 only from Q/DQ nodes, since edgenas has no
-    calibrator). TensorRT 11: strongly typed, so the ONNX must already carry the precision.
+    TensorRT 10: precision via builder flags (FP16; INT8 from the Q/DQ nodes that ``export --precision
+    int8 --calibration-data`` writes). TensorRT 11: strongly typed, so the ONNX must already carry the precision.
 
     Args:
         onnx_path: static-shape ONNX model.
@@ -94,8 +94,8 @@ def build_engine(
     strongly_typed = trt_strongly_typed(trt)
     baked = onnx_precision(onnx_path)
     if precision == "int8" and baked != "int8":
-        raise ExportError("int8 needs Q/DQ nodes in the ONNX (edgenas has no INT8 calibrator); "
-                          "quantize the ONNX first, e.g. with NVIDIA ModelOpt")
+        raise ExportError("int8 needs Q/DQ nodes in the ONNX; expected the model.int8.onnx of "
+                          "'edgenas export --precision int8 --calibration-data DIR'")
     if strongly_typed and precision != baked:
         raise ExportError(
             f"TensorRT {trt.__version__} is strongly typed: precision {precision} must be in the ONNX, "
@@ -118,18 +118,34 @@ def build_engine(
 
 
 def trtexec_commands(onnx_name: str, *, precision: str = "fp32", workspace_mib: int = 1024,
-                     engine_name: str | None = None) -> dict[str, str]:
+                     engine_name: str | None = None, calibration_cache: str | None = None,
+                     fp32_onnx: str | None = None) -> dict[str, str]:
     """Exact ``trtexec`` command lines (keys ``trt10``, ``trt11``) that build and time ``onnx_name``.
 
     TRT 10 takes ``--fp16``/``--int8`` flags; TRT 11 is strongly typed and reads precision from the ONNX.
+    int8 is never uncalibrated: ``onnx_name`` must be the Q/DQ ONNX calibrated on the user's images
+    (:func:`edgenas.export.quantize.quantize_int8`), and ``calibration_cache`` (written from the same
+    images) is required; with ``fp32_onnx`` the key ``trt10_calib`` builds from the fp32 ONNX with
+    ``--calib`` (TensorRT's implicit int8) instead.
     """
     if precision not in PRECISIONS:
         raise ExportError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and not calibration_cache:
+        raise ExportError("int8 trtexec commands need a calibration (export --precision int8 --calibration-data "
+                          "DIR); expected never an uncalibrated --int8")
     engine = engine_name or str(Path(onnx_name).with_suffix(".engine"))
     stem = Path(onnx_name).stem
-    common = [f"--onnx={onnx_name}", f"--saveEngine={engine}", f"--memPoolSize=workspace:{workspace_mib}M",
-              "--timingCacheFile=timing.cache", "--warmUp=500", "--iterations=200", "--duration=0",
-              f"--exportTimes={stem}.times.json"]
-    t10 = ["trtexec", *common] + {"fp32": [], "fp16": ["--fp16"], "int8": ["--fp16", "--int8"]}[precision]
-    t11 = ["trtexec", *common]  # 11.x: strongly typed is implicit, precision flags were removed
-    return {"trt10": shlex.join(t10), "trt11": shlex.join(t11)}
+
+    def common(onnx: str) -> list[str]:
+        return [f"--onnx={onnx}", f"--saveEngine={engine}", f"--memPoolSize=workspace:{workspace_mib}M",
+                "--timingCacheFile=timing.cache", "--warmUp=500", "--iterations=200", "--duration=0",
+                f"--exportTimes={stem}.times.json"]
+
+    # int8 from the Q/DQ scales of the ONNX (explicit quantization); --fp16 lets the rest run in fp16
+    t10 = ["trtexec", *common(onnx_name)] + {"fp32": [], "fp16": ["--fp16"], "int8": ["--fp16", "--int8"]}[precision]
+    t11 = ["trtexec", *common(onnx_name)]  # 11.x: strongly typed is implicit, precision flags were removed
+    out = {"trt10": shlex.join(t10), "trt11": shlex.join(t11)}
+    if precision == "int8" and fp32_onnx:
+        out["trt10_calib"] = shlex.join(["trtexec", *common(fp32_onnx), "--fp16", "--int8",
+                                         f"--calib={calibration_cache}"])
+    return out

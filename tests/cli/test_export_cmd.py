@@ -92,7 +92,6 @@ def test_export_tensorrt_engine_with_fake_tensorrt(tmp_path, monkeypatch):
     (["|nor_conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|"], "nor_conv_5x5"),
     (["99999"], "99999"),
     ([BEST, "--dataset", "imagenet"], "imagenet"),
-    ([BEST, "--precision", "fp16"], "--precision fp16"),
     ([BEST, "--rank", "2"], "--rank"),
 ])
 def test_export_bad_input_one_line_exit_2(tmp_path, args, expect):
@@ -147,3 +146,113 @@ def test_missing_run_folder_is_named_as_such(tmp_path):
         r = CliRunner().invoke(cli, ["export", src, "--all", "--out", str(tmp_path / "e")])
         assert r.exit_code == 2 and "not found" in r.output and "malformed" not in r.output, r.output
         assert not (tmp_path / "e").exists()
+
+
+def _calibration_npz(path, n=24, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    np.savez(path, x=rng.random((n, 3, 32, 32)).astype(np.float32), y=rng.integers(0, 10, n))
+    return path
+
+
+def test_export_onnx_int8_calibrated(tmp_path):
+    import numpy as np
+
+    from edgenas.export.quantize import run_onnx
+    from edgenas.export.tensorrt import onnx_precision
+
+    cal = _calibration_npz(tmp_path / "cal.npz")
+    out = tmp_path / "q"
+    res = run("export", BEST, "--precision", "int8", "--calibration-data", str(cal), "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    man = json.loads((out / "export.json").read_text())
+    m = man["models"][0]
+    assert m["files"] == {"onnx": "rank01/model.int8.onnx", "onnx_fp32": "rank01/model.onnx"}
+    assert man["precision"] == "int8" and m["precision"] == "int8"
+    assert man["calibration"]["n_samples"] == 24 and man["calibration"]["method"] == "minmax"
+    assert len(man["calibration"]["sha256"]) == 64 and man["calibration"]["source"] == str(cal)
+    assert onnx_precision(out / "rank01" / "model.int8.onnx") == "int8"
+    assert onnx_precision(out / "rank01" / "model.onnx") == "fp32"
+    # int8 follows fp32 on the calibration images: same class almost always, small logit error
+    x = np.load(cal)["x"]
+    a, b = run_onnx(out / "rank01" / "model.int8.onnx", x), run_onnx(out / "rank01" / "model.onnx", x)
+    assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.9
+    assert 0 < np.max(np.abs(a - b)) < 0.1 * np.max(np.abs(b))
+    assert m["vs_fp32"]["top1_agreement"] == pytest.approx(float(np.mean(a.argmax(1) == b.argmax(1))))
+    # the same data gives the same calibration hash; other data another
+    res2 = run("export", BEST, "--precision", "int8", "--calibration-data", str(cal), "--calibration-samples", "10",
+               "--out", str(tmp_path / "q2"), "--json")
+    assert res2.exit_code == 0, res2.output
+    cal2 = json.loads(res2.stdout)["calibration"]
+    assert cal2["n_samples"] == 10 and cal2["n_available"] == 24 and cal2["sha256"] != man["calibration"]["sha256"]
+
+
+def test_export_onnx_fp16(tmp_path):
+    res = run("export", BEST, "--precision", "fp16", "--out", str(tmp_path / "h"), "--json")
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)["models"][0]
+    assert m["files"]["onnx"] == "rank01/model.fp16.onnx" and m["vs_fp32"]["max_rel"] <= 1e-2
+    assert m["vs_fp32"]["max_abs"] > 0  # really fp16: not the fp32 file again
+    import onnx
+
+    proto = onnx.load(str(tmp_path / "h" / "rank01" / "model.fp16.onnx"))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # fp32 I/O
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--precision", "int8"], "--calibration-data"),
+    (["--precision", "int8", "--format", "tensorrt"], "--calibration-data"),
+    (["--precision", "int8", "--calibration-data", "MISSING.npz"], "MISSING.npz"),
+    (["--precision", "fp16", "--calibration-data", "CAL"], "applies to --precision int8"),
+    (["--precision", "int8", "--calibration-data", "BAD"], "(3, 32, 32)"),
+    (["--precision", "fp16", "--format", "torch"], "torch exports are fp32"),
+])
+def test_export_int8_bad_input_one_line_exit_2(tmp_path, args, expect):
+    import numpy as np
+
+    cal = _calibration_npz(tmp_path / "cal.npz")
+    np.save(tmp_path / "bad.npy", np.zeros((4, 3, 16, 16), np.float32))
+    args = [{"CAL": str(cal), "BAD": str(tmp_path / "bad.npy"), "MISSING.npz": str(tmp_path / "MISSING.npz")}.get(a, a)
+            for a in args]
+    out = tmp_path / "out"
+    res = run("export", BEST, *args, "--out", str(out))
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and res.output.startswith("error:") and expect in res.output
+    assert not out.exists()
+
+
+def test_export_tensorrt_int8_calibrated_without_tensorrt(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    cal = _calibration_npz(tmp_path / "cal.npz")
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "int8", "--calibration-data", str(cal),
+              "--out", str(tmp_path / "e"), "--json")
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)["models"][0]
+    d = tmp_path / "e" / "rank01"
+    assert m["files"]["onnx"] == "rank01/model.onnx" and m["files"]["onnx_int8"] == "rank01/model.int8.onnx"
+    script = (d / "trtexec.sh").read_text()
+    lines = [ln for ln in script.splitlines() if "--int8" in ln]
+    # every --int8 line is calibrated: the Q/DQ ONNX or the calibration cache edgenas wrote
+    assert lines and all("--onnx=model.int8.onnx" in ln or "--calib=calibration.cache" in ln for ln in lines)
+    cache = (d / "calibration.cache").read_text().splitlines()
+    assert cache[0] == "TRT-100300-EntropyCalibration2"
+    import struct
+
+    scales = dict(ln.split(": ") for ln in cache[1:])
+    import numpy as np
+
+    x = np.load(cal)["x"]
+    # the graph input's scale is max |x| / 127 of the calibration images, as TensorRT stores it
+    assert struct.unpack(">f", bytes.fromhex(scales["input"]))[0] == pytest.approx(float(np.abs(x).max()) / 127,
+                                                                                  rel=1e-6)
+    assert len(scales) > 5
+
+
+def test_export_tensorrt_int8_engine_with_fake_tensorrt(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_trt("10.3.0"))
+    cal = _calibration_npz(tmp_path / "cal.npz")
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "int8", "--calibration-data", str(cal),
+              "--require-engine", "--out", str(tmp_path / "e"), "--json")
+    assert res.exit_code == 0, res.output
+    assert "INT8" in plan_header((tmp_path / "e" / "rank01" / "model.engine").read_bytes())["flags"]

@@ -89,4 +89,10 @@ def test_trtexec_commands_per_major_version():
     for c in cmds.values():
         assert c.startswith("trtexec --onnx=model.onnx --saveEngine=model.engine")
         assert "--memPoolSize=workspace:512M" in c and "--exportTimes=model.times.json" in c
-    assert "--int8" in trtexec_commands("model.onnx", precision="int8")["trt10"]
+    int8 = trtexec_commands("model.int8.onnx", precision="int8", calibration_cache="calibration.cache",
+                            fp32_onnx="model.onnx", engine_name="model.engine")
+    assert "--onnx=model.int8.onnx" in int8["trt10"] and "--int8" in int8["trt10"] and "--calib" not in int8["trt10"]
+    assert "--int8" not in int8["trt11"] and "--onnx=model.int8.onnx" in int8["trt11"]
+    assert "--onnx=model.onnx" in int8["trt10_calib"] and "--calib=calibration.cache" in int8["trt10_calib"]
+    with pytest.raises(ExportError, match="calibration"):  # never an uncalibrated --int8
+        trtexec_commands("model.onnx", precision="int8")

@@ -75,3 +75,12 @@ def test_manifest_paths_stay_inside_the_export_folder(tmp_path, name):
     (tmp_path / "export.json").write_text(json.dumps({"models": [{"files": {"onnx": name}}]}))
     with pytest.raises(ValidationError, match="files.onnx .* is invalid; expected a path inside the export folder"):
         collect_models(tmp_path)
+
+
+def test_validate_int8_onnx_runs_the_int8_file(int8_dir):
+    (model,) = collect_models(int8_dir)
+    assert model.name == "model.int8.onnx"
+    r = validate_model(model, target="cpu", runs=3, warmup=1, threads=1, paired=False)
+    assert r.precision == "int8" and r.parity_ok and r.runtime == "onnxruntime"
+    # quantized, so not the fp32 model's output, but near it in scale
+    assert 1e-4 < r.parity_max_rel < 1.0
