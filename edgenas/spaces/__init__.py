@@ -15,10 +15,19 @@ from collections.abc import Callable
 from .._registry import Registry
 from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
 
-__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace", "get_space", "list_spaces", "register_space"]
+__all__ = ["Arch", "DatasetSpec", "FeatureNet", "LayerSpec", "SearchSpace", "get_space", "list_spaces", "register_space"]
 
 _FACTORIES: Registry[Callable[[], SearchSpace]] = Registry("space")
 _INSTANCES: dict[str, SearchSpace] = {}
+
+
+def __getattr__(name: str) -> object:
+    # FeatureNet needs torch; importing the registry does not
+    if name == "FeatureNet":
+        from ._protocol import FeatureNet
+
+        return FeatureNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_space(name: str) -> Callable[[Callable[[], SearchSpace]], Callable[[], SearchSpace]]:
@@ -43,9 +52,15 @@ def list_spaces(pattern: str = "*") -> list[str]:
 
 
 def _register_builtin() -> None:
+    from functools import partial
+
+    from .macro import MacroSpace
     from .nb201 import NB201Space
 
     _FACTORIES.add("nb201", NB201Space)
+    # macro spaces shipped as YAML definitions (edgenas/spaces/definitions/); fbnet.yaml is the FBNet
+    # space as data, but the registered ``fbnet`` stays FBNetSpace (HW-NAS-Bench LUT helpers, op indices)
+    _FACTORIES.add("macro", partial(MacroSpace.shipped, "macro"))
     try:
         from .fbnet import FBNetSpace
     except ImportError:  # the FBNet space module is optional during development
