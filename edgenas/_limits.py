@@ -12,7 +12,7 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = ["BUDGET_BOUNDS", "MAX_BATCH", "MAX_EVALUATIONS", "MAX_LATENCY_MS", "MAX_MACS_M", "MAX_PARAMS_M",
-           "MAX_SEED", "MAX_WORKERS", "check_int"]
+           "MAX_SEED", "MAX_WORKERS", "MIN_MEASURED_MS", "check_int"]
 
 MAX_EVALUATIONS = 1_000_000
 MAX_BATCH = 4096
@@ -23,6 +23,9 @@ MAX_SEED = 2**63 - 1
 MAX_LATENCY_MS = 1e6
 MAX_PARAMS_M = 1e6
 MAX_MACS_M = 1e6
+#: the smallest measured latency taken (1 us; tables store 6 decimals of ms, so a smaller one would be
+#: written as 0, which every table loader refuses)
+MIN_MEASURED_MS = 1e-3
 #: budget field -> (bound, unit in messages)
 BUDGET_BOUNDS = {"max_latency_ms": (MAX_LATENCY_MS, "ms"), "max_params_m": (MAX_PARAMS_M, "M params"),
                  "max_macs_m": (MAX_MACS_M, "M MACs")}

@@ -25,8 +25,8 @@ from typing import Any
 
 from .errors import ConfigError, EdgeNASError
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "check_depth", "csv_rows", "gunzip", "load_json", "load_yaml",
-           "parse_json", "read_bytes", "read_text", "yaml_loader"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "check_depth", "csv_rows", "decode_text", "gunzip", "load_json", "load_yaml",
+           "parse_json", "read_bytes", "read_first_line", "read_text", "yaml_loader"]
 
 #: no file edgenas reads is near this (the largest shipped table is ~3 MB, a whole-space score table
 #: of NB201 ~1 MB): a larger one is a wrong path, not an input
@@ -42,8 +42,9 @@ def _name(path: str | Path) -> str:
 
 
 def read_bytes(path: str | Path, *, what: str = "file", max_bytes: int = MAX_FILE_BYTES,
-               error: Err = ConfigError) -> bytes:
-    """The bytes of the regular file ``path`` (at most ``max_bytes``).
+               error: Err = ConfigError, head: bool = False) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``max_bytes``; with ``head``, its first
+    ``max_bytes`` bytes however large it is).
 
     Raises:
         ``error``: missing, not a regular file (FIFO, device, folder), too large, or unreadable;
@@ -61,7 +62,7 @@ def read_bytes(path: str | Path, *, what: str = "file", max_bytes: int = MAX_FIL
             kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
                     else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
             raise error(f"{what} {_name(path)} is {kind}; expected a regular file")
-        if st.st_size > max_bytes:
+        if st.st_size > max_bytes and not head:
             raise error(f"{what} {_name(path)} is {st.st_size:,} bytes; expected at most {max_bytes:,}")
         chunks, n = [], 0
         while True:
@@ -69,6 +70,9 @@ def read_bytes(path: str | Path, *, what: str = "file", max_bytes: int = MAX_FIL
             if not chunk:
                 break
             n += len(chunk)
+            if n > max_bytes and head:
+                chunks.append(chunk[:max_bytes - n])
+                break
             if n > max_bytes:  # it grew while being read
                 raise error(f"{what} {_name(path)} is over {max_bytes:,} bytes; expected at most {max_bytes:,}")
             chunks.append(chunk)
@@ -77,6 +81,13 @@ def read_bytes(path: str | Path, *, what: str = "file", max_bytes: int = MAX_FIL
         raise error(f"cannot read {what} {_name(path)}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def read_first_line(path: str | Path, *, what: str = "file", max_bytes: int = 1 << 20,
+                    error: Err = ConfigError) -> str:
+    """The first line of the regular UTF-8 file ``path`` (read no further than ``max_bytes``)."""
+    data = read_bytes(path, what=what, max_bytes=max_bytes, error=error, head=True)
+    return decode_text(data.split(b"\n", 1)[0], where=_name(path), what=what, error=error)
 
 
 def decode_text(data: bytes, *, where: str, what: str = "file", error: Err = ConfigError) -> str:
@@ -114,7 +125,7 @@ def check_depth(obj: Any, *, where: str, what: str = "file", max_depth: int = MA
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+    raise ValueError(name)
 
 
 def parse_json(text: str, *, where: str, what: str = "file", max_depth: int = MAX_DEPTH,
@@ -123,12 +134,12 @@ def parse_json(text: str, *, where: str, what: str = "file", max_depth: int = MA
     try:
         obj = json.loads(text, parse_constant=None if allow_nan else _no_constant)
     except json.JSONDecodeError as exc:
-        raise error(f"{what} {where} is not valid JSON ({exc.msg}, line {exc.lineno}); expected a JSON "
+        raise error(f"{what} {where} is not JSON ({exc.msg}, line {exc.lineno}); expected a JSON "
                     "document") from None
     except RecursionError:
         raise error(f"{what} {where} nests deeper than {max_depth} levels; expected a flat document") from None
     except ValueError as exc:
-        raise error(f"{what} {where}: {exc}; expected finite numbers") from None
+        raise error(f"{what} {where} holds the number {exc}; expected finite numbers") from None
     if not allow_nan:
         _check_finite(obj, where=where, what=what, error=error)
     return check_depth(obj, where=where, what=what, max_depth=max_depth, error=error)

@@ -45,20 +45,21 @@ def targets(as_json: bool) -> None:
 
 def _fit_report(ref: object) -> dict | None:
     """The cross-validated error stored by `edgenas fit` in a table's header, if any."""
-    import json
+    from .._read import load_json, parse_json, read_first_line
+    from ..errors import EdgeNASError
 
     path = ref.file  # type: ignore[attr-defined]
     try:
         if ref.kind == "arch":  # type: ignore[attr-defined]
-            with path.open() as fh:
-                meta = json.loads(fh.readline()[2:]).get("columns", {}).get(ref.column, {})  # type: ignore[attr-defined]
-        elif path.stat().st_size < 2_000_000:
-            meta = json.loads(path.read_text())  # op tables keep their metadata at the top level
-        else:
-            return None
-    except (OSError, ValueError, AttributeError):
+            head = parse_json(read_first_line(path)[2:], where=repr(str(path)))
+            meta = ((head.get("columns") if isinstance(head, dict) else None) or {}).get(ref.column, {})  # type: ignore[attr-defined]
+        else:  # op tables keep their metadata at the top level
+            meta = load_json(path, max_bytes=2_000_000)
+    except (EdgeNASError, AttributeError):
+        return None
+    if not isinstance(meta, dict):
         return None
     method, cv = meta.get("method"), meta.get("cv")
-    if not isinstance(cv, dict) or method not in cv:
+    if not isinstance(cv, dict) or not isinstance(cv.get(method), dict):
         return None
     return {"method": method, "n_measured": meta.get("n_measured"), **cv[method]}

@@ -124,20 +124,22 @@ HOST_TARGETS = ("cpu",)
 def _profiled_here(t: Any) -> bool:
     """Whether ``t`` is a target `edgenas profile` made on this machine (no --host): the device facts
     in one of its tables name this host and this CPU."""
-    import json
     import platform
 
     from .. import device_runner  # wrote the facts: read this CPU the same way
+    from .._read import parse_json, read_first_line
+    from ..errors import EdgeNASError
 
     for ref in t.tables:
         if ref.kind != "arch" or not ref.exists:
             continue
         try:
-            with open(ref.file, encoding="utf-8") as f:
-                head = json.loads(f.readline().lstrip("#").strip() or "{}")
-        except (OSError, ValueError):
+            head = parse_json(read_first_line(ref.file).lstrip("#").strip() or "{}", where=repr(str(ref.file)))
+            facts = ((head.get("columns") or {}).get(ref.column or "") or {}).get("device_facts") or {}
+        except (EdgeNASError, AttributeError):
             continue
-        facts = ((head.get("columns") or {}).get(ref.column or "") or {}).get("device_facts") or {}
+        if not isinstance(facts, dict):
+            continue
         if facts.get("host") == platform.node() and facts.get("cpu_model") == device_runner._cpu_model():
             return True
     return False

@@ -226,22 +226,25 @@ class Journal:
                           **asdict(plan)})
 
     def _load(self) -> None:
-        raw = self.path.read_bytes()
+        from .._read import decode_text, parse_json, read_bytes
+
+        where = repr(str(self.path))
+        raw = read_bytes(self.path, what="profile journal")
         good = raw.rfind(b"\n") + 1  # a last line without its newline was being written: drop it
         if good < len(raw):
             log.warning("%s: dropped a torn last line (interrupted write)", self.path)
             with open(self.path, "r+b") as f:
                 f.truncate(good)
-        lines = raw[:good].decode("utf-8", "replace").splitlines()
+        lines = decode_text(raw[:good], where=where, what="profile journal").splitlines()
         if not lines:
             raise ConfigError(f"profile journal {str(self.path)!r} is empty; delete it to start over")
         records = []
         for n, line in enumerate(lines, 1):
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"profile journal {str(self.path)!r} line {n} is not JSON ({exc.msg}); "
-                                  "expected one JSON object per line") from None
+                rec = parse_json(line, where=f"{where} line {n}", what="profile journal")
+            except ConfigError as exc:
+                raise ConfigError(f"{exc.message} (one JSON object per line; delete the journal to start "
+                                  "over)") from None
             if not isinstance(rec, dict) or rec.get("kind") not in ("plan", "facts", "measurement"):
                 raise ConfigError(f"profile journal {str(self.path)!r} line {n}: field 'kind' must be plan, facts or "
                                   "measurement")
@@ -273,6 +276,11 @@ class Journal:
             if not isinstance(arch, str) or not isinstance(ms, (int, float)) or not (0 < ms < 1e6):
                 raise ConfigError(f"profile journal {str(self.path)!r} line {n}: fields 'arch' (a string) and "
                                   f"'latency_ms' (0 < ms < 1e6) expected, got {arch!r} / {ms!r}")
+            for k in ("reference_ratio_p50", "reference_cpu_ms_p50"):
+                v = rec.get(k)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 1e-6 < v < 1e6):
+                    raise ConfigError(f"profile journal {str(self.path)!r} line {n}: field {k!r} is {v!r}; expected a "
+                                      "number in 1e-06..1e+06 (or none)")
             self.measurements[arch] = rec
 
     def _append(self, rec: dict[str, Any]) -> None:
@@ -365,13 +373,16 @@ def _model_bytes(space: SearchSpace, arch: Arch, dataset: str, opset: int) -> by
 
 def _made_by(target: str, source: str) -> bool:
     """Whether the user target ``target`` was made from ``source`` (this profile's journal)."""
-    import yaml
-
     from .._paths import user_targets_dir
+    from .._read import load_yaml
+    from ..errors import EdgeNASError
 
+    path = user_targets_dir() / f"{target}.yaml"
+    if not path.exists():
+        return False
     try:
-        doc = yaml.safe_load((user_targets_dir() / f"{target}.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+        doc = load_yaml(path, what="target file")
+    except EdgeNASError:
         return False
     return isinstance(doc, dict) and source in str(doc.get("provenance") or "")
 

@@ -89,30 +89,37 @@ def read_measurements(path: str | Path, space: SearchSpace) -> tuple[list[Arch],
     Raises:
         ConfigError: unreadable file, missing columns, a bad arch or latency (naming the line).
     """
+    from .._limits import MAX_LATENCY_MS, MIN_MEASURED_MS
+    from .._read import csv_rows, read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read measurements {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    rows = list(csv.DictReader(lines))
-    if not rows or not {"arch", "latency_ms"} <= set(rows[0]):
-        raise ConfigError(f"measurements {str(path)!r}: expected a CSV with columns arch,latency_ms")
+    where = repr(str(path))
+    text = read_text(path, what="measurements", max_bytes=64 * 2**20)
+    numbered = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1)
+                if ln.strip() and not ln.lstrip().startswith("#")]
+    table = csv_rows([ln for _, ln in numbered], where=where, what="measurements")
+    header = [c.strip() for c in table[0]] if table else []
+    if not {"arch", "latency_ms"} <= set(header) or len(table) < 2:
+        raise ConfigError(f"measurements {where}: expected a CSV with columns arch,latency_ms and one row per arch")
+    col_arch, col_ms = header.index("arch"), header.index("latency_ms")
     archs: list[Arch] = []
     ms: list[float] = []
     seen: dict[str, int] = {}
-    for n, row in enumerate(rows, start=2):
+    for (n, _), cells in zip(numbered[1:], table[1:]):
+        if len(cells) <= max(col_arch, col_ms):
+            raise ConfigError(f"measurements {where} line {n}: {len(cells)} cells; expected {len(header)} "
+                              f"({','.join(header)})")
         try:
-            arch = space.parse(str(row["arch"]))
+            arch = space.parse(cells[col_arch].strip())
         except Exception as exc:  # noqa: BLE001 - ArchError and friends: report the line
-            raise ConfigError(f"measurements {str(path)!r} line {n}: {exc}") from None
+            raise ConfigError(f"measurements {where} line {n}: {exc}") from None
         try:
-            v = float(row["latency_ms"])
+            v = float(cells[col_ms])
         except (TypeError, ValueError):
             v = math.nan
-        if not math.isfinite(v) or v <= 0:
-            raise ConfigError(f"measurements {str(path)!r} line {n}: latency_ms {row['latency_ms']!r}; "
-                              "expected a positive number of ms")
+        if not math.isfinite(v) or not MIN_MEASURED_MS <= v <= MAX_LATENCY_MS:
+            raise ConfigError(f"measurements {where} line {n}: latency_ms {cells[col_ms]!r}; expected a number of ms "
+                              f"in {MIN_MEASURED_MS:g}..{MAX_LATENCY_MS:g}")
         key = space.format(arch)
         if key in seen:
             raise ConfigError(f"measurements {str(path)!r} line {n}: arch measured twice (first on line {seen[key]}); "
@@ -468,6 +475,75 @@ def _check_kernels(space: SearchSpace, archs: Sequence[Arch], kernels: KernelRow
     return kernels, None
 
 
+def _check_measured(space: SearchSpace, archs: Sequence[Arch], y: np.ndarray) -> None:
+    """Refuse a measured latency the written table could not hold (its loader takes MIN..MAX ms)."""
+    from .._limits import MAX_LATENCY_MS, MIN_MEASURED_MS
+
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) != len(archs):
+        raise ConfigError(f"{len(archs)} archs but {len(y)} latencies; expected one latency per arch")
+    bad = np.flatnonzero(~((y >= MIN_MEASURED_MS) & (y <= MAX_LATENCY_MS)))
+    if bad.size:
+        i = int(bad[0])
+        raise ConfigError(f"measured latency {y[i]!r} ms of arch {space.format(archs[i])} is out of range; expected "
+                          f"{MIN_MEASURED_MS:g}..{MAX_LATENCY_MS:g} ms")
+
+
+def _existing_target(target_file: Path, table_path: Path, space: str, dataset: str, force: bool) -> dict[str, Any]:
+    """The user target ``target_file`` that a fit adds a table to ({} when new), read and checked
+    before any fitting: it must load as a target, and may not hold this table unless ``force``."""
+    from .._read import load_yaml
+    from .targets import load_target_file
+
+    if not target_file.exists() and not target_file.is_symlink():
+        if table_path.exists() and not force:
+            raise ConfigError(f"{table_path} exists; expected --force to replace it")
+        return {}
+    doc = load_yaml(target_file, what="target file")
+    load_target_file(target_file)  # every field checked as any later command will
+    if not isinstance(doc, dict):
+        raise ConfigError(f"target file {target_file} is not a mapping; expected a target YAML")
+    if ((doc.get("tables") or {}).get(space) or {}).get(dataset) is not None and not force:
+        raise ConfigError(f"target {target_file.stem!r} already has a {space}/{dataset} table ({target_file}); "
+                          "expected --force to replace it")
+    return doc
+
+
+def _check_written_table(table_path: Path, text: str, space: str, dataset: str) -> None:
+    """Load the table a fit is about to write with the loader every later command uses: edgenas
+    never writes a table it would then refuse."""
+    import tempfile
+
+    from ..errors import LatencyTableError
+    from .tables import load_arch_table, load_op_table
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d) / table_path.name
+        tmp.write_text(text, encoding="utf-8")
+        try:
+            (load_op_table if tmp.suffix == ".json" else load_arch_table)(tmp, space=space, dataset=dataset)
+        except LatencyTableError as exc:
+            raise ConfigError(f"the fitted table for {table_path.name} does not pass its own check "
+                              f"({exc.message.replace(str(tmp), 'the table')}); expected measurements "
+                              "a model can fit (nothing was written)") from None
+
+
+def _check_written_target(target_file: Path, text: str) -> None:
+    """Load the target YAML a fit is about to write with the target loader (see _check_written_table)."""
+    import tempfile
+
+    from .targets import load_target_file
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d) / target_file.name
+        tmp.write_text(text, encoding="utf-8")
+        try:
+            load_target_file(tmp)
+        except ConfigError as exc:
+            raise ConfigError(f"the target file {target_file.name} a fit would write does not pass its own check "
+                              f"({exc.message.replace(str(tmp), 'it')}); nothing was written") from None
+
+
 def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, name: str, device: str,
                runtime: str, source: str, force: bool = False, seed: int = 0,
                facts: dict[str, Any] | None = None, kernels: KernelRows | None = None,
@@ -498,7 +574,13 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
     if is_shipped_name(name):
         raise ConfigError(f"target {name!r} is a shipped target or alias; expected a new name (shipped tables are "
                           "never replaced)")
+    _check_measured(space, archs, y)
     lookup = space.index(archs[0]) is not None and space.size <= MAX_LOOKUP_ARCHS
+    tables_dir, targets_dir = user_latency_tables_dir(), user_targets_dir()
+    table_path = (tables_dir / f"{space.name}_{dataset}_{name}.csv" if lookup
+                  else tables_dir / f"{space.name}_{dataset}_{name}_ops.json")
+    target_file = targets_dir / f"{name}.yaml"
+    doc = _existing_target(target_file, table_path, space.name, dataset, force)
     if kernels is not None and not lookup:  # it would have to count every arch a search meets
         kernels, note = None, (f"kernels model not offered: {space.name} is too large to store a price for every "
                                "arch; the per-op candidates compete")
@@ -529,7 +611,6 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
                         "counted_with": {"onnxruntime_version": ort.__version__, "cpu_model": cpu_model()},
                         "check": f"this host reproduced the device's kernel counts of all {len(archs)} measured archs"}
     model = _fitter(method, space, dataset, runtime, kernels=kernels)(archs, y)
-    tables_dir, targets_dir = user_latency_tables_dir(), user_targets_dir()
     meta_common = {"device": device, "runtime": runtime, "source": source, "method": method, "cv": cv,
                    "n_measured": len(archs), "made_by": f"edgenas {__version__} fit",
                    **({"device_facts": facts} if facts else {}), **(extra_meta or {})}
@@ -548,7 +629,6 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
         license_text += "; the prior is derived from shipped tables: " + "; ".join(
             f"{f}: {lic}" for f, lic in sorted(prior.sources.items()))
     if lookup:
-        table_path = tables_dir / f"{space.name}_{dataset}_{name}.csv"
         measured = {space.index(a): float(v) for a, v in zip(archs, y)}
         pred = model(every)
         gaps = np.isnan(pred)
@@ -579,28 +659,19 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
         key = "shape" if method == "per-op-shape" else "position"
         table = _fit(space, dataset, archs, y, key=key, prune=prunes_dead_layers(runtime),
                      reads=keys_node_reads(runtime), meta=meta_common)
-        table_path = tables_dir / f"{space.name}_{dataset}_{name}_ops.json"
         from .tables import _finite
 
         table_text = json.dumps(_finite(table.to_json()), indent=1, sort_keys=True, allow_nan=False) + "\n"
         ref = {"file": table_path.name}
-    target_file = targets_dir / f"{name}.yaml"
     import yaml
 
-    doc: dict[str, Any] = {}
-    if target_file.exists():
-        doc = yaml.safe_load(target_file.read_text()) or {}
-        if not isinstance(doc, dict):
-            raise ConfigError(f"target file {target_file} is not a mapping; expected a target YAML")
-        if (doc.get("tables") or {}).get(space.name, {}).get(dataset) is not None and not force:
-            raise ConfigError(f"target {name!r} already has a {space.name}/{dataset} table ({target_file}); "
-                              "expected --force to replace it")
-    if table_path.exists() and not force and not target_file.exists():
-        raise ConfigError(f"{table_path} exists; expected --force to replace it")
+    _check_written_table(table_path, table_text, space.name, dataset)
     doc.update({"name": name, "device": doc.get("device") or device, "runtime": runtime,
                 "provenance": doc.get("provenance") or f"edgenas fit from {source}"})
     doc.setdefault("tables", {}).setdefault(space.name, {})[dataset] = ref
+    target_text = ("# edgenas target made by `edgenas fit` (schema: edgenas/hardware/targets.py)\n"
+                   + yaml.safe_dump(doc, sort_keys=False))
+    _check_written_target(target_file, target_text)
     atomic_write_text(table_path, table_text)
-    atomic_write_text(target_file, "# edgenas target made by `edgenas fit` (schema: edgenas/hardware/targets.py)\n"
-                      + yaml.safe_dump(doc, sort_keys=False))
+    atomic_write_text(target_file, target_text)
     return FitResult(name, method, cv, table_path, target_file, len(archs), note)

@@ -149,19 +149,13 @@ def load_arch_table(path: Path, *, space: str | None = None, dataset: str | None
         LatencyTableError: unreadable file, bad header (schema, units, space, dataset), unknown or
             missing columns, row count not matching the header, non-numeric or negative values.
     """
+    from .._read import parse_json, read_text
+
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise LatencyTableError(f"cannot read latency table {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise LatencyTableError(f"bad latency table {path}: not UTF-8 text") from None
+    text = read_text(path, what="latency table", error=LatencyTableError)
     first, _, body = text.partition("\n")
     _check(first.startswith("# "), path, "first line must be '# {json metadata}'")
-    try:
-        meta = json.loads(first[2:])
-    except json.JSONDecodeError as exc:
-        raise LatencyTableError(f"bad latency table {path}: header is not JSON ({exc.msg})") from None
+    meta = parse_json(first[2:], where=f"{str(path)!r} header", what="latency table", error=LatencyTableError)
     _check(isinstance(meta, dict), path, "header must be a JSON object")
     _check_common(meta, path, "arch_latency", space, dataset, _REQUIRED_ARCH)
     cols_meta, n_rows = meta["columns"], meta["rows"]
@@ -398,13 +392,10 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
         LatencyTableError: unreadable or non-JSON file, bad header, wrong space/dataset/units,
             malformed or negative entries.
     """
+    from .._read import load_json
+
     path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except OSError as exc:
-        raise LatencyTableError(f"cannot read op table {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise LatencyTableError(f"bad op table {path}: not JSON ({exc.msg})") from None
+    obj = load_json(path, what="op table", allow_nan=True, error=LatencyTableError)  # fields name a non-finite value
     _check(isinstance(obj, dict), path, "must be a JSON object")
     _check_common(obj, path, "op_latency", space, dataset, _REQUIRED_OP)
     _check(obj["key"] in ("shape", "position"), path, f"key {obj['key']!r}, expected 'shape' or 'position'")

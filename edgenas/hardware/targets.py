@@ -137,27 +137,6 @@ def _check_fields(data: Mapping[str, Any], path: Path) -> None:
         raise bad("tables", "a mapping space -> dataset -> {file: ..., column: ...}")
 
 
-def _safe_loader() -> type:
-    """``yaml.SafeLoader`` that also refuses duplicate keys and anchors/aliases (a few lines of
-    aliases expand to billions of nodes)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-            if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
-                raise yaml.YAMLError("anchors and aliases (&name, *name) are not allowed")
-            return super().compose_node(parent, index)
-
-        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
-            keys = [self.construct_object(k, deep=True) for k, _ in node.value]
-            dup = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
-            if dup is not None:
-                raise yaml.YAMLError(f"duplicate key {dup!r}")
-            return super().construct_mapping(node, deep)
-
-    return Loader
-
-
 def _parse(data: Any, path: Path) -> Target:
     if not isinstance(data, Mapping):
         raise ConfigError(f"target file {path}: expected a mapping at top level")
@@ -223,22 +202,15 @@ def _table_path(f: Path, target_file: Path) -> Path:
 
 
 def load_target_file(path: Path) -> Target:
-    """Parse one target YAML file (``yaml.safe_load``).
+    """Parse one target YAML file (:func:`edgenas._read.load_yaml`: a regular file, safe YAML).
 
     Raises:
         ConfigError: unreadable/invalid YAML, unknown keys, missing required keys.
     """
-    import yaml
+    from .._read import load_yaml
 
     path = Path(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_safe_loader())  # noqa: S506 (a SafeLoader)
-    except OSError as exc:
-        raise ConfigError(f"cannot read target file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"target file {path} is not UTF-8 text; expected a YAML file") from None
-    except (yaml.YAMLError, TypeError) as exc:
-        raise ConfigError(f"target file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    data = load_yaml(path, what="target file")
     return _parse(data, path)
 
 

@@ -65,6 +65,10 @@ def test_journal_drops_a_torn_last_line_and_refuses_another_plan(tmp_path):
     ('{"kind": "other"}', "field 'kind'"),
     ('{"kind": "measurement", "arch": "a", "latency_ms": -1}', "latency_ms"),
     ('{"kind": "measurement", "arch": 3, "latency_ms": 1}', "'arch'"),
+    ('{"kind": "measurement", "arch": "a", "latency_ms": 1, "reference_ratio_p50": Infinity}', "line 2 holds"),
+    ('{"kind": "measurement", "arch": "a", "latency_ms": 1, "reference_ratio_p50": 1e308}', "'reference_ratio_p50'"),
+    ('{"kind": "measurement", "arch": "a", "latency_ms": 1, "reference_cpu_ms_p50": "x"}', "'reference_cpu_ms_p50'"),
+    ("[" * 5000 + "]" * 5000, "line 2 nests deeper"),
 ])
 def test_journal_corruption_names_file_and_line(tmp_path, line, match):
     path = tmp_path / "j.jsonl"
