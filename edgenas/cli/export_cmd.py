@@ -16,7 +16,7 @@ from ._common import console, dataset_option, echo_json, json_option, resolve_sp
 @click.option("--all", "all_members", is_flag=True, help="Export every Pareto member.")
 @space_option()
 @dataset_option()
-@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt", "torch"]), default="onnx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tensorrt", "torch", "litert"]), default="onnx", show_default=True)
 @click.option("--batch", "batch_size", type=click.IntRange(1, MAX_BATCH), default=1, show_default=True,
               help="Static batch size of the exported input.")
 @click.option("--opset", type=click.IntRange(min=7), default=17, show_default=True)

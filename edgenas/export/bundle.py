@@ -17,7 +17,7 @@ __all__ = ["FORMATS", "MANIFEST_NAME", "ExportResult", "export_bundle", "file_ch
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("onnx", "tensorrt", "torch")
+FORMATS = ("onnx", "tensorrt", "torch", "litert")
 PRECISIONS = ("fp32", "fp16", "int8")
 MANIFEST_NAME = "export.json"
 MANIFEST_SCHEMA = 1
@@ -60,9 +60,10 @@ def export_bundle(
     ``export.json`` records each model's files and, under ``checksums``, their size and SHA-256.
 
     Args:
-        fmt: onnx | tensorrt | torch. tensorrt always writes the ONNX too, plus the engine when TensorRT
+        fmt: onnx | tensorrt | torch | litert (``model.tflite``, :mod:`edgenas.export.litert`). tensorrt always writes the ONNX too, plus the engine when TensorRT
             imports, else ``trtexec.sh`` with the commands for TRT 10 and TRT 11.
-        precision: fp32 | fp16 | int8 (onnx, tensorrt). onnx fp16 / int8 writes ``model.fp16.onnx`` /
+        precision: fp32 | fp16 | int8 (onnx, tensorrt, litert; litert fp16 / int8 write
+            ``model.fp16.tflite`` / ``model.int8.tflite`` beside the fp32 ``model.tflite``). onnx fp16 / int8 writes ``model.fp16.onnx`` /
             ``model.int8.onnx`` (files key ``onnx``) beside the fp32 ``model.onnx`` (key ``onnx_fp32``);
             see :mod:`edgenas.export.quantize`. tensorrt int8 also writes the int8 ONNX (the engine's
             scales) and ``calibration.cache``.
@@ -88,7 +89,7 @@ def export_bundle(
     if precision not in PRECISIONS:
         raise ExportError(f"unknown --precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
     if precision != "fp32" and fmt == "torch":
-        raise ExportError(f"--precision {precision} applies to --format onnx or tensorrt; torch exports are fp32")
+        raise ExportError(f"--precision {precision} applies to --format onnx, tensorrt or litert; torch exports are fp32")
     if precision == "int8" and calibration_data is None:
         raise ExportError("--precision int8 needs --calibration-data DIR|FILE.npz (the images to calibrate the "
                           "int8 ranges on); expected real inputs, never an uncalibrated int8 model")
@@ -102,6 +103,12 @@ def export_bundle(
         check_int("calibration_samples", n_cal, 1, 100_000)
         calib = load_calibration(calibration_data, tuple(space.dataset(dataset).input_shape), max_samples=n_cal,
                                  seed=seed)
+    if fmt == "litert":  # a missing converter fails before anything is written
+        from .litert import _quantizer, load_converter
+
+        load_converter()
+        if precision != "fp32":
+            _quantizer()
     notes: list[str] = []
     if fmt == "tensorrt" and trt is None:
         trt = load_tensorrt()
@@ -128,7 +135,10 @@ def export_bundle(
                 "rank": cand.rank, "arch": space.format(cand.arch), "index": space.index(cand.arch),
                 "dir": sub.name, "predicted_latency_ms": preds, "files": {},
             }
-            if fmt == "torch":
+            if fmt == "litert":
+                entry.update(_litert_model(space, cand, dataset, sub, precision, calib, batch_size=batch_size,
+                                           seed=seed))
+            elif fmt == "torch":
                 te = export_torch(space, cand.arch, dataset, sub, seed=seed)
                 entry["files"] = {"config": f"{sub.name}/{te.config_path.name}",
                                   "weights": f"{sub.name}/{te.weights_path.name}"}
@@ -220,3 +230,48 @@ def _reduced_onnx(sub: Path, precision: str, calib: Any, fmt: str, *, seed: int 
         write_trt_calibration_cache(fp32, sub / "calibration.cache", calib)
         files["calibration_cache"] = f"{sub.name}/calibration.cache"
     return {"files": files, **fields}
+
+
+def _litert_model(space: SearchSpace, cand: Candidate, dataset: str, sub: Path, precision: str, calib: Any, *,
+                  batch_size: int, seed: int) -> dict[str, Any]:
+    """Write ``sub/model.tflite`` (fp32, parity with torch enforced) and, for fp16 / int8, the reduced
+    ``model.<precision>.tflite``; the manifest fields that describe them."""
+    import numpy as np
+    import torch
+
+    from .litert import convert_litert, run_litert
+    from .onnx import PARITY_RTOL, build_eval_model
+
+    model = build_eval_model(space, cand.arch, dataset, seed=seed)
+    shape = (batch_size, *space.dataset(dataset).input_shape)
+    name = "model.tflite" if precision == "fp32" else f"model.{precision}.tflite"
+    le = convert_litert(model, shape, sub / name, precision=precision, calibration=calib,
+                        float_path=sub / "model.tflite" if precision != "fp32" else None)
+    x = np.random.default_rng(seed).standard_normal((3 * batch_size, *shape[1:])).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy().astype(np.float64)
+    got = run_litert(sub / "model.tflite", x).astype(np.float64)
+    max_abs = float(np.max(np.abs(got - ref)))
+    max_rel = max_abs / (float(np.max(np.abs(ref))) or 1.0)
+    if not max_rel <= PARITY_RTOL["fp32"]:
+        raise ExportError(f"LiteRT parity failed for {space.format(cand.arch)}: max relative error {max_rel:.3g} > "
+                          f"{PARITY_RTOL['fp32']:g} (max abs {max_abs:.3g})")
+    files = {"litert": f"{sub.name}/{name}"}
+    out: dict[str, Any] = {
+        "input_shape": list(shape),
+        "parity": {"max_abs": max_abs, "max_rel": max_rel, "n_inputs": int(x.shape[0]),
+                   "vs": "LiteRT fp32 (XNNPACK, CPU) vs torch-cpu"},
+        "litert": {"input_dtype": le.input_dtype, "output_dtype": le.output_dtype, "size_bytes": le.size_bytes},
+    }
+    if precision != "fp32":
+        files["litert_fp32"] = f"{sub.name}/model.tflite"
+        images = calib.images if precision == "int8" else x
+        a = run_litert(sub / name, images).astype(np.float64)
+        b = run_litert(sub / "model.tflite", images).astype(np.float64)
+        d = float(np.max(np.abs(a - b)))
+        out["precision"] = precision
+        out["vs_fp32"] = {"max_abs": d, "max_rel": d / (float(np.max(np.abs(b))) or 1.0),
+                          "top1_agreement": float(np.mean(a.argmax(1) == b.argmax(1))), "n_inputs": int(len(images)),
+                          "inputs": "calibration images" if precision == "int8" else "standard-normal"}
+    out["files"] = files
+    return out
