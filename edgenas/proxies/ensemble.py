@@ -76,6 +76,8 @@ class EnsembleRecipe:
         weights: one positive weight per component multiplying its term (empty = all 1).
         prior: ``linear`` only: the packaged prior file (``edgenas/spaces/data/``) whose terms
             weight the components; the first component is ``structure_prior``.
+        pick_top_share: the search's pick rule for this recipe when the user gives none (``None`` =
+            the search default, :data:`edgenas.search.config.DEFAULT_PICK_TOP_SHARE`).
     """
 
     name: str
@@ -85,6 +87,7 @@ class EnsembleRecipe:
     reference: str = ""
     weights: tuple[float, ...] = ()
     prior: str | None = None
+    pick_top_share: float | None = None
 
     def __post_init__(self) -> None:
         if (self.aggregation == "linear") != (self.prior is not None):
@@ -132,6 +135,12 @@ for _r in (
         "edgenas_prior", ("flops", "params", "az_expressivity", "az_trainability", "sed"), "log_rank",
         "ours, search default: edgenas_fast plus params, size and topology weighted 2x (weights 1,2,1,1,2)",
         "edgenas", weights=(1.0, 2.0, 1.0, 1.0, 2.0),
+    ),
+    EnsembleRecipe(
+        "edgenas_paths", ("flops", "depth", "az_expressivity", "sed", "shortcut"), "log_rank",
+        "ours, default of spaces without a prior: log-ranks of FLOPs, path depth, AZ expressivity, sed and "
+        "the plain-depth penalty; pick = the best score",
+        "edgenas (docs/benchmarks.md, \"Cross-space picks\")", pick_top_share=0.0,
     ),
     EnsembleRecipe(
         "edgenas_transfer",

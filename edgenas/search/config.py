@@ -295,10 +295,22 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     check_proxy_for_space(space, proxy)
     share = config.pick_top_share
     if share is None:
-        share = 0.0 if _is_prior(proxy) else DEFAULT_PICK_TOP_SHARE
+        share = _own_pick_share(proxy)
     return replace(config, dataset=dataset, targets=tuple(canonical_targets), max_latency_ms=budget,
                    proxy=proxy, pick_top_share=share, device=device,
                    batch_size=batch, proxy_resolution=resolution, workers=workers)
+
+
+def _own_pick_share(proxy: str) -> float:
+    """The pick rule share of ``proxy`` when none is given: 0 for an accuracy prior, the recipe's
+    own where it names one, else :data:`DEFAULT_PICK_TOP_SHARE`."""
+    from ..proxies.ensemble import get_ensemble, list_ensembles
+
+    if _is_prior(proxy):
+        return 0.0
+    if proxy in list_ensembles() and get_ensemble(proxy).pick_top_share is not None:
+        return float(get_ensemble(proxy).pick_top_share)
+    return DEFAULT_PICK_TOP_SHARE
 
 
 def _is_prior(proxy: str) -> bool:
