@@ -76,20 +76,21 @@ def export(source: str, rank: int | None, all_members: bool, space_name: str, da
 def _run_space(source: str, space_name: str, dataset: str | None) -> tuple[str, str | None]:
     """Space and dataset of a run folder / pareto.json SOURCE where --space / --dataset were not
     given (an explicit option that disagrees with the file still fails in resolve_candidates)."""
-    import json
-
     from click.core import ParameterSource
 
     path = Path(source) / "pareto.json" if Path(source).is_dir() else Path(source)
     if not (path.suffix == ".json" and path.is_file()):
         return space_name, dataset
+    from .._read import load_json
+    from ..errors import EdgeNASError
+
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+        doc = load_json(path, what="pareto.json", allow_nan=True)
+    except EdgeNASError:
         return space_name, dataset  # resolve_candidates reports the unreadable file
     if not isinstance(doc, dict):
         return space_name, dataset
-    from ..errors import ConfigError, EdgeNASError
+    from ..errors import ConfigError
     from ..spaces import get_space
 
     for key in ("space", "dataset"):

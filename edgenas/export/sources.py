@@ -39,12 +39,9 @@ class Candidate:
 
 
 def _load_pareto(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{str(path)!r} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    from .._read import load_json
+
+    data = load_json(path, what="pareto.json", allow_nan=True)  # a non-finite field is named by _check_pareto
     if not isinstance(data, dict) or not isinstance(data.get("members"), list):
         raise ConfigError(f"{str(path)!r} is not a pareto.json: expected an object with a 'members' list")
     return data

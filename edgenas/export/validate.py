@@ -97,12 +97,16 @@ def collect_models(path: Path | str) -> list[Path]:
         return [p]
     if p.is_dir():
         manifest = p / MANIFEST_NAME
-        if manifest.is_file():
-            try:
-                data = json.loads(manifest.read_text())
-                names = [m["files"]["onnx"] for m in data["models"] if "onnx" in m.get("files", {})]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ValidationError(f"{str(manifest)!r} is not an edgenas export manifest") from None
+        if manifest.exists():
+            from .._read import load_json
+
+            data = load_json(manifest, what="export manifest", max_bytes=64 * 2**20, error=ValidationError)
+            models = data.get("models") if isinstance(data, dict) else None
+            if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("files", {}), dict)
+                                                       for m in models):
+                raise ValidationError(f"{str(manifest)!r} is not an edgenas export manifest: field 'models' is "
+                                      f"{str(models)[:60]}; expected a list of {{files: {{onnx: ...}}}} objects")
+            names = [m["files"]["onnx"] for m in models if "onnx" in m.get("files", {})]
             for name in names:  # a manifest names files inside its own folder only
                 if not isinstance(name, str) or Path(name).is_absolute() or ".." in Path(name).parts:
                     raise ValidationError(f"{str(manifest)!r}: files.onnx {name!r} is invalid; expected a path "
@@ -147,10 +151,14 @@ def engine_beside(model_path: Path, precision: str) -> Path | None:
     if not engine.is_file():
         return None
     manifest = model_path.parent.parent / MANIFEST_NAME
+    from .._read import load_json
+    from ..errors import EdgeNASError
+
     try:
-        built = json.loads(manifest.read_text()).get("precision") if manifest.is_file() else None
-    except (OSError, json.JSONDecodeError, AttributeError):
-        built = None
+        doc = load_json(manifest, what="export manifest", max_bytes=64 * 2**20) if manifest.is_file() else None
+    except EdgeNASError:
+        doc = None
+    built = doc.get("precision") if isinstance(doc, dict) else None
     if built is not None and built != precision:
         raise ValidationError(f"{str(engine)!r} was built for {built}, not {precision}; pass --precision {built} "
                               "or delete the engine to build one from the ONNX")
@@ -309,8 +317,17 @@ def validate_model(
     if space is not None and arch is not None:
         predicted = predicted_latency_ms(arch, target=target, space=space, dataset=meta["dataset"])
         if predicted is None:  # fall back to what the export recorded for this target
-            stored = json.loads(meta.get("predicted_latency_ms", "{}") or "{}").get(target)
-            predicted = float(stored) if stored is not None else None
+            from .._read import parse_json
+            from ..errors import EdgeNASError
+
+            try:  # metadata of a user's model file: anything may be there
+                stored_all = parse_json(meta.get("predicted_latency_ms", "{}") or "{}", where=str(model_path),
+                                        what="the predicted_latency_ms metadata of")
+            except EdgeNASError:
+                stored_all = None
+            stored = stored_all.get(target) if isinstance(stored_all, dict) else None
+            predicted = (float(stored) if isinstance(stored, (int, float)) and not isinstance(stored, bool)
+                         and stored > 0 else None)
     err = 100.0 * (predicted - summary["p50"]) / summary["p50"] if predicted is not None and summary["p50"] > 0 else None
     cpu = res.get("summary_cpu_ms")
     err_cpu = (100.0 * (predicted - cpu["p50"]) / cpu["p50"]

@@ -394,8 +394,7 @@ def load_config(path: str | Path) -> SearchConfig:
     Raises:
         ConfigError: unreadable file, unknown fields, values of the wrong type.
     """
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read search config {str(path)!r}: {exc}") from None
+    from .._read import load_json
+
+    doc = load_json(path, what="search config", max_bytes=16 * 2**20)
     return config_from_dict(doc, where=f"search config {str(path)!r}")

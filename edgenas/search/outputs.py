@@ -149,14 +149,11 @@ def _plot(result: SearchResult, target: str) -> bytes:
 
 
 def _read_json(path: Path) -> Any:
-    import json
+    from .._read import load_json
 
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{str(path)!r} not found; expected a finished run folder (edgenas search --out DIR)") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
+    if not path.exists():
+        raise ConfigError(f"{str(path)!r} not found; expected a finished run folder (edgenas search --out DIR)")
+    return load_json(path, what="run file", allow_nan=True)  # fields are checked by their readers
 
 
 @dataclass(frozen=True)
@@ -180,10 +177,9 @@ def read_run(run_dir: Path) -> RunFiles:
     config = config_from_dict(_read_json(run_dir / "config.json"), where=f"{str(run_dir / 'config.json')!r}")
     pareto = _read_json(run_dir / "pareto.json")
     path = run_dir / "candidates.csv"
-    try:
-        lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
-    except OSError as exc:
-        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    from .._read import csv_rows, read_text
+
+    lines = [ln for ln in read_text(path, what="run file").splitlines() if not ln.startswith("#")]
     targets = sorted(config.targets)
 
     def num(row: dict[str, str], key: str) -> float | None:
@@ -201,7 +197,8 @@ def read_run(run_dir: Path) -> RunFiles:
             raise ConfigError(f"{str(path)!r}: column {key!r} missing")
         return v
 
-    rows = list(csv.DictReader(lines))
+    table = csv_rows(lines, where=repr(str(path)), what="run file")
+    rows = [dict(zip(table[0], r)) for r in table[1:] if r] if table else []
     comps = [k for k in (rows[0] if rows else {}) if k not in _CSV_FIXED and not k.startswith("latency_")]
     cands: list[dict[str, Any]] = []
     for row in rows:

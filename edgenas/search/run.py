@@ -100,7 +100,7 @@ def run_search(
 
         ensemble = config.proxy if config.proxy in known_proxies()[1] else None
         scorer = TableScorer(space=space, path=config.score_table, ensemble=ensemble,
-                             columns=() if ensemble else (config.proxy,))
+                             columns=() if ensemble else (config.proxy,), dataset=dataset)
     if scorer is not None:
         config = replace(config, proxy=scorer.proxy)
     else:
@@ -189,7 +189,7 @@ def run_search(
     few = ([f"only {n_feasible:,} feasible arch classes meet the budgets, fewer than --evaluations "
             f"{config.evaluations:,}: the search could score at most those"]
            if n_feasible is not None and n_feasible < config.evaluations else [])
-    notes = [*few, *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
+    notes = [*few, *getattr(scorer, "notes", ()), *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
 
 

@@ -202,6 +202,28 @@ def _arch_only(name: str) -> bool:
     return name in PROXIES.names() and PROXIES.get(name).needs == "arch"
 
 
+def _check_table_header(lines: Sequence[str], where: str, space: SearchSpace, dataset: str | None) -> None:
+    """Refuse a score table whose ``# {json}`` header (``proxies score --all`` writes one) names
+    another space or dataset than the search's."""
+    from .._read import parse_json
+    from ..errors import ConfigError
+
+    for line in lines:
+        if not line.startswith("#"):
+            return
+        body = line[1:].strip()
+        if not body.startswith("{"):
+            continue
+        head = parse_json(body, where=f"{where} header", what="score table")
+        if not isinstance(head, dict) or head.get("kind") != "score_table":
+            continue
+        for key, want in (("space", space.name), ("dataset", dataset)):
+            got = head.get(key)
+            if want is not None and got is not None and got != want:
+                raise ConfigError(f"score table {where} was scored for {key} {got!r}; expected {key} {want!r} "
+                                  "(score the search's space and dataset with 'edgenas proxies score --all')")
+
+
 class TableScorer:
     """Scores looked up in a precomputed table (CSV with ``#`` header lines, or JSONL).
 
@@ -226,8 +248,7 @@ class TableScorer:
     """
 
     def __init__(self, *, space: SearchSpace, path: str, columns: Sequence[str] = (), name: str | None = None,
-                 ensemble: str | None = None) -> None:
-        import csv
+                 ensemble: str | None = None, dataset: str | None = None) -> None:
         from pathlib import Path
 
         from ..errors import ConfigError, EdgeNASError
@@ -239,18 +260,14 @@ class TableScorer:
             columns = ensemble_components(ensemble)
         if not columns:
             raise ConfigError("no score column given; expected at least one proxy column or an ensemble")
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-            if p.suffix == ".gz":
-                import gzip
+        from .._read import csv_rows, decode_text, gunzip, parse_json, read_bytes
 
-                data = gzip.decompress(data)
-            text = data.decode("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read score table {path!r}: {exc.strerror or exc}") from None
-        except (UnicodeDecodeError, EOFError) as exc:
-            raise ConfigError(f"score table {path!r} is not UTF-8 text (or a gzip of it): {exc}") from None
+        p = Path(path)
+        where_file = repr(str(path))
+        data = read_bytes(p, what="score table")
+        if p.suffix == ".gz":
+            data = gunzip(data, where=where_file, what="score table")
+        text = decode_text(data, where=where_file, what="score table")
         self.path = str(p)
         rows: list[dict[str, Any]]
         is_csv = not p.name.endswith((".jsonl", ".jsonl.gz"))
@@ -260,11 +277,7 @@ class TableScorer:
             for n, line in enumerate(text.splitlines(), start=1):
                 if not line.strip():
                     continue
-                try:
-                    r = json.loads(line)
-                except ValueError as exc:
-                    raise ConfigError(f"score table {path!r} line {n} is not JSON ({exc}); expected one JSON "
-                                      "object per line") from None
+                r = parse_json(line, where=f"{where_file} line {n}", what="score table", allow_nan=True)
                 if not isinstance(r, dict) or not isinstance(r.get("scores", {}), dict):
                     raise ConfigError(f"score table {path!r} line {n} is {_short(r)}; expected a JSON object "
                                       "with 'index' or 'arch' and 'scores'")
@@ -272,7 +285,21 @@ class TableScorer:
                     continue
                 rows.append({**{k: v for k, v in r.items() if k != "scores"}, **r.get("scores", {})})
         else:
-            rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+            lines = text.splitlines()
+            _check_table_header(lines, where_file, space, dataset)
+            table = csv_rows([ln for ln in lines if not ln.startswith("#")], where=where_file, what="score table")
+            head = [c.strip() for c in table[0]] if table else []
+            if len(set(head)) != len(head):
+                raise ConfigError(f"score table {path!r}: a column is named twice in the header {','.join(head)}; "
+                                  "expected distinct column names")
+            rows = []
+            for n, cells in enumerate(table[1:], start=1):
+                if not cells:
+                    continue
+                if len(cells) != len(head):
+                    raise ConfigError(f"score table {path!r} row {n} has another number of cells than the header's "
+                                      f"{len(head)} columns ({len(cells)}); expected one cell per column")
+                rows.append(dict(zip(head, cells)))
         if not rows:
             raise ConfigError(f"score table {path!r} has no rows")
         self._live = tuple(c for c in columns if c not in rows[0] and _arch_only(c))
@@ -284,11 +311,17 @@ class TableScorer:
         from ..proxies.engine import WORST_SCORE
 
         size = getattr(space, "size", None)
+        first_row: dict[str, int] = {}
+
+        def put(key: str, vals: dict[str, float | None], n: int, what: str) -> None:
+            if key in first_row:
+                raise ConfigError(f"score table {path!r} row {n}: {what} is also on row {first_row[key]}; expected "
+                                  "each arch once")
+            first_row[key] = n
+            self._by_key[key] = vals
+
         for n, r in enumerate(rows, start=1):
             where = f"score table {path!r} row {n}"
-            if is_csv and (None in r or any(v is None for v in r.values())):
-                raise ConfigError(f"{where} has another number of cells than the header's "
-                                  f"{len([k for k in rows[0] if k is not None])} columns; expected one cell per column")
             for c in columns:
                 v = r.get(c)
                 if c not in self._live and v not in (None, "") and (
@@ -307,12 +340,24 @@ class TableScorer:
                 if not ok or int(idx) < 0 or (isinstance(size, int) and int(idx) >= size):
                     raise ConfigError(f"{where}: index {_short(idx)} is invalid; expected an arch index "
                                       f"0..{size - 1 if isinstance(size, int) else 'N'} of space {space.name}")
-                self._by_key[f"i{int(idx)}"] = vals
+                put(f"i{int(idx)}", vals, n, f"index {int(idx)}")
             if text_arch:
                 try:
-                    self._by_key[space.format(space.parse(str(text_arch)))] = vals
+                    key = space.format(space.parse(str(text_arch)))
                 except EdgeNASError as exc:
                     raise ConfigError(f"{where}: arch: {exc.message}") from None
+                put(key, vals, n, f"arch {key}")
+        for c in columns:
+            if c not in self._live and not any(v.get(c) is not None for v in self._by_key.values()):
+                raise ConfigError(f"score table {path!r}: column {c!r} holds no score in any of its {len(rows):,} "
+                                  "rows (all empty or failed); expected raw proxy values")
+        n_archs = len({k for k in self._by_key if k.startswith("i")}) or len(self._by_key)
+        #: what the caller should tell the user (a table covering part of the space)
+        self.notes: tuple[str, ...] = ()
+        if isinstance(size, int) and n_archs < size:
+            self.notes = (f"score table {p.name} has scores for {n_archs:,} of {size:,} {space.name} archs; the others "
+                          "score as failed and cannot reach the front (score the whole space with "
+                          "'edgenas proxies score --all')",)
         self.components = tuple(columns)
         self.is_ensemble = len(columns) > 1
         self.proxy = name or ensemble or (columns[0] if len(columns) == 1 else f"rank({'+'.join(columns)})")

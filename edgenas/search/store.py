@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["CandidateStore", "StoredScore"]
 
@@ -117,16 +117,24 @@ class CandidateStore:
         return ConfigError(f"run store {str(self.path)!r}: {what} is {text}; expected {expected} (a corrupt store: "
                            "move it away to start a new run)")
 
+    def _json(self, raw: Any, what: str, expected: str) -> Any:
+        """A JSON cell of the store, checked (text, nesting depth) through edgenas._read.parse_json."""
+        from .._read import parse_json
+
+        if not isinstance(raw, str):
+            raise self._bad(what, raw, expected)
+        try:
+            return parse_json(raw, where=what, allow_nan=True)
+        except EdgeNASError:
+            raise self._bad(what, raw, expected) from None
+
     # -- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any | None:
         with self._sqlite():
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        try:
-            return json.loads(row[0])
-        except (TypeError, ValueError):
-            raise self._bad(f"meta {key!r}", row[0], "JSON text") from None
+        return self._json(row[0], f"meta {key!r}", "JSON text")
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._sqlite():
@@ -178,10 +186,7 @@ class CandidateStore:
         what = f"row {iso_key!r}"
         if not isinstance(arch, str) or not arch:
             raise self._bad(f"{what} arch", arch, "an arch string")
-        try:
-            scores = json.loads(raw)
-        except (TypeError, ValueError):
-            raise self._bad(f"{what} raw_scores", raw, "a JSON object {proxy: score or null}") from None
+        scores = self._json(raw, f"{what} raw_scores", "a JSON object {proxy: score or null}")
         if not isinstance(scores, dict) or not all(
                 v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in scores.values()):
             raise self._bad(f"{what} raw_scores", raw, "a JSON object {proxy: score or null}")

@@ -72,7 +72,7 @@ def test_table_scorer_single_and_log_rank(tmp_path: Path) -> None:
     assert ens.combine({"a": 3.0, "b": 0.0}, ref) == pytest.approx(math.log(3.5 / 4) + math.log(2 / 4))
     with pytest.raises(ConfigError, match="no column 'c'"):
         TableScorer(space=SPACE, path=str(p), columns=["c"])
-    with pytest.raises(ConfigError, match="cannot read score table"):
+    with pytest.raises(ConfigError, match="score table .*missing.csv. not found"):
         TableScorer(space=SPACE, path=str(tmp_path / "missing.csv"), columns=["a"])
 
 
