@@ -9,7 +9,9 @@ Usage::
     python -m edgenas.device_runner MODEL.onnx --runs 100 --warmup 20 --threads 1 \
         --runtime onnxruntime --input input.npy --out result.json
 
-Runtimes: ``onnxruntime`` (CPU EP, wall time per run), ``trtexec`` (GPU compute time from
+Runtimes: ``onnxruntime`` (CPU EP, wall time per run), ``litert`` (a ``.tflite`` on the LiteRT
+interpreter: ai-edge-litert, tflite-runtime or tensorflow.lite, whichever the device has; int8 input
+and output tensors are quantized / dequantized with the model's own scales), ``trtexec`` (GPU compute time from
 ``--exportTimes``) and ``tensorrt`` (the TensorRT Python API: 8.2 with binding indices and
 ``execute_async_v2``, 8.5 / 8.6 / 10.x with named tensors and ``execute_async_v3``, 11.x strongly
 typed; engine built from the ONNX or deserialized from ``--engine``, CUDA-event time of each
@@ -36,6 +38,8 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+#: what the runner times with (``--runtime``)
+RUNTIMES = ("onnxruntime", "trtexec", "tensorrt", "litert")
 EXIT_BAD_INPUT = 2
 EXIT_MISSING_RUNTIME = 3
 
@@ -203,6 +207,87 @@ def run_onnxruntime(model: str, runs: int, warmup: int, threads: int, input_path
         "input_shape": list(shape),
         "runtime_version": ort.__version__,
         "providers": sess.get_providers(),
+    }
+
+
+# --- LiteRT (.tflite) ---------------------------------------------------------------------------
+
+def load_litert() -> Tuple[Any, str]:
+    """(LiteRT ``Interpreter`` class, version): ai-edge-litert, else tflite-runtime (older boards, Python
+    3.6+), else tensorflow.lite; RunnerError (exit 3) when none is installed."""
+    import importlib
+
+    for module, dist in (("ai_edge_litert.interpreter", "ai_edge_litert"), ("tflite_runtime.interpreter",
+                                                                            "tflite_runtime"),
+                         ("tensorflow.lite", "tensorflow")):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        top = importlib.import_module(dist)
+        return mod.Interpreter, "{} {}".format(dist.replace("_", "-"), getattr(top, "__version__", "?"))
+    raise RunnerError("the LiteRT interpreter is not installed on this device (pip install ai-edge-litert; "
+                      "older boards: tflite-runtime)", EXIT_MISSING_RUNTIME)
+
+
+def litert_to_input(x: Any, detail: Dict[str, Any]) -> Any:
+    """``x`` as a LiteRT input tensor wants it: quantized with its scale / zero point when integer."""
+    import numpy as np
+
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind in "iu":
+        scale, zero = detail["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
+    return x.astype(dtype)
+
+
+def litert_from_output(y: Any, detail: Dict[str, Any]) -> Any:
+    """A LiteRT output tensor as float32 (dequantized when integer)."""
+    import numpy as np
+
+    if np.dtype(detail["dtype"]).kind in "iu":
+        scale, zero = detail["quantization"]
+        return ((y.astype(np.float32) - zero) * scale).astype(np.float32)
+    return np.asarray(y, dtype=np.float32)
+
+
+def run_litert(model: str, runs: int, warmup: int, threads: int, input_path: Optional[str],
+               seed: int) -> Dict[str, Any]:
+    """Time ``runs`` invocations of a ``.tflite`` with the LiteRT interpreter (its default CPU delegate,
+    ``threads`` threads) after ``warmup``; an int8 model's input is quantized once, before timing."""
+    try:
+        import numpy as np  # noqa: F401
+    except ImportError:
+        raise RunnerError("numpy is not installed on this device (pip install numpy)", EXIT_MISSING_RUNTIME)
+    interpreter, version = load_litert()
+    try:
+        it = interpreter(model_path=model, num_threads=threads)
+        it.allocate_tensors()
+    except Exception as exc:  # noqa: BLE001 - the interpreter raises ValueError / RuntimeError
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunnerError(f"LiteRT cannot load {model}: {first}") from None
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    shape = [int(d) for d in inp["shape"]]
+    x = _load_input(input_path, shape, seed)
+    it.set_tensor(inp["index"], litert_to_input(x, inp))
+    for _ in range(warmup):
+        it.invoke()
+    times, cpu = [], []
+    for _ in range(runs):
+        c0 = _thread_ns()
+        t0 = _wall_ns()
+        it.invoke()
+        times.append((_wall_ns() - t0) / 1e6)
+        cpu.append((_thread_ns() - c0) / 1e6)
+    y = litert_from_output(it.get_tensor(out["index"]), out)
+    return {
+        "latency_ms": times,
+        "cpu_ms": cpu if threads == 1 else None,  # 1 thread: the interpreter runs in this thread
+        "output": y.astype("float64").ravel().tolist(),
+        "input_shape": shape,
+        "input_dtype": str(np.dtype(inp["dtype"])),
+        "runtime_version": version,
     }
 
 
@@ -915,6 +1000,8 @@ def runtime_version(runtime: str, trtexec: str = "trtexec") -> str:
         return str(ort.__version__)
     if runtime == "tensorrt":
         return str(load_tensorrt().__version__)
+    if runtime == "litert":
+        return load_litert()[1]
     exe = shutil.which(trtexec) or (trtexec if os.path.isfile(trtexec) else None)
     if exe is None and os.path.isfile("/usr/src/tensorrt/bin/trtexec"):
         exe = "/usr/src/tensorrt/bin/trtexec"
@@ -974,13 +1061,13 @@ def _emit(res: Dict[str, Any], out: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edgenas.device_runner", description=__doc__.splitlines()[0])
-    p.add_argument("model", nargs="?", default=None, help="path of the .onnx model")
+    p.add_argument("model", nargs="?", default=None, help="path of the .onnx model (--runtime litert: the .tflite)")
     p.add_argument("--facts", action="store_true",
                    help="print the device facts (model, L4T, runtime version, power mode, clocks) instead of timing")
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--warmup", type=int, default=20, help="warm-up runs (onnxruntime, tensorrt) or ms (trtexec)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--runtime", choices=("onnxruntime", "trtexec", "tensorrt"), default="onnxruntime")
+    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime")
     p.add_argument("--input", default=None, help=".npy input (default: standard normal, --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
@@ -1020,7 +1107,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               "calibration cache, onnxruntime times fp32)")
         if a.calibration_data is not None and not os.path.isfile(a.calibration_data):
             raise RunnerError(f"calibration data not found: {a.calibration_data}")
-        if a.runtime == "onnxruntime":
+        if a.runtime == "litert":
+            res = run_litert(a.model, a.runs, a.warmup, a.threads, a.input, a.seed)
+        elif a.runtime == "onnxruntime":
             res = run_onnxruntime(a.model, a.runs, a.warmup, a.threads, a.input, a.seed, a.reference, a.kernels)
         elif a.runtime == "tensorrt":
             res = run_tensorrt(a.model, a.runs, a.warmup, a.input, a.seed, a.precision, a.engine, a.onnx_precision,

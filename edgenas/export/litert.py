@@ -26,13 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..device_runner import litert_from_output as from_output
+from ..device_runner import litert_to_input as to_input
 from ..errors import DependencyError, ExportError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["LITERT_PRECISIONS", "LiteRTExport", "convert_litert", "litert_interpreter", "load_converter",
-           "run_litert"]
+__all__ = ["LITERT_PRECISIONS", "LiteRTExport", "convert_litert", "from_output", "litert_interpreter",
+           "load_converter", "run_litert", "to_input"]
 
 log = logging.getLogger(__name__)
 
@@ -221,25 +223,3 @@ def run_litert(path: Path | str, images: Any, *, threads: int = 1) -> Any:
         interp.invoke()
         outs.append(from_output(interp.get_tensor(o["index"]), o))
     return np.concatenate(outs)[: len(images)]
-
-
-def to_input(x: Any, detail: dict[str, Any]) -> Any:
-    """``x`` as the interpreter's input tensor wants it (quantized with its scale / zero point if integer)."""
-    import numpy as np
-
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind in "iu":
-        scale, zero = detail["quantization"]
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
-    return x.astype(dtype)
-
-
-def from_output(y: Any, detail: dict[str, Any]) -> Any:
-    """An output tensor as float32 (dequantized if integer)."""
-    import numpy as np
-
-    if np.dtype(detail["dtype"]).kind in "iu":
-        scale, zero = detail["quantization"]
-        return ((y.astype(np.float32) - zero) * scale).astype(np.float32)
-    return np.asarray(y, dtype=np.float32)

@@ -131,7 +131,7 @@ def check_opset(opset: object) -> int:
 def export_onnx(
     space: SearchSpace, arch: Arch, dataset: str, path: Path | str, *, batch_size: int = 1, opset: int = 17,
     seed: int = 0, simplify: bool = True, predicted_latency_ms: dict[str, float | None] | None = None,
-    precision: str = "fp32", parity_inputs: int = 3,
+    precision: str = "fp32", parity_inputs: int = 3, model: torch.nn.Module | None = None,
 ) -> OnnxExport:
     """Export ``arch`` to an ONNX file with static shapes and check it.
 
@@ -144,6 +144,7 @@ def export_onnx(
         predicted_latency_ms: target name -> predicted ms, stored in the metadata.
         precision: the tolerance to enforce; the file itself is fp32 (reduced precision is the engine's job).
         parity_inputs: number of random inputs of the parity check.
+        model: the built model to export (e.g. with trained weights); default: built from ``seed``.
 
     Raises:
         ExportError: checker failure or parity above ``PARITY_RTOL[precision]``.
@@ -159,7 +160,7 @@ def export_onnx(
     path = Path(path)
     ds = space.dataset(dataset)
     shape = (batch_size, *ds.input_shape)
-    model = build_eval_model(space, arch, dataset, seed=seed)
+    model = build_eval_model(space, arch, dataset, seed=seed) if model is None else model.eval()
     x = torch.zeros(shape)
     try:
         with warnings.catch_warnings():

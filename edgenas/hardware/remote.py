@@ -216,7 +216,9 @@ class SshSession(DeviceSession):
         q = shlex.quote
         words = [self.python, "device_runner.py"]
         cleanup = ""
-        send = {**({"model.onnx": model} if model is not None else {}), **(files or {})}
+        # a .tflite keeps its suffix (LiteRT); anything else is the ONNX model
+        mname = "model.tflite" if model is not None and model.suffix == ".tflite" else "model.onnx"
+        send = {**({mname: model} if model is not None else {}), **(files or {})}
         if send:
             with tempfile.TemporaryDirectory(prefix="edgenas-send-") as tmp:
                 # fixed, plain names on the device: local names never reach the remote shell
@@ -226,7 +228,7 @@ class SshSession(DeviceSession):
                 self._copy(staged, "copying the model")
             cleanup = "; rc=$?; rm -f " + " ".join(q("./" + n) for n in send) + "; exit $rc"
         if model is not None:
-            words.append("./model.onnx")
+            words.append("./" + mname)
         remote = f"cd {q(rdir)} && " + " ".join(q(w) for w in [*words, *runner_args, "--out", "-"]) + cleanup
         proc = run_command([*self.ssh, remote], where=self.where, what="running the device runner", timeout=timeout)
         return runner_result(proc, where=self.where, python=self.python)

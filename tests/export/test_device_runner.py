@@ -215,3 +215,38 @@ def test_runner_reports_kernel_counts(tmp_path, onnx_model):
     assert device_runner.main([str(onnx_model), "--runtime", "trtexec", "--kernels",
                                "--out", str(tmp_path / "r2.json")]) == 2
     assert not (tmp_path / "r2.json").exists()
+
+
+def _tiny_litert(tmp_path):
+    d = json.loads((DATA / "tiny_litert.json").read_text())
+    x = np.asarray(d["input"], np.float32).reshape(d["shape"])
+    np.save(tmp_path / "x.npy", x)
+    return tmp_path / "x.npy", np.asarray(d["torch_output"])
+
+
+@pytest.mark.parametrize("name, tol", [("tiny_fp32.tflite", 1e-5), ("tiny_int8.tflite", 0.05)])
+def test_runner_litert_times_and_matches_torch(tmp_path, name, tol):
+    pytest.importorskip("ai_edge_litert")
+    inp, ref = _tiny_litert(tmp_path)
+    out = tmp_path / "r.json"
+    code = device_runner.main([str(DATA / name), "--runtime", "litert", "--runs", "5", "--warmup", "1",
+                               "--input", str(inp), "--out", str(out)])
+    assert code == 0
+    r = json.loads(out.read_text())
+    assert r["runtime"] == "litert" and r["runtime_version"].startswith("ai-edge-litert")
+    assert len(r["latency_ms"]) == 5 and 0 < r["summary_ms"]["min"] <= r["summary_ms"]["p50"]
+    assert r["input_dtype"] == ("int8" if "int8" in name else "float32")
+    # the int8 model's input is quantized and its output dequantized by the runner: logits come back
+    assert np.max(np.abs(np.asarray(r["output"]) - ref)) <= tol * max(1.0, np.max(np.abs(ref)))
+    if "int8" in name:
+        assert np.max(np.abs(np.asarray(r["output"]) - ref)) > 1e-6  # really quantized
+
+
+def test_runner_litert_missing_interpreter_exit_3(tmp_path, monkeypatch, capsys):
+    for mod in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime", "tflite_runtime.interpreter",
+                "tensorflow", "tensorflow.lite"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    code = device_runner.main([str(DATA / "tiny_fp32.tflite"), "--runtime", "litert", "--runs", "2",
+                               "--out", str(tmp_path / "r.json")])
+    assert code == 3 and "LiteRT interpreter is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
