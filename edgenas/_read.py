@@ -25,8 +25,8 @@ from typing import Any
 
 from .errors import ConfigError, EdgeNASError
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "check_depth", "csv_rows", "decode_text", "gunzip", "load_json", "load_yaml",
-           "parse_json", "read_bytes", "read_first_line", "read_text", "yaml_loader"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "check_depth", "check_input_path", "csv_rows", "decode_text", "gunzip", "load_json", "load_yaml",
+           "parse_json", "parse_yaml", "read_bytes", "read_first_line", "read_text", "yaml_loader"]
 
 #: no file edgenas reads is near this (the largest shipped table is ~3 MB, a whole-space score table
 #: of NB201 ~1 MB): a larger one is a wrong path, not an input
@@ -88,6 +88,30 @@ def read_first_line(path: str | Path, *, what: str = "file", max_bytes: int = 1 
     """The first line of the regular UTF-8 file ``path`` (read no further than ``max_bytes``)."""
     data = read_bytes(path, what=what, max_bytes=max_bytes, error=error, head=True)
     return decode_text(data.split(b"\n", 1)[0], where=_name(path), what=what, error=error)
+
+
+def check_input_path(path: str | Path, *, what: str = "file", folder_ok: bool = True,
+                     error: Err = ConfigError) -> Path:
+    """``path`` if it is an existing, readable regular file (or folder, with ``folder_ok``): checked
+    at the door, before any output or store is made, so a typo costs nothing."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise error(f"{what} {_name(path)} not found; expected an existing file{' or folder' if folder_ok else ''}") \
+            from None
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot read {what} {_name(path)}: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(st.st_mode) and folder_ok:
+        if not os.access(p, os.R_OK | os.X_OK):
+            raise error(f"cannot read {what} {_name(path)}: permission denied; expected a readable folder")
+        return p
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{what} {_name(path)} is not a regular file{' or a folder' if folder_ok else ''}; expected "
+                    f"a file{' or a folder' if folder_ok else ''}")
+    if not os.access(p, os.R_OK):
+        raise error(f"cannot read {what} {_name(path)}: permission denied; expected a readable file")
+    return p
 
 
 def decode_text(data: bytes, *, where: str, what: str = "file", error: Err = ConfigError) -> str:
@@ -200,18 +224,24 @@ def yaml_loader(max_depth: int = MAX_DEPTH) -> type:
     return Loader
 
 
-def load_yaml(path: str | Path, *, what: str = "file", max_bytes: int = 16 * 2**20, max_depth: int = MAX_DEPTH,
-              error: Err = ConfigError) -> Any:
-    """The YAML document in the regular file ``path``, through :func:`yaml_loader`."""
+def parse_yaml(text: str, *, where: str, what: str = "file", max_depth: int = MAX_DEPTH,
+               error: Err = ConfigError) -> Any:
+    """One YAML document through :func:`yaml_loader` (no tags, anchors, duplicate keys or deep nesting)."""
     import yaml
 
-    text = read_text(path, what=what, max_bytes=max_bytes, error=error)
     try:
         return yaml.load(text, Loader=yaml_loader(max_depth))  # noqa: S506 (a SafeLoader)
     except RecursionError:
-        raise error(f"{what} {_name(path)} nests deeper than {max_depth} levels; expected a flat document") from None
+        raise error(f"{what} {where} nests deeper than {max_depth} levels; expected a flat document") from None
     except (yaml.YAMLError, TypeError, ValueError) as exc:
-        raise error(f"{what} {_name(path)} is not valid YAML: {' '.join(str(exc).split())[:300]}") from None
+        raise error(f"{what} {where} is not valid YAML: {' '.join(str(exc).split())[:300]}") from None
+
+
+def load_yaml(path: str | Path, *, what: str = "file", max_bytes: int = 16 * 2**20, max_depth: int = MAX_DEPTH,
+              error: Err = ConfigError) -> Any:
+    """The YAML document in the regular file ``path``, through :func:`yaml_loader`."""
+    text = read_text(path, what=what, max_bytes=max_bytes, error=error)
+    return parse_yaml(text, where=_name(path), what=what, max_depth=max_depth, error=error)
 
 
 def gunzip(data: bytes, *, where: str, what: str = "file", max_bytes: int = MAX_FILE_BYTES,

@@ -157,6 +157,10 @@ def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, 
     space, ds = resolve_space(space_name, dataset)
     if resolution is not None:
         check_resolution(resolution)
+    if data_path is not None:
+        from .._read import check_input_path
+
+        check_input_path(data_path, what="--data")
     names, singles, ensembles = split_names(proxy_names)
     from ..search.config import check_proxy_for_space
 
@@ -225,10 +229,20 @@ def _score_all(space: Any, dataset: str, components: list[str], out: Path | None
         raise ConfigError("--all needs --out FILE (the score table to write, e.g. nb201_cifar10_scores.csv.gz)")
     if archs_given:
         raise ConfigError("--all scores the whole space; expected no ARCH arguments or --archs-file with it")
+    from .._io import check_output_file
+
+    check_output_file(out)  # a FIFO, a folder or a device is refused before hours of scoring
+    check_output_file(out.with_name(out.name + ".journal.jsonl"))
     if kw["executor"] not in list_executors():
         from ..errors import UnknownNameError
 
         raise UnknownNameError("executor", kw["executor"], list_executors())
+    if kw["ray_address"] is not None and kw["executor"] != "ray":
+        raise ConfigError(f"--ray-address {kw['ray_address']!r} needs --executor ray; expected --executor ray or no "
+                          "--ray-address")
+    from ..search.executors import check_ray_address
+
+    check_ray_address(kw["ray_address"])
     if device == "auto":
         import torch
 

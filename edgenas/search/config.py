@@ -174,6 +174,9 @@ class SearchConfig:
             raise UnknownNameError("executor", self.executor, list_executors())
         if self.ray_address is not None and self.executor != "ray":
             raise ConfigError(f"ray_address={self.ray_address!r} needs executor='ray' (--executor ray)")
+        from .executors import check_ray_address
+
+        check_ray_address(self.ray_address)
         for o in self.extra_objectives:
             if o not in ("macs_m", "params_m"):
                 raise ConfigError(f"extra objective {o!r} is unknown; expected macs_m or params_m")

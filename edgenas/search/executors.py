@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from .._registry import Registry
 from ..errors import ConfigError, DependencyError, ProxyError
 
-__all__ = ["EXECUTORS", "Executor", "ExecutorLost", "RawScore", "LocalExecutor", "RayExecutor", "get_executor",
+__all__ = ["EXECUTORS", "Executor", "ExecutorLost", "RawScore", "LocalExecutor", "RayExecutor", "check_ray_address", "get_executor",
            "list_executors", "register_executor", "score_arch"]
 
 
@@ -178,18 +178,77 @@ def _ray() -> Any:
     return ray
 
 
-def _check_reachable(address: str) -> None:
-    """Fail in seconds, not minutes: ``ray.init`` retries an unreachable HOST:PORT for a long time."""
+def check_ray_address(address: str | None) -> None:
+    """Refuse a ``--ray-address`` that is neither ``auto`` nor ``HOST:PORT`` (an IPv4 address, a
+    bracketed IPv6 address or a DNS name of ASCII labels of 1-63 characters; a port 1..65535).
+
+    Raises:
+        ConfigError: naming the address and what is expected.
+    """
+    import ipaddress
+    import re
+
+    if address is None or address == "auto":
+        return
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"--ray-address {address!r} is invalid ({why}); expected auto or HOST:PORT "
+                           "(e.g. 10.0.0.5:6379)")
+
+    if not isinstance(address, str):
+        raise bad("not a string")
+    host, sep, port = address.rpartition(":")
+    if not sep or not host:
+        raise bad("no HOST:PORT")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise bad(f"port {port!r} is not a number 1..65535")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise bad(f"{host!r} is not an IPv6 address") from None
+        return
+    labels = host.split(".")
+    if len(host) > 253 or not all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lb) for lb in labels):
+        raise bad(f"host {host[:70]!r} is not a host name (ASCII labels of 1-63 letters, digits or '-') or an "
+                  "IP address")
+
+
+#: seconds to wait for a TCP connection and then for the server's first HTTP/2 frame
+RAY_PROBE_TIMEOUT_S = 5.0
+#: the HTTP/2 client connection preface and an empty SETTINGS frame (RFC 9113, section 3.4)
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _check_reachable(address: str, timeout: float = RAY_PROBE_TIMEOUT_S) -> None:
+    """Fail in seconds, not minutes: ``ray.init`` retries an unreachable HOST:PORT for a long time,
+    and waits without end on a port where something else listens. The GCS of a Ray cluster is a gRPC
+    (HTTP/2) server: it answers an HTTP/2 preface with a SETTINGS frame; anything else does not."""
     import socket
 
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ConfigError(f"--ray-address {address!r} is invalid; expected auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+    check_ray_address(address)
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as exc:
-        raise ConfigError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); expected a running "
-                          "cluster there (ray start --head --port PORT) or --ray-address auto") from None
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_H2_PREFACE)
+            head = b""
+            while len(head) < 9:
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except socket.timeout:
+        raise ConfigError(f"{address!r} accepted a connection but gave no Ray (gRPC) answer in {timeout:g} s; "
+                          "expected the GCS port of a running Ray cluster (ray start --head --port PORT)") from None
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address!r} ({getattr(exc, 'strerror', None) or exc}); "
+                          "expected a running cluster there (ray start --head --port PORT) or --ray-address "
+                          "auto") from None
+    if len(head) < 9 or head[3] != 0x04:  # frame type 4: SETTINGS
+        raise ConfigError(f"{address!r} is not a Ray cluster: it did not answer as a gRPC (HTTP/2) server; expected "
+                          "the GCS port of a running Ray cluster (ray start --head --port PORT)")
 
 
 def _ray_score_batch(job: Mapping[str, Any], archs: Sequence[str], threads: int) -> list[Any]:

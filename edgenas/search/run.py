@@ -87,6 +87,11 @@ def run_search(
         config = replace(config, targets=tuple(cost_models))
     config.validate()
     get_searcher(config.searcher)  # an unknown name fails here, before any file is written
+    from .._read import check_input_path
+
+    for what, path in (("--data", config.data), ("--score-table", config.score_table)):
+        if path is not None:  # contents are read later; a missing path fails before any store is made
+            check_input_path(path, what=what, folder_ok=what == "--data")
     space = get_space(config.space)
     dataset = config.dataset or next(iter(space.datasets))
     space.dataset(dataset)

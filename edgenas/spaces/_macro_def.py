@@ -333,18 +333,11 @@ def load_definition(path: str | Path) -> MacroSpaceDef:
     Raises:
         ConfigError: unreadable file, YAML syntax error, or a bad field.
     """
-    import yaml
+    from .._read import parse_yaml, read_text
 
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read space definition {str(p)!r}: {e}; expected a readable YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else "syntax error"
-        raise ConfigError(f"space definition {str(p)!r} is not valid YAML ({first}); expected a YAML mapping") from None
+    text = read_text(p, what="space definition", max_bytes=16 * 2**20)
+    data = parse_yaml(text, where=repr(str(p)), what="space definition")
     try:
         return parse_definition(data, source=text)
     except ConfigError as e:

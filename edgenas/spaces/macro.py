@@ -87,13 +87,9 @@ class MacroSpace(SearchSpace):
     @classmethod
     def from_yaml_text(cls, text: str) -> MacroSpace:
         """A space from the text of a YAML definition."""
-        import yaml
+        from .._read import parse_yaml
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"space definition is not valid YAML ({str(e).splitlines()[0]}); "
-                              "expected a YAML mapping") from None
+        data = parse_yaml(text, where="(text)", what="space definition")
         return cls(parse_definition(data, source=text))
 
     @classmethod

@@ -1,0 +1,98 @@
+"""Inputs are checked at the door, before any store or output exists: Ray addresses (syntax, and a
+port where no Ray cluster answers fails in seconds), --data paths, --out FIFOs; the run lock goes
+when the run ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgenas.cli import cli
+from edgenas.errors import ConfigError
+from edgenas.search.executors import _check_reachable, check_ray_address
+from edgenas.search.store import CandidateStore
+from tests._asserts import assert_one_error
+
+ALL = ["proxies", "score", "--all", "--proxy", "params", "--batch-size", "4"]
+
+
+@pytest.mark.parametrize("address, needle", [
+    ("127.0.0.1:²", "port '²' is not a number"),
+    ("127.0.0.1:0", "port '0'"),
+    ("127.0.0.1:70000", "port '70000'"),
+    ("a" * 64 + ".example:6379", "is not a host name"),
+    ("exa mple:6379", "is not a host name"),
+    ("[::zz]:6379", "is not an IPv6 address"),
+    ("6379", "no HOST:PORT"),
+])
+def test_malformed_ray_addresses(address: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match="--ray-address") as e:
+        check_ray_address(address)
+    assert needle in e.value.message
+    r = CliRunner().invoke(cli, ["search", "--target", "jetson", "--executor", "ray", "--ray-address", address,
+                                 "--out", "/nonexistent/never"])
+    assert_one_error(r, needle)
+
+
+def test_valid_ray_addresses_pass() -> None:
+    for a in (None, "auto", "10.0.0.5:6379", "head-node.cluster.local:6379", "[::1]:6379"):
+        check_ray_address(a)
+
+
+def test_a_plain_tcp_listener_is_refused_in_seconds() -> None:
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    conns = []
+    threading.Thread(target=lambda: conns.append(srv.accept()), daemon=True).start()  # accepts, never answers
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="gave no Ray .gRPC. answer in 1 s"):
+        _check_reachable(f"127.0.0.1:{srv.getsockname()[1]}", timeout=1.0)
+    assert time.perf_counter() - t0 < 5
+    srv.close()
+
+
+def test_score_all_refuses_before_scoring(tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    assert_one_error(run(cli, [*ALL, "--ray-address", "auto", "--out", str(tmp_path / "t.csv")]),
+                     "needs --executor ray")
+    fifo = tmp_path / "t.csv"
+    os.mkfifo(fifo)
+    t0 = time.perf_counter()
+    assert_one_error(run(cli, [*ALL, "--out", str(fifo)]), str(fifo), "not a regular file")
+    assert time.perf_counter() - t0 < 10  # not after scoring 15,625 archs
+    fifo.unlink()
+    out = tmp_path / "s.csv"  # an unusable Ray setup: refused, and no journal is left behind
+    assert_one_error(run(cli, [*ALL, "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out", str(out)]),
+                     "cannot reach the Ray cluster")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_data_typo_leaves_no_run_folder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["search", "--target", "jetson", "--data", str(tmp_path / "imgs_typo"),
+                                 "--evaluations", "4", "--population", "2", "--out", str(run)])
+    assert_one_error(r, "--data", "imgs_typo", "not found")
+    assert not run.exists()
+    r = CliRunner().invoke(cli, ["proxies", "score", "0", "--proxy", "naswot", "--data", str(tmp_path / "nope.npy")])
+    assert_one_error(r, "--data", "nope.npy", "not found")
+
+
+def test_the_run_lock_is_removed_when_the_store_closes(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    key = ("nb201", "cifar10", "k", 0, "gaussian")
+    s = CandidateStore(path, key=key)
+    lock = tmp_path / "candidates.sqlite.lock"
+    assert lock.is_file()
+    with pytest.raises(ConfigError, match="in use by another edgenas process"):
+        CandidateStore(path, key=key)
+    s.close()
+    assert not lock.exists()
+    CandidateStore(path, key=key).close()  # and the next run takes it again
+    assert not lock.exists()
