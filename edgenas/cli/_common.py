@@ -46,12 +46,9 @@ def read_archs(space: SearchSpace, archs: Sequence[str], archs_file: Path | None
     """Parse archs from arguments and/or a file; at least one is required."""
     texts = list(archs)
     if archs_file is not None:
-        try:
-            lines = archs_file.read_bytes().decode("utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read --archs-file {str(archs_file)!r}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"--archs-file {str(archs_file)!r} is not UTF-8 text; expected one arch per line") from None
+        from .._read import read_text
+
+        lines = read_text(archs_file, what="--archs-file", max_bytes=64 * 2**20).splitlines()
         texts += [ln.split("#", 1)[0].strip() for ln in lines]
         texts = [t for t in texts if t]
     if not texts:

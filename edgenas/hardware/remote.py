@@ -41,8 +41,12 @@ _RUNNER_BAD_INPUT, _RUNNER_MISSING_RUNTIME, _RUNNER_DISK_FULL = 2, 3, 4
 
 def check_host(host: str) -> str:
     """``host`` if it can only be read as a host by ssh; DeviceError otherwise."""
-    if not host or host.startswith("-") or any(c.isspace() or ord(c) < 32 for c in host) or ":" in host.split("@")[-1]:
-        raise DeviceError(f"--host {host!r} is invalid; expected USER@HOST or HOST (no leading '-', spaces or ':')")
+    user, at, name = host.rpartition("@")
+    # scp reads everything before the first ':' as the host: 'a:b@board' would copy to host 'a'
+    if (not host or host.startswith("-") or any(c.isspace() or ord(c) < 32 or c in ":/\\[]" for c in host)
+            or not name or (at and not user) or "@" in user):
+        raise DeviceError(f"--host {host!r} is invalid; expected USER@HOST or HOST (one '@' at most; no leading "
+                          "'-', spaces, ':', '/' or brackets)")
     return host
 
 

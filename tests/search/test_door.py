@@ -96,3 +96,14 @@ def test_the_run_lock_is_removed_when_the_store_closes(tmp_path: Path) -> None:
     assert not lock.exists()
     CandidateStore(path, key=key).close()  # and the next run takes it again
     assert not lock.exists()
+
+
+@pytest.mark.parametrize("host", ["a:b@board", "u@h@board", "@board", "user@", "[::1]", "board/x", "-oX", "a b"])
+def test_ambiguous_ssh_hosts_are_refused(host: str) -> None:
+    from edgenas.errors import DeviceError
+    from edgenas.hardware.remote import check_host
+
+    with pytest.raises(DeviceError, match="--host .* is invalid; expected USER@HOST or HOST"):
+        check_host(host)
+    for ok in ("board", "user@board", "user@10.0.0.5", "jetson.local"):
+        assert check_host(ok) == ok
