@@ -162,25 +162,43 @@ class _CountingHandler(logging.Handler):
         self.count += 1
 
 
+def _shown_text(shown: Any, key: str) -> str:
+    v = shown.values.get(key)
+    if v is None:
+        return "proxy failed"
+    if shown.name == "predicted_accuracy_pct":
+        return f"predicted accuracy {v:.1f} %"
+    return f"percentile {v:.1f} of the scored candidates"
+
+
 def _print_front(result: Any) -> None:
     from rich.table import Table
 
+    from ..search.outputs import score_shown
+
     cfg = result.config
     targets = list(cfg.targets)
+    shown = score_shown(result)
+    what = "acc %: predicted accuracy" if shown.name == "predicted_accuracy_pct" else \
+        "pct: percentile among the scored candidates"
     t = Table(title=f"Pareto front: {cfg.space}/{cfg.dataset}, {cfg.proxy} vs latency "
-                    f"({len(result.front)} of {len(result.candidates)} scored)")
+                    f"({len(result.front)} of {len(result.candidates)} scored)",
+              caption=f"{what}; score: {cfg.proxy}")
     t.add_column("#", justify="right")
     t.add_column("index", justify="right")
-    t.add_column(cfg.proxy, justify="right")
+    # the shown score (predicted accuracy, else percentile among the scored), then the raw one
+    t.add_column("acc %" if shown.name == "predicted_accuracy_pct" else "pct", justify="right")
+    t.add_column("score", justify="right")
     for tg in targets:
-        t.add_column(f"{tg} ms", justify="right")
+        t.add_column(f"{tg} ms", justify="right", no_wrap=True)
     t.add_column("MACs M", justify="right")
     t.add_column("params M", justify="right")
     t.add_column("arch", overflow="fold")
     for i, c in enumerate(result.front, 1):
         std = (c.score_spread or {}).get("std")
         score = f"{c.score:.4g}" + (f" ±{std:.2g}" if std is not None else "")
-        t.add_row(str(i), "-" if c.index is None else str(c.index), score,
+        v = shown.values.get(c.iso_key)
+        t.add_row(str(i), "-" if c.index is None else str(c.index), "-" if v is None else f"{v:.1f}", score,
                   *(f"{c.latency_ms[tg]:.3f}" for tg in targets), f"{c.macs_m:.1f}", f"{c.params_m:.3f}", c.arch)
     con = console()
     con.print(t)
@@ -190,7 +208,8 @@ def _print_front(result: Any) -> None:
         where = f"front #{rank}" if rank else "not on the front"
         lat = ", ".join(f"{tg} {pick.latency_ms[tg]:.3f} ms" for tg in targets)
         con.print(f"pick ({where}): {pick.arch} (index {'-' if pick.index is None else pick.index}; {lat}; "
-                  f"{pick.macs_m:.1f} M MACs; {cfg.proxy} {pick.score:.4g}); `edgenas export {result.run_dir}` exports it")
+                  f"{pick.macs_m:.1f} M MACs; {cfg.proxy} {pick.score:.4g}; {_shown_text(shown, pick.iso_key)}); "
+                  f"`edgenas export {result.run_dir}` exports it")
     con.print(f"scored {result.n_scored} new, reused {result.n_reused} from the store, {result.wall_s:.1f} s; "
               f"outputs in {result.run_dir}")
     for note in result.notes:

@@ -6,8 +6,9 @@
 * ``candidates.csv``: every scored candidate, one row each, with a ``#`` header giving units.
 * ``config.json``: the fully resolved :class:`SearchConfig` (``run_search(SearchConfig(**cfg))``
   re-runs it).
-* ``pareto.png``: proxy score vs latency on the first target, budget line, front highlighted
-  (skipped with a note when matplotlib is missing).
+* ``pareto.png``: the shown score (:func:`score_shown`: predicted accuracy where the proxy is an
+  accuracy prior, else the percentile among the scored candidates) vs latency on the first target,
+  budget line, front highlighted, pick marked (skipped with a note when matplotlib is missing).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .config import SearchConfig, config_dict, config_from_dict
 if TYPE_CHECKING:  # pragma: no cover
     from .result import SearchResult
 
-__all__ = ["SCHEMA_VERSION", "RunFiles", "objectives", "read_run", "write_outputs"]
+__all__ = ["SCHEMA_VERSION", "RunFiles", "ScoreShown", "objectives", "read_run", "score_shown", "write_outputs"]
 
 #: version of the run folder's files (pareto.json, config.json) and of ``--json`` output
 SCHEMA_VERSION = 1
@@ -43,6 +44,59 @@ def objectives(config: Any) -> list[dict[str, str]]:
     return [{"name": "score", "direction": "max"},
             *({"name": f"latency_ms[{t}]", "direction": "min"} for t in sorted(config.targets)),
             *({"name": o, "direction": "min"} for o in config.extra_objectives)]
+
+
+@dataclass(frozen=True)
+class ScoreShown:
+    """The score a user sees: ``predicted_accuracy_pct`` where the proxy is an accuracy prior that
+    predicts it, else ``percentile``: the share (0-100) of the run's scored candidates that score
+    lower (ties count half), so 100 is the best candidate and 50 the median one.
+
+    Attributes:
+        name: ``predicted_accuracy_pct`` or ``percentile``.
+        label: the axis / column title.
+        values: ``{iso_key: value}`` of every scored candidate (``None`` where the proxy failed).
+    """
+
+    name: str
+    label: str
+    values: dict[str, float | None]
+
+
+def score_shown(result: SearchResult) -> ScoreShown:
+    """What the run's scores mean to a user (see :class:`ScoreShown`)."""
+    import numpy as np
+
+    cfg = result.config
+    cands = result.candidates
+    target = _prior_target(cfg.proxy)
+    if target is not None and target.startswith("-log(100 - "):
+        # the prior's score is -log(100 - accuracy %), so accuracy = 100 - exp(-score)
+        return ScoreShown("predicted_accuracy_pct", f"predicted accuracy % ({cfg.proxy})",
+                          {c.iso_key: (100.0 - math.exp(-c.score)) if math.isfinite(c.score) else None
+                           for c in cands})
+    fin = np.sort(np.array([c.score for c in cands if math.isfinite(c.score)], dtype=float))
+    n = fin.size
+    vals: dict[str, float | None] = {}
+    for c in cands:
+        if not math.isfinite(c.score) or n == 0:
+            vals[c.iso_key] = None
+            continue
+        below = float(np.searchsorted(fin, c.score, side="left"))
+        equal = float(np.searchsorted(fin, c.score, side="right")) - below
+        vals[c.iso_key] = 100.0 * (below + 0.5 * (equal - 1)) / max(n - 1, 1)
+    return ScoreShown("percentile", f"{cfg.proxy}: percentile among the {n} scored candidates", vals)
+
+
+def _prior_target(proxy: str | None) -> str | None:
+    """The fitted target of an accuracy-prior ensemble (``None`` for anything else)."""
+    from ..proxies.ensemble import get_ensemble, list_ensembles
+
+    if proxy not in list_ensembles() or get_ensemble(proxy).prior is None:
+        return None
+    from ..proxies.prior import load_prior
+
+    return load_prior(get_ensemble(proxy).prior).target
 
 
 def _components(result: SearchResult) -> list[str]:
@@ -62,6 +116,11 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
     notes: list[str] = []
     targets = sorted(cfg.targets)
 
+    shown = score_shown(result)
+
+    def record(c: Any) -> dict[str, Any]:
+        return {**c.record(cfg.proxy), "score_shown": shown.values.get(c.iso_key)}
+
     pareto = {
         "schema_version": SCHEMA_VERSION,
         "edgenas_version": __version__,
@@ -70,8 +129,9 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
                     "max_macs_m": cfg.max_macs_m},
         "objectives": objectives(cfg),
         "n_candidates": len(result.candidates),
-        "members": [c.record(cfg.proxy) for c in result.front],
-        "pick": result.pick.record(cfg.proxy) if result.pick is not None else None,
+        "score_shown": {"name": shown.name, "label": shown.label},
+        "members": [record(c) for c in result.front],
+        "pick": record(result.pick) if result.pick is not None else None,
         "pick_rule": pick_rule(cfg.pick_top_share),
     }
     files["pareto.json"] = run_dir / "pareto.json"
@@ -108,7 +168,7 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
                                                    "edgenas_version": __version__, **config_dict(cfg)}))
 
     try:
-        png = _plot(result, targets[0])
+        png = _plot(result, targets[0], shown)
     except ImportError:
         notes.append("pareto.png skipped: matplotlib is not installed (pip install 'edgenas[plot]')")
     else:
@@ -117,7 +177,7 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
     return files, notes
 
 
-def _plot(result: SearchResult, target: str) -> bytes:
+def _plot(result: SearchResult, target: str, shown: ScoreShown) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -126,19 +186,24 @@ def _plot(result: SearchResult, target: str) -> bytes:
     cfg = result.config
     fig = Figure(figsize=(6.4, 4.4), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
-    cands = [c for c in result.candidates if math.isfinite(c.score)]
-    ax.scatter([c.latency_ms[target] for c in cands], [c.score for c in cands], s=10, c="0.65",
+    y = shown.values
+    cands = [c for c in result.candidates if y.get(c.iso_key) is not None]
+    ax.scatter([c.latency_ms[target] for c in cands], [y[c.iso_key] for c in cands], s=10, c="0.65",
                label=f"scored ({len(result.candidates)})")
-    front = [c for c in result.front if math.isfinite(c.score)]
+    front = [c for c in result.front if y.get(c.iso_key) is not None]
     front_sorted = sorted(front, key=lambda c: c.latency_ms[target])
-    ax.plot([c.latency_ms[target] for c in front_sorted], [c.score for c in front_sorted], "o-", color="C3",
+    ax.plot([c.latency_ms[target] for c in front_sorted], [y[c.iso_key] for c in front_sorted], "o-", color="C3",
             drawstyle="steps-post",
             ms=5, label=f"Pareto front ({len(result.front)})")
+    pick = result.pick
+    if pick is not None and y.get(pick.iso_key) is not None:
+        ax.scatter([pick.latency_ms[target]], [y[pick.iso_key]], marker="*", s=220, color="C2",
+                   edgecolors="k", zorder=5, label="pick")
     limit = cfg.budgets.latency_limit(target)
     if limit is not None:
         ax.axvline(limit, color="C0", ls="--", label=f"budget {limit:g} ms")
     ax.set_xlabel(f"latency on {target} (ms)")
-    ax.set_ylabel(f"{cfg.proxy} (higher is better)")
+    ax.set_ylabel(f"{shown.label} (higher is better)", fontsize=8)
     ax.set_title(f"{cfg.space} / {cfg.dataset}: {cfg.searcher}, seed {cfg.seed}")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)

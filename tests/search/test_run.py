@@ -461,3 +461,25 @@ def test_kill9_at_ten_points_then_resume_gives_the_uninterrupted_run(tmp_path: P
     assert sorted(r.split(",")[3] for r in rows) == sorted(c.iso_key for c in ref.candidates)
     p = json.loads((out / "pareto.json").read_text())
     assert [m["arch"] for m in p["members"]] == [c.arch for c in ref.front]
+
+
+def test_score_shown_is_a_percentile_or_a_predicted_accuracy(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from edgenas.search.outputs import score_shown
+
+    r = _run(tmp_path)
+    p = json.loads((tmp_path / "run" / "pareto.json").read_text())
+    assert p["score_shown"]["name"] == "percentile"
+    scores = sorted(c.score for c in r.candidates if math.isfinite(c.score))
+    shown = {m["iso_key"]: m["score_shown"] for m in p["members"]}
+    best = r.front[0]
+    # the best score beats every other candidate: percentile 100; a member's value is its share below
+    assert shown[best.iso_key] == pytest.approx(100.0 * (sum(s < best.score for s in scores)) / (len(scores) - 1))
+    assert p["pick"]["score_shown"] == score_shown(r).values[r.pick.iso_key]
+    assert all(0.0 <= v <= 100.0 for v in shown.values())
+    # an accuracy prior's score -log(100 - acc) is shown as the accuracy it predicts
+    prior = replace(r, config=replace(r.config, proxy="edgenas_transfer"))
+    s = score_shown(prior)
+    assert s.name == "predicted_accuracy_pct"
+    assert s.values[best.iso_key] == pytest.approx(100.0 - math.exp(-best.score))
