@@ -75,3 +75,42 @@ def print_fit(c: Any, fit: Any) -> None:
                 f"MAPE {r['mape']:.1f} %, tau {r['kendall_tau']:.3f}")
     if fit.note:
         c.print(f"note: {fit.note}")
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (a progress bar draws there; a log gets plain lines instead)."""
+    import sys
+
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class LogProgress:
+    """Plain progress lines on stderr for a log, where a progress bar shows nothing until the end:
+    one line when a stage starts, then at most one every ``every`` seconds, and one when it ends.
+
+    Called as ``progress(stage, done, total, detail="")``.
+    """
+
+    def __init__(self, command: str, every: float = 20.0, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.command = command
+        self.every = every
+        self._clock = clock or time.monotonic
+        self._t0 = self._clock()
+        self._last: dict[str, float] = {}
+        self._ended: set[str] = set()
+
+    def __call__(self, stage: str, done: int, total: int, detail: str = "") -> None:
+        now = self._clock()
+        last = self._last.get(stage)
+        end = total > 0 and done >= total
+        if stage in self._ended or not (last is None or end or now - last >= self.every):
+            return
+        self._last[stage] = now
+        if end:
+            self._ended.add(stage)
+        click.echo(f"{self.command}: {stage} {done:,}/{total:,}{detail} ({now - self._t0:.0f} s)", err=True)

@@ -33,8 +33,15 @@ def fit(measurements: Path, name: str, space_name: str, dataset: str | None, run
 
     space, ds = resolve_space(space_name, dataset)
     archs, ms = read_measurements(measurements, space)
+    from ._common import LogProgress
+
+    lines = None if as_json else LogProgress("fit")
+    if lines is not None:
+        click.echo(f"fit: {len(archs)} measured archs; cross-validating the latency models", err=True)
     res = fit_target(space, ds, archs, ms, name=name, device=device_name or name, runtime=runtime,
-                     source=measurements.name, force=force, seed=seed)
+                     source=measurements.name, force=force, seed=seed,
+                     progress=None if lines is None else (lambda done, total: lines("kernel counts of every arch",
+                                                                                    done, total)))
     doc = {"target": res.target, "method": res.method, "n_measured": res.n_measured, "cv": res.cv,
            "table": str(res.table), "target_file": str(res.target_file), "note": res.note}
     if as_json:

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import click
 
-from ._common import console, dataset_option, echo_json, json_option, print_fit, resolve_space, space_option
+from ._common import (
+    LogProgress,
+    console,
+    dataset_option,
+    echo_json,
+    json_option,
+    print_fit,
+    resolve_space,
+    space_option,
+    stderr_is_terminal,
+)
 
 #: device-profile options that make `profile` time whole archs on a device (see the module docstring)
 _DEVICE_ONLY = ("host", "runtime", "precision", "ssh_options", "remote_python", "calibration_data", "force",
@@ -126,10 +136,13 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
     if calibration >= n_archs - 1:
         raise ConfigError(f"--calibration {calibration} must be smaller than --archs {n_archs} minus 1")
     out = out or user_latency_tables_dir() / f"{space.name}_{ds}_cpu_ops.json"
-    if as_json:
+    if as_json or not stderr_is_terminal():  # a log gets plain progress lines (--json: stdout stays JSON)
+        lines = None if as_json else LogProgress("profile")
         result = profile_space(space, ds, n_archs=n_archs, n_calibration=calibration, runs=runs, warmup=warmup,
                                threads=threads, seed=seed, device_name=t.name, statistic=statistic, chain=chain,
-                               rounds=rounds, space_predictions=space_predictions, workers=workers)
+                               rounds=rounds, space_predictions=space_predictions, workers=workers,
+                               progress=None if lines is None else (lambda stage, done, total, label:
+                                                                     lines(stage, done, total)))
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -200,9 +213,12 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
     if n < 5:  # before any timing: the fit needs 5
         raise ConfigError(f"--archs {n}: a device profile needs at least 5 timed archs (10-30 give a usable model)")
     with session:
-        if as_json:
+        if as_json or not stderr_is_terminal():  # a log gets plain progress lines (--json: stdout stays JSON)
+            lines = None if as_json else LogProgress("profile")
             res = profile_device(space, ds, plan, session, n_archs=n, force=force, calibration=calibration_data,
-                                 kernel_model=kernel_model)
+                                 kernel_model=kernel_model,
+                                 progress=None if lines is None else (lambda stage, done, total, label:
+                                                                       lines(stage, done, total)))
         else:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -92,7 +92,10 @@ def list_cmd(as_json: bool) -> None:
     from ..proxies.base import PROXIES
     from ..proxies.ensemble import ENSEMBLES
 
+    from ..search.config import default_proxies
+
     load_proxies()
+    defaults = default_proxies()
     rows: list[dict[str, Any]] = []
     for name in PROXIES.names():
         spec = PROXIES.get(name)
@@ -103,16 +106,20 @@ def list_cmd(as_json: bool) -> None:
         rows.append({"name": name, "kind": "ensemble", "needs": "population", "components": list(rec.components),
                      "aggregation": rec.aggregation, "weights": [float(w) for w in rec.component_weights],
                      "description": rec.description, "reference": rec.reference})
+    for r in rows:
+        r["search_default_for"] = sorted(sp for sp, p in defaults.items() if p == r["name"])
     if as_json:
         echo_json(rows)
         return
     from rich.table import Table
 
-    t = Table(title="proxies (higher = better); ensembles rank within a population")
-    for c in ("name", "kind", "needs", "description"):
+    t = Table(title="proxies (higher = better); ensembles rank within a population",
+              caption="search default per space: " + ", ".join(f"{sp} {p}" for sp, p in sorted(defaults.items()))
+              + " (edgenas search --proxy NAME to choose)")
+    for c in ("name", "kind", "needs", "default for", "description"):
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(r["name"], r["kind"], r["needs"], r["description"])
+        t.add_row(r["name"], r["kind"], r["needs"], ", ".join(r["search_default_for"]) or "-", r["description"])
     console().print(t)
 
 
@@ -250,7 +257,11 @@ def _score_all(space: Any, dataset: str, components: list[str], out: Path | None
     if kw["executor"] == "local":
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = 1 if device.startswith("cuda") else (workers or max(1, min(8, cores)))
-    res = score_space(space, dataset, components, out, device=device, workers=workers, **kw)
+    from ._common import LogProgress
+
+    lines = None if as_json else LogProgress("proxies score --all")
+    res = score_space(space, dataset, components, out, device=device, workers=workers, **kw,
+                      progress=None if lines is None else (lambda done, total: lines("classes scored", done, total)))
     doc = {"out": str(res.out), "classes": res.n_classes, "scored": res.n_scored, "reused": res.n_reused,
            "rows": res.n_rows, "components": components}
     if as_json:

@@ -12,15 +12,25 @@ import click
 from ..search.config import (
     DEFAULT_BATCH_CPU,
     DEFAULT_BATCH_GPU,
-    DEFAULT_PROXY,
     MAX_LATENCY_MS,
     MAX_MACS_M,
     MAX_PARAMS_M,
     SearchConfig,
 )
-from ._common import console, echo_json, json_option
+from ._common import LogProgress, console, echo_json, json_option, stderr_is_terminal
 
 _D = SearchConfig()  # every option default is read from SearchConfig: the CLI and the API are one call
+
+
+class _ProxyOption(click.Option):
+    """``--proxy``: the help names each space's real default (read from the spaces when help is shown)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..search.config import default_proxies
+
+        per_space = "; ".join(f"{sp}: {p}" for sp, p in sorted(default_proxies().items()))
+        self.help = f"Proxy or ensemble to maximise (default per space: {per_space}; vkdnw_agg = the VKDNW paper's)."
+        return super().get_help_record(ctx)
 
 
 @click.command("search")
@@ -35,9 +45,8 @@ _D = SearchConfig()  # every option default is read from SearchConfig: the CLI a
               help=f"Parameter budget (millions, up to {MAX_PARAMS_M:g}).")
 @click.option("--max-macs-m", type=float, default=_D.max_macs_m,
               help=f"MACs budget (millions per image, up to {MAX_MACS_M:g}).")
-@click.option("--proxy", default=_D.proxy,
-              help=f"Proxy or ensemble to maximise (default {DEFAULT_PROXY}; fbnet: edgenas_fast; "
-                   "vkdnw_agg = the VKDNW paper's).")
+@click.option("--proxy", default=_D.proxy, cls=_ProxyOption,
+              help="Proxy or ensemble to maximise (default: the space's; vkdnw_agg = the VKDNW paper's).")
 @click.option("--evaluations", type=int, default=_D.evaluations, show_default=True,
               help="Proxy evaluations (distinct archs scored).")
 @click.option("--population", type=int, default=_D.population, show_default=True,
@@ -119,8 +128,13 @@ def _run_with_progress(kwargs: dict[str, Any]) -> Any:
     )
     task = progress.add_task("search", total=kwargs["evaluations"], front=0, best="-")
     started = []
+    log_lines = None if stderr_is_terminal() else LogProgress("search")
 
     def on_progress(p: Any) -> None:
+        if log_lines is not None:  # a log: plain lines, not a bar that draws only at the end
+            best = f"{p.best_score:.4g}" if p.best_score is not None else "-"
+            log_lines("scored", p.n_evaluated, p.n_budget, f", front {p.front_size}, best {best}")
+            return
         if not started:  # start drawing only once scoring began: input errors stay one line
             progress.start()
             started.append(True)

@@ -109,6 +109,12 @@ def _report(results: list[dict], out_file: Path) -> None:
             within = sum(e <= 10 for e in errs_paired)
             con.print(f"median |error| against paired timing (table units) {statistics.median(errs_paired):.1f} %, "
                       f"{within}/{len(errs_paired)} within 10 %")
+            # what the two errors measure, so a large wall-clock error beside a small paired one is read right
+            con.print("  wall-clock error: the predicted ms against this host's clock now (it moves with the CPU's "
+                      "load, frequency and turbo state); paired error: each model timed alternately with the "
+                      "table's reference arch and priced as ratio x the reference's ms when profiled (table units), "
+                      "which cancels this host's speed drift. A small paired error with a large wall-clock error "
+                      "means the table ranks archs right and this host runs at another speed than when profiled.")
     else:
         con.print("no latency prediction for this target (cost model or table missing)")
     noisy = [r for r in results if r["cv"] > 0.1]

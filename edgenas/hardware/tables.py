@@ -338,14 +338,27 @@ class OpLatencyTable:
     def _warn_if_other_host(self) -> None:
         """The table describes the profiled host (its timings, and its onnxruntime's kernels unless
         detected here); say so when this host differs."""
-        from .._imports import require
         from ._host import cpu_model
 
-        ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
         k = self.kernels or {}
-        if k.get("onnxruntime_version") not in (None, ort.__version__) or k.get("cpu_model") not in (None, cpu_model()):
-            _note_other_host(self.space, self.dataset, str(k.get("onnxruntime_version")), str(k.get("cpu_model")),
-                             ort.__version__, cpu_model())
+        table_ort = k.get("onnxruntime_version", self.meta.get("onnxruntime_version"))
+        table_cpu = k.get("cpu_model", self.meta.get("cpu_model"))
+        if table_cpu is None and table_ort is None:  # not a table profiled on a host (a device's, a fitted one)
+            return
+        if k:
+            from .._imports import require
+
+            ort_version: str | None = require("onnxruntime", purpose="kernel detection (cpu latency tables)").__version__
+        else:  # a per-op table needs no onnxruntime to price: compare it only when installed
+            try:
+                import onnxruntime
+
+                ort_version = onnxruntime.__version__
+            except ImportError:
+                ort_version = None
+        here = cpu_model()
+        if table_cpu not in (None, here) or (ort_version is not None and table_ort not in (None, ort_version)):
+            _note_other_host(self.space, self.dataset, str(table_ort), str(table_cpu), str(ort_version), here)
 
     def predict_ops(self, space: SearchSpace, archs: Any) -> np.ndarray:
         """(len(archs),) per-op prediction ``scale * sum of entries + intercept_ms`` (no kernel model)."""
@@ -353,6 +366,8 @@ class OpLatencyTable:
 
         out = np.empty(len(archs))
         entries, key, memo = self.entries, self.key, self._sums
+        if not memo and not self.kernels:
+            self._warn_if_other_host()
         for i, a in enumerate(archs):
             total = memo.get(a.tokens)
             if total is not None:

@@ -100,8 +100,19 @@ class Target:
         have = ", ".join(f"{t.space}/{t.dataset}" for t in self.tables) or "none"
         raise LatencyTableError(
             f"target {self.name!r} has no latency table for {space}/{dataset} (has: {have})",
-            hint=self.profile_hint or f"measure it on the device: edgenas profile --target {self.name} "
-                                      f"--space {space} --dataset {dataset}")
+            hint=self.profile_hint or self._profile_hint(space, dataset))
+
+    def _profile_hint(self, space: str, dataset: str) -> str:
+        """How to get a table: a user target is profiled under its own name; a shipped one (its
+        tables are never replaced) under a new name, with a runtime ``edgenas profile`` can time."""
+        from .._paths import shipped_targets_dir
+
+        if self.path is None or self.path.parent.resolve() != shipped_targets_dir().resolve():
+            return f"measure it on the device: edgenas profile --target {self.name} --space {space} --dataset {dataset}"
+        runtime = " --runtime tensorrt" if self.runtime == "tensorrt" else ""  # else onnxruntime, the default
+        return (f"shipped targets are never re-profiled; measure your own {self.device} as a new target: edgenas "
+                f"profile --target my-{self.name} --host USER@DEVICE --space {space} --dataset {dataset}{runtime}, "
+                f"then search with --target my-{self.name}")
 
 
 PRECISIONS = ("fp32", "fp16", "int8")

@@ -30,7 +30,7 @@ from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
 )
 from ..errors import ConfigError, EdgeNASError
 
-__all__ = ["SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
+__all__ = ["SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxies", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
 
 #: the proxy when none is given: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed;
 #: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
@@ -185,6 +185,13 @@ class SearchConfig:
 def _float(v: Any) -> Any:
     """An int budget as float; anything else unchanged (validated by Budgets)."""
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def default_proxies() -> dict[str, str]:
+    """{space name: the proxy a search of it maximises when none is given}, for every registered space."""
+    from ..spaces import list_spaces
+
+    return {name: default_proxy(name) for name in list_spaces()}
 
 
 def default_proxy(space: str) -> str:

@@ -228,3 +228,53 @@ def check_feasible(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, se
         f"no {space.name} architecture meets the budgets ({budgets.describe()}; {how}: {', '.join(seen)}); "
         "expected budgets at least that large",
     )
+
+
+#: random archs drawn to judge a budget of a space too large to enumerate
+LOOSE_BUDGET_DRAWS = 1_000
+
+
+def loose_budget_note(space: SearchSpace, cost: CostEvaluator, budgets: Budgets, seed: int,
+                      targets: Sequence[str]) -> str | None:
+    """One note naming every budget no arch exceeds (it excludes nothing: the search runs as without it),
+    with the largest value the space reaches; ``None`` when every budget given binds.
+
+    Enumerable spaces are checked whole (their costs are cached by :func:`check_feasible`); larger
+    ones on :data:`LOOSE_BUDGET_DRAWS` random archs.
+    """
+    limits: dict[str, tuple[float, str]] = {}
+    for t in targets:
+        v = budgets.latency_limit(t)
+        if v is not None:
+            per = isinstance(budgets.max_latency_ms, Mapping)
+            limits[f"latency:{t}"] = (v, f"--max-latency-ms {t}={v:g}" if per else f"--max-latency-ms {v:g} on {t}")
+    if budgets.max_params_m is not None:
+        limits["params"] = (budgets.max_params_m, f"--max-params-m {budgets.max_params_m:g}")
+    if budgets.max_macs_m is not None:
+        limits["macs"] = (budgets.max_macs_m, f"--max-macs-m {budgets.max_macs_m:g}")
+    if not limits:
+        return None
+    if space.size <= MAX_DRAWS:
+        archs: Any = space.enumerate()
+        how = f"all {space.size:,} archs"
+    else:
+        rng = np.random.default_rng(derive_seed(seed, "loose-budgets"))
+        archs = (space.sample(rng) for _ in range(LOOSE_BUDGET_DRAWS))
+        how = f"{LOOSE_BUDGET_DRAWS:,} random archs"
+    most = dict.fromkeys(limits, -math.inf)
+    for a in archs:
+        if space.is_degenerate(a):
+            continue
+        c = cost(a)
+        for key in most:
+            kind, _, t = key.partition(":")
+            v = c.latency_ms.get(t, -math.inf) if kind == "latency" else c.params_m if kind == "params" else c.macs_m
+            most[key] = max(most[key], v)
+        if all(most[k] > limits[k][0] for k in most):
+            return None  # every budget excludes something: stop early
+    loose = [f"{limits[k][1]} (largest {most[k]:.3g})" for k in most if most[k] <= limits[k][0]]
+    if not loose:
+        return None
+    return (f"{'this budget excludes' if len(loose) == 1 else 'these budgets exclude'} no arch of {how}: "
+            f"{'; '.join(loose)}; the search ran as without {'it' if len(loose) == 1 else 'them'}")
+

@@ -123,6 +123,9 @@ def run_search(
             size = AdditiveSizeTable(space, dataset)
         cost = CostEvaluator(space, targets, size)
         n_feasible = check_feasible(space, cost, config.budgets, config.seed)
+        from .problem import loose_budget_note
+
+        loose = loose_budget_note(space, cost, config.budgets, config.seed, list(targets))
 
         store = None
         run_dir = Path(config.out) if config.out else default_run_dir(config, dataset, list(targets), resume=resume)
@@ -194,7 +197,7 @@ def run_search(
     few = ([f"only {n_feasible:,} feasible arch classes meet the budgets, fewer than --evaluations "
             f"{config.evaluations:,}: the search could score at most those"]
            if n_feasible is not None and n_feasible < config.evaluations else [])
-    notes = [*few, *getattr(scorer, "notes", ()), *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
+    notes = [*few, *([loose] if loose else []), *getattr(scorer, "notes", ()), *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
 
 

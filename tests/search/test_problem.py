@@ -87,3 +87,21 @@ def test_table_scorer_reads_gzip_and_rejects_garbage(tmp_path: Path) -> None:
     bad.write_bytes(b"not gzip at all")
     with pytest.raises(ConfigError, match="bad.csv.gz"):
         TableScorer(space=SPACE, path=str(bad), columns=["a"])
+
+
+def test_a_budget_that_excludes_no_arch_is_named_once() -> None:
+    from edgenas.search.problem import Budgets, CostEvaluator, check_feasible, loose_budget_note
+
+    from ._fakes import FakeLatency, fake_size
+
+    cost = CostEvaluator(SPACE, {"fake": FakeLatency()}, fake_size)
+    # fake latency tops out at 2 + 7 * 1.0 = 9 ms; params at 0.07 + 6 * 0.14 = 0.91 M
+    loose = Budgets(max_latency_ms=50.0, max_params_m=0.5)
+    assert check_feasible(SPACE, cost, loose, 0)
+    note = loose_budget_note(SPACE, cost, loose, 0, ["fake"])
+    assert note == ("this budget excludes no arch of all 15,625 archs: --max-latency-ms 50 on fake (largest 9); "
+                    "the search ran as without it")
+    assert loose_budget_note(SPACE, cost, Budgets(max_latency_ms=5.0, max_params_m=0.5), 0, ["fake"]) is None
+    both = loose_budget_note(SPACE, cost, Budgets(max_latency_ms={"fake": 9.0}, max_macs_m=1e4), 0, ["fake"])
+    assert both is not None and both.startswith("these budgets exclude no arch") and "fake=9 (largest 9)" in both
+    assert loose_budget_note(SPACE, cost, Budgets(), 0, ["fake"]) is None
