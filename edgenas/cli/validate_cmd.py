@@ -27,9 +27,10 @@ def _finite_timeout(ctx: Any, param: Any, value: float) -> float:
 @click.command("validate")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--target", required=True, help="Target whose predicted latency to compare with (e.g. cpu, jetson).")
-@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec"]), default="onnxruntime",
-              show_default=True,
-              help="onnxruntime (CPU EP), tensorrt (Python API + libcudart on the device) or trtexec (on the device).")
+@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec", "litert"]), default=None,
+              help="onnxruntime (CPU EP), litert (.tflite on the LiteRT interpreter), tensorrt (Python API + libcudart "
+                   "on the device) or trtexec (on the device). Default: litert for a LiteRT export, else onnxruntime; "
+                   "a runtime other than the one the target's table was measured with gets one warning.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
               help="tensorrt/trtexec engine precision (TensorRT 11: must already be in the ONNX).")
 @click.option("--runs", type=click.IntRange(1, MAX_RUNS), default=100, show_default=True, help="Timed runs.")
@@ -50,21 +51,29 @@ def _finite_timeout(ctx: Any, param: Any, value: float) -> float:
               help="Also time each model paired with the table's reference arch (onnxruntime, 1 thread; default: "
                    "when the target's table was profiled that way). Gives the latency in the table's units, "
                    "free of the host's speed drift.")
+@click.option("--data", "data", type=click.Path(path_type=Path), default=None,
+              help="Labelled held-out images (class folders, or .npz with x and y): also report the top-1 accuracy of "
+                   "every exported precision (ONNX, LiteRT) and its difference to fp32.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("validation.json"),
               show_default=True)
 @json_option
-def validate(model: Path, target: str, runtime: str, precision: str, runs: int, warmup: int, threads: int | None,
+def validate(model: Path, target: str, runtime: str | None, precision: str, runs: int, warmup: int, threads: int | None,
              host: str | None, here: bool, ssh_options: tuple[str, ...], remote_python: str, timeout: float,
-             seed: int, paired: bool | None, out_file: Path, as_json: bool) -> None:
+             seed: int, paired: bool | None, data: Path | None, out_file: Path, as_json: bool) -> None:
     """Measure MODEL (a .onnx file or an export directory) and write validation.json.
 
     Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
     """
     from .._io import check_output_file
-    from ..export.validate import collect_models, validate_model
+    from ..export.validate import collect_models, default_runtime, runtime_mismatch, validate_model
 
     check_output_file(out_file)  # before any measurement: never replace /dev/null or a folder
     _check_where(target, host, here)
+    runtime = runtime or default_runtime(model)
+    if data is not None and not model.is_dir():
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--data scores every file of an export folder; expected the folder, got {str(model)!r}")
     results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
                               host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
                               timeout=timeout, precision=precision, paired=paired).to_dict()
@@ -72,11 +81,22 @@ def validate(model: Path, target: str, runtime: str, precision: str, runs: int, 
     from .._io import atomic_write_text
     from .._json import dumps
 
-    atomic_write_text(out_file, dumps(results) + "\n")  # all models measured: write the file in one step
+    mismatch = runtime_mismatch(target, runtime)
+    if mismatch:  # after measuring: a failed run shows its error alone
+        click.echo(f"warning: {mismatch}", err=True)
+    accuracy = None
+    if data is not None:
+        from ..export.accuracy import export_accuracy
+
+        accuracy = export_accuracy(model, data)
+    doc: Any = results if accuracy is None else {"models": results, "accuracy": accuracy}
+    atomic_write_text(out_file, dumps(doc) + "\n")  # all models measured: write the file in one step
     if as_json:
-        echo_json(results)
+        echo_json(doc)
     else:
         _report(results, out_file)
+        if accuracy is not None:
+            _report_accuracy(accuracy, data)
     if not all(r["parity_ok"] for r in results):
         raise SystemExit(1)
 
@@ -121,6 +141,18 @@ def _report(results: list[dict], out_file: Path) -> None:
     if noisy:  # a CV above 10 % means something else is using the device (or thermals): re-run before trusting
         con.print(f"[yellow]warning:[/] {len(noisy)} model(s) with coefficient of variation > 10 %: noisy device")
     con.print(f"wrote {out_file}")
+
+
+def _report_accuracy(rows: list[dict], data: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"top-1 accuracy on {data} ({rows[0]['n_images'] if rows else 0} images)")
+    for col in ("model", "file", "format", "precision", "top-1 %", "vs fp32 (pp)"):
+        t.add_column(col, justify="left" if col in ("model", "file") else "right")
+    for r in rows:
+        t.add_row(str(r["model"]), r["file"], r["format"], r["precision"], f"{r['top1_pct']:.2f}",
+                  "-" if r["delta_pp"] is None else f"{r['delta_pp']:+.2f}")
+    console().print(t)
 
 
 #: targets that are this machine by definition (their tables are profiled here)

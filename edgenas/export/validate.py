@@ -36,7 +36,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("onnxruntime", "tensorrt", "trtexec")
+RUNTIMES = ("onnxruntime", "tensorrt", "trtexec", "litert")
+#: the target runtime (targets/*.yaml ``runtime``) each validate runtime measures
+TABLE_RUNTIME = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "trtexec": "tensorrt", "litert": "tflite"}
 #: precisions a runtime can be asked for (fp16: TensorRT only; TensorRT 11 needs it baked into the ONNX)
 PRECISIONS = ("fp32", "fp16")
 #: parity tolerance (max |runtime - reference| / max |reference|) for fp32 runtimes
@@ -106,18 +108,69 @@ def collect_models(path: Path | str) -> list[Path]:
                                                        for m in models):
                 raise ValidationError(f"{str(manifest)!r} is not an edgenas export manifest: field 'models' is "
                                       f"{str(models)[:60]}; expected a list of {{files: {{onnx: ...}}}} objects")
-            names = [m["files"]["onnx"] for m in models if "onnx" in m.get("files", {})]
-            for name in names:  # a manifest names files inside its own folder only
+            # the deliverable of each model: its ONNX or, for --format litert, its .tflite
+            named = [(k, m["files"][k]) for m in models for k in ("onnx", "litert") if k in m.get("files", {})]
+            for key, name in named:  # a manifest names files inside its own folder only
                 if not isinstance(name, str) or Path(name).is_absolute() or ".." in Path(name).parts:
-                    raise ValidationError(f"{str(manifest)!r}: files.onnx {name!r} is invalid; expected a path "
+                    raise ValidationError(f"{str(manifest)!r}: files.{key} {name!r} is invalid; expected a path "
                                           "inside the export folder (no absolute path, no '..')")
+            names = [name for _, name in named]
             files = [p / name for name in names]
         else:
             files = sorted(p.glob("*.onnx")) + sorted(p.glob("*/*.onnx"))
+            if not files:
+                files = sorted(p.glob("*/*.tflite"))
         if not files:
             raise ValidationError(f"{str(p)!r} holds no ONNX model; export with 'edgenas export --format onnx'")
         return files
     raise ValidationError(f"model path not found: {str(p)!r}; expected MODEL.onnx or an export directory")
+
+
+def default_runtime(model: Path | str) -> str:
+    """litert for a ``.tflite`` (or an export folder of them), else onnxruntime."""
+    try:
+        files = collect_models(model)
+    except ValidationError:
+        return "onnxruntime"
+    return "litert" if files and all(f.suffix == ".tflite" for f in files) else "onnxruntime"
+
+
+def runtime_mismatch(target: str, runtime: str) -> str | None:
+    """One line when ``runtime`` is not what ``target``'s latency table was measured with (e.g. the raspi4 /
+    pixel3 tables are TFLite timings): the predicted-vs-measured error then mixes two runtimes."""
+    t = _load_target(target)
+    table_rt = getattr(t, "runtime", None)
+    if table_rt in (None, "unknown") or TABLE_RUNTIME.get(runtime) == table_rt or \
+            (table_rt == "tflite-edgetpu" and runtime == "litert"):
+        return None
+    hint = {"tflite": "export --format litert and validate with --runtime litert",
+            "tensorrt": "validate with --runtime tensorrt or trtexec on the device"}.get(table_rt, "")
+    return (f"target {target!r}'s latency table was measured with {table_rt}, this validation times {runtime}: "
+            f"the error % compares two runtimes" + (f" ({hint})" if hint else ""))
+
+
+def litert_metadata(model_path: Path) -> dict[str, str]:
+    """The ONNX-style metadata (arch, space, dataset, seed, input_shape, precision) of a ``.tflite`` from the
+    export.json of the folder it was exported into.
+
+    Raises:
+        ValidationError: no manifest naming this file.
+    """
+    manifest = model_path.parent.parent / MANIFEST_NAME
+    rel = f"{model_path.parent.name}/{model_path.name}"
+    try:
+        doc = json.loads(manifest.read_text())
+        entry = next(m for m in doc["models"] if rel in (m.get("files") or {}).values())
+        meta = {"arch": entry["arch"], "space": doc["space"], "dataset": doc["dataset"], "seed": str(doc["seed"]),
+                "input_shape": json.dumps(entry["input_shape"])}
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        raise ValidationError(f"{str(model_path)!r} is not in an edgenas export folder (export.json naming it); "
+                              "expected a .tflite written by 'edgenas export --format litert'") from None
+    name = model_path.name
+    meta["precision"] = "int8" if name.endswith(".int8.tflite") else "fp16" if name.endswith(".fp16.tflite") else "fp32"
+    preds = (entry.get("predicted_latency_ms") or {}) if isinstance(entry, dict) else {}
+    meta["predicted_latency_ms"] = json.dumps(preds)
+    return meta
 
 
 def _load_target(name: str) -> Any:
@@ -246,18 +299,26 @@ def validate_model(
         raise ValidationError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
     if precision not in PRECISIONS:
         raise ValidationError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
-    if precision != "fp32" and runtime == "onnxruntime":
-        raise ValidationError(f"--precision {precision} needs --runtime tensorrt or trtexec; onnxruntime runs the "
-                              "precision stored in the ONNX (export --precision)")
+    if precision != "fp32" and runtime in ("onnxruntime", "litert"):
+        raise ValidationError(f"--precision {precision} needs --runtime tensorrt or trtexec; {runtime} runs the "
+                              "precision stored in the model file (export --precision)")
     if runs < 1 or warmup < 0:
         raise ValidationError(f"--runs must be >= 1 and --warmup >= 0, got {runs} and {warmup}")
     model_path = Path(model_path)
-    meta = read_metadata(model_path)
+    if (model_path.suffix == ".tflite") != (runtime == "litert"):
+        raise ValidationError(f"{model_path.name}: --runtime litert times .tflite models (export --format litert), "
+                              f"the other runtimes ONNX models; got --runtime {runtime}")
+    if runtime == "litert":  # runs what the file holds, like onnxruntime
+        meta = litert_metadata(model_path)
+        shape: tuple[Any, ...] = tuple(json.loads(meta["input_shape"]))
+        precision = meta["precision"]
+    else:
+        meta = read_metadata(model_path)
+        shape = input_shape_of(model_path)
     if runtime == "onnxruntime":  # onnxruntime runs what the file holds (export --precision fp16 / int8)
         from .tensorrt import onnx_precision
 
         precision = onnx_precision(model_path)
-    shape = input_shape_of(model_path)
     tgt = _load_target(target)
     space = get_space(meta["space"]) if "space" in meta else None
     # a bad arch in the metadata fails here, before minutes of timing (ArchError names it)
@@ -268,7 +329,7 @@ def validate_model(
     n_threads = threads or int(getattr(tgt, "threads", None) or 1)
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
     args = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(n_threads), "--runtime", runtime]
-    if runtime != "onnxruntime":  # an engine's precision; onnxruntime runs the file as it is
+    if runtime not in ("onnxruntime", "litert"):  # an engine's precision; these two run the file as it is
         args += ["--precision", precision]
     if runtime == "tensorrt":
         from .tensorrt import onnx_precision

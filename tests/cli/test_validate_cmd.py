@@ -180,3 +180,70 @@ def test_a_target_profiled_on_this_machine_needs_no_host(tmp_path, monkeypatch):
     _check_where("mine", None, False)
     with pytest.raises(ConfigError, match="'theirs'.*is not this machine"):
         _check_where("theirs", None, False)
+
+
+def _labelled_npz(path, n=20, seed=3):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    np.savez(path, x=rng.random((n, 3, 32, 32)).astype(np.float32), y=rng.integers(0, 10, n))
+    return path
+
+
+def test_runtime_other_than_the_tables_is_one_warning_naming_both(export_dir, tmp_path):
+    res = CliRunner().invoke(cli, ["validate", str(export_dir), "--target", "raspi4", "--here",
+                                                   "--runs", "2", "--warmup", "0", "--threads", "1",
+                                                   "--out", str(tmp_path / "v.json"), "--json"])
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and "tflite" in warn[0] and "onnxruntime" in warn[0] and "--format litert" in warn[0]
+    json.loads(res.stdout)  # the JSON on stdout stays clean
+    res = CliRunner().invoke(cli, ["validate", str(export_dir), "--target", "cpu", "--runs", "2",
+                                                   "--warmup", "0", "--out", str(tmp_path / "c.json"), "--json"])
+    assert res.exit_code == 0 and "warning:" not in res.stderr  # the cpu table is onnxruntime's
+
+
+def test_validate_data_reports_every_precision_and_delta(tmp_path):
+    import numpy as np
+
+    from edgenas.export.quantize import run_onnx
+
+    cal = _labelled_npz(tmp_path / "cal.npz", seed=0)
+    held = _labelled_npz(tmp_path / "held.npz", seed=1)
+    exp = tmp_path / "exp"
+    assert run("export", SMALL, "--precision", "int8", "--calibration-data", str(cal), "--out", str(exp)).exit_code == 0
+    out = tmp_path / "v.json"
+    res = run("validate", str(exp), "--target", "cpu", "--runs", "2", "--warmup", "0", "--threads", "1",
+              "--data", str(held), "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["models"][0]["precision"] == "int8"
+    rows = {r["precision"]: r for r in doc["accuracy"]}
+    assert set(rows) == {"fp32", "int8"} and rows["fp32"]["delta_pp"] == 0.0
+    z = np.load(held)
+    for p, name in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+        want = 100.0 * np.mean(run_onnx(exp / "rank01" / name, z["x"]).argmax(1) == z["y"])
+        assert rows[p]["top1_pct"] == pytest.approx(want) and rows[p]["n_images"] == 20
+    assert rows["int8"]["delta_pp"] == pytest.approx(rows["int8"]["top1_pct"] - rows["fp32"]["top1_pct"])
+    res = run("validate", str(exp), "--target", "cpu", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "b.json"))
+    assert res.exit_code == 2 and not (tmp_path / "b.json").exists()
+
+
+@pytest.mark.slow
+def test_validate_litert_export_on_litert(tmp_path):
+    pytest.importorskip("litert_torch")
+    cal = _labelled_npz(tmp_path / "cal.npz", seed=0)
+    exp = tmp_path / "exp"
+    res = run("export", SMALL, "--format", "litert", "--precision", "int8", "--calibration-data", str(cal),
+              "--out", str(exp))
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["validate", str(exp), "--target", "raspi4", "--here", "--runs", "3",
+                                                   "--warmup", "1", "--threads", "1", "--data", str(cal),
+                                                   "--out", str(tmp_path / "v.json"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "warning:" not in res.stderr  # the raspi4 table is TFLite's: no mismatch
+    doc = json.loads(res.stdout)
+    (r,) = doc["models"]
+    assert r["runtime"] == "litert" and r["precision"] == "int8" and r["model"].endswith("model.int8.tflite")
+    assert r["runtime_version"].startswith("ai-edge-litert") and r["predicted_ms"] is not None
+    assert {(a["format"], a["precision"]) for a in doc["accuracy"]} == {("litert", "fp32"), ("litert", "int8")}
