@@ -2,10 +2,12 @@
 """Fuzz the CLI with N invalid inputs and count the outcomes (a table and JSON).
 
 Draws cases from the strategies of ``tests/cli/fuzz_inputs.py`` (arch strings and indices, target
-names and YAML files, latency tables, budgets and counts, ``--archs-file`` contents, output paths),
-round-robin over the families, each case in a fresh folder and ``$EDGENAS_HOME``, and classifies
-every outcome: ``clear`` (exit 2, one ``error:`` line), ``traceback``, ``accepted`` (exit 0 on
-garbage) or ``unclear`` (another exit code or message). Target: 0 tracebacks, 0 accepted.
+names and YAML files, latency tables, budgets and counts, ``--archs-file`` contents, output paths,
+score tables and journals, stored JSON, user homes, Ray addresses, ``--data`` arrays and image
+folders), round-robin over the families, each case in a fresh folder and ``$EDGENAS_HOME``, and
+classifies every outcome: ``clear`` (exit 2, one ``error:`` line), ``traceback``, ``accepted``
+(exit 0 on garbage), ``hang`` (still running after the per-case timeout) or ``unclear`` (another
+exit code or message). Target: 0 tracebacks, 0 accepted, 0 hangs.
 
 Example (docs/benchmarks.md):
     python tools/fuzz_cli.py --inputs 10000 --out benchmarks/results/fuzz_cli.json
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _run_share(seed: int, positions: list[int]) -> tuple[dict[str, Counter], list[dict]]:
+def _run_share(seed: int, positions: list[int], names: list[str]) -> tuple[dict[str, Counter], list[dict]]:
     """Run the cases at ``positions`` (family = position modulo the number of families)."""
     import random
 
@@ -36,7 +38,6 @@ def _run_share(seed: int, positions: list[int]) -> tuple[dict[str, Counter], lis
 
     warnings.simplefilter("ignore", NonInteractiveExampleWarning)
     random.seed(seed)
-    names = sorted(CASES)
     counts: dict[str, Counter] = {name: Counter() for name in names}
     failures: list[dict] = []
     t0 = time.perf_counter()
@@ -60,14 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="processes (each draws its own share of the inputs)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--families", default=None, help="comma-separated families (default: all)")
     args = ap.parse_args(argv)
 
     from edgenas._json import write_json_atomic
-    from tests.cli.fuzz_inputs import CASES
+    from tests.cli.fuzz_inputs import CASE_TIMEOUT_S, CASES
 
-    names = sorted(CASES)
+    names = sorted(CASES) if args.families is None else [n.strip() for n in args.families.split(",")]
+    unknown = sorted(set(names) - set(CASES))
+    if unknown:
+        ap.error(f"unknown families {unknown}; expected some of {sorted(CASES)}")
     t0 = time.perf_counter()
-    shares = [(args.seed * 1000 + j, list(range(j, args.inputs, args.jobs))) for j in range(args.jobs)]
+    shares = [(args.seed * 1000 + j, list(range(j, args.inputs, args.jobs)), names) for j in range(args.jobs)]
     if args.jobs == 1:
         parts = [_run_share(*shares[0])]
     else:
@@ -85,21 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     total = Counter()
     for c in counts.values():
         total.update(c)
-    print(f"\n{'family':>15} {'inputs':>7} {'clear':>7} {'traceback':>9} {'accepted':>8} {'unclear':>7}")
+    print(f"\n{'family':>15} {'inputs':>7} {'clear':>7} {'traceback':>9} {'accepted':>8} {'hang':>5} {'unclear':>7}")
     for name in names:
         c = counts[name]
-        print(f"{name:>15} {sum(c.values()):>7} {c['clear']:>7} {c['traceback']:>9} {c['accepted']:>8} {c['unclear']:>7}")
+        print(f"{name:>15} {sum(c.values()):>7} {c['clear']:>7} {c['traceback']:>9} {c['accepted']:>8} {c['hang']:>5} "
+              f"{c['unclear']:>7}")
     print(f"{'all':>15} {sum(total.values()):>7} {total['clear']:>7} {total['traceback']:>9} {total['accepted']:>8} "
-          f"{total['unclear']:>7}")
+          f"{total['hang']:>5} {total['unclear']:>7}")
     doc = {"schema_version": 1, "benchmark": "fuzz_cli", "inputs": args.inputs, "seed": args.seed,
-           "what": "CLI invocations on invalid input; clear = exit 2 with one 'error:' line",
+           "what": "CLI invocations on invalid input; clear = exit 2 with one 'error:' line; hang = still running "
+                   f"after {CASE_TIMEOUT_S:g} s",
            "totals": dict(total), "per_family": {k: dict(v) for k, v in counts.items()}, "failures": failures,
            "wall_s": round(time.perf_counter() - t0, 1),
            "made_by": "tools/fuzz_cli.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "host": {"python": platform.python_version(), "machine": platform.machine()}}
     write_json_atomic(args.out, doc)
     print(f"wrote {args.out}")
-    return 0 if total["traceback"] == 0 and total["accepted"] == 0 else 1
+    return 0 if total["traceback"] == 0 and total["accepted"] == 0 and total["hang"] == 0 else 1
 
 
 if __name__ == "__main__":
