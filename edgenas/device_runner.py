@@ -448,9 +448,24 @@ def optimized_kernel_counts(ort: Any, model: Any, threads: int = 1) -> Dict[str,
     return counts
 
 
+def has_qdq(model_path: str) -> bool:
+    """Whether an ONNX file holds QuantizeLinear / DequantizeLinear nodes (explicit int8 scales)."""
+    with open(model_path, "rb") as f:
+        nodes, _ = onnx_graph(f.read())
+    return any(n["op_type"] in ("QuantizeLinear", "DequantizeLinear") for n in nodes)
+
+
 def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], seed: int,
-                trtexec: str = "trtexec", precision: str = "fp32") -> Dict[str, Any]:
-    """Time ``model`` with ``trtexec`` (GPU compute time per inference from ``--exportTimes``)."""
+                trtexec: str = "trtexec", precision: str = "fp32",
+                calibration_cache: Optional[str] = None) -> Dict[str, Any]:
+    """Time ``model`` with ``trtexec`` (GPU compute time per inference from ``--exportTimes``).
+
+    int8 only when calibrated: ``model`` with Q/DQ nodes (``export --precision int8``), or a
+    ``calibration_cache`` (``--calib``); never a bare ``--int8``.
+    """
+    if precision == "int8" and calibration_cache is None and not has_qdq(model):
+        raise RunnerError("trtexec int8 needs a calibrated model: the Q/DQ model.int8.onnx of 'edgenas export "
+                          "--precision int8 --calibration-data DIR', or --calibration-cache")
     exe = shutil.which(trtexec) or (trtexec if os.path.isfile(trtexec) else None)
     if exe is None and os.path.isfile("/usr/src/tensorrt/bin/trtexec"):
         exe = "/usr/src/tensorrt/bin/trtexec"  # JetPack's usual location
@@ -462,8 +477,12 @@ def run_trtexec(model: str, runs: int, warmup: int, input_path: Optional[str], s
         out_path = os.path.join(work, "output.json")
         cmd = [exe, "--onnx=" + model, f"--iterations={runs}", f"--warmUp={max(warmup, 0)}",
                "--duration=0", "--exportTimes=" + times_path, "--exportOutput=" + out_path]
-        if precision == "fp16":
-            cmd.append("--fp16")  # TRT 10 flag; TRT 11 reads precision from the ONNX
+        if precision in ("fp16", "int8"):
+            cmd.append("--fp16")  # TRT 10 flags; TRT 11 reads precision from the ONNX
+        if precision == "int8":
+            cmd.append("--int8")
+            if calibration_cache is not None:
+                cmd.append("--calib=" + calibration_cache)
         if input_path:
             import numpy as np
 
@@ -1074,6 +1093,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="tensorrt / trtexec engine precision; int8 (tensorrt) calibrates on --calibration-data")
     p.add_argument("--calibration-data", default=None,
                    help="tensorrt, int8: .npy (N, C, H, W) of real inputs for the entropy calibrator")
+    p.add_argument("--calibration-cache", default=None,
+                   help="trtexec, int8: TensorRT calibration cache (--calib) for an fp32 ONNX")
     p.add_argument("--trtexec", default="trtexec")
     p.add_argument("--engine", default=None, help="tensorrt: serialized engine to load instead of building one")
     p.add_argument("--onnx-precision", choices=TRT_PRECISIONS, default=None,
@@ -1102,9 +1123,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise RunnerError(f"--reference {a.reference}: needs --runtime onnxruntime and an existing file")
         if a.kernels and a.runtime != "onnxruntime":
             raise RunnerError("--kernels reads onnxruntime's optimized graph; expected --runtime onnxruntime")
-        if a.precision == "int8" and a.runtime != "tensorrt":
-            raise RunnerError("--precision int8 is calibrated by --runtime tensorrt only (trtexec needs a "
-                              "calibration cache, onnxruntime times fp32)")
+        if a.precision == "int8" and a.runtime not in ("tensorrt", "trtexec"):
+            raise RunnerError("--precision int8 is for --runtime tensorrt / trtexec engines (onnxruntime and litert "
+                              "run the precision the model file holds)")
+        if a.calibration_cache is not None and (a.runtime != "trtexec" or not os.path.isfile(a.calibration_cache)):
+            raise RunnerError(f"--calibration-cache {a.calibration_cache}: needs --runtime trtexec and an existing file")
         if a.calibration_data is not None and not os.path.isfile(a.calibration_data):
             raise RunnerError(f"calibration data not found: {a.calibration_data}")
         if a.runtime == "litert":
@@ -1115,7 +1138,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             res = run_tensorrt(a.model, a.runs, a.warmup, a.input, a.seed, a.precision, a.engine, a.onnx_precision,
                                a.workspace_mib, a.cudart, calibration=a.calibration_data)
         else:
-            res = run_trtexec(a.model, a.runs, a.warmup, a.input, a.seed, a.trtexec, a.precision)
+            res = run_trtexec(a.model, a.runs, a.warmup, a.input, a.seed, a.trtexec, a.precision,
+                              a.calibration_cache)
         res.update({
             "runtime": a.runtime, "runs": a.runs, "warmup": a.warmup, "threads": a.threads,
             "summary_ms": summarize_ms(res["latency_ms"]),

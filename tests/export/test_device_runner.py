@@ -250,3 +250,37 @@ def test_runner_litert_missing_interpreter_exit_3(tmp_path, monkeypatch, capsys)
                                "--out", str(tmp_path / "r.json")])
     assert code == 3 and "LiteRT interpreter is not installed" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+def _recording_trtexec(tmp_path):
+    """A stand-in trtexec that records its arguments and writes --exportTimes."""
+    sample = DATA / "trtexec_times_startend.json"
+    fake = tmp_path / "trtexec"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'args.txt'}\n"
+                    "for a in \"$@\"; do case \"$a\" in --exportTimes=*) "
+                    f"cp {sample} \"${{a#--exportTimes=}}\";; esac; done\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_runner_trtexec_int8_only_when_calibrated(tmp_path, onnx_model, int8_dir, capsys):
+    fake = _recording_trtexec(tmp_path)
+    out = tmp_path / "r.json"
+    # the fp32 ONNX alone: refused, trtexec never started
+    code = device_runner.main([str(onnx_model), "--runtime", "trtexec", "--trtexec", str(fake), "--precision", "int8",
+                               "--runs", "5", "--out", str(out)])
+    assert code == 2 and "calibrated model" in capsys.readouterr().err and not (tmp_path / "args.txt").exists()
+    # the Q/DQ ONNX edgenas wrote carries its scales
+    qdq = int8_dir / "rank01" / "model.int8.onnx"
+    assert device_runner.has_qdq(str(qdq)) and not device_runner.has_qdq(str(onnx_model))
+    code = device_runner.main([str(qdq), "--runtime", "trtexec", "--trtexec", str(fake), "--precision", "int8",
+                               "--runs", "5", "--out", str(out)])
+    assert code == 0
+    args = (tmp_path / "args.txt").read_text().split()
+    assert "--int8" in args and "--fp16" in args and not any(a.startswith("--calib") for a in args)
+    # or the fp32 ONNX with a calibration cache
+    cache = tmp_path / "calibration.cache"
+    cache.write_text("TRT-100300-EntropyCalibration2\ninput: 3c010204\n")
+    code = device_runner.main([str(onnx_model), "--runtime", "trtexec", "--trtexec", str(fake), "--precision", "int8",
+                               "--calibration-cache", str(cache), "--runs", "5", "--out", str(out)])
+    assert code == 0 and f"--calib={cache}" in (tmp_path / "args.txt").read_text().split()
