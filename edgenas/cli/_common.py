@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .._json import dumps
-from ..errors import ArchError, ConfigError
+from ..errors import ArchError
 from ..spaces import Arch, SearchSpace, get_space, list_spaces
 
 

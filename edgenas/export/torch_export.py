@@ -67,12 +67,15 @@ def load_exported(directory: Path | str) -> torch.nn.Module:
 
     d = Path(directory)
     cfg_path = d / CONFIG_NAME
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except OSError:
-        raise ExportError(f"{str(d)!r} has no readable {CONFIG_NAME}; expected an 'edgenas export --format torch' dir") from None
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{str(cfg_path)!r} is not valid JSON ({exc.msg})") from None
+    from .._read import load_json
+
+    if not cfg_path.exists():
+        raise ExportError(f"{str(d)!r} has no readable {CONFIG_NAME}; expected an 'edgenas export --format torch' dir")
+    cfg = load_json(cfg_path, what="exported model config", max_bytes=16 * 2**20, error=ExportError)
+    if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k), str) for k in ("space", "arch", "dataset")) \
+            or not isinstance(cfg.get("build_options", {}), dict):
+        raise ExportError(f"{str(cfg_path)!r} is not an edgenas model config; expected an object with 'space', "
+                          "'arch' and 'dataset' strings")
     if cfg.get("schema_version") != SCHEMA_VERSION:
         raise ExportError(f"{str(cfg_path)!r} has schema_version {cfg.get('schema_version')!r}; expected {SCHEMA_VERSION}")
     space = get_space(cfg["space"])

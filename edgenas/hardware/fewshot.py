@@ -31,7 +31,6 @@ weight of each shipped device).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os

@@ -15,7 +15,6 @@ quoted, so a host or file name is never read as an option or as shell syntax.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shlex
@@ -27,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError
+from ..errors import DeviceError, EdgeNASError
 
 __all__ = ["DeviceSession", "LocalSession", "SshSession", "check_host", "scp_command", "ssh_command"]
 
@@ -96,9 +95,13 @@ def runner_result(proc: subprocess.CompletedProcess, *, where: str, python: str)
     if proc.returncode != 0:
         raise DeviceError(f"device runner failed on {where}: {err}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    from .._read import parse_json
+
+    if not lines:
+        raise DeviceError(f"device runner on {where} printed no result: {_last_line(proc.stdout, '(no output)')}")
     try:
-        data = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
+        data = parse_json(lines[-1], where=f"on {where}", what="device runner output", allow_nan=True)
+    except EdgeNASError:
         raise DeviceError(f"device runner on {where} printed no result: {_last_line(proc.stdout, '(no output)')}") from None
     if not isinstance(data, dict):
         raise DeviceError(f"device runner on {where} printed {type(data).__name__}; expected a JSON object")

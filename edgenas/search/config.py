@@ -8,7 +8,6 @@ one place, :func:`resolve_config`; ``config.json`` of a run holds the resolved c
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
