@@ -828,7 +828,7 @@ def run_tensorrt(model: str, runs: int, warmup: int, input_path: Optional[str], 
     else:
         t0 = time.perf_counter()
         data = None
-        if precision == "int8" and not strongly_typed:
+        if precision == "int8" and not strongly_typed and not has_qdq(model):  # Q/DQ: the scales are in the ONNX
             if calibration is None:
                 raise RunnerError("--precision int8 needs --calibration-data (real inputs) unless the ONNX holds "
                                   "Q/DQ nodes with their scales")

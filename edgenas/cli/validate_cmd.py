@@ -31,8 +31,9 @@ def _finite_timeout(ctx: Any, param: Any, value: float) -> float:
               help="onnxruntime (CPU EP), litert (.tflite on the LiteRT interpreter), tensorrt (Python API + libcudart "
                    "on the device) or trtexec (on the device). Default: litert for a LiteRT export, else onnxruntime; "
                    "a runtime other than the one the target's table was measured with gets one warning.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="tensorrt/trtexec engine precision (TensorRT 11: must already be in the ONNX).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+              help="tensorrt/trtexec engine precision (TensorRT 11: must already be in the ONNX; int8: give the "
+                   "calibrated model.int8.onnx of export --precision int8).")
 @click.option("--runs", type=click.IntRange(1, MAX_RUNS), default=100, show_default=True, help="Timed runs.")
 @click.option("--warmup", type=click.IntRange(0, MAX_RUNS), default=20, show_default=True,
               help="Warm-up runs (trtexec: milliseconds).")

@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "tensorrt", "trtexec", "litert")
 #: the target runtime (targets/*.yaml ``runtime``) each validate runtime measures
 TABLE_RUNTIME = {"onnxruntime": "onnxruntime", "tensorrt": "tensorrt", "trtexec": "tensorrt", "litert": "tflite"}
-#: precisions a runtime can be asked for (fp16: TensorRT only; TensorRT 11 needs it baked into the ONNX)
-PRECISIONS = ("fp32", "fp16")
+#: engine precisions (TensorRT only; int8 from the Q/DQ model.int8.onnx; TensorRT 11 needs it baked into the ONNX)
+PRECISIONS = ("fp32", "fp16", "int8")
 #: parity tolerance (max |runtime - reference| / max |reference|) for fp32 runtimes
 PARITY_REL_TOL = 1e-4
 PARITY_ABS_TOL = PARITY_REL_TOL  # kept for callers that think in absolute logits of O(1)

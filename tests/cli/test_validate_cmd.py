@@ -247,3 +247,26 @@ def test_validate_litert_export_on_litert(tmp_path):
     assert r["runtime"] == "litert" and r["precision"] == "int8" and r["model"].endswith("model.int8.tflite")
     assert r["runtime_version"].startswith("ai-edge-litert") and r["predicted_ms"] is not None
     assert {(a["format"], a["precision"]) for a in doc["accuracy"]} == {("litert", "fp32"), ("litert", "int8")}
+
+
+def test_validate_tensorrt_int8_from_the_calibrated_qdq_onnx(tmp_path, monkeypatch):
+    # control flow only (fake TensorRT): the Q/DQ ONNX needs no calibration data on the device
+    cuda = FakeCuda()
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    cal = _labelled_npz(tmp_path / "cal.npz", seed=0)
+    exp = tmp_path / "exp"
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "int8", "--calibration-data", str(cal),
+              "--out", str(exp))
+    assert res.exit_code == 0, res.output
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_trt("10.3.0", cuda=cuda))
+    monkeypatch.setattr(device_runner, "load_cudart", lambda path=None: cuda)
+    out = tmp_path / "v.json"
+    res = run("validate", str(exp / "rank01" / "model.int8.onnx"), "--target", "cpu", "--runtime", "tensorrt",
+              "--precision", "int8", "--runs", "3", "--warmup", "1", "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    (r,) = json.loads(out.read_text())
+    assert r["precision"] == "int8" and r["runtime"] == "tensorrt"
+    # the fp32 ONNX is refused for int8 (no scales, no calibration data): one line, exit 2
+    res = run("validate", str(exp / "rank01" / "model.onnx"), "--target", "cpu", "--runtime", "tensorrt",
+              "--precision", "int8", "--runs", "3", "--out", str(tmp_path / "w.json"))
+    assert res.exit_code == 2 and "calibration" in res.output and not (tmp_path / "w.json").exists()
