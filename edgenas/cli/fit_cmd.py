@@ -36,8 +36,6 @@ def fit(measurements: Path, name: str, space_name: str, dataset: str | None, run
     from ._common import LogProgress
 
     lines = None if as_json else LogProgress("fit")
-    if lines is not None:
-        click.echo(f"fit: {len(archs)} measured archs; cross-validating the latency models", err=True)
     res = fit_target(space, ds, archs, ms, name=name, device=device_name or name, runtime=runtime,
                      source=measurements.name, force=force, seed=seed,
                      progress=None if lines is None else (lambda done, total: lines("kernel counts of every arch",
