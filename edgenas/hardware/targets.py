@@ -91,6 +91,9 @@ class Target:
         """
         for t in self.tables:
             if t.space == space and t.dataset == dataset:
+                if not t.exists and t.file.exists():  # a FIFO, a folder, a device: never opened
+                    raise LatencyTableError(f"target {self.name!r}: latency table {t.file} for {space}/{dataset} is "
+                                            "not a regular file; expected a table file")
                 if not t.exists:
                     raise LatencyTableError(
                         f"target {self.name!r}: latency table {t.file} for {space}/{dataset} is missing",
