@@ -42,11 +42,12 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "space_predictions", "workers", 
 @space_option()
 @dataset_option()
 @click.option("--host", default=None, help="USER@HOST: profile this device over SSH (BatchMode; keys must be set up).")
-@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec"]), default=None,
+@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec", "litert"]), default=None,
               help="What times the models on the device (default onnxruntime): onnxruntime (CPU EP), tensorrt "
-                   "(Python API + libcudart) or trtexec.")
+                   "(Python API + libcudart), trtexec, or litert (.tflite converted here with edgenas[litert]; the "
+                   "device needs only numpy and the LiteRT interpreter).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
-              help="tensorrt/trtexec engine precision; int8 needs --calibration-data.")
+              help="tensorrt/trtexec engine or litert model precision; int8 needs --calibration-data.")
 @click.option("--calibration-data", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="int8 only: a .npy batch of real inputs to calibrate the int8 engines with.")
 @click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")

@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 #: archs timed by default (the few-shot fit is usable from 10-20; more tighten its cross-validated error)
 DEFAULT_PROFILE_ARCHS = 30
 #: what times the models on the device (device runner ``--runtime``)
-DEVICE_RUNTIMES = ("onnxruntime", "tensorrt", "trtexec")
+DEVICE_RUNTIMES = ("onnxruntime", "tensorrt", "trtexec", "litert")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: candidates the design chooses from (fixed, so designs of different sizes are prefixes of each other)
 DESIGN_POOL = 3000
@@ -83,7 +83,7 @@ Progress = Callable[[str, int, int, str], None]
 def table_runtime(runtime: str) -> str:
     """The target runtime (``edgenas.hardware.targets.RUNTIMES``) of a device runner runtime (trtexec and
     the TensorRT Python API are both ``tensorrt``); a target runtime is returned as is."""
-    return {"trtexec": "tensorrt"}.get(runtime, runtime)
+    return {"trtexec": "tensorrt", "litert": "tflite"}.get(runtime, runtime)
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,17 @@ class ProfilePlan:
             raise ConfigError(f"--runtime {self.runtime!r} is unknown; expected one of {', '.join(DEVICE_RUNTIMES)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision {self.precision!r} is unknown; expected one of {', '.join(PRECISIONS)}")
-        if self.precision == "int8" and (self.runtime != "tensorrt" or not self.calibration_sha256):
-            raise ConfigError("--precision int8 needs --runtime tensorrt and --calibration-data FILE.npy (real "
-                              "inputs): an uncalibrated int8 engine times a network nobody checked")
+        if self.precision == "int8" and (self.runtime not in ("tensorrt", "litert") or not self.calibration_sha256):
+            raise ConfigError("--precision int8 needs --runtime tensorrt or litert and --calibration-data FILE.npy "
+                              "(real inputs): an uncalibrated int8 model times a network nobody checked")
         if self.runtime == "onnxruntime" and self.precision != "fp32":
             raise ConfigError(f"--precision {self.precision} needs --runtime tensorrt or trtexec; onnxruntime (CPU) "
                               "times the fp32 model")
 
     def runner_args(self) -> list[str]:
+        if self.runtime == "litert":  # the .tflite made here holds its precision (int8 calibrated here too)
+            return ["--runtime", "litert", "--runs", str(self.runs), "--warmup", str(self.warmup),
+                    "--threads", str(self.threads), "--seed", str(self.seed)]
         cal = ["--calibration-data", CALIBRATION_FILE] if self.calibration_sha256 else []
         ref = ["--reference", REFERENCE_FILE] if self.statistic == "ref" else []
         kernels = ["--kernels"] if self.runtime == "onnxruntime" else []
@@ -371,6 +374,18 @@ def _model_bytes(space: SearchSpace, arch: Arch, dataset: str, opset: int) -> by
     return export_onnx_bytes(space.build_model(arch, dataset), (1, *space.dataset(dataset).input_shape), opset)
 
 
+def _litert_bytes(space: SearchSpace, arch: Arch, dataset: str, precision: str, calibration: Any) -> bytes:
+    """``arch`` as the ``.tflite`` `edgenas export --format litert` writes (fresh weights, seed 0)."""
+    from ..export.litert import convert_litert
+    from ..export.onnx import build_eval_model
+
+    with tempfile.TemporaryDirectory(prefix="edgenas-litert-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        convert_litert(build_eval_model(space, arch, dataset), (1, *space.dataset(dataset).input_shape), path,
+                       precision=precision, calibration=calibration)
+        return path.read_bytes()
+
+
 def _made_by(target: str, source: str) -> bool:
     """Whether the user target ``target`` was made from ``source`` (this profile's journal)."""
     from .._paths import user_targets_dir
@@ -444,7 +459,20 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
     if plan.calibration_sha256 and (calibration is None
                                     or check_calibration_data(calibration, space, dataset) != plan.calibration_sha256):
         raise ConfigError("the plan's int8 calibration data is missing or changed; expected the file it was made with")
-    files = {CALIBRATION_FILE: Path(calibration)} if plan.calibration_sha256 and calibration else {}
+    on_litert = plan.runtime == "litert"
+    if on_litert:  # the models are converted here: a missing converter stops before the device is touched
+        from ..export.litert import _quantizer, load_converter
+
+        load_converter()
+        if plan.precision != "fp32":
+            _quantizer()
+    files = {CALIBRATION_FILE: Path(calibration)} if plan.calibration_sha256 and calibration and not on_litert else {}
+    litert_cal = None
+    if on_litert and plan.precision == "int8" and calibration is not None:
+        from ..export.quantize import CalibrationSet
+
+        litert_cal = CalibrationSet(np.load(calibration, allow_pickle=False).astype(np.float32), str(calibration),
+                                    0, plan.calibration_sha256 or "")
     facts = session.facts(plan.runner_args())  # a missing runtime fails here, before any model is built
     path = journal or journal_path(plan.target, space.name, dataset)
     jr = Journal(path, plan)
@@ -472,8 +500,12 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
             files[REFERENCE_FILE] = ref_model
         def time_one(a: Arch) -> None:
             name = space.format(a)
-            model = Path(tmp) / "model.onnx"
-            model.write_bytes(_model_bytes(space, a, dataset, plan.opset))
+            if on_litert:  # converted here (litert-torch); the device needs only the interpreter
+                model = Path(tmp) / "model.tflite"
+                model.write_bytes(_litert_bytes(space, a, dataset, plan.precision, litert_cal))
+            else:
+                model = Path(tmp) / "model.onnx"
+                model.write_bytes(_model_bytes(space, a, dataset, plan.opset))
             try:
                 res = session.time_model(model, plan.runner_args(), files=files)
             except DeviceError as exc:

@@ -295,3 +295,58 @@ def test_kill_9_at_ten_points_loses_no_timing(device_env, tmp_path):
     assert (doc["measured_before"], doc["measured_now"], doc["n_measured"]) == (before, 12 - before, 12)
     rows = [j for j in _journal(home) if j["kind"] == "measurement"]
     assert len({j["arch"] for j in rows}) == 12 and len(rows) == 12 + doc["retaken"]  # none lost, none taken twice
+
+
+@pytest.fixture(scope="module")
+def litert_device_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Like ``device_env``, but the device venv holds only numpy and the LiteRT interpreter (ai-edge-litert)."""
+    litert = pytest.importorskip("ai_edge_litert")
+    root = tmp_path_factory.mktemp("standin-litert")
+    dev = root / "device"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dev)], check=True, timeout=120)
+    dev_site = Path(subprocess.run([str(dev / "bin" / "python"), "-c",
+                                    "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   capture_output=True, text=True, check=True).stdout.strip())
+    import numpy
+
+    for mod in (numpy, litert):
+        pkg = Path(mod.__file__).parent
+        (dev_site / pkg.name).symlink_to(pkg)
+        libs = pkg.parent / f"{pkg.name}.libs"
+        if libs.exists():
+            (dev_site / libs.name).symlink_to(libs)
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    for name, text in (("ssh", SSH), ("scp", SCP)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STANDIN_", "PYTHON"))}
+    env.update(PATH=f"{bin_dir}:{os.environ['PATH']}", STANDIN_DEVICE=str(dev), STANDIN_HOME=str(root),
+               STANDIN_LOG=str(root / "hosts.log"), COLUMNS="200")
+    return env
+
+
+@pytest.mark.slow
+def test_profile_runtime_litert_over_ssh_with_only_numpy_and_the_interpreter(litert_device_env, tmp_path):
+    """~3 min: five archs converted to .tflite here (litert-torch), timed on the stand-in device."""
+    pytest.importorskip("litert_torch")
+    env = litert_device_env
+    py = Path(env["STANDIN_DEVICE"]) / "bin" / "python"
+    for mod, ok in (("onnxruntime", False), ("torch", False), ("edgenas", False),
+                    ("numpy, ai_edge_litert.interpreter", True)):
+        r = subprocess.run([str(py), "-c", f"import {mod}"], capture_output=True, env={"PATH": "/usr/bin"},
+                           cwd=env["STANDIN_HOME"], check=False)
+        assert (r.returncode == 0) == ok, mod
+    home = tmp_path / "home"
+    r = _cli(env, home, "profile", "--target", "phone", "--runtime", "litert", "--host", "me@phone", "--archs", "5",
+             "--runs", "3", "--warmup", "1", "--json", cwd=tmp_path,
+             extra={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})  # the host side: this checkout's edgenas
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["measured_now"] == 5 and doc["facts"]["runtime"] == "litert"
+    assert doc["facts"]["runtime_version"].startswith("ai-edge-litert")
+    rows = [json.loads(ln) for ln in (home / "profiles" / "phone" / "nb201_cifar10.jsonl").read_text().splitlines()]
+    assert sum(j["kind"] == "measurement" for j in rows) == 5
+    import yaml
+
+    assert yaml.safe_load((home / "targets" / "phone.yaml").read_text())["runtime"] == "tflite"
