@@ -55,18 +55,20 @@ def stats(values: list[float]) -> dict[str, float]:
 
 
 def time_block(space: Any, archs: list, dataset: str, proxies: list[str], *, batch_size: int, seed: int,
-               device: str, isolated: bool) -> dict[str, Any]:
+               device: str, isolated: bool, resolution: int | None = None) -> dict[str, Any]:
     from edgenas.proxies.engine import score_archs
 
     load_before = os.getloadavg()[0]
-    score_archs(space, [archs[0]], dataset, proxies, seed=seed, device=device, batch_size=batch_size)  # warm-up
+    score_archs(space, [archs[0]], dataset, proxies, seed=seed, device=device, batch_size=batch_size,
+                resolution=resolution)  # warm-up
     set_s: list[float] = []
     attributed: dict[str, list[float]] = {p: [] for p in proxies}
     alone: dict[str, list[float]] = {p: [] for p in proxies}
     n_warnings = 0
     for arch in archs[1:]:
         t0 = time.perf_counter()
-        r = score_archs(space, [arch], dataset, proxies, seed=seed, device=device, batch_size=batch_size)[0]
+        r = score_archs(space, [arch], dataset, proxies, seed=seed, device=device, batch_size=batch_size,
+                        resolution=resolution)[0]
         set_s.append(time.perf_counter() - t0)
         n_warnings += r.n_warnings
         for p in proxies:
@@ -74,10 +76,11 @@ def time_block(space: Any, archs: list, dataset: str, proxies: list[str], *, bat
         if isolated:
             for p in proxies:
                 t0 = time.perf_counter()
-                score_archs(space, [arch], dataset, [p], seed=seed, device=device, batch_size=batch_size)
+                score_archs(space, [arch], dataset, [p], seed=seed, device=device, batch_size=batch_size,
+                            resolution=resolution)
                 alone[p].append(time.perf_counter() - t0)
     return {
-        "batch_size": batch_size,
+        "batch_size": batch_size, "resolution": resolution,
         "set": stats(set_s),
         "per_proxy_in_set": {p: stats(v) for p, v in attributed.items()},
         "per_proxy_alone": {p: stats(v) for p, v in alone.items()} if isolated else None,
@@ -159,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-sizes", default="64,16")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--resolution", default=None,
+                    help="proxy input size N (N x N px); 'cpu' = the space's CPU default (what a CPU search "
+                         "uses, e.g. FBNet ImageNet 64); default: the dataset's")
     ap.add_argument("--no-isolated", action="store_true", help="skip timing each proxy alone")
     ap.add_argument("--workers", type=int, default=0,
                     help="also time the search's scorer with this many single-thread worker processes "
@@ -197,13 +203,20 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     n_sample = max(args.archs, args.check_archs) + 1
-    indices = rng.choice(space.size, size=min(n_sample, space.size), replace=False)
-    archs = [space.from_index(int(i)) for i in indices]
+    if space.size <= 10**7:
+        indices = rng.choice(space.size, size=min(n_sample, space.size), replace=False)
+        archs = [space.from_index(int(i)) for i in indices]
+    else:  # a space too large to index (FBNet): seeded uniform draws
+        archs = [space.sample(int(rng.integers(2**31))) for _ in range(n_sample)]
+    if args.resolution == "cpu":
+        resolution = space.cpu_proxy_resolution.get(args.dataset)
+    else:
+        resolution = int(args.resolution) if args.resolution else None
 
     blocks = []
     for b in batch_sizes:
         blocks.append(time_block(space, archs[: args.archs + 1], args.dataset, proxies, batch_size=b, seed=args.seed,
-                                 device=args.device, isolated=not args.no_isolated))
+                                 device=args.device, isolated=not args.no_isolated, resolution=resolution))
     worker_blocks = []
     if args.workers:
         for b in batch_sizes:
@@ -243,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 "(model build and input batch included); 'set' = all proxies in one call per arch",
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "space": args.space, "dataset": args.dataset, "proxies": proxies, "seed": args.seed,
+        "resolution": resolution,
         "archs": [space.format(a) for a in archs[1 : args.archs + 1]], "warmup_arch": space.format(archs[0]),
         "threads": args.threads, "device": args.device, "torch": torch.__version__, "cpu": cpu_model(),
         "n_cpus": os.cpu_count(), "python": platform.python_version(),

@@ -216,7 +216,7 @@ def _target_kind(module, attr: str) -> str:
     raise ProxyError(f"no per-sample gradient rule for {type(module).__name__}.{attr}")
 
 
-def _jacobians_by_hooks(model, x, n_tensors: int, n_rows: int | None = None):
+def _jacobians_by_hooks(model, x, n_tensors: int, n_rows: int | None = None, cotangents=None):
     """Per-sample Jacobians from one batched forward and one backward per class (the first
     ``n_rows`` classes only if given: their rows of J; the other rows stay 0).
 
@@ -304,14 +304,20 @@ def _jacobians_by_hooks(model, x, n_tensors: int, n_rows: int | None = None):
             slot[id(mod)].append(len(outs))
             outs.append(out)
     b, n_classes = logits.shape
-    jac = torch.zeros(b, n_classes, len(targets), dtype=x.dtype, device=x.device)
+    rows = None if cotangents is None else cotangents(logits.detach())  # (R, B, C) projections
+    n_out = n_classes if rows is None else rows.shape[0]
+    jac = torch.zeros(b, n_out, len(targets), dtype=x.dtype, device=x.device)
     if outs:
-        # one backward per class (batching the C cotangents with is_grads_batched was not faster on CPU)
+        # one backward per class (batching the C cotangents with is_grads_batched was not faster on CPU),
+        # or one per given cotangent row (row c of the result is then u_c^T J per sample)
         cot = torch.zeros_like(logits)
-        n_rows = n_classes if n_rows is None else min(n_rows, n_classes)
+        n_rows = n_out if n_rows is None else min(n_rows, n_out)
         for c in range(n_rows):
-            cot.zero_()
-            cot[:, c] = 1.0
+            if rows is None:
+                cot.zero_()
+                cot[:, c] = 1.0
+            else:
+                cot = rows[c].to(logits.dtype)
             grads = torch.autograd.grad(logits, outs, grad_outputs=cot, retain_graph=c < n_rows - 1,
                                         allow_unused=True)
             for k, (mod, kind) in enumerate(targets):
@@ -326,11 +332,52 @@ def _jacobians_by_hooks(model, x, n_tensors: int, n_rows: int | None = None):
     return logits.detach(), jac
 
 
+#: class counts up to which the Fisher is exact (one backward pass per class, as the reference);
+#: above it, MC_PASSES backward passes of random projections estimate it (see :func:`mc_cotangents`)
+EXACT_MAX_CLASSES = 128
+#: backward passes of the Monte-Carlo Fisher: half for the reference form, half for the textbook one
+MC_PASSES = 32
+
+
 @dataclass(frozen=True)
 class VkdnwParts:
+    """Logits and Jacobian rows of one arch. Exact (``mc`` False): ``jac`` (B, C, P) = J. Monte Carlo
+    (more than :data:`EXACT_MAX_CLASSES` classes): ``jac`` (B, MC_PASSES, P), the first half
+    ``(L^T e)^T J`` and the second ``(L e)^T J`` with ``e ~ N(0, I_C)`` per sample and pass, so that
+    ``E[g g^T]`` is the reference Fisher ``J^T L^T L J`` and the textbook ``J^T Sigma J`` respectively."""
+
     logits: Any
     jac: Any
     n_param_tensors: int
+    mc: bool = False
+
+
+def mc_cotangents(logits, seed: int, passes: int = MC_PASSES):
+    """(passes, B, C) cotangents of the Monte-Carlo Fisher: ``L_n^T e`` then ``L_n e``, ``e ~ N(0, I)``.
+
+    ``L = A diag(d)`` is the closed-form factor of ``diag(p) - p p^T`` (:func:`multinomial_cholesky`);
+    both products are formed in O(C) per sample without the C x C factor: ``(A^T e)_k = e_k -
+    (1/q_k) sum_{i>k} p_i e_i`` and ``(A v)_i = v_i - p_i sum_{k<i} v_k / q_k``.
+    """
+    import torch
+
+    p64 = (1.0 - ALPHA) * torch.softmax(logits.to(torch.float64), dim=-1) + ALPHA / logits.shape[-1]
+    q = (1.0 - torch.cumsum(p64, dim=-1)).clamp_min(0.0)
+    q_prev = torch.cat([torch.ones_like(q[..., :1]), q[..., :-1]], dim=-1)
+    d = torch.sqrt(p64 * q / q_prev.clamp_min(1e-30))
+    inv_q = torch.where(q > 0, 1.0 / q.clamp_min(1e-300), torch.zeros_like(q))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed) % 2**63)
+    half = passes // 2
+    eps = torch.randn((passes, *logits.shape), generator=gen, dtype=torch.float64)
+    e1 = eps[:half]
+    # L^T e = diag(d) A^T e; (A^T e)_k = e_k - inv_q_k * sum_{i>k} p_i e_i
+    tail = torch.flip(torch.cumsum(torch.flip(p64 * e1, [-1]), -1), [-1]) - p64 * e1  # sum_{i>k}
+    ref = d * (e1 - inv_q * tail)
+    # L e = A (d e); (A v)_i = v_i - p_i * sum_{k<i} v_k * inv_q_k
+    v = d * eps[half:]
+    head = torch.cumsum(v * inv_q, -1) - v * inv_q  # sum_{k<i}
+    textbook = v - p64 * head
+    return torch.cat([ref, textbook]).to(logits.dtype)
 
 
 def vkdnw_parts(ctx: ProxyContext) -> VkdnwParts:
@@ -341,13 +388,30 @@ def vkdnw_parts(ctx: ProxyContext) -> VkdnwParts:
     model = shared_model(ctx)
     was_training = model.training
     model.eval()  # as the reference; BN without running stats still uses batch statistics
+    mc = ctx.dataset.num_classes > EXACT_MAX_CLASSES
     try:
-        logits, jac = per_sample_jacobians(model, ctx.inputs)
+        if mc:  # a fixed number of backward passes at any class count (hooks only: vmap is C passes)
+            logits, jac = _jacobians_by_hooks(model, ctx.inputs, N_TENSORS,
+                                              cotangents=lambda z: mc_cotangents(z, ctx.seed))
+        else:
+            logits, jac = per_sample_jacobians(model, ctx.inputs)
     finally:
         model.train(was_training)
-    out = VkdnwParts(logits, jac, sum(1 for _ in model.parameters()))
+    out = VkdnwParts(logits, jac, sum(1 for _ in model.parameters()), mc)
     ctx.shared["vkdnw"] = out
     return out
+
+
+def parts_spectrum(parts: VkdnwParts, *, textbook: bool = False):
+    """Singular values of the (exact or Monte-Carlo) empirical FIM of ``parts``."""
+    if not parts.mc:
+        return fisher_spectrum(parts.logits, parts.jac, textbook=textbook)
+    import torch
+
+    half = parts.jac.shape[1] // 2
+    rows = (parts.jac[:, half:] if textbook else parts.jac[:, :half]).to(torch.float64)
+    fim = torch.einsum("bkp,bkq->pq", rows, rows) / (rows.shape[0] * rows.shape[1])
+    return torch.linalg.svdvals(fim)
 
 
 def fisher_spectrum(logits, jac, *, textbook: bool = False):

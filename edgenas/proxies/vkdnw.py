@@ -6,7 +6,7 @@ for the whole algorithm). Values lie in [0, log 9]; log 9 = a flat spectrum.
 
 from __future__ import annotations
 
-from ._vkdnw import decile_entropy, fisher_spectrum, vkdnw_parts
+from ._vkdnw import decile_entropy, parts_spectrum, vkdnw_parts
 from .base import ProxyContext, register_proxy
 
 
@@ -18,4 +18,4 @@ from .base import ProxyContext, register_proxy
 def vkdnw(ctx: ProxyContext) -> float:
     """VKDNW score, reference-code Fisher."""
     parts = vkdnw_parts(ctx)
-    return decile_entropy(fisher_spectrum(parts.logits, parts.jac))
+    return decile_entropy(parts_spectrum(parts))

@@ -7,7 +7,7 @@ reaches the next integer, so sorting this value sorts lexicographically by (alep
 
 from __future__ import annotations
 
-from ._vkdnw import VKDNW_MAX, decile_entropy, fisher_spectrum, vkdnw_parts
+from ._vkdnw import VKDNW_MAX, decile_entropy, parts_spectrum, vkdnw_parts
 from .base import ProxyContext, register_proxy
 
 
@@ -24,4 +24,4 @@ def vkdnw_single_value(n_param_tensors: int, vkdnw: float) -> float:
 def vkdnw_single(ctx: ProxyContext) -> float:
     """aleph + 0.999 * vkdnw / log 9."""
     parts = vkdnw_parts(ctx)
-    return vkdnw_single_value(parts.n_param_tensors, decile_entropy(fisher_spectrum(parts.logits, parts.jac)))
+    return vkdnw_single_value(parts.n_param_tensors, decile_entropy(parts_spectrum(parts)))

@@ -6,7 +6,7 @@ multinomial likelihood is J^T L L^T J = J^T Sigma J. Same sampling, spectrum and
 
 from __future__ import annotations
 
-from ._vkdnw import decile_entropy, fisher_spectrum, vkdnw_parts
+from ._vkdnw import decile_entropy, parts_spectrum, vkdnw_parts
 from .base import ProxyContext, register_proxy
 
 
@@ -18,4 +18,4 @@ from .base import ProxyContext, register_proxy
 def vkdnw_textbook(ctx: ProxyContext) -> float:
     """VKDNW score, textbook Fisher."""
     parts = vkdnw_parts(ctx)
-    return decile_entropy(fisher_spectrum(parts.logits, parts.jac, textbook=True))
+    return decile_entropy(parts_spectrum(parts, textbook=True))

@@ -171,3 +171,39 @@ def test_guard_accepts_hooks_where_float32_itself_is_inexact(monkeypatch) -> Non
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
     (res,) = score_archs(space, [arch], "cifar10", ["vkdnw"], batch_size=4)
     assert 0.0 < res.scores["vkdnw"] < math.log(9.0)
+
+
+def test_mc_cotangents_are_the_factor_products() -> None:
+    from edgenas.proxies._vkdnw import ALPHA, mc_cotangents
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 7, dtype=torch.float64)
+    u = mc_cotangents(logits, seed=5, passes=4)
+    assert u.shape == (4, 3, 7)
+    p = (1 - ALPHA) * torch.softmax(logits, -1) + ALPHA / 7
+    chol = multinomial_cholesky(p)  # (3, 7, 7)
+    gen = torch.Generator().manual_seed(5)
+    eps = torch.randn((4, 3, 7), generator=gen, dtype=torch.float64)
+    ref = torch.einsum("bki,jbk->jbi", chol, eps[:2])  # L^T e
+    textbook = torch.einsum("bik,jbk->jbi", chol, eps[2:])  # L e
+    torch.testing.assert_close(u[:2], ref)
+    torch.testing.assert_close(u[2:], textbook)
+
+
+def test_mc_fisher_rows_are_projected_jacobians_and_estimate_the_fisher() -> None:
+    from edgenas.proxies._vkdnw import VkdnwParts, _jacobians_by_hooks, mc_cotangents, parts_spectrum
+
+    torch.manual_seed(1)
+    net = _SmallConvNet().eval()
+    x = torch.randn(4, 3, 9, 9)
+    logits, jac = per_sample_jacobians(net, x, method="hooks")
+    _, rows = _jacobians_by_hooks(net, x, 128, cotangents=lambda z: mc_cotangents(z, seed=3, passes=6))
+    u = mc_cotangents(logits, seed=3, passes=6)
+    torch.testing.assert_close(rows, torch.einsum("kbc,bcp->bkp", u, jac), rtol=1e-4, atol=1e-6)
+    # many passes: the Monte-Carlo spectrum converges to the exact one (both forms)
+    _, many = _jacobians_by_hooks(net, x, 128,
+                                  cotangents=lambda z: mc_cotangents(z, seed=3, passes=300))
+    mc = VkdnwParts(logits, many, 9, mc=True)
+    for textbook in (False, True):
+        exact = fisher_spectrum(logits, jac, textbook=textbook)
+        torch.testing.assert_close(parts_spectrum(mc, textbook=textbook)[:3], exact[:3], rtol=0.15, atol=1e-6)
