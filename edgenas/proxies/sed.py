@@ -65,7 +65,11 @@ per-value variance at 1, so only the number of independent sources per output va
 * **depthwise K x K** (one input channel per output, stride 1 or 2): ``K^2`` sources,
   ``0.5 * log(K^2)``; a stride samples fewer positions but does not change the sources per value.
 * **projection 1x1 conv, groups g**: ``E C / g`` sources: ``0.5 * log(E C / g)``.
-* block total: ``g_block = 0.5 * log(K^2 E C^2 / g^2)`` (for g = 1 the ``k{K}_e{E}`` rule above).
+* block total: ``g_block = 0.5 * log(K^2 E C^2 / g^2)`` (for g = 1 the ``k{K}_e{E}`` rule above);
+  without an expansion conv (``expand_conv`` 0, MBConv at E = 1) ``0.5 * log(K^2 C / g)``; fused
+  (``fused`` 1: a KxK expansion conv, then the projection) the same product as the unfused block,
+  ``0.5 * log(K^2 C / g)`` at E = 1; squeeze-excite (``se``) and the activation (``act``) add no
+  sources.
 * **residual** (``C_in == C_out`` and stride 1, exactly when the built block adds its input): the
   output is identity + block, two independent Gaussians: ``0.5 * log(1 + exp(2 g_block))``.
 * **skip**: the identity (gain 0) at a stride-1, same-width layer; where the layer changes stride or
@@ -83,9 +87,10 @@ accuracy ground truth here, so what was measured is only its agreement with para
 0.13 ms per arch (2,000 random archs, ``layers()`` included, loaded 2-core CPU).
 
 Adding a space: cell spaces whose :meth:`~SearchSpace.layers` positions end in ``.edge{t}<-{f}``
-work as they are (cells grouped by the position prefix); chain spaces work when their op names are
-in :func:`op_entropy_gain` (``k3_e6``, ``skip``, ``conv_3x3``, ``avg_pool_3x3``, ...) and a
-residual is assumed wherever an op keeps its input shape. Unknown op names raise ``ProxyError``.
+work as they are (cells grouped by the position prefix); chain spaces work when their ops are the
+macro-space vocabulary (``ConvBlock``, ``Skip``, ``ConvNorm``, ``AvgP``, ``FC``; docs/spaces.md) or op
+names :func:`op_entropy_gain` knows (``k3_e6``, ``skip``, ``conv_3x3``, ``avg_pool_3x3``, ...), and a
+residual is assumed wherever an op keeps its input shape. Any other op raises ``ProxyError`` naming it.
 """
 
 from __future__ import annotations
@@ -107,6 +112,9 @@ _MB_RE = re.compile(r"^k(\d+)_e(\d+)$")
 _SKIP = frozenset({"skip_connect", "skip", "identity", "id"})
 _DEAD = frozenset({"none", "zero", "zeroize"})
 
+#: fixed parts of the built-in spaces' layers() (stem, reduction blocks, head, pooling, classifier): the
+#: same for every arch of a space, so they add nothing to a ranking; any other op must be modelled
+FIXED_OPS = frozenset({"stem_conv3x3_bn", "resblock_s2", "bn_relu_gap", "linear", "ConvNorm", "AvgP", "FC"})
 #: pairwise correlation of pooled neighbours (i.i.d. Gaussian input; see module docstring)
 POOL_NEIGHBOUR_CORRELATION = 0.0
 
@@ -164,8 +172,16 @@ def _chain_block_gain(op: str, in_shape: tuple, out_shape: tuple, params: tuple)
         return 0.0 if keeps_shape else 0.5 * math.log(c_in)
     if op != "ConvBlock":
         raise ProxyError(f"sed: {op!r} is not a chain block; expected ConvBlock or Skip")
-    k, e, g = int(p["kernel"]), int(p["exp"]), int(p.get("group", 1))
-    gain = 0.5 * math.log(k * k * e * c_in * c_in / (g * g))
+    k, e, g = int(p["kernel"]), float(p["exp"]), int(p.get("group", 1))
+    if p.get("fused", 0):
+        # KxK expand conv (K^2 C / g sources) then the 1x1 projection (E C / g); one KxK conv at E = 1
+        gain = 0.5 * math.log(k * k * e * c_in * c_in / (g * g)) if e != 1 else 0.5 * math.log(k * k * c_in / g)
+    elif p.get("expand_conv", 1) == 0:
+        # no expansion conv (MBConv at E = 1): depthwise K^2, projection C / g
+        gain = 0.5 * math.log(k * k * c_in / g)
+    else:
+        gain = 0.5 * math.log(k * k * e * c_in * c_in / (g * g))
+    # squeeze-excite scales channels and the activation shapes values: neither adds sources
     return _log_sum_exp2([0.0, gain]) if keeps_shape else gain
 
 
@@ -190,9 +206,10 @@ def _cell_entropy(edges: Sequence[tuple[int, int, str, int]]) -> float:
 def sed_from_layers(layers: Sequence[object]) -> float:
     """SED score from a :meth:`SearchSpace.layers` list (LayerSpec objects), higher = better.
 
-    Cell edges (positions ``<cell>.edge{t}<-{f}``) are grouped per cell; every other op whose
-    name the entropy model knows is treated as a chain block (residual if it keeps its shape).
-    Fixed parts the model does not know (stem, head, reduction blocks) are skipped.
+    Cell edges (positions ``<cell>.edge{t}<-{f}``) are grouped per cell; ``ConvBlock`` / ``Skip``
+    and every other op whose name the entropy model knows are chain blocks (residual if they keep
+    their shape). The fixed parts in :data:`FIXED_OPS` are skipped; any other op raises
+    :class:`~edgenas.errors.ProxyError` naming it (never a silent 0).
     """
     cells: dict[str, list[tuple[int, int, str, int]]] = {}
     total = 0.0
@@ -206,10 +223,9 @@ def sed_from_layers(layers: Sequence[object]) -> float:
         if spec.op in ("ConvBlock", "Skip"):  # type: ignore[attr-defined]
             total += chain_block_gain(spec)
             continue
-        try:
-            g = op_entropy_gain(spec.op, spec.in_shape[0])  # type: ignore[attr-defined]
-        except ProxyError:
-            continue  # a fixed part shared by every arch of the space
+        if spec.op in FIXED_OPS:  # type: ignore[attr-defined]
+            continue  # stem, reduction, head: the same for every arch of the space
+        g = op_entropy_gain(spec.op, spec.in_shape[0])  # type: ignore[attr-defined]  (unknown op: ProxyError)
         if spec.op not in _SKIP and spec.in_shape == spec.out_shape:  # type: ignore[attr-defined]
             g = _log_sum_exp2([0.0, g])  # residual: identity + block (a skip block is the identity)
         total += g

@@ -90,3 +90,29 @@ def test_fixture_correlation(data_dir):
     assert len(rows) == 50
     scores = [sed_score(SPACE, SPACE.parse(r["arch"]), "cifar10") for r in rows]
     assert kendall_tau(scores, [float(r["cifar10_test"]) for r in rows]) > 0.5
+
+
+def test_macro_vocabulary_expand_fused_se_and_unknown_ops():
+    down = ((16, 8, 8), (24, 4, 4))
+
+    def block(**p):
+        return LayerSpec("layer01", "ConvBlock", *down, tuple({"kernel": 3, "stride": 2, "group": 1, **p}.items()))
+
+    full = 0.5 * math.log(9 * 6 * 16 * 16)
+    assert sed_from_layers([block(exp=6)]) == pytest.approx(full)
+    assert sed_from_layers([block(exp=6, se=0.25, act="hswish")]) == pytest.approx(full)  # SE / act add no sources
+    assert sed_from_layers([block(exp=6, fused=1)]) == pytest.approx(full)
+    assert sed_from_layers([block(exp=1, expand_conv=0)]) == pytest.approx(0.5 * math.log(9 * 16))  # no expand conv
+    assert sed_from_layers([block(exp=1, fused=1)]) == pytest.approx(0.5 * math.log(9 * 16))
+    fixed = [LayerSpec("stem", "ConvNorm", (3, 32, 32), (16, 32, 32)), LayerSpec("avgpool", "AvgP", *down),
+             LayerSpec("classifier", "FC", (24, 1, 1), (10, 1, 1))]
+    assert sed_from_layers([*fixed, block(exp=6)]) == pytest.approx(full)
+    with pytest.raises(ProxyError, match="'MBConv'") as exc:
+        sed_from_layers([LayerSpec("layer01", "MBConv", *down)])  # never a silent 0
+    assert "\n" not in str(exc.value)
+
+
+def test_macro_space_sed_rewards_blocks():
+    space = get_space("macro")
+    assert sed_score(space, space.parse("22222222"), "cifar10") > sed_score(space, space.parse("11111111"), "cifar10") \
+        > sed_score(space, space.parse("00000000"), "cifar10")
