@@ -138,6 +138,7 @@ def run_search(
                 raise ConfigError(
                     f"run folder {str(run_dir)!r} already holds a search; pass --resume to continue it or another --out"
                 )
+            made_dir = not run_dir.exists()
             check_writable(run_dir)
             pkey = proxy_key(scorer.config)
             store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
@@ -173,6 +174,7 @@ def run_search(
 
     ctx = SearchContext(space=space, config=config, cost=cost, scorer=scorer, store=store, rng=rng,
                         device=device, on_candidate=on_candidate, on_tick=_on_tick)
+    drop_store = False
     try:
         get_searcher(config.searcher)(ctx)
         final = ctx.final_candidates()
@@ -180,12 +182,19 @@ def run_search(
         pick = pick_candidate(final, config.pick_top_share)
         if config.noise_seeds:
             front, pick = score_spread(ctx, final, front, pick, n_seeds=config.noise_seeds)
+    except Exception:
+        # an error before the first score (e.g. unusable --data): a store made by this call holds
+        # nothing to resume and would block the corrected rerun, so it goes
+        drop_store = store is not None and not resume and store.count() == 0
+        raise
     finally:
         close = getattr(scorer, "close", None)
         if close is not None:
             close()
         if store is not None:
             store.close()
+            if drop_store:
+                _drop_empty_run(run_dir, made_dir)
     files: dict[str, Path] = {}
     notes: list[str] = []
     result = SearchResult(config, tuple(front), tuple(final), run_dir, ctx.n_scored, ctx.n_reused,
@@ -212,6 +221,22 @@ def _resolve_targets(config: SearchConfig, space: SearchSpace, dataset: str) -> 
         target = load_target(name)
         out[target.name] = get_cost_model(target, space, dataset, source=config.latency_source)
     return out
+
+
+def _drop_empty_run(run_dir: Path, made_dir: bool) -> None:
+    """Remove the empty store a failed run made (and its folder when this run made it and it is empty)."""
+    for name in (STORE_NAME, STORE_NAME + "-wal", STORE_NAME + "-shm", STORE_NAME + "-journal"):
+        try:
+            (run_dir / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+    if made_dir:
+        try:
+            run_dir.rmdir()  # only when empty
+        except OSError:
+            pass
 
 
 def _fingerprint(config: SearchConfig) -> dict[str, Any]:

@@ -107,3 +107,32 @@ def test_ambiguous_ssh_hosts_are_refused(host: str) -> None:
         check_host(host)
     for ok in ("board", "user@board", "user@10.0.0.5", "jetson.local"):
         assert check_host(ok) == ok
+
+
+def test_a_run_that_fails_before_its_first_score_leaves_no_store(tmp_path: Path) -> None:
+    from edgenas.errors import DatasetError
+    from edgenas.search.run import run_search
+
+    from ._fakes import FakeLatency, FakeScorer, fake_size
+
+    class BadData(FakeScorer):
+        """What an unusable --data does: fails at the first score (or, with ``good`` batches, later)."""
+
+        def __init__(self, good: int = 0) -> None:
+            super().__init__()
+            self.good = good
+
+        def score(self, archs):
+            if self.good <= 0:
+                raise DatasetError("data 'x.npy' holds no images; expected (N, C, H, W)")
+            self.good -= 1
+            return super().score(archs)
+
+    kw = dict(targets=("fake",), evaluations=6, population=3, cost_models={"fake-tx2": FakeLatency()},
+              size=fake_size)
+    with pytest.raises(DatasetError):
+        run_search(scorer=BadData(), out=str(tmp_path / "run"), **kw)
+    assert not (tmp_path / "run").exists()  # the corrected rerun starts without --resume
+    with pytest.raises(DatasetError):  # a failure after scores were stored keeps them for --resume
+        run_search(scorer=BadData(good=1), out=str(tmp_path / "later"), **kw)
+    assert (tmp_path / "later" / "candidates.sqlite").is_file()
