@@ -13,6 +13,9 @@ Two cases:
   int8 (and, with ``--fbnet-litert``, LiteRT int8), calibrated on 64 digits images resized to 224 px (an .npz). No accuracy (the
   weights are untrained): output parity and top-1 agreement of int8 with fp32 on 64 held-out digits.
 
+* conv (``--cases conv``): latency only, the conv-heavy NB201 arch ``CONV_ARCH`` (3x3 convolutions,
+  random-init) at 32 px, int8 calibrated on the digits training folder through ``export_bundle``.
+
 Latency: one thread, this machine's CPU, fp32 and int8 sessions of the same model timed in
 alternation (one run of each per round, the order flipped every round) after warm-up, so load from
 other processes hits both alike; the ratio is the median over rounds of fp32 time / int8 time. Wall
@@ -262,6 +265,30 @@ def fbnet_case(work: Path, a: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+CONV_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+def conv_case(work: Path, a: argparse.Namespace) -> dict[str, object]:
+    """Latency only: a conv-heavy NB201 arch (3x3 convolutions, random-init) at 32 px, int8 calibrated on
+    digits images through ``export_bundle``."""
+    from edgenas.export.bundle import export_bundle
+    from edgenas.export.sources import Candidate
+    from edgenas.spaces import get_space
+
+    train_dir, test_dir = write_digits(work / "digits_conv")
+    space = get_space("nb201")
+    r = export_bundle([Candidate(space.parse(CONV_ARCH), 1)], space=space, dataset="cifar10",
+                      out_dir=work / "conv_onnx", precision="int8", calibration_data=train_dir)
+    m = r.manifest["models"][0]
+    from edgenas.proxies.engine import load_data
+
+    x1 = load_data(test_dir)[0][:1]
+    on32, on8 = work / "conv_onnx" / m["files"]["onnx_fp32"], work / "conv_onnx" / m["files"]["onnx"]
+    return {"arch": CONV_ARCH, "space": "nb201", "weights": "random-init (seed 0)", "vs_fp32": m["vs_fp32"],
+            "latency_onnx": paired_latency({"fp32": onnx_runner(on32, x1), "int8": onnx_runner(on8, x1)},
+                                           runs=a.runs, warmup=a.warmup)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
@@ -274,7 +301,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--fbnet-litert", action="store_true",
                    help="also convert the 224-px FBNet arch to LiteRT (minutes of CPU on a loaded 2-core machine)")
-    p.add_argument("--cases", default="digits,fbnet")
+    p.add_argument("--cases", default="digits,fbnet", help="digits, fbnet, conv (comma-separated)")
     a = p.parse_args()
     import onnxruntime
 
@@ -295,7 +322,7 @@ def main() -> None:
         for case in a.cases.split(","):
             print(f"== {case}", flush=True)
             t0 = time.perf_counter()
-            res[case] = {"digits": digits_case, "fbnet": fbnet_case}[case](Path(tmp), a)
+            res[case] = {"digits": digits_case, "fbnet": fbnet_case, "conv": conv_case}[case](Path(tmp), a)
             res[case]["seconds"] = time.perf_counter() - t0
             print(json.dumps(res[case], indent=1), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -334,6 +361,14 @@ def _table(res: dict) -> None:
                 s = lat["speedup_int8_vs_fp32"]
                 print(f"  {rt}: fp32 {lat['fp32']['wall_p50_ms']:.2f} ms, int8 {lat['int8']['wall_p50_ms']:.2f} ms, "
                       f"int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+
+
+    if "conv" in res:
+        lat = res["conv"]["latency_onnx"]
+        s = lat["speedup_int8_vs_fp32"]
+        print(f"\nconv-heavy NB201 32 px: onnx fp32 {lat['fp32']['cpu_p50_ms']:.3f} ms, int8 "
+              f"{lat['int8']['cpu_p50_ms']:.3f} ms (thread CPU), int8 speed-up {s['wall']:.2f}x (wall) "
+              f"{s['cpu']:.2f}x (thread CPU)")
 
 
 if __name__ == "__main__":
