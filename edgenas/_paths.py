@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 __all__ = ["edgenas_home", "shipped_latency_tables_dir", "shipped_targets_dir", "target_dirs", "user_profiles_dir",
-           "user_latency_tables_dir", "user_targets_dir"]
+           "user_latency_tables_dir", "user_spaces_dir", "user_targets_dir"]
 
 
 def _package_dir(name: str) -> Path:
@@ -56,6 +56,11 @@ def user_targets_dir() -> Path:
 def user_latency_tables_dir() -> Path:
     """Tables the user measured: ``$EDGENAS_HOME/latency_tables``."""
     return edgenas_home() / "latency_tables"
+
+
+def user_spaces_dir() -> Path:
+    """Space definitions the user added (``edgenas spaces add``, ``--space FILE.yaml``): ``$EDGENAS_HOME/spaces``."""
+    return edgenas_home() / "spaces"
 
 
 def user_profiles_dir() -> Path:

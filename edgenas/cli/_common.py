@@ -15,7 +15,7 @@ from ..spaces import Arch, SearchSpace, get_space, list_spaces
 
 def space_option(default: str = "nb201") -> Callable:
     return click.option("--space", "space_name", default=default, show_default=True,
-                        help=f"Search space ({', '.join(list_spaces())}).")
+                        help=f"Search space ({', '.join(list_spaces())}) or a space definition FILE.yaml.")
 
 
 def dataset_option() -> Callable:

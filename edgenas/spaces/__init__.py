@@ -10,15 +10,17 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .._registry import Registry
 from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
 
-__all__ = ["Arch", "DatasetSpec", "FeatureNet", "LayerSpec", "SearchSpace", "get_space", "list_spaces", "register_space"]
+__all__ = ["Arch", "DatasetSpec", "FeatureNet", "LayerSpec", "SearchSpace", "get_space", "list_spaces", "register_space", "shipped_space_names"]
 
 _FACTORIES: Registry[Callable[[], SearchSpace]] = Registry("space")
 _INSTANCES: dict[str, SearchSpace] = {}
+_USER_NAME = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 
 def __getattr__(name: str) -> object:
@@ -36,19 +38,43 @@ def register_space(name: str) -> Callable[[Callable[[], SearchSpace]], Callable[
 
 
 def get_space(name: str) -> SearchSpace:
-    """The (stateless, cached) space registered as ``name``.
+    """The (stateless, cached) space ``name``: a registered (shipped) space, a space the user added
+    (``$EDGENAS_HOME/spaces/{name}.yaml``), or a definition file ``*.yaml`` (validated and added to the
+    user's spaces under the name it defines, see :mod:`edgenas.spaces.user`).
 
     Raises:
         UnknownNameError: for an unknown name, with close matches.
+        ConfigError: a bad definition file, or one whose name is taken.
     """
-    if name not in _INSTANCES:
+    if name in _INSTANCES:
+        return _INSTANCES[name]
+    if name in _FACTORIES:
         _INSTANCES[name] = _FACTORIES.get(name)()
-    return _INSTANCES[name]
+        return _INSTANCES[name]
+    from .user import add_space_file, is_space_file, load_user_space
+
+    if is_space_file(name):
+        name = add_space_file(name, taken=frozenset(_FACTORIES))
+    if isinstance(name, str) and _USER_NAME.match(name):
+        space = load_user_space(name)
+        if space is not None:
+            return space
+    return _FACTORIES.get(str(name))  # raises UnknownNameError with close matches
+
+
+def shipped_space_names() -> list[str]:
+    """Names of the spaces that ship with edgenas (registered in code or shipped as definitions)."""
+    return _FACTORIES.names()
 
 
 def list_spaces(pattern: str = "*") -> list[str]:
-    """Names of registered spaces matching an fnmatch pattern."""
-    return _FACTORIES.names(pattern)
+    """Names of the shipped spaces and the user's (``$EDGENAS_HOME/spaces``) matching an fnmatch pattern."""
+    import fnmatch
+
+    from .user import user_space_names
+
+    user = [n for n in user_space_names() if n not in _FACTORIES and fnmatch.fnmatch(n, pattern)]
+    return sorted([*_FACTORIES.names(pattern), *user])
 
 
 def _register_builtin() -> None:
@@ -60,7 +86,8 @@ def _register_builtin() -> None:
     _FACTORIES.add("nb201", NB201Space)
     # macro spaces shipped as YAML definitions (edgenas/spaces/definitions/); fbnet.yaml is the FBNet
     # space as data, but the registered ``fbnet`` stays FBNetSpace (HW-NAS-Bench LUT helpers, op indices)
-    _FACTORIES.add("macro", partial(MacroSpace.shipped, "macro"))
+    for name in ("macro", "mobilenetv2", "mobilenetv3"):
+        _FACTORIES.add(name, partial(MacroSpace.shipped, name))
     try:
         from .fbnet import FBNetSpace
     except ImportError:  # the FBNet space module is optional during development

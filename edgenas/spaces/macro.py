@@ -85,12 +85,17 @@ class MacroSpace(SearchSpace):
         self.n_layers = n
 
     @classmethod
-    def from_yaml_text(cls, text: str) -> MacroSpace:
-        """A space from the text of a YAML definition."""
+    def from_yaml_text(cls, text: str, *, where: str = "(text)") -> MacroSpace:
+        """A space from the text of a YAML definition (``where`` names it in errors)."""
         from .._read import parse_yaml
 
-        data = parse_yaml(text, where="(text)", what="space definition")
-        return cls(parse_definition(data, source=text))
+        data = parse_yaml(text, where=where, what="space definition")
+        try:
+            return cls(parse_definition(data, source=text))
+        except ConfigError as e:
+            if where == "(text)":
+                raise
+            raise ConfigError(f"{where}: {e.message}") from None
 
     @classmethod
     def shipped(cls, name: str) -> MacroSpace:
