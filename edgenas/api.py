@@ -15,7 +15,7 @@ _D = SearchConfig()  # every default below is read from here: one source for the
 
 def search(
     *,
-    targets: Sequence[str] | str,
+    targets: Sequence[str] | str = _D.targets,
     space: str = _D.space,
     dataset: str | None = _D.dataset,
     max_latency_ms: float | Mapping[str, float] | None = _D.max_latency_ms,
@@ -49,7 +49,8 @@ def search(
     with the same defaults; see :class:`~edgenas.search.config.SearchConfig` for each.
 
     Args:
-        targets: target names or aliases (``["jetson"]``); an arch must meet the budgets on all.
+        targets: target names or aliases (``["jetson"]``); an arch must meet the budgets on all. ``"macs"``
+            (or no target with a ``max_macs_m`` budget) prices by MACs at the task's resolution, no table needed.
         max_latency_ms: one budget for every target, or ``{"jetson": 5, "raspi4": 30}``.
         executor: ``"local"`` or ``"ray"`` (with ``ray_address="auto"`` or ``"HOST:PORT"``).
         out: run folder (default ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).

@@ -34,9 +34,11 @@ class _ProxyOption(click.Option):
 
 
 @click.command("search")
-@click.option("--target", "targets", multiple=True, required=True,
-              help="Target device or alias (e.g. jetson); repeat to require feasibility on all.")
-@click.option("--space", "space_name", default=_D.space, show_default=True, help="Search space.")
+@click.option("--target", "targets", multiple=True,
+              help="Target device or alias (e.g. jetson); repeat to require feasibility on all. `macs` prices by "
+                   "MACs at the task's resolution (no table needed; also the cost when only --max-macs-m is given).")
+@click.option("--space", "space_name", default=_D.space, show_default=True,
+              help="Search space (`edgenas spaces` lists them) or a space definition FILE.yaml (docs/spaces.md).")
 @click.option("--dataset", default=_D.dataset, help="Dataset of the space (default: the space's first).")
 @click.option("--max-latency-ms", "max_latency_ms", multiple=True, metavar="[TARGET=]MS",
               help=f"Latency budget (ms, up to {MAX_LATENCY_MS:g}): a bare number for every target, TARGET=MS "
@@ -195,7 +197,7 @@ def _print_front(result: Any) -> None:
     shown = score_shown(result)
     what = "acc %: predicted accuracy" if shown.name == "predicted_accuracy_pct" else \
         "pct: percentile among the scored candidates"
-    t = Table(title=f"Pareto front: {cfg.space}/{cfg.dataset}, {cfg.proxy} vs latency "
+    t = Table(title=f"Pareto front: {cfg.space}/{cfg.dataset}, {cfg.proxy} vs {'latency' if targets else 'MACs'} "
                     f"({len(result.front)} of {len(result.candidates)} scored)",
               caption=f"{what}; score: {cfg.proxy}")
     t.add_column("#", justify="right")
@@ -220,8 +222,8 @@ def _print_front(result: Any) -> None:
     if pick is not None:
         rank = next((i for i, c in enumerate(result.front, 1) if c.iso_key == pick.iso_key), None)
         where = f"front #{rank}" if rank else "not on the front"
-        lat = ", ".join(f"{tg} {pick.latency_ms[tg]:.3f} ms" for tg in targets)
-        con.print(f"pick ({where}): {pick.arch} (index {'-' if pick.index is None else pick.index}; {lat}; "
+        lat = "".join(f"{tg} {pick.latency_ms[tg]:.3f} ms; " for tg in targets)
+        con.print(f"pick ({where}): {pick.arch} (index {'-' if pick.index is None else pick.index}; {lat}"
                   f"{pick.macs_m:.1f} M MACs; {cfg.proxy} {pick.score:.4g}; {_shown_text(shown, pick.iso_key)}); "
                   f"`edgenas export {result.run_dir}` exports it")
     con.print(f"scored {result.n_scored} new, reused {result.n_reused} from the store, {result.wall_s:.1f} s; "

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._rng import derive_seed
 from ..errors import ConfigError, DatasetError, EdgeNASError, ProxyError
-from .base import ProxyContext, get_proxy
+from .base import PROXIES, ProxyContext, get_proxy
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -219,13 +219,15 @@ def score_archs(
     data: Any = None,
     resolution: int | None = None,
 ) -> list[ProxyScores]:
-    """Score every arch with every single proxy.
+    """Score every arch with every proxy; an ensemble recipe (e.g. the search's default) is scored as
+    ranks within ``archs`` (its value changes with the set of archs) and its components' scores come
+    with it.
 
     Args:
         space: the search space.
         archs: archs (or arch strings / indices the space parses).
         dataset: dataset name of ``space`` (sets input size and classes).
-        proxies: registered single-proxy names (ensemble recipes are not handled here).
+        proxies: registered proxy or ensemble names (``edgenas proxies list``).
         seed: run seed; per-arch seeds derive from it and the arch's isomorphism key.
         device: "cpu", "cuda[:i]" or "auto".
         batch_size: B of the input batch.
@@ -243,7 +245,15 @@ def score_archs(
     """
     from .._limits import MAX_BATCH, MAX_SEED, check_int
 
-    specs = [get_proxy(name) for name in proxies]
+    from .ensemble import ENSEMBLES, aggregate, ensemble_components
+
+    ensembles = [n for n in proxies if n in ENSEMBLES and n not in PROXIES]
+    singles: list[str] = []
+    for n in proxies:
+        for c in (ensemble_components(n) if n in ensembles else (n,)):
+            if c not in singles:
+                singles.append(c)
+    specs = [get_proxy(name) for name in singles]
     ds = space.dataset(dataset)
     check_int("seed", seed, 0, MAX_SEED)
     check_int("batch_size", batch_size, 2, MAX_BATCH)
@@ -293,6 +303,12 @@ def score_archs(
             scores[spec.name] = value
         shared.clear()  # drop cached graphs before the next arch
         results.append(ProxyScores(space.format(arch), scores, seconds, n_warn))
+    for e in ensembles:
+        comps = ensemble_components(e)
+        values = aggregate(e, {c: np.array([r.scores[c] for r in results], dtype=float) for c in comps})
+        for r, v in zip(results, values):
+            r.scores[e] = float(v)
+            r.seconds[e] = float(sum(r.seconds[c] for c in comps))
     return results
 
 

@@ -29,12 +29,15 @@ from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
 )
 from ..errors import ConfigError, EdgeNASError
 
-__all__ = ["SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxies", "default_proxy", "load_config", "parse_latency_budgets", "resolve_config"]
+__all__ = ["MACS_TARGET", "SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxies", "default_proxy", "load_config", "macs_only", "parse_latency_budgets", "resolve_config"]
 
 #: the proxy when none is given: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed;
 #: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
 #: feasible arch (tools/select_pick_rule.py; held-out datasets in docs/benchmarks.md).
 DEFAULT_PROXY = "edgenas_prior"
+#: the pseudo-target of a MACs-only search (``--target macs``): no table, the arch's MACs at the task's
+#: resolution are the cost objective, so any space is searchable at once
+MACS_TARGET = "macs"
 #: (a space may set its own: ``SearchSpace.default_proxy``, ``cpu_batch_size``, ``cpu_proxy_resolution``)
 #: pick rule of rank ensembles (``pick_top_share``); accuracy priors pick their best score
 DEFAULT_PICK_TOP_SHARE = 0.025
@@ -92,6 +95,8 @@ class SearchConfig:
             larger network is the better bet); both chosen on NB201 CIFAR-10 (docs/benchmarks.md).
             Not part of the resume check.
         out: run folder (``None`` = ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
+        space_definition: content hash of the definition of a user's space (``--space FILE.yaml`` or
+            ``edgenas spaces add``), set by :func:`resolve_config`; a resumed run refuses a changed one.
     """
 
     targets: tuple[str, ...] = ()
@@ -118,6 +123,7 @@ class SearchConfig:
     noise_seeds: int = 2
     pick_top_share: float | None = None
     out: str | None = None
+    space_definition: str | None = None
 
     def __post_init__(self) -> None:
         # accept lists and a bare string from Python callers; the config stays hashable and JSON-able
@@ -141,8 +147,9 @@ class SearchConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` on the first bad value (budgets, counts, names, bounds)."""
         self.budgets  # noqa: B018  (validates the budgets)
-        if not self.targets:
-            raise ConfigError("no target given; expected at least one target (e.g. --target jetson)")
+        if not self.targets and "macs_m" not in self.extra_objectives and self.max_macs_m is None:
+            raise ConfigError("no target given; expected at least one target (e.g. --target jetson), "
+                              "--target macs, or a --max-macs-m budget")
         for t in self.targets:
             if not isinstance(t, str) or not t:
                 raise ConfigError(f"target {t!r} is invalid; expected a target name (edgenas targets lists them)")
@@ -191,6 +198,27 @@ def default_proxies() -> dict[str, str]:
     from ..spaces import list_spaces
 
     return {name: default_proxy(name) for name in list_spaces()}
+
+
+def macs_only(config: SearchConfig) -> SearchConfig:
+    """``--target macs`` (or a ``--max-macs-m`` budget with no target) as the search runs it: no device
+    target, MACs (at the task's resolution) minimised as a front objective. Idempotent."""
+    targets = tuple(t for t in config.targets if t != MACS_TARGET)
+    if len(targets) == len(config.targets) and (targets or config.max_macs_m is None):
+        return config
+    extra = config.extra_objectives
+    if "macs_m" not in extra:
+        extra = ("macs_m", *extra)
+    return replace(config, targets=targets, extra_objectives=extra)
+
+
+def user_definition_hash(space: Any) -> str | None:
+    """Content hash of a user's space definition (``None`` for a shipped space)."""
+    from ..spaces import shipped_space_names
+    from ..spaces._macro_def import definition_hash
+
+    d = getattr(space, "definition", None)
+    return None if d is None or space.name in shipped_space_names() else definition_hash(d.source)
 
 
 def default_proxy(space: str) -> str:
@@ -244,12 +272,14 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
         canonical_targets: the targets' canonical names, in ``config.targets`` order (default: looked
             up with :func:`edgenas.hardware.targets.load_target`).
     """
+    config = macs_only(config)
     config.validate()
     from ..spaces import get_space
 
-    space = get_space(config.space)
+    space = get_space(config.space)  # a definition file resolves to its name here, once
     dataset = config.dataset or next(iter(space.datasets))
     space.dataset(dataset)
+    definition = user_definition_hash(space)
     if canonical_targets is None:
         from ..hardware.targets import load_target
 
@@ -305,7 +335,8 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     share = config.pick_top_share
     if share is None:
         share = _own_pick_share(proxy)
-    return replace(config, dataset=dataset, targets=tuple(canonical_targets), max_latency_ms=budget,
+    return replace(config, space=space.name, space_definition=definition, dataset=dataset,
+                   targets=tuple(canonical_targets), max_latency_ms=budget,
                    proxy=proxy, pick_top_share=share, device=device,
                    batch_size=batch, proxy_resolution=resolution, workers=workers)
 
@@ -393,7 +424,7 @@ def config_from_dict(doc: Mapping[str, Any], *, where: str = "search config") ->
 
 #: string fields of a stored config (those in _REQUIRED_STR may not be null)
 _STR_FIELDS = ("space", "dataset", "proxy", "searcher", "device", "executor", "ray_address", "data", "score_table",
-               "latency_source", "out")
+               "latency_source", "out", "space_definition")
 _REQUIRED_STR = ("space", "searcher", "device", "executor", "latency_source")
 
 

@@ -291,8 +291,12 @@ class SearchContext:
             return []
         mask = pareto_mask(self.objective_matrix(scored))
         members = [c for c, m in zip(scored, mask) if m]
-        t0 = min(self.cost.targets)
-        return sorted(members, key=lambda c: (-_num(c.score), c.latency_ms[t0], c.arch))
+        return sorted(members, key=lambda c: (-_num(c.score), _cost_of(c), c.arch))
+
+
+def _cost_of(c: Candidate) -> float:
+    """The first target's latency; MACs in a MACs-only search (no target)."""
+    return c.latency_ms[min(c.latency_ms)] if c.latency_ms else c.macs_m
 
 
 def _num(v: float | None) -> float:

@@ -7,8 +7,11 @@
 * ``config.json``: the fully resolved :class:`SearchConfig` (``run_search(SearchConfig(**cfg))``
   re-runs it).
 * ``pareto.png``: the shown score (:func:`score_shown`: predicted accuracy where the proxy is an
-  accuracy prior, else the percentile among the scored candidates) vs latency on the first target,
-  budget line, front highlighted, pick marked (skipped with a note when matplotlib is missing).
+  accuracy prior, else the percentile among the scored candidates) vs latency on the first target
+  (MACs in a MACs-only search), budget line, front highlighted, pick marked (skipped with a note
+  when matplotlib is missing).
+* ``space.yaml``: the definition of a user's space (``config.space_definition`` is its hash), so the
+  run can be resumed, exported or trained elsewhere after ``edgenas spaces add space.yaml``.
 """
 
 from __future__ import annotations
@@ -163,12 +166,17 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
     files["candidates.csv"] = run_dir / "candidates.csv"
     atomic_write_text(files["candidates.csv"], buf.getvalue())
 
+    if cfg.space_definition is not None:
+        from ..spaces import get_space
+
+        files["space.yaml"] = run_dir / "space.yaml"
+        atomic_write_text(files["space.yaml"], get_space(cfg.space).definition.source)
     files["config.json"] = run_dir / "config.json"
     atomic_write_text(files["config.json"], _json({"schema_version": SCHEMA_VERSION,
                                                    "edgenas_version": __version__, **config_dict(cfg)}))
 
     try:
-        png = _plot(result, targets[0], shown)
+        png = _plot(result, targets[0] if targets else None, shown)
     except ImportError:
         notes.append("pareto.png skipped: matplotlib is not installed (pip install 'edgenas[plot]')")
     else:
@@ -177,7 +185,7 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
     return files, notes
 
 
-def _plot(result: SearchResult, target: str, shown: ScoreShown) -> bytes:
+def _plot(result: SearchResult, target: str | None, shown: ScoreShown) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -186,23 +194,27 @@ def _plot(result: SearchResult, target: str, shown: ScoreShown) -> bytes:
     cfg = result.config
     fig = Figure(figsize=(6.4, 4.4), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
+
+    def cost(c: Any) -> float:  # no target: a MACs-only search, plotted against MACs
+        return c.latency_ms[target] if target is not None else c.macs_m
+
     y = shown.values
     cands = [c for c in result.candidates if y.get(c.iso_key) is not None]
-    ax.scatter([c.latency_ms[target] for c in cands], [y[c.iso_key] for c in cands], s=10, c="0.65",
+    ax.scatter([cost(c) for c in cands], [y[c.iso_key] for c in cands], s=10, c="0.65",
                label=f"scored ({len(result.candidates)})")
     front = [c for c in result.front if y.get(c.iso_key) is not None]
-    front_sorted = sorted(front, key=lambda c: c.latency_ms[target])
-    ax.plot([c.latency_ms[target] for c in front_sorted], [y[c.iso_key] for c in front_sorted], "o-", color="C3",
+    front_sorted = sorted(front, key=cost)
+    ax.plot([cost(c) for c in front_sorted], [y[c.iso_key] for c in front_sorted], "o-", color="C3",
             drawstyle="steps-post",
             ms=5, label=f"Pareto front ({len(result.front)})")
     pick = result.pick
     if pick is not None and y.get(pick.iso_key) is not None:
-        ax.scatter([pick.latency_ms[target]], [y[pick.iso_key]], marker="*", s=220, color="C2",
+        ax.scatter([cost(pick)], [y[pick.iso_key]], marker="*", s=220, color="C2",
                    edgecolors="k", zorder=5, label="pick")
-    limit = cfg.budgets.latency_limit(target)
+    limit = cfg.budgets.latency_limit(target) if target is not None else cfg.max_macs_m
     if limit is not None:
-        ax.axvline(limit, color="C0", ls="--", label=f"budget {limit:g} ms")
-    ax.set_xlabel(f"latency on {target} (ms)")
+        ax.axvline(limit, color="C0", ls="--", label=f"budget {limit:g} {'ms' if target is not None else 'M MACs'}")
+    ax.set_xlabel(f"latency on {target} (ms)" if target is not None else "MACs (millions, at the task's resolution)")
     ax.set_ylabel(f"{shown.label} (higher is better)", fontsize=8)
     ax.set_title(f"{cfg.space} / {cfg.dataset}: {cfg.searcher}, seed {cfg.seed}")
     ax.legend(loc="lower right", fontsize=8)

@@ -22,7 +22,7 @@ import numpy as np
 from .._rng import derive_seed
 from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace, get_space
-from .config import SearchConfig, config_dict, resolve_config
+from .config import MACS_TARGET, SearchConfig, config_dict, macs_only, resolve_config
 from .evaluator import SearchContext
 from .picks import pick_candidate, score_spread
 from .problem import CostEvaluator, LatencyModel, check_feasible
@@ -39,7 +39,8 @@ STORE_NAME = "candidates.sqlite"
 def default_run_dir(config: SearchConfig, dataset: str, target_names: Sequence[str], *, resume: bool) -> Path:
     """``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``; a fresh run gets ``-2``, ``-3``... if
     the folder exists (a resume uses the base name)."""
-    base = Path("runs") / f"{config.space}-{dataset}-{'+'.join(target_names)}-{config.proxy}-s{config.seed}"
+    where = "+".join(target_names) or MACS_TARGET
+    base = Path("runs") / f"{config.space}-{dataset}-{where}-{config.proxy}-s{config.seed}"
     if resume or not base.exists():
         return base
     i = 2
@@ -85,6 +86,7 @@ def run_search(
     config = replace(config or SearchConfig(), **overrides)
     if cost_models is not None and not config.targets:
         config = replace(config, targets=tuple(cost_models))
+    config = macs_only(config)
     config.validate()
     get_searcher(config.searcher)  # an unknown name fails here, before any file is written
     from .._read import check_input_path
@@ -245,7 +247,7 @@ def _fingerprint(config: SearchConfig) -> dict[str, Any]:
     out = {k: v for k, v in config_dict(config).items()
            if k not in ("device", "out", "workers", "executor", "ray_address", "noise_seeds", "pick_top_share")
            # only when set, so runs stored before these options existed still resume
-           and not (k == "proxy_resolution" and v is None)}
+           and not (k in ("proxy_resolution", "space_definition") and v is None)}
     out["cost_source"] = out.pop("latency_source")  # the stored runs' name of the field
     return out
 

@@ -173,8 +173,13 @@ def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_chil
     n_pos = len(choices)
     n0 = min(P, ctx.remaining)
     pool = ctx.sample_feasible(init_pool * n0)
-    first = min(ctx.cost.targets)
-    pool.sort(key=lambda a: (ctx.cost(a).latency_ms[first], space.format(a)))
+    first = min(ctx.cost.targets) if ctx.cost.targets else None  # None: a MACs-only search
+
+    def _cost(a: Any) -> float:
+        c = ctx.cost(a)
+        return c.latency_ms[first] if first is not None else c.macs_m
+
+    pool.sort(key=lambda a: (_cost(a), space.format(a)))
     picks = np.unique(np.linspace(0, len(pool) - 1, min(n0, len(pool))).round().astype(int))
     pop: list[Candidate] = ctx.evaluate([pool[i] for i in picks])
     n_local = int(round(local_share * ctx.config.evaluations))

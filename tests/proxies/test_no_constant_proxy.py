@@ -1,0 +1,54 @@
+"""No proxy gives every arch of a shipped space the same value (a silent constant would drop the proxy
+from every ensemble that uses it without anyone noticing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgenas.proxies import list_proxies
+from edgenas.proxies.engine import WORST_SCORE, score_archs
+from edgenas.proxies.ensemble import ensemble_components
+from edgenas.search.config import DEFAULT_PROXY
+from edgenas.spaces import get_space, shipped_space_names
+
+#: the smallest dataset of each shipped space (proxies scale with classes and pixels)
+_DATASET = {"nb201": "cifar10", "fbnet": "cifar100", "macro": "cifar10", "mobilenetv2": "cifar10",
+            "mobilenetv3": "cifar10"}
+
+
+def _archs(space, n: int = 4) -> list:  # noqa: ANN001
+    """The all-first-choice and all-last-choice archs and random ones: different networks."""
+    rng = np.random.default_rng(0)
+    archs = [space.arch([c[0] for c in space.choices]), space.arch([c[-1] for c in space.choices])]
+    while len(archs) < n:
+        a = space.sample(rng)
+        if not space.is_degenerate(a) and space.iso_key(a) not in {space.iso_key(b) for b in archs}:
+            archs.append(a)
+    return [a for a in archs if not space.is_degenerate(a)]
+
+
+def _check(space_name: str, proxies: list[str]) -> None:
+    space = get_space(space_name)
+    if not space.accuracy_prior:
+        proxies = [p for p in proxies if p != "structure_prior"]  # refused up front where no prior ships
+    results = score_archs(space, _archs(space), _DATASET[space_name], proxies, batch_size=8)
+    for p in proxies:
+        values = [r.scores[p] for r in results]
+        assert all(v > WORST_SCORE for v in values), (space_name, p, values)  # no failure
+        assert len(set(values)) > 1, (space_name, p, values)
+
+
+def test_the_shipped_spaces_are_the_ones_checked() -> None:
+    assert set(shipped_space_names()) == set(_DATASET)
+
+
+@pytest.mark.parametrize("space_name", ["macro", "mobilenetv2"])
+def test_default_proxy_components_vary_on_macro_spaces(space_name: str) -> None:
+    _check(space_name, list(ensemble_components(DEFAULT_PROXY)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space_name", sorted(_DATASET))
+def test_no_proxy_is_constant_on_a_shipped_space(space_name: str) -> None:
+    _check(space_name, list_proxies())

@@ -1,0 +1,44 @@
+"""The MACs-only target: ``--target macs`` or a ``--max-macs-m`` budget alone, no table needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgenas.errors import ConfigError
+from edgenas.search import run_search
+from edgenas.search.config import SearchConfig, load_config, macs_only
+from edgenas.spaces import get_space
+from tests.search._fakes import FakeScorer
+
+
+def test_macs_only_resolves_to_a_macs_objective() -> None:
+    c = macs_only(SearchConfig(targets=("macs",)))
+    assert c.targets == () and c.extra_objectives == ("macs_m",)
+    assert macs_only(c) == c
+    c = macs_only(SearchConfig(max_macs_m=50))
+    assert c.targets == () and c.extra_objectives == ("macs_m",)
+    c = macs_only(SearchConfig(targets=("macs", "jetson"), extra_objectives=("params_m",)))
+    assert c.targets == ("jetson",) and c.extra_objectives == ("macs_m", "params_m")
+    assert macs_only(SearchConfig(targets=("jetson",), max_macs_m=5)).extra_objectives == ()
+    with pytest.raises(ConfigError, match="no target given; expected at least one target .*--target macs"):
+        SearchConfig().validate()
+
+
+@pytest.mark.parametrize("kw", [{"targets": ("macs",), "max_macs_m": 40.0}, {"max_macs_m": 40.0}])
+def test_macs_target_searches_a_space_without_any_table(tmp_path: Path, kw: dict) -> None:
+    space = get_space("macro")
+    out = tmp_path / "run"
+    r = run_search(space="macro", evaluations=24, population=8, noise_seeds=0, out=str(out), scorer=FakeScorer(),
+                   **kw)
+    assert r.config.targets == () and "macs_m" in r.config.extra_objectives
+    assert r.candidates and all(c.macs_m <= 40.0 and not c.latency_ms for c in r.candidates)
+    for c in r.candidates:  # MACs at the task's resolution, the space's closed form
+        assert c.macs_m == pytest.approx(space.analytic_size(space.parse(c.arch), "cifar10")[0], rel=1e-12)
+    doc = json.loads((out / "pareto.json").read_text())
+    assert doc["targets"] == [] and {"name": "macs_m", "direction": "min"} in doc["objectives"]
+    assert (out / "pareto.png").stat().st_size > 0
+    again = run_search(load_config(out / "config.json"), resume=True, scorer=FakeScorer())
+    assert again.n_scored == 0 and [c.arch for c in again.front] == [c.arch for c in r.front]
