@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..search.config import MACS_TARGET
 from ._common import (
     archs_options,
     console,
@@ -22,7 +24,8 @@ from ._common import (
 @archs_options
 @space_option()
 @dataset_option()
-@click.option("--target", required=True, help="Target name or alias (see `edgenas targets`).")
+@click.option("--target", required=True,
+              help="Target name or alias (see `edgenas targets`); `macs`: MACs and params only, no table needed.")
 @click.option("--source", type=click.Choice(["auto", "lookup", "lut", "flops"]), default="auto", show_default=True,
               help="auto = measured lookup when the target has a per-arch table, else the per-op table.")
 @json_option
@@ -34,6 +37,9 @@ def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, datas
 
     space, ds = resolve_space(space_name, dataset)
     parsed = read_archs(space, archs, archs_file)
+    if target == MACS_TARGET:
+        _print_sizes(space, ds, parsed, as_json)
+        return
     model = get_cost_model(target, space, ds, source=source)
     latency = model.predict_many(parsed)  # raises MissingLatencyError before anything is printed
     shape = space.dataset(ds).input_shape
@@ -55,4 +61,28 @@ def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, datas
         tab.add_column(col)
     for r in rows:
         tab.add_row(r["arch"], f"{r['latency_ms']:.3f}", r["source"], f"{r['macs_m']:.2f}", f"{r['params_m']:.3f}")
+    console().print(tab)
+
+
+def _print_sizes(space: Any, ds: str, parsed: list, as_json: bool) -> None:
+    """``--target macs``: MACs at the task's resolution and params (the space's closed form where it has one)."""
+    from ..hardware.size import arch_size
+
+    rows = []
+    for a in parsed:
+        macs_m, params_m = arch_size(space, a, ds)
+        rows.append({"arch": str(a), "index": space.index(a), "target": MACS_TARGET, "space": space.name,
+                     "dataset": ds, "input_shape": list(space.dataset(ds).input_shape), "macs_m": macs_m,
+                     "params_m": params_m})
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.table import Table
+
+    c, h, w = space.dataset(ds).input_shape
+    tab = Table(title=f"{space.name} / {ds}: MACs at {c} x {h} x {w} (no latency table)")
+    for col in ("arch", "MACs M", "params M"):
+        tab.add_column(col)
+    for r in rows:
+        tab.add_row(r["arch"], f"{r['macs_m']:.2f}", f"{r['params_m']:.3f}")
     console().print(tab)

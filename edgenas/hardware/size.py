@@ -18,7 +18,7 @@ import numpy as np
 
 from ..spaces import Arch, SearchSpace
 
-__all__ = ["AdditiveTable", "SizeTable", "size_table"]
+__all__ = ["AdditiveTable", "SizeTable", "arch_size", "size_table"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,12 @@ class SizeTable(AdditiveTable):
 
     def __init__(self, space: SearchSpace, dataset: str, *, n_checks: int = 2, seed: int = 0) -> None:
         super().__init__(space, dataset, _size_of, n_checks=n_checks, seed=seed)
+
+
+def arch_size(space: SearchSpace, arch: Arch, dataset: str) -> tuple[float, float]:
+    """``(macs_m, params_m)`` of one arch at the dataset's resolution: the space's closed form
+    (``analytic_size``) where it has one, else fvcore on the built model."""
+    return _size_of(space, arch, dataset)
 
 
 def _size_of(space: SearchSpace, arch: Arch, dataset: str) -> tuple[float, float]:

@@ -287,7 +287,7 @@ class MacroSpace(SearchSpace):
                             bn_track_running_stats=options.get("bn_track_running_stats", True))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _layers(space: MacroSpace, tokens: tuple[str, ...], ds: DatasetSpec) -> tuple[LayerSpec, ...]:
     # pure function of (space, arch, dataset); cached because search, sed and cost models call it per arch
     d = space.definition

@@ -40,10 +40,9 @@ def load_user_space(name: str) -> MacroSpace | None:
     path = user_spaces_dir() / f"{name}.yaml"
     if not path.is_file():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read space definition {str(path)!r}: {e}") from None
+    from .._read import read_text
+
+    text = read_text(path, what="space definition", max_bytes=16 * 2**20)
     key = definition_hash(text)
     if key not in _PARSED:
         space = MacroSpace.from_yaml_text(text, where=str(path))

@@ -42,3 +42,17 @@ def test_macs_target_searches_a_space_without_any_table(tmp_path: Path, kw: dict
     assert (out / "pareto.png").stat().st_size > 0
     again = run_search(load_config(out / "config.json"), resume=True, scorer=FakeScorer())
     assert again.n_scored == 0 and [c.arch for c in again.front] == [c.arch for c in r.front]
+
+
+def test_cost_with_the_macs_target_needs_no_table() -> None:
+    from click.testing import CliRunner
+
+    from edgenas.cli import cli
+
+    r = CliRunner().invoke(cli, ["cost", "--space", "macro", "--target", "macs", "22212220", "00000000", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    # NAS-Bench-Macro's params; its flops plus global pooling (1280 x 4 x 4)
+    assert [round(x["params_m"] * 1e6) for x in rows] == [1985514, 387882]
+    assert [round(x["macs_m"] * 1e6) for x in rows] == [85164544 + 20480, 7713280 + 20480]
+    assert rows[0]["target"] == "macs" and rows[0]["input_shape"] == [3, 32, 32]

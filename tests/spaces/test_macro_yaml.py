@@ -182,7 +182,7 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml.*is not valid YAML"):
         MacroSpace(bad)
-    with pytest.raises(ConfigError, match="cannot read space definition"):
+    with pytest.raises(ConfigError, match="space definition .*missing.yaml.* not found"):
         MacroSpace(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="no shipped space definition 'mobilenet'; did you mean"):
         MacroSpace.shipped("mobilenet")
