@@ -1,4 +1,5 @@
-"""The model protocol shared by every space's network (see ``SearchSpace.build_model``)."""
+"""The model protocol shared by every space's network (see ``SearchSpace.build_model`` and
+docs/spaces.md); public as ``edgenas.spaces.FeatureNet``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ __all__ = ["FeatureNet"]
 
 
 class FeatureNet(nn.Module):
-    """Base of built models: subclasses set ``stem``, ``cells`` (nn.ModuleList), ``global_pooling``
-    and ``classifier``, and implement :meth:`head` (last features -> pre-pooling map)."""
+    """Base of built models: subclasses set ``stem``, ``cells`` (nn.ModuleList, one module per
+    searchable layer), ``global_pooling`` and ``classifier``, and implement :meth:`head` (last
+    features -> pre-pooling map). Rules for proxies (train mode, no dropout, non-in-place
+    activations): docs/spaces.md."""
 
     stem: nn.Module
     cells: nn.ModuleList

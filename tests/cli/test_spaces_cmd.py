@@ -77,3 +77,13 @@ def test_search_of_a_definition_file_records_it_and_resumes(tmp_path: Path) -> N
                                                                                 head={"channels": 640}))])
     with pytest.raises(ConfigError):
         run_search(cfg, resume=True, scorer=FakeScorer())
+
+
+def test_proxies_score_reads_a_definition_file(tmp_path: Path) -> None:
+    path = _definition(tmp_path, name="scored")
+    r = CliRunner().invoke(cli, ["proxies", "score", "--space", str(path), "--proxy", "sed,params", "--json",
+                                 "00000000", "22222222"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [round(x["scores"]["params"] * 1e6) for x in rows] == [387882, 2932586]  # NAS-Bench-Macro's params
+    assert rows[0]["scores"]["sed"] < rows[1]["scores"]["sed"]
