@@ -73,7 +73,7 @@ def test_built_models_match_the_analytic_counts_and_protocol() -> None:
 
     space = get_space("macro")
     rng = np.random.default_rng(0)
-    for text in ["00000000", "22222222", "12012021", *(space.format(space.sample(rng)) for _ in range(2))]:
+    for text in ["00000000", "22222222", space.format(space.sample(rng))]:
         arch = space.parse(text)
         model = space.build_model(arch, "cifar10")
         macs_m, params_m = space.analytic_size(arch, "cifar10")
