@@ -61,7 +61,20 @@ from edgenas.search.scoring import TableScorer  # noqa: E402
 from edgenas.spaces import get_space  # noqa: E402
 
 BASELINES = ("max_params", "max_macs", "mean")
-DEFAULT_TARGETS = {"nb201": "jetson-tx2,raspi4,pixel3,edgetpu,pixel2,titan-rtx-b1,xeon-gold-6226", "macro": "cpu"}
+
+
+class MacsCost:
+    """A cost model pricing an arch by its MACs (the "latency" of MACs-budget cases where no device
+    table is used): the budget is on MACs, the search's second objective is MACs too."""
+
+    def __init__(self, size) -> None:
+        self.size = size
+
+    def predict(self, arch):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(latency_ms=float(self.size(arch)[0]), source="macs")
+DEFAULT_TARGETS = {"nb201": "jetson-tx2,raspi4,pixel3,edgetpu,pixel2,titan-rtx-b1,xeon-gold-6226", "macro": ""}
 
 
 def accuracy_by_iso(space, dataset: str, archs: list) -> np.ndarray:
@@ -154,12 +167,14 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
                                 {"targets": (target,), "max_latency_ms": b,
                                  "cost_models": {load_target(target).name: model}}))
         ok = alive & np.isfinite(acc)
-        first_target = (args.macs_target or (args.targets.split(",")[0] if args.targets else None))
+        first_target = (args.macs_target or (args.targets.split(",")[0] if args.targets else "macs"))
         for pct in [float(p) for p in args.macs_percentiles.split(",")] if args.macs_percentiles else []:
             b = float(np.percentile(macs[ok], pct))
             # the search needs a target; the MACs budget alone constrains (no latency budget)
+            where = ({"targets": (), "cost_models": {"macs": MacsCost(size)}} if first_target == "macs"
+                     else {"targets": (first_target,)})
             budgets.append((f"macs-p{pct:g}", first_target, b, np.where(ok & (macs <= b * (1 + 1e-9)), macs, np.inf),
-                            {"targets": (first_target,), "max_macs_m": b}))
+                            {**where, "max_macs_m": b}))
         for label, target, b, cost, extra in budgets:
             feasible = np.flatnonzero(np.isfinite(cost))
             if feasible.size == 0:
@@ -221,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default=None, help="latency targets (default: nb201's 7 tables; macro: cpu)")
     ap.add_argument("--percentiles", default="10,20,30,40,50,60,70,80,90")
     ap.add_argument("--macs-percentiles", default="", help="MACs budgets as percentiles over the space")
-    ap.add_argument("--macs-target", default=None, help="target named in MACs-budget searches (default: the first)")
+    ap.add_argument("--macs-target", default=None,
+                    help="target of MACs-budget searches (default: the first of --targets; 'macs' or no --targets: "
+                         "priced by MACs, no device table)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)

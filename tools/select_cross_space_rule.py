@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="latency targets of a space (default: nb201's 4 HW-NAS-Bench tables; macro: cpu)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    targets = {"nb201": "jetson-tx2,raspi4,pixel3,edgetpu", "macro": DEFAULT_TARGETS["macro"]}
+    targets = {"nb201": "jetson-tx2,raspi4,pixel3,edgetpu", "macro": DEFAULT_TARGETS["macro"]}  # macro: MACs only
     targets.update(dict(t.split("=", 1) for t in args.targets))
     pct = [float(p) for p in args.percentiles.split(",")]
     mpct = [float(p) for p in args.macs_percentiles.split(",")] if args.macs_percentiles else []

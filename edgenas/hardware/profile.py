@@ -52,7 +52,7 @@ import numpy as np
 
 from .._imports import require
 from .._rng import as_rng
-from ..errors import ConfigError, LatencyTableError
+from ..errors import ConfigError, EdgeNASError, LatencyTableError
 from ._host import cpu_model
 from .fit import fit_scale_intercept, score
 from .kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
@@ -580,7 +580,12 @@ def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_cal
 
 
 def _indexed(space: SearchSpace) -> bool:
-    return hasattr(space, "from_index") and hasattr(space, "index") and hasattr(space, "size")
+    """True for a space whose archs have benchmark indices (NB201; not the macro spaces, whose
+    ``from_index`` raises)."""
+    try:
+        return space.index(space.from_index(0)) == 0
+    except EdgeNASError:
+        return False
 
 
 def add_space_predictions(table: OpLatencyTable, space: SearchSpace, *, workers: int = 0,

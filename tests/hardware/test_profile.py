@@ -65,3 +65,11 @@ def test_cpu_statistics_need_one_thread():
         profile_space(get_space("nb201"), "cifar10", n_archs=4, n_calibration=2, threads=2, statistic="ref")
     with pytest.raises(ConfigError, match="statistic 'fast'"):
         profile_space(get_space("nb201"), "cifar10", n_archs=4, n_calibration=2, statistic="fast")
+
+
+def test_only_indexed_spaces_get_whole_space_predictions() -> None:
+    # the macro spaces inherit from_index (which raises): they must not count as indexed
+    from edgenas.hardware.profile import _indexed
+    from edgenas.spaces import get_space
+
+    assert _indexed(get_space("nb201")) and not _indexed(get_space("macro")) and not _indexed(get_space("fbnet"))
