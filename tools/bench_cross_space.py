@@ -206,6 +206,11 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
     return cases, ranking, skipped
 
 
+def _num(v: float | None, digits: int) -> str:
+    """A number for the tables; a constant proxy's undefined tau (NaN, null in JSON) as '-'."""
+    return "-" if v is None or v != v else f"{v:.{digits}f}"
+
+
 def report(doc: dict) -> dict:
     cases = doc["cases"]
     summary = {}
@@ -222,7 +227,7 @@ def report(doc: dict) -> dict:
               f"{s['share_worse_than_max_macs']:.0%} |")
     print("\nKendall tau / top-10 % precision over the distinct networks")
     for k, r in doc["ranking"].items():
-        print(f"| {k} ({r['classes']}) | " + " | ".join(f"{p} {q['kendall_tau']:.3f} / {q['top10_precision']:.2f}"
+        print(f"| {k} ({r['classes']}) | " + " | ".join(f"{p} {_num(q['kendall_tau'], 3)} / {_num(q['top10_precision'], 2)}"
                                                       for p, q in r["proxies"].items()) + " |")
     return summary
 

@@ -31,10 +31,11 @@ from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["MACS_TARGET", "SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxies", "default_proxy", "load_config", "macs_only", "parse_latency_budgets", "resolve_config"]
 
-#: the proxy when none is given: edgenas_prior (flops, params, AZ expressivity, AZ trainability, sed;
-#: size and topology weighted 2x), chosen on NB201 CIFAR-10 by the gap of the pick to the best
-#: feasible arch (tools/select_pick_rule.py; held-out datasets in docs/benchmarks.md).
-DEFAULT_PROXY = "edgenas_prior"
+#: the proxy of a space without its own (no accuracy prior): edgenas_paths (log-ranks of FLOPs, path depth,
+#: AZ expressivity, sed and the plain-depth penalty; pick = the best score), chosen on NB201 and read on
+#: NAS-Bench-Macro, which it never saw (tools/select_cross_space_rule.py, tools/bench_cross_space.py;
+#: docs/benchmarks.md, "Cross-space picks")
+DEFAULT_PROXY = "edgenas_paths"
 #: the pseudo-target of a MACs-only search (``--target macs``): no table, the arch's MACs at the task's
 #: resolution are the cost objective, so any space is searchable at once
 MACS_TARGET = "macs"
@@ -64,7 +65,8 @@ class SearchConfig:
             (targets left out are unconstrained); ``None`` = none.
         max_params_m: parameter budget, millions.
         max_macs_m: MACs budget, millions per image.
-        proxy: proxy or ensemble to maximise (``None`` = ``edgenas_prior``; FBNet: ``edgenas_fast``).
+        proxy: proxy or ensemble to maximise (``None`` = the space's own: NB201 ``edgenas_transfer``,
+            FBNet ``edgenas_fast``; any other space ``edgenas_paths``).
         evaluations: proxy evaluations (distinct isomorphism classes scored).
         population: NSGA-II population = random-search batch = ensemble reference size.
         searcher: ``nsga2``, ``random`` or ``exhaustive`` (every feasible class; enumerable spaces).

@@ -122,7 +122,7 @@ FAKE_TARGETS = {"jetson": "jetson-tx2", "jetson-tx2": "jetson-tx2", "raspi4": "r
 
 def install_fakes(monkeypatch: Any) -> None:
     """Make ``run_search`` (hence the CLI and ``edgenas.search``) use the fakes: targets jetson(-tx2)
-    and raspi4 (1.5x slower), proxies vkdnw_agg, edgenas_fast, edgenas_prior, edgenas_transfer (ensembles) and params."""
+    and raspi4 (1.5x slower), proxies vkdnw_agg, edgenas_fast, edgenas_prior, edgenas_paths, edgenas_transfer (ensembles) and params."""
     from edgenas.errors import UnknownNameError
     from edgenas.search import problem, run
 
@@ -136,7 +136,7 @@ def install_fakes(monkeypatch: Any) -> None:
         return out
 
     def scorer(*, proxy: str, **kw: Any) -> FakeScorer:
-        known = ["vkdnw_agg", "edgenas_fast", "edgenas_prior", "edgenas_transfer", "params"]
+        known = ["vkdnw_agg", "edgenas_fast", "edgenas_prior", "edgenas_paths", "edgenas_transfer", "params"]
         if proxy not in known:
             raise UnknownNameError("proxy", proxy, known)
         return FakeScorer(proxy, ensemble=proxy != "params")

@@ -31,3 +31,13 @@ def test_pick_rule_follows_the_proxy(proxy, share) -> None:
     assert cfg.pick_top_share == share
     assert cfg.proxy == (proxy or "edgenas_transfer")
     assert _resolve(proxy=proxy, pick_top_share=0.1).pick_top_share == 0.1  # given = kept
+
+
+def test_a_space_without_its_own_proxy_gets_the_training_free_default() -> None:
+    from edgenas.search.config import DEFAULT_PROXY, default_proxy
+
+    assert DEFAULT_PROXY == "edgenas_paths"
+    assert default_proxy("macro") == "edgenas_paths"  # no accuracy prior of its own
+    assert default_proxy("nb201") == "edgenas_transfer" and default_proxy("fbnet") == "edgenas_fast"
+    cfg = resolve_config(SearchConfig(targets=("jetson",), space="macro"), canonical_targets=("jetson-tx2",))
+    assert cfg.proxy == "edgenas_paths" and cfg.pick_top_share == 0.0
