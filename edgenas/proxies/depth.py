@@ -12,6 +12,10 @@ He et al. (CVPR 2016, plain networks degrade with depth while residual ones do n
   negative for one whose every path is deeper. The limit 18 is He et al.'s: their 18-layer plain
   network trains as well as its residual twin, the 34-layer plain one degrades. Higher is better.
 
+The limit was chosen with NAS-Bench-201 in view (docs/benchmarks.md, "Cross-space picks"): in chain
+spaces whose stage transitions alone put more than 18 layers on every path (FBNet-like definitions),
+``shortcut`` favours skips at the transitions, so those spaces keep another default.
+
 Both are closed-form functions of :meth:`SearchSpace.layers` (no model, no data; microseconds).
 They are read through the op vocabulary every space uses (docs/spaces.md):
 
