@@ -29,17 +29,22 @@ _LAZY = {
     "get_cost_model": "edgenas.hardware.cost",
     "SearchConfig": "edgenas.search.config",
     "SearchResult": "edgenas.search.result",
+    "DatasetSpec": "edgenas.spaces",
+    "TrainConfig": "edgenas.train.recipe",
     "run_search": "edgenas.search.run",
 }
 
-__all__ = ["__version__", "search", *_LAZY]  # noqa: PLE0604  (names resolved lazily by __getattr__)
+#: functions of the API that share their name with a subpackage (edgenas.search, edgenas.train, ...)
+_API = ("search", "train", "load_model")
+
+__all__ = ["__version__", *_API, *_LAZY]  # noqa: PLE0604  (names resolved lazily by __getattr__)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "search":
-        from .api import search
+    if name in _API:
+        from . import api
 
-        return search
+        return getattr(api, name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'edgenas' has no attribute {name!r}")
@@ -47,11 +52,11 @@ def __getattr__(name: str) -> Any:
 
 
 class _Package(types.ModuleType):
-    """``edgenas.search`` stays the function: importing the ``edgenas.search`` subpackage would
-    otherwise bind the package over it (the subpackage is still ``sys.modules["edgenas.search"]``)."""
+    """``edgenas.search`` / ``train`` / ``export`` stay the functions: importing the subpackage of the same
+    name would otherwise bind the package over it (the subpackage is still ``sys.modules["edgenas.search"]``)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "search" and isinstance(value, types.ModuleType):
+        if name in _API and isinstance(value, types.ModuleType):
             return
         super().__setattr__(name, value)
 

@@ -4,13 +4,18 @@ run folder and ``pareto.json``); either can ``resume`` the other's run."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .search.config import SearchConfig
+from .spaces import DatasetSpec
+from .train.recipe import TrainConfig
 from .search.result import Candidate, SearchProgress, SearchResult
+from .train.run import TrainResult
 
-__all__ = ["search"]
+__all__ = ["load_model", "search", "train"]
 
 _D = SearchConfig()  # every default below is read from here: one source for the CLI and the API
+_T = TrainConfig()  # the same for train
 
 
 def search(
@@ -31,6 +36,7 @@ def search(
     workers: int = _D.workers,
     executor: str = _D.executor,
     ray_address: str | None = _D.ray_address,
+    resolution: int | None = _D.resolution,
     proxy_resolution: int | None = _D.proxy_resolution,
     data: str | None = _D.data,
     score_table: str | None = _D.score_table,
@@ -39,6 +45,7 @@ def search(
     noise_seeds: int = _D.noise_seeds,
     pick_top_share: float | None = _D.pick_top_share,
     out: str | None = _D.out,
+    task: DatasetSpec | None = _D.task,
     resume: bool = False,
     on_progress: Callable[[SearchProgress], None] | None = None,
     on_candidate: Callable[[Candidate], None] | None = None,
@@ -53,6 +60,9 @@ def search(
             (or no target with a ``max_macs_m`` budget) prices by MACs at the task's resolution, no table needed.
         max_latency_ms: one budget for every target, or ``{"jetson": 5, "raspi4": 30}``.
         executor: ``"local"`` or ``"ray"`` (with ``ray_address="auto"`` or ``"HOST:PORT"``).
+        data: your images (class folders, or ``.npz`` with ``x`` and ``y``): they define the task.
+        resolution: the task's input resolution (px).
+        task: the task as a :class:`~edgenas.spaces.DatasetSpec` (instead of ``dataset`` / ``data``).
         out: run folder (default ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
         resume: continue the run in ``out`` without rescoring stored archs.
         on_progress: called after every candidate with a :class:`SearchProgress`.
@@ -77,7 +87,7 @@ def search(
         targets=targets, space=space, dataset=dataset, max_latency_ms=max_latency_ms, max_params_m=max_params_m,
         max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations, population=population, searcher=searcher,
         seed=seed, device=device, batch_size=batch_size, workers=workers, executor=executor,
-        ray_address=ray_address, proxy_resolution=proxy_resolution,
+        ray_address=ray_address, resolution=resolution, proxy_resolution=proxy_resolution, task=task,
         data=data, score_table=score_table, latency_source=latency_source, extra_objectives=tuple(extra_objectives), noise_seeds=noise_seeds,
         pick_top_share=pick_top_share, out=out,
     )
@@ -87,3 +97,67 @@ def search(
 # ``import edgenas.search.run as m`` resolves ``edgenas.search`` to this function and then finds
 # the submodule by ``<its __name__>.run`` in sys.modules: name it as the package it stands for
 search.__name__ = "edgenas.search"
+
+
+def train(
+    run_dir: str,
+    *,
+    arch: str | None = None,
+    rank: int | None = None,
+    data: str | None = None,
+    epochs: int = _T.epochs,
+    batch_size: int = _T.batch_size,
+    lr: float | None = _T.lr,
+    momentum: float = _T.momentum,
+    nesterov: bool = _T.nesterov,
+    weight_decay: float = _T.weight_decay,
+    label_smoothing: float = _T.label_smoothing,
+    warmup_epochs: float = _T.warmup_epochs,
+    crop_scale: float = _T.crop_scale,
+    flip: bool = _T.flip,
+    val_share: float = _T.val_share,
+    seed: int = _T.seed,
+    device: str = _T.device,
+    amp: str = _T.amp,
+    workers: int | None = _T.workers,
+    top: int = _T.top,
+    budget_epochs: int = _T.budget_epochs,
+    on_epoch: Callable[[str, Any], None] | None = None,
+    on_step: Callable[[str, int, int, int, float], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train the pick of a search run (or ``arch`` / front member ``rank``) on ``data``: ``edgenas train``.
+
+    The keywords are the options of ``edgenas train`` with the same defaults (see
+    :class:`~edgenas.train.TrainConfig` for each). Writes ``run_dir/train/<member>/`` (``model.pt``,
+    ``model.json``, ``train.json``); run again after an interruption, it resumes from the last epoch.
+    ``top`` > 1 first re-ranks the ``top`` best front members by brief training (``budget_epochs``).
+
+    Returns:
+        a :class:`~edgenas.train.TrainResult` (``member``, ``model_dir``, ``val_accuracy``, ...).
+
+    Example::
+
+        import edgenas
+        res = edgenas.train("runs/digits", data="digits/train", epochs=30, flip=False)
+        model = edgenas.load_model(res.model_dir)
+    """
+    from .train.run import train_run
+
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay, label_smoothing=label_smoothing, warmup_epochs=warmup_epochs,
+                         crop_scale=crop_scale, flip=flip, val_share=val_share, seed=seed, device=device, amp=amp,
+                         workers=workers, top=top, budget_epochs=budget_epochs)
+    return train_run(run_dir, arch=arch, rank=rank, data=data, config=config, on_epoch=on_epoch, on_step=on_step,
+                     on_note=on_note)
+
+
+def load_model(directory: str) -> Any:
+    """The network of a model folder (``RUN_DIR/train/<member>/`` or an export's model folder) with its
+    weights, as a plain ``torch.nn.Module`` in eval mode (input: N x C x H x W pixels in [0, 1])."""
+    from .train.model_io import load_model as _load
+
+    return _load(directory)
+
+
+train.__name__ = "edgenas.train"  # as search.__name__ above

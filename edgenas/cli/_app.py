@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "profile": "edgenas.cli.profile_cmd:profile",
     "fit": "edgenas.cli.fit_cmd:fit",
     "search": "edgenas.cli.search_cmd:search",
+    "train": "edgenas.cli.train_cmd:train",
     "export": "edgenas.cli.export_cmd:export",
     "validate": "edgenas.cli.validate_cmd:validate",
 }

@@ -67,11 +67,16 @@ class _ProxyOption(click.Option):
               help="Where the proxies run: local (this machine) | ray (a Ray cluster; pip install 'edgenas[ray]').")
 @click.option("--ray-address", default=_D.ray_address,
               help="With --executor ray: auto (the running cluster) or HOST:PORT (default: a local Ray instance).")
+@click.option("--resolution", type=int, default=_D.resolution,
+              help="The task's input resolution N x N px: the network is built, priced and trained at it "
+                   "(default: the dataset's; with --data, the space's first dataset's).")
 @click.option("--proxy-resolution", type=int, default=_D.proxy_resolution,
-              help="Reduced-resolution mode: proxy inputs of N x N px instead of the dataset's "
-                   "(default: the dataset's; fbnet/imagenet on CPU: 64; recorded in config.json).")
+              help="Reduced-resolution mode: proxy inputs of N x N px instead of the task's "
+                   "(default: the task's; fbnet/imagenet on CPU: 64; recorded in config.json).")
 @click.option("--data", default=_D.data,
-              help="Proxy inputs from your data (.npy/.npz array or image folder) instead of Gaussian noise.")
+              help="Your images: a folder with one sub-folder per class (optionally under train/ and val/), or a "
+                   ".npz with x and y: the task (classes, channels) comes from them, and the proxies see them. "
+                   "Unlabeled data (.npy, a folder without class folders) only replaces the proxies' noise.")
 @click.option("--score-table", default=_D.score_table,
               help="Look proxy scores up in a whole-space table (edgenas proxies score --all) instead of computing them.")
 @click.option("--latency-source", default=_D.latency_source, show_default=True,

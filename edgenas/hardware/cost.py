@@ -11,6 +11,11 @@ Sources (the one used is recorded in every prediction):
   as the search counts them (the space's closed form, or fvcore on built models).
 * ``auto``: ``lookup`` when the target has a per-arch table for the space/dataset, else ``lut``.
 
+A task of the user's (:class:`~edgenas.spaces.DatasetSpec` at another resolution, class count or channel
+count than the space's benchmark datasets) is priced by an *estimate* (source ``estimate``, :class:`ScaledCostModel`): the nearest measured dataset's model scaled by the
+ratio of the arch's MACs at the task's shape to its MACs at the measured shape. A table is never used
+at another shape silently: the estimate says so in its ``description``, pareto.json and the output.
+
 A missing measurement (e.g. an Edge TPU compile failure) raises :class:`MissingLatencyError`;
 latency is never silently 0 ms.
 
@@ -35,7 +40,7 @@ from .targets import Target, load_target
 if TYPE_CHECKING:  # pragma: no cover
     from ..spaces import SearchSpace
 
-__all__ = ["SOURCES", "CostModel", "LatencyPrediction", "get_cost_model"]
+__all__ = ["SOURCES", "CostModel", "LatencyPrediction", "ScaledCostModel", "get_cost_model"]
 
 SOURCES = ("auto", "lookup", "lut", "flops")
 
@@ -69,6 +74,8 @@ class CostModel:
     column: np.ndarray | None = field(default=None, repr=False)
     op_table: OpLatencyTable | None = field(default=None, repr=False)
     flops_coef: tuple[float, float] | None = None
+    #: True when the latencies are estimates for a shape the table was not measured at
+    estimate: bool = False
 
     def predict(self, arch: Any) -> LatencyPrediction:
         """Latency of one arch.
@@ -112,6 +119,62 @@ class CostModel:
         return out
 
 
+@dataclass(frozen=True)
+class ScaledCostModel:
+    """Latency of a task's arch estimated from a model measured at another shape:
+    ``base(arch) * macs(arch, task) / macs(arch, base dataset)`` (source ``estimate``).
+
+    Attributes:
+        base: the cost model of the nearest measured dataset.
+        task: the :class:`~edgenas.spaces.DatasetSpec` being priced.
+        description: what was scaled from what, for reports.
+    """
+
+    base: CostModel
+    task: Any
+    description: str
+    source: str = "estimate"
+    estimate: bool = True
+
+    @property
+    def target(self) -> Target:
+        return self.base.target
+
+    @property
+    def space(self) -> SearchSpace:
+        return self.base.space
+
+    @property
+    def dataset(self) -> Any:
+        return self.task
+
+    def predict(self, arch: Any) -> LatencyPrediction:
+        """Estimated latency of one arch (raises as the base model for an arch it has no value for)."""
+        return LatencyPrediction(float(self.predict_many([arch])[0]), self.source)
+
+    def predict_many(self, archs: Sequence[Any], *, missing: str = "raise") -> np.ndarray:
+        base = self.base.predict_many(archs, missing=missing)
+        ratio = np.array([_macs(self.space, a, self.task) / max(_macs(self.space, a, self.base.dataset), 1e-12)
+                          for a in archs])
+        return base * ratio
+
+
+def _nearest_measured(t: Target, sp: SearchSpace, task: Any) -> str:
+    """The benchmark dataset of ``sp`` with a table on ``t`` nearest ``task``: closest resolution (log
+    ratio), then class count.
+
+    Raises:
+        LatencyTableError: the target has no table for any dataset of the space.
+    """
+    import math
+
+    have = [d for d in sp.datasets if any(r.space == sp.name and r.dataset == d for r in t.tables)]
+    if not have:
+        t.table(sp.name, next(iter(sp.datasets)))  # raises with the profiling hint
+    return min(have, key=lambda d: (abs(math.log(sp.datasets[d].input_size / task.input_size)),
+                                    abs(sp.datasets[d].num_classes - task.num_classes)))
+
+
 def _index(space: SearchSpace, arch: Any) -> int:
     idx = space.index(arch) if hasattr(space, "index") else None
     return -1 if idx is None else int(idx)
@@ -133,14 +196,15 @@ def _measured(table: ArchLatencyTable, column: np.ndarray, space: SearchSpace, l
     return [space.from_index(int(i)) for i in table.index[ok]], column[ok]
 
 
-def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, source: str = "auto",
+def get_cost_model(target: str | Target, space: str | Any, dataset: Any, *, source: str = "auto",
                    lut_fit_archs: int | None = 1000, seed: int = 0) -> CostModel:
     """Build the cost model of ``target`` for ``space``/``dataset``.
 
     Args:
         target: name, alias or :class:`Target`.
         space: space name or instance.
-        dataset: dataset of the space.
+        dataset: dataset of the space, or a task's :class:`~edgenas.spaces.DatasetSpec` (see the module
+            docstring: the target's table for the task, else an estimate scaled by MACs).
         source: ``auto`` | ``lookup`` | ``lut`` | ``flops``.
         lut_fit_archs: for a fitted ``lut``/``flops``, how many measured archs to fit on
             (seeded sample; default 1000, which predicts as well as all 15,625 in
@@ -159,7 +223,19 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: str, *, sour
         raise ConfigError(f"unknown latency source {source!r}; expected one of {', '.join(SOURCES)}")
     t = target if isinstance(target, Target) else load_target(target)
     sp = get_space(space) if isinstance(space, str) else space
-    sp.dataset(dataset)
+    ds = sp.dataset(dataset)
+    if not isinstance(dataset, str):
+        bench = sp.benchmark_dataset(ds)
+        if bench is not None:
+            dataset = bench
+        else:
+            near = _nearest_measured(t, sp, ds)
+            base = get_cost_model(t, sp, near, source=source, lut_fit_archs=lut_fit_archs, seed=seed)
+            m = sp.datasets[near]
+            return ScaledCostModel(base, ds, (
+                f"estimate: {base.description} ({near}, {m.num_classes} classes at {m.input_size} px) scaled by "
+                f"each arch's MACs at {ds.input_size} px, {ds.num_classes} classes, {ds.channels} channel"
+                f"{'s' if ds.channels > 1 else ''}"))
     ref = t.table(sp.name, dataset)
     if source == "auto":
         source = "lookup" if ref.kind == "arch" else "lut"

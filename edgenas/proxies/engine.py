@@ -34,15 +34,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..spaces import Arch, DatasetSpec, SearchSpace
 
 __all__ = [
-    "WORST_SCORE", "ProxyScores", "check_resolution", "load_data", "make_inputs", "resolve_device", "score_archs",
+    "WORST_SCORE", "ProxyScores", "check_resolution", "make_inputs", "resolve_device", "score_archs",
 ]
 
 log = logging.getLogger(__name__)
 
 #: score given to an arch whose proxy failed or was not finite (below any real score)
 WORST_SCORE = -1e30
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".webp")
 
 
 @dataclass(frozen=True)
@@ -79,72 +77,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def load_data(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images (N, C, H, W) float32 and optional labels (N,) int64 from ``path``.
-
-    Accepts a ``.npy`` array, a ``.npz`` with images under ``x``/``images``/``data`` and
-    optional labels under ``y``/``labels``, or a folder of images (one sub-folder per class
-    gives labels). Arrays may be NHWC or NCHW; uint8 data is scaled to [0, 1].
-
-    Raises:
-        DatasetError: naming the path and what was expected.
-    """
-    p = Path(path)
-    labels = None
-    if p.is_dir():
-        images, labels = _load_image_folder(p)
-    elif p.suffix == ".npy" and p.is_file():
-        images = np.load(p, allow_pickle=False)
-    elif p.suffix == ".npz" and p.is_file():
-        with np.load(p, allow_pickle=False) as z:
-            key = next((k for k in ("x", "images", "data") if k in z), None)
-            if key is None:
-                raise DatasetError(
-                    f"{p}: no image array in .npz; expected a key 'x', 'images' or 'data', got {list(z)}"
-                )
-            images = z[key]
-            lkey = next((k for k in ("y", "labels") if k in z), None)
-            labels = None if lkey is None else np.asarray(z[lkey]).astype(np.int64).ravel()
-    else:
-        raise DatasetError(
-            f"data {str(p)!r} not found or not supported; expected a .npy/.npz file or an image folder"
-        )
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise DatasetError(
-            f"{p}: image array has shape {images.shape}; expected (N, C, H, W) or (N, H, W, C)"
-        )
-    if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
-        images = images.transpose(0, 3, 1, 2)
-    scale = 255.0 if images.dtype == np.uint8 else 1.0
-    images = images.astype(np.float32) / scale
-    if labels is not None and len(labels) != len(images):
-        raise DatasetError(f"{p}: {len(labels)} labels for {len(images)} images")
-    return images, labels
-
-
-def _load_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow ships with matplotlib
-        raise DatasetError("reading an image folder needs pillow; give a .npy/.npz array instead") from None
-    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
-    if not files:
-        raise DatasetError(f"image folder {str(root)!r} has no images ({', '.join(_IMAGE_SUFFIXES)})")
-    classes = sorted({f.parent.name for f in files if f.parent != root})
-    arrays = []
-    for f in files:
-        with Image.open(f) as im:
-            arrays.append(np.asarray(im.convert("RGB")))
-    shapes = {a.shape for a in arrays}
-    if len(shapes) != 1:
-        raise DatasetError(
-            f"images in {str(root)!r} have different sizes {sorted(shapes)[:3]}; resize them first"
-        )
-    labels = np.array([classes.index(f.parent.name) for f in files], dtype=np.int64) if classes else None
-    return np.stack(arrays), labels
-
-
 def make_inputs(
     dataset: DatasetSpec, *, seed: int, batch_size: int = 64, data: Any = None, device: str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,27 +96,45 @@ def make_inputs(
         x = rng.standard_normal((batch_size, c, r, r), dtype=np.float32)
         y = rng.integers(dataset.num_classes, size=batch_size)
     else:
+        from ..data import ImageData, open_data
+
         if isinstance(data, (str, Path)):
-            images, labels = load_data(data)
-        elif isinstance(data, tuple):
-            images, labels = np.asarray(data[0], dtype=np.float32), data[1]
+            data = open_data(data)
+        if isinstance(data, ImageData):
+            src = data
+            n, channels = len(src), src.channels
         else:
-            images, labels = np.asarray(data, dtype=np.float32), None
-        if images.shape[1] != c:
-            raise DatasetError(f"data has {images.shape[1]} channels; dataset {dataset.name!r} expects {c}")
-        if len(images) < batch_size:
+            images, labels = (data[0], data[1]) if isinstance(data, tuple) else (data, None)
+            images = np.asarray(images, dtype=np.float32)
+            if images.ndim != 4:
+                raise DatasetError(f"data has shape {images.shape}; expected (N, C, H, W)")
+            n, channels = len(images), images.shape[1]
+        if channels != c and not (channels == 1 and c == 3):
+            raise DatasetError(f"data has {channels} channels; dataset {dataset.name!r} expects {c}")
+        if n < batch_size:
             raise DatasetError(
-                f"data has {len(images)} images; batch_size {batch_size} needs at least that many"
-            )
-        idx = rng.choice(len(images), size=batch_size, replace=False)
-        xt = torch.from_numpy(np.ascontiguousarray(images[idx]))
-        if xt.shape[-1] != r or xt.shape[-2] != r:
-            xt = torch.nn.functional.interpolate(xt, size=(r, r), mode="bilinear", align_corners=False)
+                f"data has {n} images; batch_size {batch_size} needs at least that many"
+                + (f" (--batch-size {n} works)" if n >= 2 else "; expected at least 2 images"))
+        idx = rng.choice(n, size=batch_size, replace=False)
+        if isinstance(data, ImageData):
+            xt = torch.from_numpy(src.load(idx, size=r))
+            lab = src.subset_labels(idx)
+        else:
+            xt = torch.from_numpy(np.ascontiguousarray(images[idx]))
+            lab = None if labels is None else np.asarray(labels)[idx]
+            if xt.shape[-1] != r or xt.shape[-2] != r:
+                xt = torch.nn.functional.interpolate(xt, size=(r, r), mode="bilinear", align_corners=False)
+        if xt.shape[1] != c:  # grayscale images for a 3-channel network: the gray value in every channel
+            xt = xt.expand(-1, c, -1, -1).contiguous()
         mean = xt.mean(dim=(0, 2, 3), keepdim=True)
         std = xt.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         x = ((xt - mean) / std).numpy()
-        if labels is not None:
-            y = np.asarray(labels)[idx] % dataset.num_classes
+        if lab is not None:
+            lab = np.asarray(lab).astype(np.int64)
+            if lab.min() < 0 or lab.max() >= dataset.num_classes:
+                raise DatasetError(f"data has class label {int(lab.max())} but dataset {dataset.name!r} has "
+                                   f"{dataset.num_classes} classes; expected labels 0..{dataset.num_classes - 1}")
+            y = lab
         else:
             y = rng.integers(dataset.num_classes, size=batch_size)
     return (
@@ -318,11 +268,11 @@ MIN_RESOLUTION = 8
 MAX_RESOLUTION = 1024
 
 
-def check_resolution(resolution: Any) -> int:
+def check_resolution(resolution: Any, *, what: str = "proxy resolution") -> int:
     """``resolution`` as an int, or :class:`ConfigError` naming the bad value."""
     if isinstance(resolution, bool) or not isinstance(resolution, int) or \
             not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise ConfigError(f"proxy resolution {resolution!r} is invalid; expected an integer "
+        raise ConfigError(f"{what} {resolution!r} is invalid; expected an integer "
                           f"{MIN_RESOLUTION}..{MAX_RESOLUTION} (pixels)")
     return resolution
 

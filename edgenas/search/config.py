@@ -29,7 +29,9 @@ from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
 )
 from ..errors import ConfigError, EdgeNASError
 
-__all__ = ["MACS_TARGET", "SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "default_proxies", "default_proxy", "load_config", "macs_only", "parse_latency_budgets", "resolve_config"]
+__all__ = ["MACS_TARGET", "SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "config_task",
+           "default_proxies", "default_proxy", "load_config", "macs_only", "parse_latency_budgets", "resolve_config",
+           "resolve_task"]
 
 #: the proxy of a space without its own (no accuracy prior): edgenas_paths (log-ranks of FLOPs, path depth,
 #: AZ expressivity, sed and the plain-depth penalty; pick = the best score), chosen on NB201 and read on
@@ -81,9 +83,18 @@ class SearchConfig:
             ``edgenas[ray]``). Changes speed, not scores; not part of the resume check.
         ray_address: ``auto`` (the running cluster), ``HOST:PORT``, or ``None`` (start a local Ray
             instance on 127.0.0.1); only with ``executor="ray"``.
-        proxy_resolution: proxy inputs of N x N px instead of the dataset's (``None`` = the
-            dataset's; FBNet ImageNet on CPU: 64).
-        data: proxy input data (``None`` = Gaussian noise).
+        resolution: the task's input resolution, N x N px: the network is built, priced and trained at
+            it (``None`` = the dataset's; for a task from ``data``, the space's first dataset's).
+        proxy_resolution: proxy inputs of N x N px instead of the task's (``None`` = the
+            task's; FBNet ImageNet on CPU: 64).
+        data: your images (an image folder with one sub-folder per class, optionally under
+            ``train/`` and ``val/``; or a ``.npy`` / ``.npz`` with ``x`` and optional ``y``). Labeled
+            data defines the task (classes, channels 1 or 3; name: ``dataset`` or the data's file
+            name) unless ``dataset`` names a benchmark dataset of the space; the proxies see these
+            images instead of Gaussian noise (``None``).
+        task: the task as a :class:`~edgenas.spaces.DatasetSpec` (or its dict), instead of
+            ``dataset`` / ``data``; resolved: ``None`` when the task is exactly a benchmark dataset
+            of the space, else the task's spec.
         score_table: a whole-space score table (``edgenas proxies score --all``): proxy scores are
             looked up there instead of computed (``None`` = compute them).
         latency_source: ``auto``, ``lookup``, ``lut`` or ``flops`` (as ``edgenas cost --source``).
@@ -117,6 +128,7 @@ class SearchConfig:
     workers: int = 0
     executor: str = "local"
     ray_address: str | None = None
+    resolution: int | None = None
     proxy_resolution: int | None = None
     data: str | None = None
     score_table: str | None = None
@@ -126,8 +138,19 @@ class SearchConfig:
     pick_top_share: float | None = None
     out: str | None = None
     space_definition: str | None = None
+    task: Any = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.task, Mapping):
+            from ..spaces import DatasetSpec
+
+            try:
+                object.__setattr__(self, "task", DatasetSpec(**self.task))
+            except TypeError:
+                raise ConfigError(f"task={dict(self.task)!r} is invalid; expected name, num_classes, input_size, "
+                                  "channels") from None
+        if isinstance(self.data, os.PathLike):
+            object.__setattr__(self, "data", os.fspath(self.data))
         # accept lists and a bare string from Python callers; the config stays hashable and JSON-able
         targets = (self.targets,) if isinstance(self.targets, str) else tuple(self.targets)
         object.__setattr__(self, "targets", targets)
@@ -170,6 +193,15 @@ class SearchConfig:
             from ..proxies.engine import check_resolution
 
             check_resolution(self.proxy_resolution)
+        if self.resolution is not None:
+            from ..proxies.engine import check_resolution
+
+            check_resolution(self.resolution, what="resolution")
+        if self.task is not None:
+            from ..spaces import DatasetSpec
+
+            if not isinstance(self.task, DatasetSpec):
+                raise ConfigError(f"task={self.task!r} is invalid; expected a DatasetSpec or its dict")
         if not isinstance(self.searcher, str) or not self.searcher:
             raise ConfigError(f"searcher {self.searcher!r} is invalid; expected one of {', '.join(SEARCHERS)}")
         if not (self.device == "auto" or self.device == "cpu" or str(self.device).startswith("cuda")):
@@ -265,7 +297,8 @@ def parse_latency_budgets(values: Any) -> float | dict[str, float] | None:
     return named
 
 
-def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] | None = None) -> SearchConfig:
+def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] | None = None,
+                   task: Any = None) -> SearchConfig:
     """The config with every machine-decided value fixed: dataset, canonical target names, per-target
     budget names, proxy, device, batch size, proxy resolution and workers. The only place these
     defaults are applied.
@@ -273,14 +306,15 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     Args:
         canonical_targets: the targets' canonical names, in ``config.targets`` order (default: looked
             up with :func:`edgenas.hardware.targets.load_target`).
+        task: the task when the caller resolved it already (:func:`resolve_task`).
     """
     config = macs_only(config)
     config.validate()
     from ..spaces import get_space
 
     space = get_space(config.space)  # a definition file resolves to its name here, once
-    dataset = config.dataset or next(iter(space.datasets))
-    space.dataset(dataset)
+    task = resolve_task(space, config) if task is None else task
+    dataset = task.name
     definition = user_definition_hash(space)
     if canonical_targets is None:
         from ..hardware.targets import load_target
@@ -317,7 +351,7 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     if batch is None:
         batch = DEFAULT_BATCH_GPU if on_gpu else (space.cpu_batch_size or DEFAULT_BATCH_CPU)
     resolution = config.proxy_resolution
-    if resolution is None and not on_gpu:
+    if resolution is None and not on_gpu and space.benchmark_dataset(task):
         resolution = space.cpu_proxy_resolution.get(dataset)
     workers = config.workers
     if config.executor != "local":
@@ -340,7 +374,49 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     return replace(config, space=space.name, space_definition=definition, dataset=dataset,
                    targets=tuple(canonical_targets), max_latency_ms=budget,
                    proxy=proxy, pick_top_share=share, device=device,
-                   batch_size=batch, proxy_resolution=resolution, workers=workers)
+                   batch_size=batch, proxy_resolution=resolution, workers=workers,
+                   task=None if space.benchmark_dataset(task) else task)
+
+
+def resolve_task(space: Any, config: SearchConfig) -> Any:
+    """The :class:`~edgenas.spaces.DatasetSpec` the network is built, priced and trained for: ``task``,
+    or labeled ``data`` (classes and channels from it; unless ``dataset`` names a benchmark dataset of
+    the space), or the benchmark ``dataset``; at ``resolution`` when given. Opens and checks ``data``
+    (a bad file is an error here, before any run folder exists).
+
+    Raises:
+        DatasetError: bad data, or a task the space cannot build.
+    """
+    from ..spaces import DatasetSpec
+
+    if config.task is not None:
+        return space.task(config.task, resolution=config.resolution)
+    source = None
+    if config.data is not None:
+        from ..data import open_data
+
+        source = open_data(config.data)
+    named = config.dataset is not None and config.dataset in space.datasets
+    if source is not None and source.labels is not None and not named:
+        name = config.dataset or Path(config.data).stem or "data"
+        resolution = config.resolution or space.dataset(next(iter(space.datasets))).input_size
+        return space.task(DatasetSpec(name, source.num_classes, resolution, source.channels))
+    task = space.task(config.dataset, resolution=config.resolution)
+    if source is not None and source.labels is not None and source.num_classes > task.num_classes:
+        from ..errors import DatasetError
+
+        raise DatasetError(f"data {config.data!r} has {source.num_classes} classes but dataset {task.name!r} has "
+                           f"{task.num_classes}; expected labels 0..{task.num_classes - 1} (or leave --dataset out: "
+                           "the data then defines the task)")
+    return task
+
+
+def config_task(config: SearchConfig) -> Any:
+    """The task of a resolved config: ``config.task``, or its benchmark dataset's spec."""
+    from ..spaces import get_space
+
+    space = get_space(config.space)
+    return space.task(config.task if config.task is not None else config.dataset, resolution=config.resolution)
 
 
 def _own_pick_share(proxy: str) -> float:
@@ -383,6 +459,10 @@ def config_dict(config: SearchConfig) -> dict[str, Any]:
     d = asdict(config)
     d["targets"] = list(config.targets)
     d["extra_objectives"] = list(config.extra_objectives)
+    if config.task is None:
+        d.pop("task")  # absent for a benchmark dataset: config.json of earlier runs reads the same
+    if config.resolution is None:
+        d.pop("resolution")
     if isinstance(config.max_latency_ms, Mapping):
         d["max_latency_ms"] = dict(config.max_latency_ms)
     return d
@@ -409,6 +489,8 @@ def config_from_dict(doc: Mapping[str, Any], *, where: str = "search config") ->
     for key in ("targets", "extra_objectives"):
         if key in doc and not isinstance(doc[key], (list, tuple)):
             raise ConfigError(f"{where}: field {key!r} must be a list")
+    if doc.get("task") is not None and not isinstance(doc["task"], Mapping):
+        raise ConfigError(f"{where}: field 'task' must be an object (name, num_classes, input_size, channels)")
     for key in _STR_FIELDS:
         v = doc.get(key, "")
         if not isinstance(v, str) and not (v is None and key not in _REQUIRED_STR):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from .._io import atomic_write_bytes, atomic_write_text
 from .._json import dumps
 from .._version import __version__
 from ..errors import ConfigError
-from .config import SearchConfig, config_dict, config_from_dict
+from .config import SearchConfig, config_dict, config_from_dict, config_task
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import SearchResult
@@ -127,7 +127,8 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
     pareto = {
         "schema_version": SCHEMA_VERSION,
         "edgenas_version": __version__,
-        "space": cfg.space, "dataset": cfg.dataset, "proxy": cfg.proxy, "targets": targets,
+        "space": cfg.space, "dataset": cfg.dataset, "task": asdict(config_task(cfg)), "proxy": cfg.proxy,
+        "targets": targets,
         "budgets": {"max_latency_ms": cfg.max_latency_ms, "max_params_m": cfg.max_params_m,
                     "max_macs_m": cfg.max_macs_m},
         "objectives": objectives(cfg),
@@ -137,6 +138,8 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
         "pick": record(result.pick) if result.pick is not None else None,
         "pick_rule": pick_rule(cfg.pick_top_share),
     }
+    if result.latency_estimates:
+        pareto["latency_estimates"] = dict(result.latency_estimates)
     files["pareto.json"] = run_dir / "pareto.json"
     atomic_write_text(files["pareto.json"], _json(pareto))
 

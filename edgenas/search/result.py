@@ -98,6 +98,8 @@ class SearchResult:
         wall_s: wall time of the call, seconds.
         files: output files written ({name: path}); ``pareto.png`` is absent without matplotlib.
         notes: one-line remarks (e.g. plot skipped).
+        latency_estimates: {target: how its latencies were estimated} for targets whose table was measured
+            at another shape than the task's (``latency_source`` ``estimate``); empty when all are measured.
     """
 
     config: SearchConfig
@@ -110,6 +112,7 @@ class SearchResult:
     files: Mapping[str, Path] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     pick: Candidate | None = None
+    latency_estimates: Mapping[str, str] = field(default_factory=dict)
 
     def save(self, run_dir: str | Path | None = None) -> dict[str, Path]:
         """Write ``pareto.json``, ``candidates.csv``, ``config.json`` and ``pareto.png`` (with
@@ -148,4 +151,5 @@ class SearchResult:
             "pick": self.pick.record(self.config.proxy) if self.pick is not None else None,
             "files": {k: str(v) for k, v in self.files.items()},
             "notes": list(self.notes),
+            **({"latency_estimates": dict(self.latency_estimates)} if self.latency_estimates else {}),
         }

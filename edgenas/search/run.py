@@ -22,7 +22,7 @@ import numpy as np
 from .._rng import derive_seed
 from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace, get_space
-from .config import MACS_TARGET, SearchConfig, config_dict, macs_only, resolve_config
+from .config import MACS_TARGET, SearchConfig, config_dict, macs_only, resolve_config, resolve_task
 from .evaluator import SearchContext
 from .picks import pick_candidate, score_spread
 from .problem import CostEvaluator, LatencyModel, check_feasible
@@ -95,12 +95,12 @@ def run_search(
         if path is not None:  # contents are read later; a missing path fails before any store is made
             check_input_path(path, what=what, folder_ok=what == "--data")
     space = get_space(config.space)
-    dataset = config.dataset or next(iter(space.datasets))
-    space.dataset(dataset)
-    targets = _resolve_targets(config, space, dataset) if cost_models is None else dict(cost_models)
+    task = resolve_task(space, config)  # opens and checks --data: before any file is written
+    dataset = task.name
+    targets = _resolve_targets(config, space, task) if cost_models is None else dict(cost_models)
     if cost_models is not None and len(targets) != len(config.targets):
         config = replace(config, targets=tuple(targets))
-    config = resolve_config(config, canonical_targets=tuple(targets))
+    config = resolve_config(config, canonical_targets=tuple(targets), task=task)
     device = config.device
     if scorer is None and config.score_table is not None:
         from .scoring import TableScorer, known_proxies
@@ -111,7 +111,7 @@ def run_search(
     if scorer is not None:
         config = replace(config, proxy=scorer.proxy)
     else:
-        scorer = ProxyScorer(space=space, dataset=dataset, proxy=config.proxy, seed=config.seed,
+        scorer = ProxyScorer(space=space, dataset=task, proxy=config.proxy, seed=config.seed,
                              device=device, batch_size=config.batch_size, data=config.data,
                              resolution=config.proxy_resolution, workers=config.workers,
                              executor=config.executor, ray_address=config.ray_address)
@@ -122,7 +122,7 @@ def run_search(
         if size is None:
             from .problem import AdditiveSizeTable
 
-            size = AdditiveSizeTable(space, dataset)
+            size = AdditiveSizeTable(space, task)
         cost = CostEvaluator(space, targets, size)
         n_feasible = check_feasible(space, cost, config.budgets, config.seed)
         from .problem import loose_budget_note
@@ -200,7 +200,8 @@ def run_search(
     files: dict[str, Path] = {}
     notes: list[str] = []
     result = SearchResult(config, tuple(front), tuple(final), run_dir, ctx.n_scored, ctx.n_reused,
-                          time.perf_counter() - t_start, pick=pick)
+                          time.perf_counter() - t_start, pick=pick,
+                          latency_estimates={n: m.description for n, m in targets.items() if getattr(m, "estimate", False)})
     if write_outputs:
         from .outputs import write_outputs as _write
 
@@ -208,12 +209,14 @@ def run_search(
     few = ([f"only {n_feasible:,} feasible arch classes meet the budgets, fewer than --evaluations "
             f"{config.evaluations:,}: the search could score at most those"]
            if n_feasible is not None and n_feasible < config.evaluations else [])
-    notes = [*few, *([loose] if loose else []), *getattr(scorer, "notes", ()), *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)), *notes]
+    notes = [*few, *([loose] if loose else []), *getattr(scorer, "notes", ()), *_task_notes(config, task, targets),
+             *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)),
+             *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
 
 
 #: front members (best first) whose score spread across init seeds is measured
-def _resolve_targets(config: SearchConfig, space: SearchSpace, dataset: str) -> dict[str, LatencyModel]:
+def _resolve_targets(config: SearchConfig, space: SearchSpace, dataset: Any) -> dict[str, LatencyModel]:
     """{canonical target name: cost model}, in the order of ``config.targets``."""
     from ..hardware.cost import get_cost_model
     from ..hardware.targets import load_target
@@ -239,6 +242,20 @@ def _drop_empty_run(run_dir: Path, made_dir: bool) -> None:
             run_dir.rmdir()  # only when empty
         except OSError:
             pass
+
+
+def _task_notes(config: SearchConfig, task: Any, targets: Mapping[str, LatencyModel]) -> list[str]:
+    """Notes on the task: latency estimated from a table at another shape; proxies at another resolution."""
+    out = []
+    for name, model in targets.items():
+        if getattr(model, "estimate", False):
+            out.append(f"{name}: latency ESTIMATED for {task.name} ({task.num_classes} classes, {task.channels}x"
+                       f"{task.input_size}x{task.input_size}): {model.description} (marked 'estimate' in pareto.json)")
+    pr = config.proxy_resolution
+    if pr is not None and pr != task.input_size:
+        out.append(f"proxies score {pr} x {pr} px inputs while the network is built, priced and trained for "
+                   f"{task.input_size} x {task.input_size} px (latency and MACs are at {task.input_size} px)")
+    return out
 
 
 def _fingerprint(config: SearchConfig) -> dict[str, Any]:

@@ -100,7 +100,7 @@ class ProxyScorer:
 
     Args:
         space: search space.
-        dataset: dataset name of the space.
+        dataset: dataset name of the space, or the task's :class:`~edgenas.spaces.DatasetSpec`.
         proxy: single proxy or ensemble name.
         seed: run seed (the engine derives per-arch seeds from it and the canonical arch).
         device: torch device string.
@@ -119,7 +119,7 @@ class ProxyScorer:
     """
 
     def __init__(
-        self, *, space: SearchSpace, dataset: str, proxy: str, seed: int, device: str = "cpu",
+        self, *, space: SearchSpace, dataset: Any, proxy: str, seed: int, device: str = "cpu",
         batch_size: int = 64, data: str | None = None, resolution: int | None = None, workers: int = 1,
         executor: str = "local", ray_address: str | None = None,
     ) -> None:
@@ -148,6 +148,10 @@ class ProxyScorer:
         }
         if resolution is not None:  # absent otherwise: store keys of earlier runs stay valid
             self.config["resolution"] = int(resolution)
+        if not isinstance(dataset, str) and not space.benchmark_dataset(dataset):
+            from dataclasses import asdict
+
+            self.config["task"] = asdict(space.dataset(dataset))
         least = 1 if executor == "local" else 0  # Ray: 0 = as many tasks as the cluster has CPUs
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < least:
             raise ConfigError(f"workers={workers!r} is invalid; expected an integer >= {least}")

@@ -101,13 +101,15 @@ class FBNetNetwork(FeatureNet):
         stem_stride: 1 (CIFAR) or 2 (ImageNet).
         header_channels: 1504 (CIFAR) or 1984 (ImageNet).
         bn_track_running_stats: False makes BN always use batch statistics.
+        in_channels: input channels (3; 1 for a grayscale task).
     """
 
     def __init__(self, tokens: Sequence[str], slots: Sequence[tuple[int, int, int]], *, num_classes: int,
-                 stem_stride: int, header_channels: int, bn_track_running_stats: bool = True) -> None:
+                 stem_stride: int, header_channels: int, bn_track_running_stats: bool = True,
+                 in_channels: int = 3) -> None:
         super().__init__()
         bn = {"affine": True, "track_running_stats": bn_track_running_stats}
-        self.stem = ConvNormReLU(3, slots[0][0], 3, stem_stride, bn)
+        self.stem = ConvNormReLU(in_channels, slots[0][0], 3, stem_stride, bn)
         self.cells = nn.ModuleList(
             make_block(t, ci, co, s, bn_track_running_stats=bn_track_running_stats) for t, (ci, co, s) in zip(tokens, slots)
         )

@@ -100,6 +100,7 @@ class NB201Network(FeatureNet):
         cells_per_stage: N (5 in the benchmark).
         bn_track_running_stats: False makes BN always use batch statistics (the zero-cost
             proxy harness of AZ-NAS/VKDNW does this).
+        in_channels: input channels (3; 1 for a grayscale task).
     """
 
     def __init__(
@@ -110,11 +111,12 @@ class NB201Network(FeatureNet):
         channels: int = 16,
         cells_per_stage: int = 5,
         bn_track_running_stats: bool = True,
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
         bn = {"affine": True, "track_running_stats": bn_track_running_stats}
         c = channels
-        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c, **bn))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c, **bn))
         cells: list[nn.Module] = []
         c_prev = c
         for stage, c_curr in enumerate((c, 2 * c, 4 * c)):

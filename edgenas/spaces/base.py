@@ -206,21 +206,63 @@ class SearchSpace(abc.ABC):
         raise NotImplementedError(f"space {self.name!r} defines no arch features")
 
     # -- datasets and models -----------------------------------------------------------
-    def dataset(self, name: str) -> DatasetSpec:
-        """Look up a supported dataset by name."""
+    #: smallest input resolution a network of the space is built for, and the multiple every resolution
+    #: must be (stride-2 stages whose branches must agree in size, e.g. NB201's reduction blocks)
+    min_resolution: int = 8
+    resolution_multiple: int = 1
+
+    def dataset(self, dataset: str | DatasetSpec) -> DatasetSpec:
+        """The :class:`DatasetSpec` of a benchmark dataset of the space (by name), or ``dataset`` itself
+        when it is a spec (a task of the user's: any class count, channels 1 or 3, any resolution the
+        space's strides allow; :meth:`check_task`)."""
+        if isinstance(dataset, DatasetSpec):
+            self.check_task(dataset)
+            return dataset
         try:
-            return self.datasets[name]
-        except KeyError:
-            close = did_you_mean(name, self.datasets)
+            return self.datasets[dataset]
+        except (KeyError, TypeError):
+            close = did_you_mean(str(dataset), self.datasets)
             extra = f"; did you mean {close[0]!r}?" if close else ""
             raise DatasetError(
-                f"unknown dataset {name!r} for space {self.name!r}; expected one of: "
+                f"unknown dataset {dataset!r} for space {self.name!r}; expected one of: "
                 f"{', '.join(self.datasets)}{extra}"
             ) from None
 
+    def check_task(self, task: DatasetSpec) -> None:
+        """Raise :class:`DatasetError` unless the space builds a network for ``task``: 2..100,000 classes,
+        1 or 3 channels, a resolution of at least :attr:`min_resolution` px, a multiple of
+        :attr:`resolution_multiple`, at most 1024 px."""
+        from ..data import MAX_CLASSES
+
+        if not isinstance(task.num_classes, int) or not 2 <= task.num_classes <= MAX_CLASSES:
+            raise DatasetError(f"task {task.name!r} has {task.num_classes!r} classes; expected 2..{MAX_CLASSES:,}")
+        if task.channels not in (1, 3):
+            raise DatasetError(f"task {task.name!r} has {task.channels!r} channels; expected 1 or 3")
+        r, m = task.input_size, self.resolution_multiple
+        if isinstance(r, bool) or not isinstance(r, int) or not self.min_resolution <= r <= 1024 or r % m:
+            mult = f" and a multiple of {m} (its stride-2 stages)" if m > 1 else ""
+            raise DatasetError(f"resolution {r!r} px is invalid for space {self.name!r}; expected "
+                               f"{self.min_resolution}..1024{mult}")
+
+    def task(self, dataset: str | DatasetSpec | None = None, *, resolution: int | None = None) -> DatasetSpec:
+        """The task of ``dataset`` (a name of the space, or a spec; ``None`` = the space's first) at
+        ``resolution`` px (``None`` = its own), checked (:meth:`check_task`)."""
+        ds = self.dataset(next(iter(self.datasets)) if dataset is None else dataset)
+        if resolution is not None and resolution != ds.input_size:
+            ds = DatasetSpec(ds.name, ds.num_classes, resolution, ds.channels)
+        self.check_task(ds)
+        return ds
+
+    def benchmark_dataset(self, task: str | DatasetSpec) -> str | None:
+        """The name of the space's benchmark dataset that ``task`` is exactly (same name, classes,
+        resolution and channels), or ``None`` for any other task."""
+        ds = self.dataset(task)
+        return ds.name if self.datasets.get(ds.name) == ds else None
+
     @abc.abstractmethod
-    def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
-        """Every op of the network for ``dataset`` with its shapes, in forward order."""
+    def layers(self, arch: Arch, dataset: str | DatasetSpec) -> list[LayerSpec]:
+        """Every op of the network for ``dataset`` (a name or a task's :class:`DatasetSpec`, as every
+        ``dataset`` argument of a space) with its shapes, in forward order."""
 
     def compiled_layers(self, arch: Arch, dataset: str, *, node_ops: bool = False,
                         reads: bool = False) -> list[LayerSpec]:
@@ -243,8 +285,9 @@ class SearchSpace(abc.ABC):
                           "expected a space that implements layer_module()")
 
     @abc.abstractmethod
-    def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
-        """A freshly initialised model (PyTorch default init) in train mode.
+    def build_model(self, arch: Arch, dataset: str | DatasetSpec, **options: Any) -> torch.nn.Module:
+        """A freshly initialised model (PyTorch default init) in train mode, for any task the space
+        accepts (:meth:`check_task`): input (B, channels, input_size, input_size), num_classes logits.
 
         Model protocol (what proxies may rely on):
 

@@ -14,6 +14,11 @@ cifar100   32    s1     1, 1, 2, 2, 1, 2, 1   1504   100
 imagenet   224   s2     1, 2, 2, 2, 1, 2, 1   1984   1000
 ========== ===== ====== ===================== ====== =============
 
+A task of the user's (:class:`~edgenas.spaces.DatasetSpec`: any class count, 1 or 3 channels, any
+resolution of 8..1024 px) gets the CIFAR setting below 96 px and the ImageNet setting from 96 px
+(total stride 8 vs 32: at 96 px the ImageNet setting ends on 3 x 3 maps, the CIFAR one on 12 x 12 at
+9x its MACs); a benchmark dataset keeps its own setting at any proxy resolution.
+
 The first layer of each stage carries the stage stride and the width change; the other layers
 are stride 1 at the stage width. Arch strings are the 22 block names in layer order, joined by
 ``-`` (canonical), spaces or commas; op indices 0..8 (HW-NAS-Bench ``op_idx_list``, HELP
@@ -73,10 +78,21 @@ def _separators(text: str) -> list[str]:
     return [t for t in s.split("-") if t]
 
 
+#: a task's resolution from which it gets the ImageNet setting (module docstring)
+IMAGENET_SETTING_FROM_PX = 96
+
+
+def setting_name(ds: DatasetSpec) -> str:
+    """``cifar100`` or ``imagenet``: the stem/stride/header setting of a dataset or task."""
+    if ds.name in _SETTINGS and FBNetSpace.datasets[ds.name].num_classes == ds.num_classes:
+        return ds.name
+    return "imagenet" if ds.input_size >= IMAGENET_SETTING_FROM_PX else "cifar100"
+
+
 @lru_cache(maxsize=8)
-def _slots(dataset: str, input_size: int) -> tuple[LayerSlot, ...]:
+def _slots(setting_key: str, input_size: int) -> tuple[LayerSlot, ...]:
     # pure function of the setting; cached because sed and the cost models call it per arch
-    setting = _SETTINGS[dataset]
+    setting = _SETTINGS[setting_key]
     res = input_size // setting.stem_stride
     c_prev = STEM_CHANNELS
     out: list[LayerSlot] = []
@@ -159,12 +175,12 @@ class FBNetSpace(SearchSpace):
         return [BLOCKS.index(t) for t in arch.tokens]
 
     # -- shapes ------------------------------------------------------------------------
-    def slots(self, dataset: str) -> list[LayerSlot]:
+    def slots(self, dataset: str | DatasetSpec) -> list[LayerSlot]:
         """Shape of each of the 22 searchable layers for ``dataset`` (independent of the arch)."""
         ds = self.dataset(dataset)
-        return list(_slots(ds.name, ds.input_size))
+        return list(_slots(setting_name(ds), ds.input_size))
 
-    def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
+    def layers(self, arch: Arch, dataset: str | DatasetSpec) -> list[LayerSpec]:
         """Stem, the 22 blocks, header, pooling and classifier with (C, H, W) shapes.
 
         Op names and params mirror the HW-NAS-Bench LUT key grammar (``ConvNorm``,
@@ -175,11 +191,11 @@ class FBNetSpace(SearchSpace):
         """
         self.format(arch)
         ds = self.dataset(dataset)
-        setting = _SETTINGS[ds.name]
+        setting = _SETTINGS[setting_name(ds)]
         r0 = ds.input_size
         r1 = r0 // setting.stem_stride
         out = [
-            LayerSpec("stem", "ConvNorm", (3, r0, r0), (STEM_CHANNELS, r1, r1),
+            LayerSpec("stem", "ConvNorm", (ds.channels, r0, r0), (STEM_CHANNELS, r1, r1),
                       (("kernel", 3), ("stride", setting.stem_stride), ("group", 1)))
         ]
         for slot, token in zip(self.slots(dataset), arch.tokens):
@@ -248,7 +264,7 @@ class FBNetSpace(SearchSpace):
             return (ci * co + co) / 1e6
         raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
 
-    def analytic_size(self, arch: Arch, dataset: str) -> tuple[float, float]:
+    def analytic_size(self, arch: Arch, dataset: str | DatasetSpec) -> tuple[float, float]:
         """(macs_m, params_m) of ``arch`` from the per-layer formulas, without building a model
         (the search prices thousands of archs; an fvcore trace of one FBNet model takes seconds)."""
         layers = self.layers(arch, dataset)
@@ -288,7 +304,7 @@ class FBNetSpace(SearchSpace):
         raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
 
     # -- models ------------------------------------------------------------------------
-    def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
+    def build_model(self, arch: Arch, dataset: str | DatasetSpec, **options: Any) -> torch.nn.Module:
         """The FBNet network of ``arch`` (PyTorch default init, train mode).
 
         Options: ``bn_track_running_stats`` (default True).
@@ -297,7 +313,7 @@ class FBNetSpace(SearchSpace):
 
         self.format(arch)
         ds = self.dataset(dataset)
-        setting = _SETTINGS[ds.name]
+        setting = _SETTINGS[setting_name(ds)]
         return FBNetNetwork(
             arch.tokens,
             [(s.c_in, s.c_out, s.stride) for s in self.slots(dataset)],
@@ -305,6 +321,7 @@ class FBNetSpace(SearchSpace):
             stem_stride=setting.stem_stride,
             header_channels=setting.header_channels,
             bn_track_running_stats=options.get("bn_track_running_stats", True),
+            in_channels=ds.channels,
         )
 
 

@@ -45,6 +45,8 @@ class NB201Space(SearchSpace):
     benchmark_flops = True
     accuracy_prior = "nb201_prior.json"
     default_proxy = "edgenas_transfer"
+    # two stride-2 reduction blocks whose conv (ceil) and pooling (floor) branches must agree
+    resolution_multiple = 4
 
     @property
     def choices(self) -> tuple[tuple[str, ...], ...]:
@@ -173,13 +175,13 @@ class NB201Space(SearchSpace):
         return not live[3]
 
     # -- layers and models -------------------------------------------------------------
-    def layers(self, arch: Arch, dataset: str) -> list[LayerSpec]:
+    def layers(self, arch: Arch, dataset: str | DatasetSpec) -> list[LayerSpec]:
         """Every op with shapes (C, H, W), forward order. Cell edges appear as ``op`` with
         their position ``stage{s}.cell{c}.edge{t}<-{f}``; ``none`` and ``skip_connect``
         edges are listed too (they cost ~0 but exist in the graph)."""
         ds = self.dataset(dataset)
         c, r = self.channels, ds.input_size
-        out: list[LayerSpec] = [LayerSpec("stem", "stem_conv3x3_bn", (3, r, r), (c, r, r))]
+        out: list[LayerSpec] = [LayerSpec("stem", "stem_conv3x3_bn", (ds.channels, r, r), (c, r, r))]
         for stage in range(3):
             cs = c * 2**stage
             rs = r // 2**stage
@@ -194,7 +196,7 @@ class NB201Space(SearchSpace):
         out.append(LayerSpec("classifier", "linear", (cl, 1, 1), (ds.num_classes, 1, 1)))
         return out
 
-    def compiled_layers(self, arch: Arch, dataset: str, *, node_ops: bool = False,
+    def compiled_layers(self, arch: Arch, dataset: str | DatasetSpec, *, node_ops: bool = False,
                         reads: bool = False) -> list[LayerSpec]:
         """:meth:`layers` minus the edges a compiler removes (dead branches; none at all when the
         output is constant), plus one ``sum{k}`` layer per node adding k >= 2 inputs (see
@@ -223,7 +225,7 @@ class NB201Space(SearchSpace):
             return nn.Identity()
         return make_op(layer.op, ci, bn)
 
-    def onnx_bytes(self, arch: Arch, dataset: str) -> bytes:
+    def onnx_bytes(self, arch: Arch, dataset: str | DatasetSpec) -> bytes:
         """The network at batch 1 as ONNX, written directly (milliseconds; same onnxruntime kernels
         as exporting :meth:`build_model`, random weights): for kernel detection, not deployment."""
         from ._nb201_onnx import nb201_onnx_bytes
@@ -232,8 +234,8 @@ class NB201Space(SearchSpace):
         return nb201_onnx_bytes(arch.tokens, ds.num_classes, tuple(ds.input_shape), channels=self.channels,
                                 cells_per_stage=self.cells_per_stage)
 
-    def build_model(self, arch: Arch, dataset: str, **options: Any) -> torch.nn.Module:
-        """The benchmark network; options: ``bn_track_running_stats`` (default True),
+    def build_model(self, arch: Arch, dataset: str | DatasetSpec, **options: Any) -> torch.nn.Module:
+        """The benchmark network for any task (classes, 1 or 3 channels, a resolution multiple of 4); options: ``bn_track_running_stats`` (default True),
         ``channels`` (16), ``cells_per_stage`` (5)."""
         from ._nb201_net import NB201Network
 
@@ -241,6 +243,7 @@ class NB201Space(SearchSpace):
         return NB201Network(
             arch.tokens,
             ds.num_classes,
+            in_channels=ds.channels,
             channels=options.get("channels", self.channels),
             cells_per_stage=options.get("cells_per_stage", self.cells_per_stage),
             bn_track_running_stats=options.get("bn_track_running_stats", True),

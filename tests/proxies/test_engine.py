@@ -104,7 +104,7 @@ def test_gaussian_inputs_depend_on_seed_only() -> None:
 def test_real_data_from_npz_and_npy(tmp_path) -> None:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(12, 16, 16, 3), dtype=np.uint8)  # NHWC, resized to 32
-    labels = np.arange(12)
+    labels = np.arange(12) % 10
     np.savez(tmp_path / "d.npz", x=images, y=labels)
     np.save(tmp_path / "d.npy", images)
     ds = SPACE.dataset("cifar10")
@@ -122,7 +122,7 @@ def test_bad_data_is_a_clear_error(tmp_path) -> None:
     ds = SPACE.dataset("cifar10")
     with pytest.raises(DatasetError, match="not found or not supported"):
         make_inputs(ds, seed=0, data=tmp_path / "missing.npy")
-    np.save(tmp_path / "few.npy", np.zeros((3, 3, 32, 32), dtype=np.float32))
+    np.save(tmp_path / "few.npy", np.random.default_rng(0).random((3, 3, 32, 32), dtype=np.float32))
     with pytest.raises(DatasetError, match="batch_size 4 needs"):
         make_inputs(ds, seed=0, batch_size=4, data=tmp_path / "few.npy")
 

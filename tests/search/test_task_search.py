@@ -1,0 +1,58 @@
+"""A search for a task from the user's data: the task is resolved once, recorded, and priced at its shape."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import edgenas
+from edgenas.errors import DatasetError
+from edgenas.search.config import SearchConfig, config_task, load_config, resolve_task
+from edgenas.spaces import DatasetSpec, get_space
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=rng.integers(0, 256, (20, 16, 16), dtype=np.uint8), y=np.arange(20) % 4)
+    return path
+
+
+def test_labeled_data_defines_the_task(tiny_npz) -> None:
+    space = get_space("nb201")
+    assert resolve_task(space, SearchConfig(data=str(tiny_npz))) == DatasetSpec("tiny", 4, 32, 1)
+    assert resolve_task(space, SearchConfig(data=str(tiny_npz), resolution=64, dataset="mine")) == \
+        DatasetSpec("mine", 4, 64, 1)
+    # a benchmark dataset named with labeled data keeps the benchmark task (the data are proxy inputs)
+    assert resolve_task(space, SearchConfig(data=str(tiny_npz), dataset="cifar10")) == space.dataset("cifar10")
+
+
+def test_search_on_a_task_is_priced_as_an_estimate_and_resumable(tiny_npz, tmp_path) -> None:
+    out = tmp_path / "run"
+    res = edgenas.search(targets=["raspi4"], space="fbnet", data=str(tiny_npz), evaluations=3, population=3,
+                         proxy="params", workers=1, noise_seeds=0, proxy_resolution=16, out=str(out))
+    assert res.config.task == DatasetSpec("tiny", 4, 32, 1)
+    pareto = json.loads((out / "pareto.json").read_text())
+    assert pareto["task"] == {"name": "tiny", "num_classes": 4, "input_size": 32, "channels": 1}
+    assert "scaled by each arch's MACs" in pareto["latency_estimates"]["raspi4"]
+    assert all(m["latency_source"]["raspi4"] == "estimate" for m in pareto["members"])
+    assert any("ESTIMATED" in n for n in res.notes)
+    assert any("proxies score 16 x 16 px" in n for n in res.notes)
+    cfg = load_config(out / "config.json")
+    assert config_task(cfg) == DatasetSpec("tiny", 4, 32, 1)
+    again = edgenas.search(targets=["raspi4"], space="fbnet", data=str(tiny_npz), evaluations=3, population=3,
+                           proxy="params", workers=1, noise_seeds=0, proxy_resolution=16, out=str(out), resume=True)
+    assert again.n_scored == 0 and again.n_reused == 3
+
+
+def test_bad_data_is_refused_before_any_run_folder(tmp_path) -> None:
+    (tmp_path / "t.npy").write_text("hi")
+    with pytest.raises(DatasetError, match="not a readable .npy"):
+        edgenas.search(targets=["jetson"], data=str(tmp_path / "t.npy"), out=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(DatasetError, match="multiple of 4"):
+        edgenas.search(targets=["jetson"], resolution=30, out=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
