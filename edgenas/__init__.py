@@ -35,7 +35,7 @@ _LAZY = {
 }
 
 #: functions of the API that share their name with a subpackage (edgenas.search, edgenas.train, ...)
-_API = ("search", "train", "load_model")
+_API = ("search", "train", "export", "validate", "load_model")
 
 __all__ = ["__version__", *_API, *_LAZY]  # noqa: PLE0604  (names resolved lazily by __getattr__)
 

@@ -8,14 +8,17 @@ from typing import Any
 
 from .search.config import SearchConfig
 from .spaces import DatasetSpec
+from .export.run import ExportConfig, ValidateConfig
 from .train.recipe import TrainConfig
 from .search.result import Candidate, SearchProgress, SearchResult
 from .train.run import TrainResult
 
-__all__ = ["load_model", "search", "train"]
+__all__ = ["export", "load_model", "search", "train", "validate"]
 
 _D = SearchConfig()  # every default below is read from here: one source for the CLI and the API
-_T = TrainConfig()  # the same for train
+_T = TrainConfig()  # the same for train, export and validate
+_E = ExportConfig()
+_V = ValidateConfig()
 
 
 def search(
@@ -160,4 +163,69 @@ def load_model(directory: str) -> Any:
     return _load(directory)
 
 
+def export(
+    source: str,
+    *,
+    out: str,
+    rank: int | None = _E.rank,
+    all_members: bool = _E.all_members,
+    space: str | None = None,
+    dataset: str | None = None,
+    format: str = _E.format,  # noqa: A002 - the CLI option's name
+    batch_size: int = _E.batch_size,
+    opset: int = _E.opset,
+    precision: str = _E.precision,
+    targets: Sequence[str] = _E.targets,
+    require_engine: bool = _E.require_engine,
+    workspace_mib: int = _E.workspace_mib,
+    seed: int = _E.seed,
+    weights: str = _E.weights,
+) -> Any:
+    """Export a run's pick (or ``rank`` / ``all_members``; or an arch string) into ``out``: ``edgenas export``.
+
+    The keywords are the options of ``edgenas export`` with the same defaults (``--all`` -> ``all_members``,
+    ``--batch`` -> ``batch_size``, ``--target`` -> ``targets``). A run trained with :func:`train` exports its
+    trained weights (``weights="auto"``). Returns the :class:`~edgenas.export.bundle.ExportResult`
+    (``manifest`` is export.json, ``notes``).
+    """
+    from .export.run import export_source
+
+    config = ExportConfig(rank=rank, all_members=all_members, format=format, batch_size=batch_size, opset=opset,
+                          precision=precision, targets=tuple(targets), require_engine=require_engine,
+                          workspace_mib=workspace_mib, seed=seed, weights=weights)
+    return export_source(source, out=out, space=space, dataset=dataset, config=config)
+
+
+def validate(
+    model: str,
+    *,
+    target: str,
+    data: str | None = _V.data,
+    runtime: str | None = _V.runtime,
+    precision: str = _V.precision,
+    runs: int = _V.runs,
+    warmup: int = _V.warmup,
+    threads: int | None = _V.threads,
+    host: str | None = _V.host,
+    here: bool = _V.here,
+    ssh_options: Sequence[str] = _V.ssh_options,
+    remote_python: str = _V.remote_python,
+    timeout: float = _V.timeout,
+    seed: int = _V.seed,
+    paired: bool | None = _V.paired,
+    out: str | None = None,
+) -> Any:
+    """Time an export's models on ``target`` (and with ``data`` the top-1 accuracy of each network's torch
+    model and of every exported file): ``edgenas validate``, same keywords and defaults. Writes
+    ``validation.json`` next to the export (or ``out``) and returns its content: the per-model results, or
+    ``{"models": [...], "accuracy": [...]}`` with ``data``."""
+    from .export.run import validate_export
+
+    config = ValidateConfig(runtime=runtime, precision=precision, runs=runs, warmup=warmup, threads=threads,
+                            host=host, here=here, ssh_options=tuple(ssh_options), remote_python=remote_python,
+                            timeout=timeout, seed=seed, paired=paired, data=data)
+    return validate_export(model, target=target, out=out, config=config)
+
+
 train.__name__ = "edgenas.train"  # as search.__name__ above
+export.__name__ = "edgenas.export"

@@ -10,7 +10,10 @@ from typing import Any
 import click
 
 from ..search.config import MAX_SEED
+from ..export.run import ValidateConfig
 from ._common import console, echo_json, json_option
+
+_V = ValidateConfig()  # every option default is read from ValidateConfig: the CLI and edgenas.validate are one call
 
 #: bounds of the timing options (a bigger value is a typo that would run for days)
 MAX_RUNS = 1_000_000
@@ -27,15 +30,15 @@ def _finite_timeout(ctx: Any, param: Any, value: float) -> float:
 @click.command("validate")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--target", required=True, help="Target whose predicted latency to compare with (e.g. cpu, jetson).")
-@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec", "litert"]), default=None,
+@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt", "trtexec", "litert"]), default=_V.runtime,
               help="onnxruntime (CPU EP), litert (.tflite on the LiteRT interpreter), tensorrt (Python API + libcudart "
                    "on the device) or trtexec (on the device). Default: litert for a LiteRT export, else onnxruntime; "
                    "a runtime other than the one the target's table was measured with gets one warning.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default=_V.precision, show_default=True,
               help="tensorrt/trtexec engine precision (TensorRT 11: must already be in the ONNX; int8: give the "
                    "calibrated model.int8.onnx of export --precision int8).")
-@click.option("--runs", type=click.IntRange(1, MAX_RUNS), default=100, show_default=True, help="Timed runs.")
-@click.option("--warmup", type=click.IntRange(0, MAX_RUNS), default=20, show_default=True,
+@click.option("--runs", type=click.IntRange(1, MAX_RUNS), default=_V.runs, show_default=True, help="Timed runs.")
+@click.option("--warmup", type=click.IntRange(0, MAX_RUNS), default=_V.warmup, show_default=True,
               help="Warm-up runs (trtexec: milliseconds).")
 @click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None, help="Intra-op threads (default: target's, else 1).")
 @click.option("--host", default=None, help="USER@HOST: run on this device over SSH (BatchMode; keys must be set up).")
@@ -43,55 +46,43 @@ def _finite_timeout(ctx: Any, param: Any, value: float) -> float:
               help="This machine is the target (e.g. run on the Jetson itself); needed for a target other than cpu "
                    "without --host.")
 @click.option("--ssh-option", "ssh_options", multiple=True, help="Extra ssh/scp -o KEY=VALUE (e.g. Port=2222).")
-@click.option("--remote-python", default="python3", show_default=True, help="Python on the device.")
-@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_S), default=600.0, show_default=True,
+@click.option("--remote-python", default=_V.remote_python, show_default=True, help="Python on the device.")
+@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_S), default=_V.timeout, show_default=True,
               callback=_finite_timeout,
               help="Seconds allowed for the remote run.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True, help="Seed of the random input.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=_V.seed, show_default=True, help="Seed of the random input.")
 @click.option("--paired/--no-paired", default=None,
               help="Also time each model paired with the table's reference arch (onnxruntime, 1 thread; default: "
                    "when the target's table was profiled that way). Gives the latency in the table's units, "
                    "free of the host's speed drift.")
 @click.option("--data", "data", type=click.Path(path_type=Path), default=None,
               help="Labelled held-out images (class folders, or .npz with x and y): also report the top-1 accuracy of "
-                   "every exported precision (ONNX, LiteRT) and its difference to fp32.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("validation.json"),
-              show_default=True)
+                   "each exported network's torch model and of every exported file (ONNX, LiteRT; every precision), "
+                   "with the differences to torch and to fp32.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Report file (default: validation.json next to the export: in the export folder, or beside "
+                   "the .onnx).")
 @json_option
 def validate(model: Path, target: str, runtime: str | None, precision: str, runs: int, warmup: int, threads: int | None,
              host: str | None, here: bool, ssh_options: tuple[str, ...], remote_python: str, timeout: float,
-             seed: int, paired: bool | None, data: Path | None, out_file: Path, as_json: bool) -> None:
-    """Measure MODEL (a .onnx file or an export directory) and write validation.json.
+             seed: int, paired: bool | None, data: Path | None, out_file: Path | None, as_json: bool) -> None:
+    """Measure MODEL (a .onnx file or an export directory) and write validation.json next to it.
+
+    With --data DIR: also the top-1 accuracy of the torch model and of every exported model on DIR.
 
     Exit 1 when a model's output parity fails; exit 2 on bad input (one line on stderr).
     """
-    from .._io import check_output_file
-    from ..export.validate import collect_models, default_runtime, runtime_mismatch, validate_model
+    from ..export.run import validate_export
 
-    check_output_file(out_file)  # before any measurement: never replace /dev/null or a folder
-    _check_where(target, host, here)
-    runtime = runtime or default_runtime(model)
-    if data is not None and not model.is_dir():
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--data scores every file of an export folder; expected the folder, got {str(model)!r}")
-    results = [validate_model(m, target=target, runtime=runtime, runs=runs, warmup=warmup, threads=threads,
-                              host=host, ssh_options=ssh_options, remote_python=remote_python, seed=seed,
-                              timeout=timeout, precision=precision, paired=paired).to_dict()
-               for m in collect_models(model)]
-    from .._io import atomic_write_text
-    from .._json import dumps
-
-    mismatch = runtime_mismatch(target, runtime)
-    if mismatch:  # after measuring: a failed run shows its error alone
-        click.echo(f"warning: {mismatch}", err=True)
-    accuracy = None
-    if data is not None:
-        from ..export.accuracy import export_accuracy
-
-        accuracy = export_accuracy(model, data)
-    doc: Any = results if accuracy is None else {"models": results, "accuracy": accuracy}
-    atomic_write_text(out_file, dumps(doc) + "\n")  # all models measured: write the file in one step
+    config = ValidateConfig(runtime=runtime, precision=precision, runs=runs, warmup=warmup, threads=threads, host=host,
+                            here=here, ssh_options=tuple(ssh_options), remote_python=remote_python, timeout=timeout,
+                            seed=seed, paired=paired, data=None if data is None else str(data))
+    if out_file is None:
+        out_file = (model if model.is_dir() else model.parent) / "validation.json"
+    doc = validate_export(model, target=target, out=out_file, config=config,
+                          on_warning=lambda text: click.echo(f"warning: {text}", err=True))
+    results = doc["models"] if isinstance(doc, dict) else doc
+    accuracy = doc.get("accuracy") if isinstance(doc, dict) else None
     if as_json:
         echo_json(doc)
     else:
@@ -148,49 +139,16 @@ def _report_accuracy(rows: list[dict], data: Path) -> None:
     from rich.table import Table
 
     t = Table(title=f"top-1 accuracy on {data} ({rows[0]['n_images'] if rows else 0} images)")
-    for col in ("model", "file", "format", "precision", "top-1 %", "vs fp32 (pp)"):
+    for col in ("model", "file", "format", "precision", "weights", "top-1 %", "vs torch (pp)", "vs fp32 (pp)"):
         t.add_column(col, justify="left" if col in ("model", "file") else "right")
     for r in rows:
-        t.add_row(str(r["model"]), r["file"], r["format"], r["precision"], f"{r['top1_pct']:.2f}",
+        t.add_row(str(r["model"]), r["file"], r["format"], r["precision"], r.get("weights", "-"),
+                  f"{r['top1_pct']:.2f}", f"{r['delta_torch_pp']:+.2f}",
                   "-" if r["delta_pp"] is None else f"{r['delta_pp']:+.2f}")
-    console().print(t)
+    con = console()
+    con.print(t)
+    if any(r.get("weights") != "trained" for r in rows):
+        con.print("[yellow]note:[/] untrained (random-init) model(s): their accuracy is chance level")
 
 
-#: targets that are this machine by definition (their tables are profiled here)
-HOST_TARGETS = ("cpu",)
-
-
-def _profiled_here(t: Any) -> bool:
-    """Whether ``t`` is a target `edgenas profile` made on this machine (no --host): the device facts
-    in one of its tables name this host and this CPU."""
-    import platform
-
-    from .. import device_runner  # wrote the facts: read this CPU the same way
-    from .._read import parse_json, read_first_line
-    from ..errors import EdgeNASError
-
-    for ref in t.tables:
-        if ref.kind != "arch" or not ref.exists:
-            continue
-        try:
-            head = parse_json(read_first_line(ref.file).lstrip("#").strip() or "{}", where=repr(str(ref.file)))
-            facts = ((head.get("columns") or {}).get(ref.column or "") or {}).get("device_facts") or {}
-        except (EdgeNASError, AttributeError):
-            continue
-        if not isinstance(facts, dict):
-            continue
-        if facts.get("host") == platform.node() and facts.get("cpu_model") == device_runner._cpu_model():
-            return True
-    return False
-
-
-def _check_where(target: str, host: str | None, here: bool) -> None:
-    """Refuse to time a model on this machine against another device's predictions: the comparison
-    would say nothing about either (a TX2 table against this CPU read as +190 %)."""
-    from ..errors import ConfigError
-    from ..hardware.targets import load_target
-
-    t = load_target(target)
-    if host is None and not here and t.name not in HOST_TARGETS and not _profiled_here(t):
-        raise ConfigError(f"target {t.name!r} ({t.device}) is not this machine; expected --host USER@BOARD to time "
-                          "it there, --here when running on that device, or --target cpu for this machine")
+from ..export.validate import HOST_TARGETS, _profiled_here, check_where as _check_where  # noqa: E402,F401

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("onnx", "tensorrt", "torch", "litert")
 PRECISIONS = ("fp32", "fp16", "int8")
+#: where exported weights come from (``--weights``)
+WEIGHTS = ("auto", "trained", "random-init")
 MANIFEST_NAME = "export.json"
 MANIFEST_SCHEMA = 1
 
@@ -49,10 +52,11 @@ def file_checksum(path: Path) -> dict[str, Any]:
 
 
 def export_bundle(
-    candidates: list[Candidate], *, space: SearchSpace, dataset: str, out_dir: Path | str, fmt: str = "onnx",
+    candidates: list[Candidate], *, space: SearchSpace, dataset: Any, out_dir: Path | str, fmt: str = "onnx",
     batch_size: int = 1, opset: int = 17, precision: str = "fp32", predict_targets: tuple[str, ...] = (),
     require_engine: bool = False, workspace_mib: int = 1024, seed: int = 0, trt: Any = None,
     calibration_data: Path | str | None = None, calibration_samples: int | None = None,
+    trained: Mapping[str, Path] | None = None, weights: str = "auto",
 ) -> ExportResult:
     """Export ``candidates`` into ``out_dir`` (one sub-directory each) and write the manifest.
 
@@ -72,6 +76,11 @@ def export_bundle(
         predict_targets: targets to ask the cost model about (in addition to the pareto file's latencies).
         require_engine: with fmt tensorrt, fail (DependencyError) when TensorRT is missing.
         trt: tensorrt module to use (tests inject a fake); default: import it when needed.
+        dataset: the dataset name, or the task's :class:`~edgenas.spaces.DatasetSpec`.
+        trained: {arch string: model folder of ``edgenas train``} (``RUN_DIR/train/<member>/``).
+        weights: ``auto`` (trained weights where ``trained`` has the arch, else random-init from ``seed``),
+            ``trained`` (every candidate must have them) or ``random-init``. export.json records each
+            model's ``weights`` and validation accuracy.
     """
     from .._limits import MAX_BATCH, MAX_SEED, check_int
     from .onnx import export_onnx
@@ -80,6 +89,17 @@ def export_bundle(
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if weights not in WEIGHTS:
+        raise ExportError(f"unknown --weights {weights!r}; expected one of {', '.join(WEIGHTS)}")
+    task = space.dataset(dataset)
+    dataset = task  # the task's spec from here on (a benchmark dataset's or the user's)
+    trained = dict(trained or {})
+    if weights == "trained":
+        missing = [c for c in candidates if space.format(c.arch) not in trained]
+        if missing:
+            raise ExportError(f"--weights trained: {model_dirname(missing[0])} ({space.format(missing[0].arch)}) has no "
+                              "trained weights; expected `edgenas train RUN_DIR` (or --rank/--arch) first, or "
+                              "--weights random-init")
     check_int("batch_size", batch_size, 1, MAX_BATCH)
     check_int("seed", seed, 0, MAX_SEED)
     if fmt != "torch":
@@ -119,6 +139,7 @@ def export_bundle(
             notes.append("tensorrt is not installed: wrote the ONNX and trtexec.sh (TRT 10 and TRT 11 commands) "
                          "to build the engine on the device")
     models: list[dict[str, Any]] = []
+    untrained: list[str] = []
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         cache = tmp / "timing.cache"
@@ -135,16 +156,33 @@ def export_bundle(
                 "rank": cand.rank, "arch": space.format(cand.arch), "index": space.index(cand.arch),
                 "dir": sub.name, "predicted_latency_ms": preds, "files": {},
             }
+            model, tmeta = None, {}
+            tdir = trained.get(space.format(cand.arch)) if weights != "random-init" else None
+            if tdir is not None:
+                from ..train.model_io import load_model, read_model_json
+
+                model, tmeta = load_model(tdir), read_model_json(tdir)
+            kind = "trained" if model is not None else "random-init"
+            entry["weights"] = kind
+            entry["val_accuracy"] = tmeta.get("val_accuracy")
+            if model is not None:
+                entry["trained_from"] = str(tdir)
+            else:
+                untrained.append(model_dirname(cand))
+            torch_meta = {"weights": kind, **({k: tmeta[k] for k in ("val_accuracy", "classes") if k in tmeta})}
+            if fmt == "torch" or model is not None:  # trained: the torch weights go beside the exported model
+                te = export_torch(space, cand.arch, dataset, sub, seed=seed, model=model, meta=torch_meta)
+                entry["files"].update({"config": f"{sub.name}/{te.config_path.name}",
+                                       "weights": f"{sub.name}/{te.weights_path.name}"})
             if fmt == "litert":
                 entry.update(_litert_model(space, cand, dataset, sub, precision, calib, batch_size=batch_size,
-                                           seed=seed))
-            elif fmt == "torch":
-                te = export_torch(space, cand.arch, dataset, sub, seed=seed)
-                entry["files"] = {"config": f"{sub.name}/{te.config_path.name}",
-                                  "weights": f"{sub.name}/{te.weights_path.name}"}
-            else:
+                                           seed=seed, model=model))
+            elif fmt != "torch":
+                extra = {"weights": kind}
+                if entry["val_accuracy"] is not None:
+                    extra["val_accuracy"] = str(entry["val_accuracy"])
                 res = export_onnx(space, cand.arch, dataset, sub / "model.onnx", batch_size=batch_size, opset=opset,
-                                  seed=seed, predicted_latency_ms=preds)
+                                  seed=seed, predicted_latency_ms=preds, model=model, extra_metadata=extra)
                 entry["files"]["onnx"] = f"{sub.name}/model.onnx"
                 entry["input_shape"] = list(res.input_shape)
                 entry["parity"] = {"max_abs": res.parity.max_abs, "max_rel": res.parity.max_rel,
@@ -184,12 +222,17 @@ def export_bundle(
             models.append(entry)
         manifest = {
             "schema_version": MANIFEST_SCHEMA, "edgenas_version": __version__, "space": space.name,
-            "dataset": dataset, "format": fmt, "precision": precision, "batch_size": batch_size, "opset": opset,
+            "dataset": task.name, **({} if space.benchmark_dataset(task) else {"task": asdict(task)}),
+            "format": fmt, "precision": precision, "batch_size": batch_size, "opset": opset,
             "seed": seed, "models": models,
         }
         if calib is not None:
             manifest["calibration"] = calib.describe()
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    if untrained:
+        notes.append(f"{', '.join(untrained)}: untrained network{'s' if len(untrained) > 1 else ''} (weights "
+                     f"random-init from --seed {seed}): the architecture only, not a usable classifier; "
+                     "`edgenas train RUN_DIR --data DIR` trains it, then export again")
     return ExportResult(out, manifest, tuple(notes))
 
 
@@ -232,8 +275,8 @@ def _reduced_onnx(sub: Path, precision: str, calib: Any, fmt: str, *, seed: int 
     return {"files": files, **fields}
 
 
-def _litert_model(space: SearchSpace, cand: Candidate, dataset: str, sub: Path, precision: str, calib: Any, *,
-                  batch_size: int, seed: int) -> dict[str, Any]:
+def _litert_model(space: SearchSpace, cand: Candidate, dataset: Any, sub: Path, precision: str, calib: Any, *,
+                  batch_size: int, seed: int, model: Any = None) -> dict[str, Any]:
     """Write ``sub/model.tflite`` (fp32, parity with torch enforced) and, for fp16 / int8, the reduced
     ``model.<precision>.tflite``; the manifest fields that describe them."""
     import numpy as np
@@ -242,7 +285,7 @@ def _litert_model(space: SearchSpace, cand: Candidate, dataset: str, sub: Path, 
     from .litert import convert_litert, run_litert
     from .onnx import PARITY_RTOL, build_eval_model
 
-    model = build_eval_model(space, cand.arch, dataset, seed=seed)
+    model = build_eval_model(space, cand.arch, dataset, seed=seed) if model is None else model.eval()
     shape = (batch_size, *space.dataset(dataset).input_shape)
     name = "model.tflite" if precision == "fp32" else f"model.{precision}.tflite"
     le = convert_litert(model, shape, sub / name, precision=precision, calibration=calib,

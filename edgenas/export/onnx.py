@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +131,7 @@ def check_opset(opset: object) -> int:
 def export_onnx(
     space: SearchSpace, arch: Arch, dataset: str, path: Path | str, *, batch_size: int = 1, opset: int = 17,
     seed: int = 0, simplify: bool = True, predicted_latency_ms: dict[str, float | None] | None = None,
-    precision: str = "fp32", parity_inputs: int = 3, model: torch.nn.Module | None = None,
+    precision: str = "fp32", parity_inputs: int = 3, model: Any = None, extra_metadata: dict[str, str] | None = None,
 ) -> OnnxExport:
     """Export ``arch`` to an ONNX file with static shapes and check it.
 
@@ -144,7 +144,8 @@ def export_onnx(
         predicted_latency_ms: target name -> predicted ms, stored in the metadata.
         precision: the tolerance to enforce; the file itself is fp32 (reduced precision is the engine's job).
         parity_inputs: number of random inputs of the parity check.
-        model: the built model to export (e.g. with trained weights); default: built from ``seed``.
+        model: the network to export (e.g. trained weights, eval mode); default: built from ``seed``.
+        extra_metadata: more ``metadata_props`` (``weights``, ``task``, ``val_accuracy``).
 
     Raises:
         ExportError: checker failure or parity above ``PARITY_RTOL[precision]``.
@@ -179,10 +180,12 @@ def export_onnx(
         "edgenas_version": __version__,
         "arch": space.format(arch),
         "space": space.name,
-        "dataset": dataset,
+        "dataset": ds.name,
         "input_shape": json.dumps(list(shape)),
         "seed": str(seed),
         "predicted_latency_ms": json.dumps(predicted_latency_ms or {}, sort_keys=True),
+        **({} if space.benchmark_dataset(ds) else {"task": json.dumps(asdict(ds))}),
+        **(extra_metadata or {}),
     }
     del proto.metadata_props[:]
     for k, v in meta.items():

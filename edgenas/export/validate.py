@@ -218,9 +218,30 @@ def engine_beside(model_path: Path, precision: str) -> Path | None:
     return engine
 
 
+def meta_task(space: Any, meta: dict[str, str]) -> Any:
+    """The task of an ONNX export's metadata (``task`` JSON for a task of the user's, else ``dataset``)."""
+    from ..errors import EdgeNASError
+    from ..spaces import DatasetSpec
+
+    try:
+        if meta.get("task"):
+            return space.dataset(DatasetSpec(**json.loads(meta["task"])))
+        return space.dataset(meta["dataset"])
+    except (TypeError, ValueError, RecursionError, KeyError, EdgeNASError) as exc:
+        raise ValidationError(f"bad task in the model's metadata ({getattr(exc, 'message', exc)})") from None
+
+
 def _reference_output(model_path: Path, meta: dict[str, str], x: Any) -> tuple[Any, str]:
     import numpy as np
 
+    if meta.get("weights") == "trained" and (model_path.parent / "model.json").is_file():
+        import torch
+
+        from ..train.model_io import load_model
+
+        m = load_model(model_path.parent)  # the trained weights exported beside the ONNX
+        with torch.no_grad():
+            return m(torch.from_numpy(x)).numpy().astype(np.float64), "torch"
     if all(k in meta for k in ("arch", "space", "dataset", "seed")):
         import torch
 
@@ -228,7 +249,7 @@ def _reference_output(model_path: Path, meta: dict[str, str], x: Any) -> tuple[A
         from .onnx import build_eval_model
 
         space = get_space(meta["space"])
-        m = build_eval_model(space, space.parse(meta["arch"]), meta["dataset"], seed=int(meta["seed"]))
+        m = build_eval_model(space, space.parse(meta["arch"]), meta_task(space, meta), seed=int(meta["seed"]))
         with torch.no_grad():
             return m(torch.from_numpy(x)).numpy().astype(np.float64), "torch"
     from onnx.reference import ReferenceEvaluator
@@ -323,7 +344,8 @@ def validate_model(
     space = get_space(meta["space"]) if "space" in meta else None
     # a bad arch in the metadata fails here, before minutes of timing (ArchError names it)
     arch = space.parse(meta["arch"]) if space is not None and "arch" in meta else None
-    ds_shape = space.dataset(meta["dataset"]).input_shape if space is not None and "dataset" in meta else None
+    task = meta_task(space, meta) if space is not None and "dataset" in meta else None
+    ds_shape = task.input_shape if task is not None else None
     check_input_shape(shape, model=model_path.name, dataset_shape=ds_shape,
                       batch_size=getattr(tgt, "batch_size", None))
     n_threads = threads or int(getattr(tgt, "threads", None) or 1)
@@ -340,7 +362,7 @@ def validate_model(
             args += ["--engine", str(engine)]
     reference = None
     if paired is not False and runtime == "onnxruntime" and n_threads == 1 and space is not None:
-        reference = table_reference(target, space, meta.get("dataset", ""))
+        reference = table_reference(target, space, task if task is not None else meta.get("dataset", ""))
     if paired and reference is None:
         raise ValidationError(f"--paired needs --runtime onnxruntime, 1 thread and a {target!r} table for "
                               f"{meta.get('space')}/{meta.get('dataset')} profiled with paired timing "
@@ -353,8 +375,8 @@ def validate_model(
             from ..hardware.kernels import export_onnx_bytes
 
             ref_path = Path(tmp) / "reference.onnx"
-            ref_path.write_bytes(export_onnx_bytes(space.build_model(space.parse(reference[0]), meta["dataset"]),
-                                                   (1, *space.dataset(meta["dataset"]).input_shape)))
+            ref_path.write_bytes(export_onnx_bytes(space.build_model(space.parse(reference[0]), task),
+                                                   (1, *task.input_shape)))
             extra = (ref_path,)
         if host:
             remote_args = args + (["--reference", "reference.onnx"] if extra else [])
@@ -376,7 +398,7 @@ def validate_model(
     summary = res["summary_ms"]
     predicted = None
     if space is not None and arch is not None:
-        predicted = predicted_latency_ms(arch, target=target, space=space, dataset=meta["dataset"])
+        predicted = predicted_latency_ms(arch, target=target, space=space, dataset=task)
         if predicted is None:  # fall back to what the export recorded for this target
             from .._read import parse_json
             from ..errors import EdgeNASError
@@ -415,7 +437,7 @@ def validate_model(
     )
 
 
-def table_reference(target: str, space: SearchSpace, dataset: str) -> tuple[str, float] | None:
+def table_reference(target: str, space: SearchSpace, dataset: Any) -> tuple[str, float] | None:
     """(reference arch, its ms in the table) of ``target``'s table for ``space``/``dataset`` when the
     table was profiled with paired timing (``edgenas profile``, statistic ``ref``, 1 thread): for the
     host per-op profile the first end-to-end arch (stored with ratio 1), for a device profile the arch
@@ -426,6 +448,8 @@ def table_reference(target: str, space: SearchSpace, dataset: str) -> tuple[str,
     try:
         model = get_cost_model(target, space, dataset)
     except EdgeNASError:
+        return None
+    if getattr(model, "estimate", False):  # priced at another shape: no reference in the table's units
         return None
     if model.op_table is None and model.arch_table is not None:
         # a table `edgenas profile` fitted from paired whole-arch timings names its reference itself
@@ -455,3 +479,43 @@ def _run_local(device_runner: Any, argv: list[str]) -> int:
         line = (err.getvalue().strip().splitlines() or [f"device runner exit {code}"])[-1]
         raise ValidationError(line.replace("device_runner: error: ", ""))
     return 0
+
+
+#: targets that are this machine by definition (their tables are profiled here)
+HOST_TARGETS = ("cpu",)
+
+
+def _profiled_here(t: Any) -> bool:
+    """Whether ``t`` is a target `edgenas profile` made on this machine (no --host): the device facts
+    in one of its tables name this host and this CPU."""
+    import platform
+
+    from .. import device_runner  # wrote the facts: read this CPU the same way
+    from .._read import parse_json, read_first_line
+    from ..errors import EdgeNASError
+
+    for ref in t.tables:
+        if ref.kind != "arch" or not ref.exists:
+            continue
+        try:
+            head = parse_json(read_first_line(ref.file).lstrip("#").strip() or "{}", where=repr(str(ref.file)))
+            facts = ((head.get("columns") or {}).get(ref.column or "") or {}).get("device_facts") or {}
+        except (EdgeNASError, AttributeError):
+            continue
+        if not isinstance(facts, dict):
+            continue
+        if facts.get("host") == platform.node() and facts.get("cpu_model") == device_runner._cpu_model():
+            return True
+    return False
+
+
+def check_where(target: str, host: str | None, here: bool) -> None:
+    """Refuse to time a model on this machine against another device's predictions: the comparison
+    would say nothing about either (a TX2 table against this CPU read as +190 %)."""
+    from ..errors import ConfigError
+    from ..hardware.targets import load_target
+
+    t = load_target(target)
+    if host is None and not here and t.name not in HOST_TARGETS and not _profiled_here(t):
+        raise ConfigError(f"target {t.name!r} ({t.device}) is not this machine; expected --host USER@BOARD to time "
+                          "it there, --here when running on that device, or --target cpu for this machine")

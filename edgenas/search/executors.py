@@ -105,6 +105,28 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="edgenas-parent-watch", daemon=True).start()
 
 
+def _unguarded_main_script() -> bool:
+    """True when ``__main__`` is a script file without an ``if __name__ == "__main__":`` guard: every
+    spawned worker imports it, so its top-level code (e.g. an ``edgenas.search(...)`` call) would run
+    again in each worker and break the pool."""
+    import re
+    import sys
+
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if spec_name is not None and (spec_name == "__main__" or spec_name.endswith(".__main__")):
+        return False  # python -m package: spawn does not import a package's __main__ in workers
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return False  # interactive, python -c, or a frozen entry point: workers import nothing of it
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(1_000_000)
+    except OSError:
+        return False
+    return re.search(r"""__name__\s*==\s*['"]__main__['"]""", text) is None
+
+
 def _warm_worker() -> None:
     from ..proxies import engine  # noqa: F401  (the import is the slow part of a worker's first task)
 
@@ -117,6 +139,14 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, *, workers: int = 1, **_: Any) -> None:
+        if workers > 1 and _unguarded_main_script():
+            import logging
+
+            logging.getLogger("edgenas.search").warning(
+                "the calling script has no `if __name__ == \"__main__\":` guard, and worker processes (spawned) "
+                "would run it again: scoring in this process instead of %d workers (put the call under the guard "
+                "to use them)", workers)
+            workers = 1
         self.workers = workers
         self._pool: Any = None
 

@@ -67,15 +67,14 @@ def read_model_json(directory: Path | str) -> dict[str, Any]:
     Raises:
         ExportError: missing, unreadable or not a model.json.
     """
+    from .._read import load_json
+
     d = Path(directory)
     path = d / CONFIG_NAME
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except OSError:
+    if not path.exists():
         raise ExportError(f"{str(d)!r} has no readable {CONFIG_NAME}; expected a folder written by 'edgenas train' "
-                          "or 'edgenas export --format torch'") from None
-    except (ValueError, RecursionError) as exc:
-        raise ExportError(f"{str(path)!r} is not valid JSON ({str(exc)[:80]})") from None
+                          "or 'edgenas export --format torch'")
+    cfg = load_json(path, what="model config", max_bytes=16 * 2**20, error=ExportError)
     if not isinstance(cfg, dict) or cfg.get("schema_version") != SCHEMA_VERSION:
         raise ExportError(f"{str(path)!r} is not a model.json of schema_version {SCHEMA_VERSION}")
     for key in ("space", "arch"):

@@ -27,7 +27,7 @@ from .loop import CHECKPOINT_NAME, EpochRecord, train_network
 from .model_io import WEIGHTS_NAME, write_model_dir
 from .recipe import TrainConfig
 
-__all__ = ["TRAIN_JSON", "TrainResult", "train_run"]
+__all__ = ["TRAIN_JSON", "TrainResult", "trained_models", "train_run"]
 
 TRAIN_JSON = "train.json"
 RERANK_JSON = "rerank.json"
@@ -171,7 +171,7 @@ def _train_one(space: SearchSpace, arch: Arch, task: DatasetSpec, split: _Split,
         on_epoch=None if on_epoch is None else (lambda r: on_epoch(member, r)))
     if write_model:
         write_model_dir(out_dir, outcome.model, space=space, arch=arch, task=task, weights="trained",
-                        val_accuracy=_num(outcome.val_accuracy), seed=config.seed)
+                        val_accuracy=_num(outcome.val_accuracy), seed=config.seed, classes=list(split.train.classes))
     record = {
         "schema_version": 1, "member": member, "arch": space.format(arch), "space": space.name, "task": asdict(task),
         "data": str(data), "split": split.description, "recipe": {**config.recipe(), "epochs": epochs},
@@ -288,3 +288,22 @@ def _rerank(space: SearchSpace, task: DatasetSpec, split: _Split, config: TrainC
               "training_free_pick": _member_name(space, pick, members, pick) if pick is not None else None}
     atomic_write_text(root / RERANK_JSON, dumps(record))
     return winner, record
+
+
+def trained_models(run_dir: str | Path) -> dict[str, Path]:
+    """{arch string: model folder} of every finished training of a run (``RUN_DIR/train/<member>/`` with
+    ``model.pt``, ``model.json`` and ``train.json``); the pick's folder wins for an arch trained twice."""
+    root = Path(run_dir) / "train"
+    out: dict[str, Path] = {}
+    if not root.is_dir():
+        return out
+    for d in sorted(root.iterdir(), key=lambda p: (p.name != "pick", p.name)):
+        if not ((d / TRAIN_JSON).is_file() and (d / WEIGHTS_NAME).is_file() and (d / "model.json").is_file()):
+            continue
+        try:
+            arch = json.loads((d / "model.json").read_text(encoding="utf-8")).get("arch")
+        except (OSError, ValueError, RecursionError, AttributeError):
+            continue
+        if isinstance(arch, str):
+            out.setdefault(arch, d)
+    return out

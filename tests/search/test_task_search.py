@@ -56,3 +56,43 @@ def test_bad_data_is_refused_before_any_run_folder(tmp_path) -> None:
     with pytest.raises(DatasetError, match="multiple of 4"):
         edgenas.search(targets=["jetson"], resolution=30, out=str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unguarded_script_scores_in_process(tmp_path, monkeypatch) -> None:
+    import sys
+    import types
+
+    from edgenas.search.executors import LocalExecutor, _unguarded_main_script
+
+    script = tmp_path / "plain.py"
+    script.write_text("import edgenas\nedgenas.search(targets=['jetson'])\n")
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("import edgenas\nif __name__ == '__main__':\n    edgenas.search(targets=['jetson'])\n")
+    fake = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    fake.__file__ = str(script)
+    assert _unguarded_main_script() and LocalExecutor(workers=2).workers == 1
+    fake.__file__ = str(guarded)
+    assert not _unguarded_main_script() and LocalExecutor(workers=2).workers == 2
+    fake.__file__ = str(script)
+    fake.__spec__ = types.SimpleNamespace(name="edgenas.__main__")  # python -m edgenas: never re-run by spawn
+    assert not _unguarded_main_script()
+
+
+def test_a_failed_first_try_leaves_no_store_behind(tmp_path) -> None:
+    from edgenas.search.config import SearchConfig
+    from edgenas.search.run import run_search
+    from tests.search._fakes import fakes
+
+    kw = fakes()
+
+    def boom(archs):
+        raise RuntimeError("worker lost")
+
+    kw["scorer"].score = boom
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run_search(SearchConfig(evaluations=4, population=4, noise_seeds=0, out=str(out)), **kw)
+    assert not out.exists()
+    res = run_search(SearchConfig(evaluations=4, population=4, noise_seeds=0, out=str(out)), **fakes())
+    assert res.n_scored == 4

@@ -197,3 +197,15 @@ def test_kill_9_during_training_then_the_same_command_gives_identical_weights(to
     got = torch.load(other / "train" / "pick" / "model.pt", weights_only=True)
     assert all(torch.equal(got[k], want[k]) for k in want)
     assert math.isfinite(json.loads((other / "train" / "pick" / "train.json").read_text())["val_accuracy"])
+
+
+def test_rerank_trains_the_best_members_briefly_and_records_why(toy_run) -> None:
+    run, data = toy_run
+    res = edgenas.train(str(run), data=str(data), epochs=1, top=2, budget_epochs=1, **FAST)
+    doc = json.loads((run / "train" / "rerank.json").read_text())
+    assert doc["top"] == 2 and doc["rounds"] == [{"candidates": 2, "epochs": 1}]
+    assert len(doc["runs"]) == 2 and {r["member"] for r in doc["runs"]} <= {"pick", "rank01", "rank02"}
+    best = max(doc["runs"], key=lambda r: r["val_accuracy"])  # the first of equals: the proxy's order
+    assert doc["winner_arch"] == res.arch == best["arch"]
+    assert "best validation accuracy" in doc["why"] and res.rerank == doc
+    assert (res.model_dir / "model.pt").exists()
