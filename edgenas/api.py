@@ -123,6 +123,7 @@ def train(
     device: str = _T.device,
     amp: str = _T.amp,
     workers: int | None = _T.workers,
+    threads: int | None = _T.threads,
     top: int = _T.top,
     budget_epochs: int = _T.budget_epochs,
     on_epoch: Callable[[str, Any], None] | None = None,
@@ -150,7 +151,7 @@ def train(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, nesterov=nesterov,
                          weight_decay=weight_decay, label_smoothing=label_smoothing, warmup_epochs=warmup_epochs,
                          crop_scale=crop_scale, flip=flip, val_share=val_share, seed=seed, device=device, amp=amp,
-                         workers=workers, top=top, budget_epochs=budget_epochs)
+                         workers=workers, threads=threads, top=top, budget_epochs=budget_epochs)
     return train_run(run_dir, arch=arch, rank=rank, data=data, config=config, on_epoch=on_epoch, on_step=on_step,
                      on_note=on_note)
 

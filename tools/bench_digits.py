@@ -71,26 +71,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", default="raspi4")
     ap.add_argument("--max-macs-m", type=float, default=30.0)
     ap.add_argument("--evaluations", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of edgenas train (1 on a shared CPU)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     work = args.work
-    if work.exists() and any(work.iterdir()):
-        raise SystemExit(f"{work} is not empty; expected a fresh scratch folder")
     work.mkdir(parents=True, exist_ok=True)
     log = work / "commands.log"
-    load_before = os.getloadavg()
-    counts = write_digits(work / "digits", seed=args.seed)
+    # each finished step's wall time is kept, so an interrupted benchmark continues where it stopped
+    times_path = work / "times.json"
+    times = json.loads(times_path.read_text()) if times_path.is_file() else {}
+    load_before = times.setdefault("load_before", list(os.getloadavg()))
+    if "counts" not in times:
+        times["counts"] = write_digits(work / "digits", seed=args.seed)
+    counts = times["counts"]
     exe = [sys.executable, "-m", "edgenas"]
-    t_search = run([*exe, "search", "--target", args.target, "--data", str(work / "digits" / "train"),
-                    "--max-macs-m", str(args.max_macs_m), "--evaluations", str(args.evaluations), "--seed",
-                    str(args.seed), "--out", str(work / "run")], log)
-    t_train = run([*exe, "train", str(work / "run"), "--epochs", str(args.epochs), "--no-flip", "--seed",
-                   str(args.seed)], log)
-    t_export = run([*exe, "export", str(work / "run"), "--out", str(work / "export")], log)
-    t_validate = run([*exe, "validate", str(work / "export"), "--data", str(work / "digits" / "test"), "--target",
-                      "cpu", "--runs", "20"], log)
+    steps = {
+        "search": [*exe, "search", "--target", args.target, "--data", str(work / "digits" / "train"),
+                   "--max-macs-m", str(args.max_macs_m), "--evaluations", str(args.evaluations), "--seed",
+                   str(args.seed), "--out", str(work / "run")],
+        "train": [*exe, "train", str(work / "run"), "--epochs", str(args.epochs), "--no-flip", "--seed",
+                  str(args.seed), "--threads", str(args.threads)],
+        "export": [*exe, "export", str(work / "run"), "--out", str(work / "export")],
+        "validate": [*exe, "validate", str(work / "export"), "--data", str(work / "digits" / "test"), "--target",
+                     "cpu", "--runs", "20"],
+    }
+    for name, cmd in steps.items():
+        if name not in times:
+            if name == "search" and (work / "run").exists():
+                import shutil
+
+                shutil.rmtree(work / "run")  # an unfinished search: timed again from the start
+            times[name] = run(cmd, log)
+            times_path.write_text(json.dumps(times))
+    t_search, t_train, t_export, t_validate = (times[k] for k in ("search", "train", "export", "validate"))
     load_after = os.getloadavg()
     validation = json.loads((work / "export" / "validation.json").read_text())
     train_doc = json.loads(next((work / "run" / "train").glob("*/train.json")).read_text())

@@ -43,6 +43,8 @@ _D = TrainConfig()  # every option default is read from TrainConfig: the CLI and
               help="Mixed precision on CUDA.")
 @click.option("--workers", type=int, default=_D.workers,
               help="Data-loading worker processes (default: one per core beyond the first, at most 4).")
+@click.option("--threads", type=int, default=_D.threads,
+              help="Torch threads of the training process (default: torch's; 1 on a shared or small CPU).")
 @click.option("--top", type=int, default=_D.top, show_default=True,
               help="Re-rank: train the K best front members briefly (successive halving) and keep the best.")
 @click.option("--budget-epochs", type=int, default=_D.budget_epochs, show_default=True,

@@ -5,7 +5,7 @@ int8 is onnxruntime's static quantization (``onnxruntime.quantization.quantize_s
 kernels and TensorRT reads as explicit int8 scales), int8 weights with one scale per output channel,
 uint8 activations with one scale per tensor (onnxruntime's recommended layout for x86 and ARM CPUs), and
 activation ranges from the MinMax calibrator: the min and max of each tensor over the calibration images.
-Calibration images come from the same loader as ``--data`` (:func:`edgenas.proxies.engine.load_data`:
+Calibration images come from the same loader as ``--data`` (:func:`edgenas.data.open_data`:
 class folders, .npy or .npz), at most :data:`CALIBRATION_SAMPLES` of them (a seeded random subset when
 there are more), fed as the loader gives them (float32 in [0, 1], NCHW), which must be what the model
 was trained on.
@@ -76,18 +76,20 @@ def load_calibration(path: Path | str, input_chw: tuple[int, ...], *, max_sample
     """
     import numpy as np
 
-    from ..proxies.engine import load_data
+    from ..data import open_data
 
-    images, _ = load_data(path)
-    if tuple(images.shape[1:]) != tuple(input_chw):
+    data = open_data(path)  # the one checked --data reader; only the chosen images are decoded
+    shape = (data.channels, *data.size)
+    if tuple(shape) != tuple(input_chw):
         raise ExportError(f"--calibration-data {str(path)!r} holds images of shape (C, H, W) "
-                          f"{tuple(int(d) for d in images.shape[1:])}; expected {tuple(input_chw)} (the model's input)")
-    if not np.all(np.isfinite(images)):
-        raise ExportError(f"--calibration-data {str(path)!r} holds NaN or infinite values; expected finite images")
-    n = int(images.shape[0])
+                          f"{tuple(int(d) for d in shape)}; expected {tuple(input_chw)} (the model's input)")
+    n = len(data)
+    keep = np.arange(n)
     if n > max_samples:  # a seeded subset, in file order, so the same data and seed give the same set
         keep = np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
-        images = images[keep]
+    images = data.load(keep)
+    if not np.all(np.isfinite(images)):
+        raise ExportError(f"--calibration-data {str(path)!r} holds NaN or infinite values; expected finite images")
     images = np.ascontiguousarray(images, dtype=np.float32)
     h = hashlib.sha256(json.dumps(list(images.shape)).encode())
     h.update(images.tobytes())

@@ -57,6 +57,16 @@ class ProxyContext:
     make_model: Callable[[], torch.nn.Module] | None = None
     shared: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def layers_dataset(self) -> Any:
+        """What to pass as ``dataset`` to the space's ``layers`` / size tables: the benchmark dataset's name
+        (its own setting, also at a reduced proxy resolution), or the task's spec for a task of the user's."""
+        ds = self.dataset
+        bench = self.space.datasets.get(ds.name)
+        if bench is not None and bench.num_classes == ds.num_classes and bench.channels == ds.channels:
+            return ds.name
+        return ds
+
 
 @dataclass(frozen=True)
 class ProxySpec:

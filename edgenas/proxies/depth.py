@@ -147,7 +147,7 @@ def depths_of(ctx: ProxyContext) -> tuple[float, float]:
     """(longest, shortest) of the context's arch, cached in ``ctx.shared`` (an unreachable output raises)."""
     cached = ctx.shared.get("path_depths")
     if cached is None:
-        cached = path_depths(ctx.space.layers(ctx.arch, ctx.dataset.name))
+        cached = path_depths(ctx.space.layers(ctx.arch, ctx.layers_dataset))
         ctx.shared["path_depths"] = cached
     if not math.isfinite(cached[0]):
         raise ProxyError(f"depth: no path carries signal to the output of {ctx.arch}")

@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,10 +97,10 @@ def make_inputs(
         x = rng.standard_normal((batch_size, c, r, r), dtype=np.float32)
         y = rng.integers(dataset.num_classes, size=batch_size)
     else:
-        from ..data import ImageData, open_data
+        from ..data import ImageData
 
         if isinstance(data, (str, Path)):
-            data = open_data(data)
+            data = _open_cached(str(data), *_stamp(data))
         if isinstance(data, ImageData):
             src = data
             n, channels = len(src), src.channels
@@ -141,6 +142,23 @@ def make_inputs(
         torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device),
         torch.as_tensor(np.asarray(y), dtype=torch.int64, device=device),
     )
+
+
+def _stamp(path: str | Path) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (0, 0)  # open_data reports the missing path
+    return (st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=4)
+def _open_cached(path: str, mtime_ns: int, size: int) -> Any:
+    """:func:`edgenas.data.open_data` once per file version and process (a search scores every arch with
+    the same images: the folder listing and the checks are not redone per arch)."""
+    from ..data import open_data
+
+    return open_data(path)
 
 
 def _model_factory(space: SearchSpace, arch: Arch, dataset: str, arch_seed: int, device: str):

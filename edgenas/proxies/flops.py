@@ -40,7 +40,7 @@ def _flops_table(space_name: str, dataset: str, input_shape: tuple[int, int, int
 def flops(ctx: ProxyContext) -> float:
     """FLOPs (millions) of one image at the dataset resolution."""
     shape = tuple(ctx.dataset.input_shape)
-    table = _flops_table(ctx.space.name, ctx.dataset.name, shape)
+    table = _flops_table(ctx.space.name, ctx.layers_dataset, shape)
     if table.additive:
         return table(ctx.arch)[0] / 1e6
     from ..hardware.flops import count_flops_nb201

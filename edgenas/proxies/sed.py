@@ -247,7 +247,7 @@ def sed_score(space: object, arch: object, dataset: str) -> float:
 )
 def sed(ctx: ProxyContext) -> float:
     """Registered proxy: :func:`sed_score`; an unreachable output raises ProxyError (worst score)."""
-    value = sed_score(ctx.space, ctx.arch, ctx.dataset.name)
+    value = sed_score(ctx.space, ctx.arch, ctx.layers_dataset)
     if not math.isfinite(value):
         raise ProxyError(f"sed: no path carries signal to the output of {ctx.arch}")
     return value

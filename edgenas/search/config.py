@@ -398,7 +398,9 @@ def resolve_task(space: Any, config: SearchConfig) -> Any:
         source = open_data(config.data)
     named = config.dataset is not None and config.dataset in space.datasets
     if source is not None and source.labels is not None and not named:
-        name = config.dataset or Path(config.data).stem or "data"
+        p = Path(config.data)
+        # digits/train -> "digits": a train/ or val/ folder is named by the folder above it
+        name = config.dataset or (p.parent.name if p.name in ("train", "val") else p.stem) or "data"
         resolution = config.resolution or space.dataset(next(iter(space.datasets))).input_size
         return space.task(DatasetSpec(name, source.num_classes, resolution, source.channels))
     task = space.task(config.dataset, resolution=config.resolution)

@@ -89,11 +89,17 @@ def _workers(config: TrainConfig) -> int:
     return max(1, min(4, cores - 1))
 
 
+def _worker_init(_: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # a loader process decodes and crops one image at a time
+
+
 def _loader(dataset: AugmentedImages, batches: list[list[int]], workers: int, pin: bool) -> Any:
     import torch
 
     return torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin,
-                                       persistent_workers=False)
+                                       persistent_workers=False, worker_init_fn=_worker_init if workers else None)
 
 
 def evaluate(model: torch.nn.Module, dataset: AugmentedImages, *, batch_size: int = 256, device: str = "cpu",
@@ -138,7 +144,21 @@ def _optimizer(model: Any, config: TrainConfig) -> Any:
                            lr=config.peak_lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
-def train_network(space: SearchSpace, arch: Arch, task: DatasetSpec, *, train_data: ImageData,
+def train_network(*args: Any, **kwargs: Any) -> TrainOutcome:
+    """:func:`_train_network` with ``config.threads`` torch threads (the caller's count restored after)."""
+    import torch
+
+    threads = kwargs["config"].threads
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _train_network(*args, **kwargs)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_network(space: SearchSpace, arch: Arch, task: DatasetSpec, *, train_data: ImageData,
                   train_idx: np.ndarray, val_data: ImageData, val_idx: np.ndarray, config: TrainConfig,
                   epochs: int, out_dir: Path, fingerprint: dict[str, Any],
                   on_step: Callable[[int, int, int, float], None] | None = None,

@@ -44,6 +44,8 @@ class TrainConfig:
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
         amp: mixed precision on CUDA (``auto`` = on with CUDA; never on CPU).
         workers: data-loading worker processes (``None`` = one per core beyond the first, at most 4).
+        threads: torch intra-op threads of the training process (``None`` = torch's default; 1 on a
+            shared or small CPU, where threads waiting on each other cost more than they give).
         top: with ``budget_epochs``, how many of the best feasible front members to train briefly.
         budget_epochs: epochs of the longest brief run of the re-rank (successive halving).
     """
@@ -63,6 +65,7 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"
     workers: int | None = None
+    threads: int | None = None
     top: int = 1
     budget_epochs: int = 3
 
@@ -75,6 +78,8 @@ class TrainConfig:
         check_int("budget_epochs", self.budget_epochs, 1, MAX_EPOCHS)
         if self.workers is not None:
             check_int("workers", self.workers, 0, 64)
+        if self.threads is not None:
+            check_int("threads", self.threads, 1, 1024)
         for name, lo, hi in (("momentum", 0.0, 0.999), ("weight_decay", 0.0, 1.0), ("label_smoothing", 0.0, 0.999),
                              ("warmup_epochs", 0.0, float(MAX_EPOCHS)), ("crop_scale", 0.01, 1.0),
                              ("val_share", 0.01, 0.9)):
@@ -95,7 +100,7 @@ class TrainConfig:
 
     def recipe(self) -> dict[str, Any]:
         """What changes the trained weights (``train.json``'s ``recipe``; a resumed run must match it)."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("device", "amp", "workers", "top", "budget_epochs")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("device", "amp", "workers", "threads", "top", "budget_epochs")}
         d["lr"] = self.peak_lr
         d["optimizer"] = "sgd"
         d["schedule"] = "linear warm-up, cosine decay to 0 (per step)"

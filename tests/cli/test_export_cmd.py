@@ -213,7 +213,8 @@ def test_export_int8_bad_input_one_line_exit_2(tmp_path, args, expect):
     import numpy as np
 
     cal = _calibration_npz(tmp_path / "cal.npz")
-    np.save(tmp_path / "bad.npy", np.zeros((4, 3, 16, 16), np.float32))
+    # images of the wrong size (random: constant pixels are refused by the loader first)
+    np.save(tmp_path / "bad.npy", np.random.default_rng(0).random((4, 3, 16, 16), dtype=np.float32))
     args = [{"CAL": str(cal), "BAD": str(tmp_path / "bad.npy"), "MISSING.npz": str(tmp_path / "MISSING.npz")}.get(a, a)
             for a in args]
     out = tmp_path / "out"

@@ -157,3 +157,13 @@ def test_flops_proxy_from_additive_counts_equals_counting_the_model(space_name, 
     archs = [sp.sample(rng) for _ in range(4)]
     got = [r.scores["flops"] for r in score_archs(sp, archs, dataset, ["flops"], seed=0, batch_size=2)]
     assert got == [count_flops_nb201(sp.build_model(a, dataset), sp.dataset(dataset).input_shape) for a in archs]
+
+
+def test_topology_and_size_proxies_score_a_task_of_the_users() -> None:
+    from edgenas.spaces import DatasetSpec
+
+    task = DatasetSpec("digits", 10, 16, 1)  # not a dataset name of the space: proxies must use the spec
+    (res,) = score_archs(SPACE, [A], task, ["sed", "flops", "params"], batch_size=4)
+    assert res.n_warnings == 0 and all(math.isfinite(v) for v in res.scores.values())
+    (bench,) = score_archs(SPACE, [A], "cifar10", ["flops"], batch_size=4)
+    assert res.scores["flops"] < bench.scores["flops"]  # 16 px, 1 channel: fewer FLOPs than 32 px RGB
