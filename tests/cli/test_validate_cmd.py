@@ -218,8 +218,10 @@ def test_validate_data_reports_every_precision_and_delta(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     assert doc["models"][0]["precision"] == "int8"
-    rows = {r["precision"]: r for r in doc["accuracy"]}
+    rows = {r["precision"]: r for r in doc["accuracy"] if r["format"] == "onnx"}
     assert set(rows) == {"fp32", "int8"} and rows["fp32"]["delta_pp"] == 0.0
+    (torch_row,) = [r for r in doc["accuracy"] if r["format"] == "torch"]  # the network rebuilt from --seed
+    assert abs(rows["fp32"]["delta_torch_pp"]) <= 0.1 and torch_row["weights"] == "random-init"
     z = np.load(held)
     for p, name in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
         want = 100.0 * np.mean(run_onnx(exp / "rank01" / name, z["x"]).argmax(1) == z["y"])
@@ -246,7 +248,8 @@ def test_validate_litert_export_on_litert(tmp_path):
     (r,) = doc["models"]
     assert r["runtime"] == "litert" and r["precision"] == "int8" and r["model"].endswith("model.int8.tflite")
     assert r["runtime_version"].startswith("ai-edge-litert") and r["predicted_ms"] is not None
-    assert {(a["format"], a["precision"]) for a in doc["accuracy"]} == {("litert", "fp32"), ("litert", "int8")}
+    assert {(a["format"], a["precision"]) for a in doc["accuracy"]} == {("torch", "fp32"), ("litert", "fp32"),
+                                                                      ("litert", "int8")}
 
 
 def test_validate_tensorrt_int8_from_the_calibrated_qdq_onnx(tmp_path, monkeypatch):
