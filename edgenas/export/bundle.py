@@ -12,7 +12,7 @@ from typing import Any
 from .._version import __version__
 from ..errors import DependencyError, ExportError
 from ..spaces import SearchSpace
-from .sources import Candidate, atomic_dir, predicted_latency_ms
+from .sources import Candidate, atomic_dir, file_checksum, predicted_latency_ms
 
 __all__ = ["FORMATS", "MANIFEST_NAME", "ExportResult", "export_bundle", "file_checksum", "model_dirname"]
 
@@ -38,17 +38,6 @@ class ExportResult:
 def model_dirname(candidate: Candidate) -> str:
     """Per-candidate sub-directory name, e.g. ``rank01``; ``pick`` for a pick off the front."""
     return f"rank{candidate.rank:02d}" if candidate.rank else "pick"
-
-
-def file_checksum(path: Path) -> dict[str, Any]:
-    """``{"bytes": size, "sha256": hex digest}`` of a file (export.json records one per exported file)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
 
 
 def export_bundle(

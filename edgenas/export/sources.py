@@ -266,7 +266,6 @@ def _check_earlier_export(final: Path) -> None:
     is listed in its export.json (or is export.json / timing.cache) with the recorded size and
     SHA-256, so replacing the folder deletes nothing edgenas did not write."""
     from .._read import load_json
-    from .bundle import file_checksum
 
     def refuse(why: str) -> ExportError:
         return ExportError(f"--out {str(final)!r} {why}; expected a new or empty folder, or an unmodified earlier "
@@ -324,3 +323,14 @@ def _clear_stale(final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     for tmp in final.parent.glob(f".{final.name}.tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_checksum(path: Path) -> dict[str, Any]:
+    """``{"bytes": size, "sha256": hex digest}`` of a file (export.json records one per exported file)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
