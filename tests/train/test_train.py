@@ -183,7 +183,7 @@ def test_kill_9_during_training_then_the_same_command_gives_identical_weights(to
     other = tmp_path / "killed"
     shutil.copytree(run, other, ignore=shutil.ignore_patterns("train"))
     cmd = [sys.executable, "-m", "edgenas", "train", str(other), "--data", str(data), "--epochs", "3",
-           "--batch-size", "8", "--workers", "0", "--warmup-epochs", "0.5"]
+           "--batch-size", "8", "--workers", "0", "--warmup-epochs", "0.5", "--threads", "1"]  # as the reference
     env = {**os.environ, "PYTHONPATH": str(Path(edgenas.__file__).parent.parent)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = other / "train" / "pick" / "checkpoint.pt"
