@@ -19,6 +19,21 @@ from .base import LayerSpec
 __all__ = ["MacroNetwork", "layer_module"]
 
 
+class HardSigmoid(nn.Module):
+    """``relu6(x + 3) / 6`` from differentiable parts: torch's fused hardsigmoid / hardswish have no
+    second derivative, which GraSP (Hessian-gradient product) needs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.relu6(x + 3.0) / 6.0
+
+
+class HardSwish(HardSigmoid):
+    """``x * relu6(x + 3) / 6`` (see :class:`HardSigmoid`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * super().forward(x)
+
+
 def activation(name: str) -> nn.Module:
     """A fresh (not in-place) activation module; ``none`` is the identity."""
     if name == "relu":
@@ -26,7 +41,7 @@ def activation(name: str) -> nn.Module:
     if name == "relu6":
         return nn.ReLU6()
     if name == "hswish":
-        return nn.Hardswish()
+        return HardSwish()
     if name == "swish":
         return nn.SiLU()
     return nn.Identity()
@@ -68,7 +83,7 @@ class SqueezeExcite(nn.Module):
         self.reduce = nn.Conv2d(channels, hidden, 1)
         self.act = nn.ReLU()
         self.expand = nn.Conv2d(hidden, channels, 1)
-        self.gate = nn.Hardsigmoid()
+        self.gate = HardSigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(self.expand(self.act(self.reduce(self.pool(x)))))
