@@ -527,8 +527,6 @@ CASES = {"arch_show": arch_show(), "cost_archs": cost_archs(), "cost_target": co
          "latency_table": latency_table(), "output_path": output_path(), "score_table": score_table(),
          "score_journal": score_journal(), "stored_json": stored_json(), "user_home": user_home(),
          "ray_address": ray_address(), "data_input": data_input()}
-#: families whose fixes live in the --data loader (the CI quick profile runs them once those land)
-LOADER_FAMILIES = ("data_input",)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.cli.fuzz_inputs import CASES, LOADER_FAMILIES, run_case
+from tests.cli.fuzz_inputs import CASES, run_case
 
 QUICK = settings(max_examples=25, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
@@ -23,9 +23,6 @@ FILE_FAMILIES = ("score_table", "score_journal", "stored_json", "user_home", "ra
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_invalid_input_is_one_clear_error(name: str) -> None:
-    if name in LOADER_FAMILIES:
-        pytest.skip("the --data loader's checks land separately (tools/fuzz_cli.py counts this family)")
-
     @(QUICK if name not in FILE_FAMILIES else settings(QUICK, max_examples=6))
     @given(case=CASES[name])
     def check(case) -> None:
