@@ -1,7 +1,7 @@
 """A space written only from docs/spaces.md ("The space protocol"): a Python SearchSpace whose model is a
 public ``edgenas.spaces.FeatureNet`` and whose ``layers()`` use the documented op vocabulary. It is scored
-with the default proxy through the public API, searched with the MACs-only target (no table), and the
-pick exported to ONNX, through the CLI."""
+with the default proxy through the public API, searched with the MACs-only target (no table), the pick
+trained on a task of its own images and exported to ONNX with the trained weights, through the CLI."""
 
 from __future__ import annotations
 
@@ -133,3 +133,33 @@ def test_a_space_written_from_the_docs_is_scored_searched_and_exported(docspace:
     sess = ort.InferenceSession(str(tmp_path / "export" / entry["files"]["onnx"]), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).normal(size=(1, 3, 8, 8)).astype("f4")
     assert sess.run(None, {sess.get_inputs()[0].name: x})[0].shape == (1, 4)
+
+
+def test_a_space_written_from_the_docs_trains_on_a_task_and_exports_the_trained_weights(
+        docspace: SearchSpace, tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k in range(3):  # a 3-class, 8-px RGB task: the class is where the bright band is
+        (tmp_path / "imgs" / f"c{k}").mkdir(parents=True)
+        for i in range(6):
+            a = rng.integers(0, 60, (8, 8, 3), dtype=np.uint8)
+            a[2 * k:2 * k + 2] = 255
+            Image.fromarray(a).save(tmp_path / "imgs" / f"c{k}" / f"{i}.png")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["search", "--space", "docspace", "--target", "macs", "--data", str(tmp_path / "imgs"),
+                                 "--evaluations", "4", "--population", "2", "--workers", "1", "--noise-seeds", "0",
+                                 "--batch-size", "4", "--out", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["train", str(run), "--data", str(tmp_path / "imgs"), "--epochs", "1",
+                                 "--batch-size", "8", "--workers", "0"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["export", str(run), "--out", str(tmp_path / "export")])
+    assert r.exit_code == 0, r.output
+    (entry,) = json.loads((tmp_path / "export" / "export.json").read_text())["models"]
+    assert entry["weights"] == "trained"
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "export" / entry["files"]["onnx"]), providers=["CPUExecutionProvider"])
+    x = rng.normal(size=(1, 3, 8, 8)).astype("f4")
+    assert sess.run(None, {sess.get_inputs()[0].name: x})[0].shape == (1, 3)  # the task's classes, not the space's
