@@ -112,6 +112,20 @@ def _batches(images: Any, batch: int) -> list[Any]:
     return out
 
 
+
+def _reader(feeds: list[dict[str, Any]]) -> Any:
+    """An onnxruntime calibration reader yielding ``feeds`` once."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._it = iter(feeds)
+
+        def get_next(self) -> dict[str, Any] | None:
+            return next(self._it, None)
+
+    return Reader()
+
 def _input_spec(path: Path) -> tuple[str, tuple[int, ...]]:
     from .onnx import input_shape_of
 
@@ -146,7 +160,7 @@ def quantize_int8(fp32_path: Path | str, out_path: Path | str, calibration: Cali
     Raises:
         ExportError: the model's input is not static, or onnxruntime fails to quantize it.
     """
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -157,19 +171,12 @@ def quantize_int8(fp32_path: Path | str, out_path: Path | str, calibration: Cali
                           f"expected {shape[1:]}")
     feeds = [{name: b} for b in _batches(calibration.images, shape[0])]
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self._it = iter(feeds)
-
-        def get_next(self) -> dict[str, Any] | None:
-            return next(self._it, None)
-
     with tempfile.TemporaryDirectory(prefix="edgenas-quant-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         try:
             # shape inference + graph optimisation before quantization, as onnxruntime recommends
             quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
-            quantize_static(str(pre), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            quantize_static(str(pre), str(out_path), _reader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax)
         except OSError:
@@ -250,23 +257,16 @@ TRT_CACHE_VERSION = "10.3.0"
 def tensor_ranges(fp32_path: Path | str, calibration: CalibrationSet) -> dict[str, float]:
     """Max |value| of every float tensor of ``fp32_path`` over the calibration images (onnxruntime's
     MinMax calibrator; the same ranges :func:`quantize_int8` quantizes activations with)."""
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod
+    from onnxruntime.quantization import CalibrationMethod
     from onnxruntime.quantization.calibrate import create_calibrator
 
     name, shape = _input_spec(Path(fp32_path))
     feeds = [{name: b} for b in _batches(calibration.images, shape[0])]
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self._it = iter(feeds)
-
-        def get_next(self) -> dict[str, Any] | None:
-            return next(self._it, None)
-
     with tempfile.TemporaryDirectory(prefix="edgenas-calib-") as tmp:
         cal = create_calibrator(str(fp32_path), None, augmented_model_path=str(Path(tmp) / "augmented.onnx"),
                                 calibrate_method=CalibrationMethod.MinMax)
-        cal.collect_data(Reader())
+        cal.collect_data(_reader(feeds))
         data = cal.compute_data()
     out = {}
     for key, rng in data.items():

@@ -15,21 +15,10 @@ import torch
 from torch import nn
 
 from ._fbnet_blocks import BLOCK_CONFIGS
+from ._macro_net import ChannelShuffle
 from ._protocol import FeatureNet
 
 __all__ = ["ConvBlock", "FBNetNetwork", "SkipBlock", "make_block"]
-
-
-class ChannelShuffle(nn.Module):
-    """Interleave ``groups`` channel groups: (B, g*n, H, W) -> view (B, g, n) -> transpose -> flatten."""
-
-    def __init__(self, groups: int) -> None:
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        return x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
 class ConvNormReLU(nn.Sequential):
