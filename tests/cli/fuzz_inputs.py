@@ -271,7 +271,7 @@ def score_table(draw) -> Case:
     elif kind == "gzip":
         name = "t.csv.gz"
         good = _gz((head + "index,synflow\n" + "\n".join(rows)).encode())
-        cut = draw(st.integers(10, len(good) - 9))
+        cut = draw(st.integers(11, len(good) - 9))  # >= 1 deflate byte cut or flipped: never the intact file
         body = draw(st.sampled_from([good[:cut], good[:10] + bytes(b ^ 0xA5 for b in good[10:cut]) + good[cut:],
                                      draw(st.binary(min_size=1, max_size=60))]))
     elif kind == "bytes":
