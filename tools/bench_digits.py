@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", default="raspi4")
     ap.add_argument("--max-macs-m", type=float, default=30.0)
     ap.add_argument("--evaluations", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1, help="torch threads of edgenas train (1 on a shared CPU)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, required=True)
