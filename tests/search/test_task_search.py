@@ -96,3 +96,32 @@ def test_a_failed_first_try_leaves_no_store_behind(tmp_path) -> None:
     assert not out.exists()
     res = run_search(SearchConfig(evaluations=4, population=4, noise_seeds=0, out=str(out)), **fakes())
     assert res.n_scored == 4
+
+
+def test_a_five_class_96_px_task_exports_1x3x96x96_to_1x5_priced_at_96_px(tmp_path) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from edgenas.cli import cli
+
+    rng = np.random.default_rng(0)
+    for k in range(5):
+        (tmp_path / "imgs" / f"c{k}").mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(tmp_path / "imgs" / f"c{k}" / f"{i}.png")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["search", "--target", "jetson", "--data", str(tmp_path / "imgs"), "--resolution", "96",
+                                 "--proxy", "flops", "--evaluations", "4", "--population", "2", "--noise-seeds", "0",
+                                 "--workers", "1", "--batch-size", "4", "--out", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((run / "pareto.json").read_text())
+    assert doc["task"] == {"name": "imgs", "num_classes": 5, "input_size": 96, "channels": 3}
+    assert "at 96 px, 5 classes" in doc["latency_estimates"]["jetson-tx2"]
+    assert all(m["latency_source"]["jetson-tx2"] == "estimate" for m in doc["members"])
+    r = CliRunner().invoke(cli, ["export", str(run), "--out", str(tmp_path / "export")])
+    assert r.exit_code == 0, r.output
+    entry = json.loads((tmp_path / "export" / "export.json").read_text())["models"][0]
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "export" / entry["files"]["onnx"]), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape == [1, 3, 96, 96] and sess.get_outputs()[0].shape == [1, 5]
