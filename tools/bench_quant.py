@@ -13,6 +13,15 @@ Two cases:
   int8 (and, with ``--fbnet-litert``, LiteRT int8), calibrated on 64 digits images resized to 224 px (an .npz). No accuracy (the
   weights are untrained): output parity and top-1 agreement of int8 with fp32 on 64 held-out digits.
 
+* fbnet224 (``--cases fbnet224 --work DIR``): a *trained* FBNet pick at 224 px, every step the CLI a user
+  types: tools/bench_digits.py's digits split written as 224-px gray PNGs (1,438 train / 359 held out),
+  ``edgenas search --space fbnet --data train --resolution 224 --max-macs-m M``, ``edgenas train`` (batch 32,
+  no flips), ``edgenas export`` as ONNX int8 and fp16 and LiteRT int8 (when the litert extra is installed),
+  int8 calibrated on the training folder (``--calibration-data``), then ``edgenas validate --data test`` on
+  each export. Reported: top-1 of every file, its difference to fp32, LiteRT / ONNX fp32 vs torch on the
+  held-out logits, paired int8 / fp32 latency. ``--variants`` also quantizes the trained fp32 ONNX with
+  other onnxruntime settings (:data:`INT8_VARIANTS`) and reports held-out top-1 and paired speed-up of each.
+  DIR keeps the data, run and exports: a rerun resumes after the last finished step.
 * conv (``--cases conv``): latency only, the conv-heavy NB201 arch ``CONV_ARCH`` (3x3 convolutions,
   random-init) at 32 px, int8 calibrated on the digits training folder through ``export_bundle``.
 
@@ -22,6 +31,8 @@ other processes hits both alike; the ratio is the median over rounds of fp32 tim
 time and the timing thread's CPU time are both reported.
 
 Usage: nice -n 10 python tools/bench_quant.py --out benchmarks/results/quant_cpu.json [--epochs 8] [--runs 200]
+       nice -n 10 python tools/bench_quant.py --cases fbnet224 --work runs/quant224 --variants \
+           --out benchmarks/results/quant_fbnet224.json
 """
 
 from __future__ import annotations
@@ -103,14 +114,14 @@ def top1(logits: np.ndarray, y: np.ndarray) -> float:
     return float(100.0 * np.mean(logits.argmax(1) == y))
 
 
-def onnx_runner(path: Path, x: np.ndarray):
+def onnx_runner(path: Path, x: np.ndarray, level=None):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if level is None else level
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     feed = {sess.get_inputs()[0].name: x}
     return lambda: sess.run(None, feed)
@@ -265,6 +276,196 @@ def fbnet_case(work: Path, a: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def _cli(cmd: list[str], log: Path) -> float:
+    """Run ``python -m edgenas CMD`` (this checkout's code), output appended to ``log``; wall seconds."""
+    import subprocess
+
+    full = [sys.executable, "-m", "edgenas", *cmd]
+    t0 = time.perf_counter()
+    with open(log, "ab") as f:
+        f.write(("\n$ edgenas " + " ".join(cmd) + "\n").encode())
+        f.flush()
+        subprocess.run(full, check=True, stdout=f, stderr=subprocess.STDOUT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return time.perf_counter() - t0
+
+
+def fbnet224_case(work: Path, a: argparse.Namespace) -> dict[str, object]:
+    """A trained FBNet pick at 224 px on the digits task, through the CLI a user types (resumable in --work)."""
+    import importlib.util
+
+    from edgenas.export.accuracy import load_eval_images
+    from edgenas.export.litert import run_litert
+    from edgenas.export.quantize import run_onnx
+    from edgenas.train.model_io import load_model
+
+    work = a.work if a.work is not None else work
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "commands.log"
+    state_path = work / "steps.json"  # finished steps and their wall times: a rerun continues where it stopped
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    state.setdefault("load_before", list(os.getloadavg()))
+    digits = work / "digits"
+    if "data" not in state:
+        sys.path.insert(0, str(ROOT / "tools"))
+        from bench_digits import write_digits as write_digits_task
+
+        state["data"] = write_digits_task(digits, size=224, seed=0)  # the digits task's split, at 224 px
+        state_path.write_text(json.dumps(state))
+    has_litert = all(importlib.util.find_spec(m) is not None for m in ("litert_torch", "ai_edge_litert"))
+    train_dir, test_dir, run = digits / "train", digits / "test", work / "run"
+    cal = ["--calibration-data", str(train_dir)]
+    steps: dict[str, list[str]] = {
+        "search": ["search", "--space", "fbnet", "--data", str(train_dir), "--resolution", "224",
+                   "--max-macs-m", str(a.fbnet_max_macs_m), "--evaluations", str(a.fbnet_evaluations), "--seed", "0",
+                   "--out", str(run)],
+        "train": ["train", str(run), "--epochs", str(a.fbnet_epochs), "--batch-size", "32", "--lr", str(a.fbnet_lr),
+                  "--warmup-epochs", "0.5", "--crop-scale", str(a.fbnet_crop_scale), "--no-flip", "--seed", "0",
+                  "--threads", str(a.train_threads)],
+        "export_onnx_int8": ["export", str(run), "--precision", "int8", *cal, "--out", str(work / "onnx_int8")],
+        "export_onnx_fp16": ["export", str(run), "--precision", "fp16", "--out", str(work / "onnx_fp16")],
+        "validate_onnx_int8": ["validate", str(work / "onnx_int8"), "--data", str(test_dir), "--target", "cpu",
+                               "--runs", "20"],
+        "validate_onnx_fp16": ["validate", str(work / "onnx_fp16"), "--data", str(test_dir), "--target", "cpu",
+                               "--runs", "20"],
+    }
+    if has_litert:
+        steps["export_litert_int8"] = ["export", str(run), "--format", "litert", "--precision", "int8", *cal,
+                                       "--out", str(work / "litert_int8")]
+        steps["validate_litert_int8"] = ["validate", str(work / "litert_int8"), "--data", str(test_dir), "--target",
+                                         "cpu", "--runs", "20"]
+    for name, cmd in steps.items():
+        if name not in state:
+            if name == "search" and run.exists():
+                import shutil
+
+                shutil.rmtree(run)  # an unfinished search is timed again from the start
+            print(f"  {name}: edgenas {' '.join(cmd)}", flush=True)
+            state[name] = _cli(cmd, log)
+            state.setdefault("load_after", {})[name] = list(os.getloadavg())  # the machine may be shared
+            state_path.write_text(json.dumps(state))
+    pareto = json.loads((run / "pareto.json").read_text())
+    train_doc = json.loads(next((run / "train").glob("*/train.json")).read_text())
+    out: dict[str, object] = {
+        "data": {"source": "sklearn.datasets.load_digits, tools/bench_digits.py's split (seed 0) at 224 px, gray",
+                 **state["data"]},
+        "task": pareto["task"], "pick": pareto["pick"]["arch"], "pick_macs_m": pareto["pick"]["macs_m"],
+        "commands": ["edgenas " + " ".join(c) for c in steps.values()],
+        "wall_s": {k: round(state[k], 1) for k in steps},
+        "train": {k: train_doc.get(k) for k in ("epochs", "val_accuracy", "best_val_accuracy", "seconds", "split",
+                                                "recipe")},
+        "load_average_before": state["load_before"], "load_average_after_step": state.get("load_after", {}),
+        "litert": has_litert,
+    }
+    rows = []
+    for folder in ("onnx_int8", "onnx_fp16", "litert_int8"):
+        vpath = work / folder / "validation.json"
+        if vpath.is_file():
+            rows += [dict(r, export=folder) for r in json.loads(vpath.read_text())["accuracy"]]
+    out["accuracy"] = rows
+    top: dict[str, float] = {}
+    for r in rows:
+        top[f"{r['format']} {r['precision']}"] = r["top1_pct"]
+    out["top1_pct"] = top
+    out["delta_vs_fp32_pp"] = {k: v - top[f"{k.split()[0]} fp32"] for k, v in top.items()
+                               if not k.startswith("torch") and f"{k.split()[0]} fp32" in top}
+    man = json.loads((work / "onnx_int8" / "export.json").read_text())["models"][0]
+    sub = work / "onnx_int8" / man["dir"]
+    on32, on8 = work / "onnx_int8" / man["files"]["onnx_fp32"], work / "onnx_int8" / man["files"]["onnx"]
+    model = load_model(sub)
+    task = pareto["task"]
+    x, y = load_eval_images(test_dir, input_shape=(task["channels"], task["input_size"], task["input_size"]),
+                            num_classes=task["num_classes"], classes=json.loads((sub / "model.json").read_text())
+                            .get("classes"))
+    ref = torch_logits(model, x)
+    out["max_abs_logit"] = float(np.max(np.abs(ref)))
+    out["onnx_fp32_max_abs_vs_torch"] = float(np.max(np.abs(run_onnx(on32, x) - ref)))
+    out["onnx_int8_calibration"] = man.get("calibration") or json.loads(
+        (work / "onnx_int8" / "export.json").read_text()).get("calibration")
+    x1 = x[:1]
+    out["latency_onnx"] = paired_latency({"fp32": onnx_runner(on32, x1), "int8": onnx_runner(on8, x1)},
+                                         runs=a.runs_224, warmup=a.warmup)
+    if has_litert and (work / "litert_int8" / "export.json").is_file():
+        lm = json.loads((work / "litert_int8" / "export.json").read_text())["models"][0]
+        l32, l8 = work / "litert_int8" / lm["files"]["litert_fp32"], work / "litert_int8" / lm["files"]["litert"]
+        out["litert_fp32_max_abs_vs_torch"] = float(np.max(np.abs(run_litert(l32, x) - ref)))
+        out["latency_litert"] = paired_latency({"fp32": litert_runner(l32, x1), "int8": litert_runner(l8, x1)},
+                                               runs=a.runs_224, warmup=a.warmup)
+    if a.variants:
+        out["int8_variants"] = int8_variants(on32, train_dir, x, y, a)
+    out["load_average_after"] = list(os.getloadavg())
+    return out
+
+
+#: onnxruntime int8 settings compared on the trained pick (``--variants``): quantize_static keyword
+#: arguments over the default (QDQ, per-channel int8 weights, uint8 activations, MinMax), and session options
+INT8_VARIANTS: dict[str, dict[str, object]] = {
+    "default (QDQ, per-channel, u8 act)": {},
+    "per-tensor weights": {"per_channel": False},
+    "reduce_range (7-bit weights)": {"reduce_range": True},
+    "QOperator format": {"quant_format": "QOperator"},
+    "int8 activations (s8/s8)": {"activation_type": "QInt8"},
+    "depthwise convs left fp32": {"skip_depthwise": True},
+    "default, ORT_ENABLE_EXTENDED": {"opt_level": "extended"},
+    "dynamic (ConvInteger)": {"dynamic": True},
+}
+
+
+def int8_variants(fp32: Path, train_dir: Path, x: np.ndarray, y: np.ndarray, a: argparse.Namespace) -> dict:
+    """Each :data:`INT8_VARIANTS` setting: held-out top-1, and its latency paired with the fp32 model's."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from edgenas.export.quantize import _batches, _input_spec, _reader, load_calibration, run_onnx
+
+    name, shape = _input_spec(fp32)
+    cal = load_calibration(train_dir, shape[1:])
+    res: dict[str, object] = {"fp32_top1_pct": top1(run_onnx(fp32, x), y)}
+    with tempfile.TemporaryDirectory(prefix="bench-quant-var-") as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        proto = onnx.load(str(pre))
+        depthwise = [n.name for n in proto.graph.node if n.op_type == "Conv" and any(
+            at.name == "group" and at.i > 1 and at.i == _in_channels(proto, n) for at in n.attribute)]
+        for label, v in INT8_VARIANTS.items():
+            path = Path(tmp) / f"v{len(res)}.onnx"
+            if v.get("dynamic"):
+                quantize_dynamic(str(pre), str(path), weight_type=QuantType.QUInt8, op_types_to_quantize=["Conv"])
+            else:
+                quantize_static(
+                    str(pre), str(path), _reader([{name: b} for b in _batches(cal.images, shape[0])]),
+                    quant_format=QuantFormat.QOperator if v.get("quant_format") == "QOperator" else QuantFormat.QDQ,
+                    per_channel=bool(v.get("per_channel", True)), reduce_range=bool(v.get("reduce_range", False)),
+                    activation_type=QuantType.QInt8 if v.get("activation_type") == "QInt8" else QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                    nodes_to_exclude=depthwise if v.get("skip_depthwise") else None)
+            level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if v.get("opt_level") == "extended" else None
+            try:
+                acc = top1(run_onnx(path, x), y)
+            except Exception as exc:  # noqa: BLE001 - a setting onnxruntime cannot run is a result too
+                res[label] = {"error": str(exc).splitlines()[0][:200]}
+                continue
+            lat = paired_latency({"fp32": onnx_runner(fp32, x[:1]), "int8": onnx_runner(path, x[:1], level=level)},
+                                 runs=a.runs_224, warmup=a.warmup)
+            res[label] = {"top1_pct": acc, "delta_vs_fp32_pp": acc - res["fp32_top1_pct"], "latency": lat,
+                          "size_bytes": path.stat().st_size}
+            print(f"  {label}: top-1 {acc:.2f} %, int8 speed-up {lat['speedup_int8_vs_fp32']['cpu']:.2f}x (CPU)",
+                  flush=True)
+        res["depthwise_convs"] = len(depthwise)
+        res["convs"] = sum(n.op_type == "Conv" for n in proto.graph.node)
+    return res
+
+
+def _in_channels(proto, node) -> int:
+    """Input channels of a Conv node, from its weight initializer (O, I/group, kH, kW) and group."""
+    w = next((i for i in proto.graph.initializer if i.name == node.input[1]), None)
+    group = next((at.i for at in node.attribute if at.name == "group"), 1)
+    return -1 if w is None else int(w.dims[1]) * int(group)
+
+
 CONV_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
 
@@ -301,7 +502,17 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--fbnet-litert", action="store_true",
                    help="also convert the 224-px FBNet arch to LiteRT (minutes of CPU on a loaded 2-core machine)")
-    p.add_argument("--cases", default="digits,fbnet", help="digits, fbnet, conv (comma-separated)")
+    p.add_argument("--cases", default="digits,fbnet", help="digits, fbnet, conv, fbnet224 (comma-separated)")
+    p.add_argument("--work", type=Path, default=None,
+                   help="fbnet224: folder kept between runs (data, run, exports); a rerun resumes there")
+    p.add_argument("--fbnet-max-macs-m", type=float, default=120.0, help="fbnet224: search MACs budget")
+    p.add_argument("--fbnet-evaluations", type=int, default=100, help="fbnet224: search evaluations")
+    p.add_argument("--fbnet-epochs", type=int, default=4, help="fbnet224: edgenas train epochs")
+    p.add_argument("--fbnet-lr", type=float, default=0.02, help="fbnet224: edgenas train peak lr (batch 32)")
+    p.add_argument("--fbnet-crop-scale", type=float, default=0.8,
+                   help="fbnet224: edgenas train --crop-scale (a crop of a third of a digit may be another digit)")
+    p.add_argument("--variants", action="store_true",
+                   help="fbnet224: also compare onnxruntime int8 settings (INT8_VARIANTS) on the trained pick")
     a = p.parse_args()
     import onnxruntime
 
@@ -322,7 +533,8 @@ def main() -> None:
         for case in a.cases.split(","):
             print(f"== {case}", flush=True)
             t0 = time.perf_counter()
-            res[case] = {"digits": digits_case, "fbnet": fbnet_case, "conv": conv_case}[case](Path(tmp), a)
+            res[case] = {"digits": digits_case, "fbnet": fbnet_case, "conv": conv_case,
+                         "fbnet224": fbnet224_case}[case](Path(tmp), a)
             res[case]["seconds"] = time.perf_counter() - t0
             print(json.dumps(res[case], indent=1), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
@@ -363,6 +575,29 @@ def _table(res: dict) -> None:
                       f"int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
 
 
+    if "fbnet224" in res:
+        f = res["fbnet224"]
+        print(f"\nfbnet224: trained pick {f['pick']} ({f['pick_macs_m']:.1f} M MACs), "
+              f"{f['data']['test']} held-out images, top-1 %:")
+        for k, v in f["top1_pct"].items():
+            delta = f["delta_vs_fp32_pp"].get(k)
+            print(f"  {k:12s} {v:6.2f}" + ("" if delta is None else f"  ({delta:+.2f} pp vs fp32)"))
+        for k in ("onnx_fp32_max_abs_vs_torch", "litert_fp32_max_abs_vs_torch", "max_abs_logit"):
+            if k in f:
+                print(f"  {k}: {f[k]:.3g}")
+        for rt in ("onnx", "litert"):
+            if f"latency_{rt}" in f:
+                lat = f[f"latency_{rt}"]
+                s = lat["speedup_int8_vs_fp32"]
+                print(f"  {rt}: fp32 {lat['fp32']['cpu_p50_ms']:.2f} ms, int8 {lat['int8']['cpu_p50_ms']:.2f} ms "
+                      f"(thread CPU), int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+        for label, v in (f.get("int8_variants") or {}).items():
+            if isinstance(v, dict) and "latency" in v:
+                s = v["latency"]["speedup_int8_vs_fp32"]
+                print(f"  variant {label:38s} top-1 {v['top1_pct']:6.2f} ({v['delta_vs_fp32_pp']:+.2f} pp), "
+                      f"speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+            elif isinstance(v, dict):
+                print(f"  variant {label:38s} {v.get('error')}")
     if "conv" in res:
         lat = res["conv"]["latency_onnx"]
         s = lat["speedup_int8_vs_fp32"]

@@ -150,8 +150,8 @@ def runtime_mismatch(target: str, runtime: str) -> str | None:
 
 
 def litert_metadata(model_path: Path) -> dict[str, str]:
-    """The ONNX-style metadata (arch, space, dataset, seed, input_shape, precision) of a ``.tflite`` from the
-    export.json of the folder it was exported into.
+    """The ONNX-style metadata (arch, space, dataset, seed, input_shape, precision; task and weights where the
+    export recorded them) of a ``.tflite`` from the export.json of the folder it was exported into.
 
     Raises:
         ValidationError: no manifest naming this file.
@@ -163,6 +163,12 @@ def litert_metadata(model_path: Path) -> dict[str, str]:
         entry = next(m for m in doc["models"] if rel in (m.get("files") or {}).values())
         meta = {"arch": entry["arch"], "space": doc["space"], "dataset": doc["dataset"], "seed": str(doc["seed"]),
                 "input_shape": json.dumps(entry["input_shape"])}
+        # a task of the user's (--data) and trained weights, as the ONNX metadata has them: without them the
+        # task is looked up among the space's datasets and the reference is a network rebuilt from the seed
+        if isinstance(doc.get("task"), dict):
+            meta["task"] = json.dumps(doc["task"])
+        if isinstance(entry.get("weights"), str):
+            meta["weights"] = entry["weights"]
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         raise ValidationError(f"{str(model_path)!r} is not in an edgenas export folder (export.json naming it); "
                               "expected a .tflite written by 'edgenas export --format litert'") from None

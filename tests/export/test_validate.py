@@ -84,3 +84,32 @@ def test_validate_int8_onnx_runs_the_int8_file(int8_dir):
     assert r.precision == "int8" and r.parity_ok and r.runtime == "onnxruntime"
     # quantized, so not the fp32 model's output, but near it in scale
     assert 1e-4 < r.parity_max_rel < 1.0
+
+
+def test_litert_metadata_carries_a_user_task_and_trained_weights(tmp_path):
+    """A trained LiteRT export of a task of the user's (--data): validate must see that task and the trained
+    weights, as it does for ONNX, not look the task name up among the space's datasets."""
+    import json
+
+    from edgenas.export.validate import litert_metadata, meta_task
+    from edgenas.spaces import get_space
+
+    (tmp_path / "pick").mkdir()
+    tflite = tmp_path / "pick" / "model.int8.tflite"
+    tflite.write_bytes(b"")  # litert_metadata reads only export.json
+    task = {"name": "digits", "num_classes": 10, "input_size": 224, "channels": 1}
+    arch = "-".join(["k3_e1"] * 22)
+    doc = {"space": "fbnet", "dataset": "digits", "task": task, "seed": 0,
+           "models": [{"arch": arch, "dir": "pick", "weights": "trained", "input_shape": [1, 1, 224, 224],
+                       "files": {"litert": "pick/model.int8.tflite", "litert_fp32": "pick/model.tflite"}}]}
+    (tmp_path / "export.json").write_text(json.dumps(doc))
+    meta = litert_metadata(tflite)
+    assert meta["weights"] == "trained" and meta["precision"] == "int8"
+    spec = meta_task(get_space("fbnet"), meta)
+    assert (spec.num_classes, spec.input_shape) == (10, (1, 224, 224))
+    del doc["task"], doc["models"][0]["weights"]  # an export of a space dataset: as before
+    doc["dataset"] = "imagenet"
+    (tmp_path / "export.json").write_text(json.dumps(doc))
+    meta = litert_metadata(tflite)
+    assert "task" not in meta and "weights" not in meta
+    assert meta_task(get_space("fbnet"), meta).num_classes == 1000
