@@ -114,7 +114,8 @@ def top1(logits: np.ndarray, y: np.ndarray) -> float:
     return float(100.0 * np.mean(logits.argmax(1) == y))
 
 
-def onnx_runner(path: Path, x: np.ndarray, level=None):
+def onnx_session(path: Path, level=None, config: dict[str, str] | None = None, profile_prefix: str | None = None):
+    """A 1-thread onnxruntime CPU session (ORT_ENABLE_ALL unless ``level``; ``config``: session config entries)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -122,7 +123,16 @@ def onnx_runner(path: Path, x: np.ndarray, level=None):
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if level is None else level
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    for k, v in (config or {}).items():
+        so.add_session_config_entry(k, v)
+    if profile_prefix is not None:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def onnx_runner(path: Path, x: np.ndarray, level=None, config: dict[str, str] | None = None):
+    sess = onnx_session(path, level, config)
     feed = {sess.get_inputs()[0].name: x}
     return lambda: sess.run(None, feed)
 
@@ -391,22 +401,30 @@ def fbnet224_case(work: Path, a: argparse.Namespace) -> dict[str, object]:
         out["litert_fp32_max_abs_vs_torch"] = float(np.max(np.abs(run_litert(l32, x) - ref)))
         out["latency_litert"] = paired_latency({"fp32": litert_runner(l32, x1), "int8": litert_runner(l8, x1)},
                                                runs=a.runs_224, warmup=a.warmup)
+    out["onnx_profile"] = conv_time_by_kind(on32, on8, x1, runs=a.runs_224)
     if a.variants:
         out["int8_variants"] = int8_variants(on32, train_dir, x, y, a)
     out["load_average_after"] = list(os.getloadavg())
     return out
 
 
-#: onnxruntime int8 settings compared on the trained pick (``--variants``): quantize_static keyword
-#: arguments over the default (QDQ, per-channel int8 weights, uint8 activations, MinMax), and session options
+#: onnxruntime int8 settings compared on the trained pick (``--variants``): changes to the default export
+#: (QDQ, per-channel int8 weights, uint8 activations, MinMax; timed at ORT_ENABLE_ALL like the fp32 model).
+#: ``exclude``: convolutions left fp32 (``stem``: the first, 1 input channel; ``depthwise``); ``level``: the
+#: int8 session's graph optimization level (EXTENDED skips the layout transforms, among them the NHWC one that
+#: wraps channel shuffles in transposes); ``config``: onnxruntime session config entries.
 INT8_VARIANTS: dict[str, dict[str, object]] = {
     "default (QDQ, per-channel, u8 act)": {},
     "per-tensor weights": {"per_channel": False},
     "reduce_range (7-bit weights)": {"reduce_range": True},
     "QOperator format": {"quant_format": "QOperator"},
     "int8 activations (s8/s8)": {"activation_type": "QInt8"},
-    "depthwise convs left fp32": {"skip_depthwise": True},
-    "default, ORT_ENABLE_EXTENDED": {"opt_level": "extended"},
+    "s8/s8, session.qdqisint8allowed=1": {"activation_type": "QInt8", "config": {"session.qdqisint8allowed": "1"}},
+    "depthwise convs left fp32": {"exclude": "depthwise"},
+    "stem conv left fp32": {"exclude": "stem"},
+    "default, ORT_ENABLE_EXTENDED": {"level": "extended"},
+    "per-tensor, ORT_ENABLE_EXTENDED": {"per_channel": False, "level": "extended"},
+    "stem fp32, ORT_ENABLE_EXTENDED": {"exclude": "stem", "level": "extended"},
     "dynamic (ConvInteger)": {"dynamic": True},
 }
 
@@ -419,17 +437,18 @@ def int8_variants(fp32: Path, train_dir: Path, x: np.ndarray, y: np.ndarray, a: 
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from edgenas.export.quantize import _batches, _input_spec, _reader, load_calibration, run_onnx
+    from edgenas.export.quantize import _batches, _input_spec, _reader, load_calibration
 
     name, shape = _input_spec(fp32)
     cal = load_calibration(train_dir, shape[1:])
-    res: dict[str, object] = {"fp32_top1_pct": top1(run_onnx(fp32, x), y)}
+    res: dict[str, object] = {"fp32_top1_pct": top1(_outputs(onnx_session(fp32), x), y)}
     with tempfile.TemporaryDirectory(prefix="bench-quant-var-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
         proto = onnx.load(str(pre))
-        depthwise = [n.name for n in proto.graph.node if n.op_type == "Conv" and any(
-            at.name == "group" and at.i > 1 and at.i == _in_channels(proto, n) for at in n.attribute)]
+        convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+        groups = {"stem": [convs[0].name], "depthwise": [n.name for n in convs if any(
+            at.name == "group" and at.i > 1 and at.i == _in_channels(proto, n) for at in n.attribute)]}
         for label, v in INT8_VARIANTS.items():
             path = Path(tmp) / f"v{len(res)}.onnx"
             if v.get("dynamic"):
@@ -441,22 +460,79 @@ def int8_variants(fp32: Path, train_dir: Path, x: np.ndarray, y: np.ndarray, a: 
                     per_channel=bool(v.get("per_channel", True)), reduce_range=bool(v.get("reduce_range", False)),
                     activation_type=QuantType.QInt8 if v.get("activation_type") == "QInt8" else QuantType.QUInt8,
                     weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                    nodes_to_exclude=depthwise if v.get("skip_depthwise") else None)
-            level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if v.get("opt_level") == "extended" else None
+                    nodes_to_exclude=groups[str(v["exclude"])] if "exclude" in v else None)
+            level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if v.get("level") == "extended" else None
+            config = v.get("config") or {}
             try:
-                acc = top1(run_onnx(path, x), y)
+                sess = onnx_session(path, level=level, config=config)
+                acc = top1(_outputs(sess, x), y)  # on the session that is timed, settings and all
             except Exception as exc:  # noqa: BLE001 - a setting onnxruntime cannot run is a result too
                 res[label] = {"error": str(exc).splitlines()[0][:200]}
                 continue
-            lat = paired_latency({"fp32": onnx_runner(fp32, x[:1]), "int8": onnx_runner(path, x[:1], level=level)},
+            lat = paired_latency({"fp32": onnx_runner(fp32, x[:1]),
+                                  "int8": onnx_runner(path, x[:1], level=level, config=config)},
                                  runs=a.runs_224, warmup=a.warmup)
             res[label] = {"top1_pct": acc, "delta_vs_fp32_pp": acc - res["fp32_top1_pct"], "latency": lat,
                           "size_bytes": path.stat().st_size}
             print(f"  {label}: top-1 {acc:.2f} %, int8 speed-up {lat['speedup_int8_vs_fp32']['cpu']:.2f}x (CPU)",
                   flush=True)
-        res["depthwise_convs"] = len(depthwise)
-        res["convs"] = sum(n.op_type == "Conv" for n in proto.graph.node)
+        res["depthwise_convs"] = len(groups["depthwise"])
+        res["convs"] = len(convs)
     return res
+
+
+def _outputs(sess, x: np.ndarray) -> np.ndarray:
+    """Outputs of a batch-1 onnxruntime session on ``x`` (N, C, H, W), one image at a time."""
+    feed = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {feed: x[i:i + 1]})[0] for i in range(len(x))])
+
+
+def conv_time_by_kind(fp32: Path, int8: Path, x1: np.ndarray, *, runs: int) -> dict[str, object]:
+    """onnxruntime's own profile of the fp32 and int8 models (1 thread, ORT_ENABLE_ALL): kernel ms per run of
+    the convolutions by kind (stem, depthwise, 1x1 incl. grouped) and of every other op type.
+
+    The two graphs hold the same convolutions in the same order (the int8 graph's weights are prepacked, so
+    its shapes are read from the fp32 one); they are matched by position."""
+    import collections
+
+    def profile(path: Path) -> tuple[list[tuple[float, str]], dict[str, float]]:
+        sess = onnx_session(path, profile_prefix=str(Path(tempfile.gettempdir()) / f"edgenas-prof-{path.stem}"))
+        feed = {sess.get_inputs()[0].name: x1}
+        for _ in range(runs + 1):
+            sess.run(None, feed)
+        prof = Path(sess.end_profiling())
+        events = json.loads(prof.read_text())
+        prof.unlink()
+        run1 = next(e for e in events if e.get("name") == "model_run")  # the first run (allocations) is left out
+        events = [e for e in events if e.get("ts", 0) > run1["ts"] + run1["dur"]]
+        convs: dict[str, list] = {}
+        other: collections.Counter = collections.Counter()
+        for e in events:
+            if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time"):
+                continue
+            op = e["args"]["op_name"]
+            if "Conv" in op:
+                shapes = [next(iter(d.values())) for d in e["args"]["input_type_shape"]]
+                w = next((s for s in shapes[1:] if len(s) == 4), None)
+                kind = None if w is None else "stem" if not convs else \
+                    "depthwise" if w[1] == 1 and shapes[0][1] == w[0] else "1x1" if w[2] == 1 else "kxk"
+                c = convs.setdefault(e["name"], [0.0, kind])
+                c[0] += e["dur"] / 1000 / runs
+            else:
+                other[op] += e["dur"] / 1000 / runs
+        return list(map(tuple, convs.values())), dict(other)
+
+    c32, o32 = profile(fp32)
+    c8, o8 = profile(int8)
+    if len(c32) != len(c8):
+        return {"error": f"{len(c32)} fp32 and {len(c8)} int8 convolutions after optimization; not matched"}
+    by_kind: dict[str, dict[str, float]] = {}
+    for (t32, kind), (t8, _) in zip(c32, c8):
+        k = by_kind.setdefault(str(kind), {"n": 0, "fp32_ms": 0.0, "int8_ms": 0.0})
+        k["n"] += 1
+        k["fp32_ms"] += t32
+        k["int8_ms"] += t8
+    return {"conv_ms_by_kind": by_kind, "other_ops_ms": {"fp32": o32, "int8": o8}, "runs": runs}
 
 
 def _in_channels(proto, node) -> int:
@@ -591,6 +667,13 @@ def _table(res: dict) -> None:
                 s = lat["speedup_int8_vs_fp32"]
                 print(f"  {rt}: fp32 {lat['fp32']['cpu_p50_ms']:.2f} ms, int8 {lat['int8']['cpu_p50_ms']:.2f} ms "
                       f"(thread CPU), int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+        prof = f.get("onnx_profile") or {}
+        for kind, k in (prof.get("conv_ms_by_kind") or {}).items():
+            print(f"  onnxruntime profile, {k['n']:2d} {kind:9s} convs: fp32 {k['fp32_ms']:.2f} ms, "
+                  f"int8 {k['int8_ms']:.2f} ms ({k['fp32_ms'] / max(k['int8_ms'], 1e-9):.2f}x)")
+        if prof.get("other_ops_ms"):
+            print("  onnxruntime profile, Transpose: fp32 {:.2f} ms, int8 {:.2f} ms".format(
+                prof["other_ops_ms"]["fp32"].get("Transpose", 0.0), prof["other_ops_ms"]["int8"].get("Transpose", 0.0)))
         for label, v in (f.get("int8_variants") or {}).items():
             if isinstance(v, dict) and "latency" in v:
                 s = v["latency"]["speedup_int8_vs_fp32"]
