@@ -60,8 +60,15 @@ from edgenas.search.scoring import TableScorer
 from edgenas.spaces import get_space
 
 
+def _text(path: Path) -> str:
+    """A score or accuracy table's text (gzip where the name ends in .gz, as the shipped tables)."""
+    import gzip
+
+    return gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
-    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
+    lines = [ln for ln in _text(path).splitlines() if not ln.startswith("#")]
     return list(csv.DictReader(lines))
 
 
@@ -171,11 +178,19 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=50)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--percentiles", default="25,50,75")
-    ap.add_argument("--searchers", default="nsga2,random")
+    ap.add_argument("--searchers", default="nsga2,random",
+                    help="searcher names; nsga2@S runs NSGA-II with local_share S (its climbing share)")
     ap.add_argument("--proxy-s-per-arch", type=float, default=None,
                     help="measured proxy seconds per arch, to project the wall time with proxy scoring "
                          "(default: the score table header's median_seconds_per_class, if any)")
     args = ap.parse_args()
+    import functools
+
+    from edgenas.search import searchers as registry
+
+    for name in args.searchers.split(","):
+        if name.startswith("nsga2@") and name not in registry.list_searchers():
+            registry.register_searcher(name)(functools.partial(registry.nsga2, local_share=float(name[6:])))
 
     from edgenas.proxies.ensemble import ensemble_score, list_ensembles
 
@@ -195,7 +210,7 @@ def main() -> None:
     cov = np.array(sorted(covered))
     size = AdditiveSizeTable(space, "cifar10")  # measured once, shared by every run
     header = {}
-    first = args.scores.read_text().splitlines()[0]
+    first = _text(args.scores).splitlines()[0]
     if first.startswith("# {"):
         header = json.loads(first[2:])
     s_per_arch = args.proxy_s_per_arch

@@ -352,7 +352,10 @@ def test_each_class_is_represented_by_its_cheapest_feasible_member(tmp_path: Pat
 
 
 def test_nsga2_ends_with_a_climb_from_the_best_candidate(tmp_path: Path) -> None:
-    """The last 20 % of the evaluations are single-position neighbours of the best candidates."""
+    """The last ``local_share`` of the evaluations are single-position neighbours of the best candidates."""
+    import inspect
+
+    from edgenas.search.searchers import nsga2
 
     def neighbour_keys(c) -> set[str]:
         g = SPACE.encode(SPACE.parse(c.arch))
@@ -366,7 +369,7 @@ def test_nsga2_ends_with_a_climb_from_the_best_candidate(tmp_path: Path) -> None
         return out
 
     r = _run(tmp_path, evaluations=120, population=20)
-    n_local = 24
+    n_local = round(inspect.signature(nsga2).parameters["local_share"].default * 120)
     local = r.candidates[-n_local:]
     best = max(r.candidates[:-n_local], key=lambda c: (c.score, -c.order))
     assert local[0].iso_key in neighbour_keys(best)
