@@ -119,7 +119,7 @@ def summarise(cases: list[dict]) -> dict:
 def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list[str]]:
     from edgenas.hardware.cost import get_cost_model
     from edgenas.hardware.targets import load_target
-    from edgenas.proxies.ensemble import aggregate, ensemble_components
+    from edgenas.proxies.ensemble import aggregate, ensemble_components, get_ensemble, list_ensembles
 
     space = get_space(space_name)
     archs = list(space.enumerate())
@@ -146,6 +146,9 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
         cls = np.array(sorted(first.values()))
         cols = {c: column(scorer, archs, c, alive) for c in ensemble_components(proxy)}
         qual = {c: ranking_quality(v[cls], acc[cls]) for c, v in cols.items()}
+        for t in get_ensemble(proxy).terms if proxy in list_ensembles() else ():
+            if t not in cols:  # a derived term the ensemble ranks (e.g. plain_depth_penalty)
+                qual[t] = ranking_quality(get_ensemble(proxy).term_values(t, cols)[cls], acc[cls])
         qual["params"] = ranking_quality(params[cls], acc[cls])
         qual["macs"] = ranking_quality(macs[cls], acc[cls])
         qual[proxy] = ranking_quality(aggregate(proxy, {c: v[cls] for c, v in cols.items()}), acc[cls])

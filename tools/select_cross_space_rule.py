@@ -11,7 +11,9 @@ than the max-params and than the max-MACs pick, and Kendall tau over the space's
 A rule is chosen on one space and read on the other (leave one space out).
 
 Budgets: latency percentiles of each target's table and MACs percentiles (as bench_cross_space).
-Data-free columns the score table lacks (``depth``, ``shortcut``, ``sed``) are computed from the space.
+Data-free columns the score table lacks (``depth``, ``skipped_depth``, ``sed``) are computed from the space;
+``plain_depth_penalty`` (the "shortcut" of the rule names) is the derived term of ``edgenas_paths``:
+``-max(0, shortest - 18)``, ``shortest = depth - skipped_depth``.
 
 Example:
     python tools/select_cross_space_rule.py \
@@ -40,9 +42,13 @@ from bench_cross_space import DEFAULT_TARGETS, accuracy_by_iso  # noqa: E402
 
 from edgenas._json import write_json_atomic  # noqa: E402
 from edgenas.errors import EdgeNASError  # noqa: E402
+from edgenas.proxies.ensemble import TERMS  # noqa: E402
 from edgenas.search.problem import AdditiveSizeTable  # noqa: E402
 from edgenas.search.scoring import TableScorer  # noqa: E402
 from edgenas.spaces import get_space  # noqa: E402
+
+#: the terms edgenas_paths ranks
+_PATHS = ("flops", "depth", "az_expressivity", "sed", "plain_depth_penalty")
 
 #: candidate rules: name -> (components, weights, pick share); fixed before any was scored
 RULES: dict[str, tuple[tuple[str, ...], tuple[float, ...], float]] = {
@@ -51,14 +57,13 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[float, ...], float]] = {
     "edgenas_prior": (("flops", "params", "az_expressivity", "az_trainability", "sed"), (1, 2, 1, 1, 2), 0.025),
     "edgenas_prior_best": (("flops", "params", "az_expressivity", "az_trainability", "sed"), (1, 2, 1, 1, 2), 0.0),
     "flops+depth": (("flops", "depth"), (1, 1), 0.0),
-    "flops+depth+shortcut": (("flops", "depth", "shortcut"), (1, 1, 1), 0.0),
-    "flops+azx+sed+shortcut": (("flops", "az_expressivity", "sed", "shortcut"), (1, 1, 1, 1), 0.0),
-    "edgenas_paths": (("flops", "depth", "az_expressivity", "sed", "shortcut"), (1, 1, 1, 1, 1), 0.0),
-    "edgenas_paths_share.01": (("flops", "depth", "az_expressivity", "sed", "shortcut"), (1, 1, 1, 1, 1), 0.01),
-    "edgenas_paths+params": (("flops", "params", "depth", "az_expressivity", "sed", "shortcut"), (1,) * 6, 0.0),
-    "edgenas_paths+aztrain": (("flops", "depth", "az_expressivity", "sed", "shortcut", "az_trainability"),
-                              (1,) * 6, 0.0),
-    "edgenas_paths-azx": (("flops", "depth", "sed", "shortcut"), (1,) * 4, 0.0),
+    "flops+depth+shortcut": (("flops", "depth", "plain_depth_penalty"), (1, 1, 1), 0.0),
+    "flops+azx+sed+shortcut": (("flops", "az_expressivity", "sed", "plain_depth_penalty"), (1, 1, 1, 1), 0.0),
+    "edgenas_paths": (_PATHS, (1,) * 5, 0.0),
+    "edgenas_paths_share.01": (_PATHS, (1,) * 5, 0.01),
+    "edgenas_paths+params": (("flops", "params", *_PATHS[1:]), (1,) * 6, 0.0),
+    "edgenas_paths+aztrain": ((*_PATHS, "az_trainability"), (1,) * 6, 0.0),
+    "edgenas_paths-azx": (("flops", "depth", "sed", "plain_depth_penalty"), (1,) * 4, 0.0),
 }
 
 
@@ -103,6 +108,10 @@ def load_space(space_name: str, dataset: str, table: str, targets: list[str], ne
         cols[c] = np.array([np.nan if not alive[i] or (v := one.score([a])[0].values[c]) is None else v
                             for i, a in enumerate(archs)], dtype=float)
     del probe
+    for term in [t for t in TERMS.names() if t in needed]:  # derived from their input columns
+        inputs = TERMS.get(term).inputs
+        if all(c in cols for c in inputs):
+            cols[term] = TERMS.get(term).values(cols)  # a dead arch's NaN stays NaN
     lat = {}
     for t in targets:
         try:
@@ -183,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     pct = [float(p) for p in args.percentiles.split(",")]
     mpct = [float(p) for p in args.macs_percentiles.split(",")] if args.macs_percentiles else []
     needed = {c for comps, _, _ in RULES.values() for c in comps} - {"params"}
+    needed |= {c for t in TERMS.names() if t in needed for c in TERMS.get(t).inputs}
     t0 = time.perf_counter()
     results = {}
     for spec in args.table:

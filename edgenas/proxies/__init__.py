@@ -32,7 +32,7 @@ _BUILTIN = (
     "params",
     "prior",
     "sed",
-    "shortcut",
+    "skipped_depth",
     "snip",
     "synflow",
     "vkdnw",

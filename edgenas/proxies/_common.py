@@ -27,7 +27,7 @@ __all__ = [
     "shared_model",
 ]
 
-#: ctx.shared key of the one forward pass reused by naswot, linear_regions and the AZ proxies
+#: ctx.shared key of the one forward pass reused by naswot, the AZ proxies and jacov
 SHARED_FORWARD_KEY = "forward"
 
 
@@ -141,7 +141,7 @@ class SharedForward:
 def shared_forward(ctx: ProxyContext, *, relu_codes: bool = True) -> SharedForward:
     """Run (once per arch and call) ``forward_features`` on the shared model; cached in ctx.shared.
 
-    With ``relu_codes`` (naswot, linear_regions) the NASWOT kernel of ReLU sign patterns is
+    With ``relu_codes`` (naswot) the NASWOT kernel of ReLU sign patterns is
     accumulated during the pass. Callers that do not need it (AZ, jacov) pass False: the
     kernel's B x B matmul per ReLU costs about as much as the forward itself. If a later
     caller needs the kernel it is computed then by one extra no-grad forward of the same

@@ -25,6 +25,9 @@ __all__ = ["PROXIES", "ProxyContext", "ProxySpec", "get_proxy", "list_proxies", 
 
 Needs = Literal["model", "arch"]
 
+#: score the engine gives an arch whose proxy failed or was not finite (below any real score)
+WORST_SCORE = -1e30
+
 
 @dataclass(frozen=True)
 class ProxyContext:

@@ -1,20 +1,27 @@
-r"""``depth`` and ``shortcut``: data-free path-depth proxies of any space, read from ``layers()``.
+r"""``depth`` and ``skipped_depth``: data-free path-depth proxies of any space, read from ``layers()``.
 
 A network is a graph of ops from input to output; every input-output path crosses some number of
-*weighted layers* (convolutions and linear layers). Two counts describe how the network trains,
-in the sense of Veit et al. (NeurIPS 2016, residual networks behave like ensembles of paths) and
-He et al. (CVPR 2016, plain networks degrade with depth while residual ones do not):
+*weighted layers* (convolutions and linear layers). The longest and the shortest path describe how
+the network trains, in the sense of Veit et al. (NeurIPS 2016, residual networks behave like
+ensembles of paths) and He et al. (CVPR 2016, plain networks degrade with depth while residual
+ones do not):
 
 * ``depth``: weighted layers on the **longest** path (the network's depth; deeper is more
   expressive at equal width).
-* ``shortcut``: ``-max(0, shortest - PLAIN_DEPTH_LIMIT)``, with ``shortest`` the weighted layers on
-  the **shortest** path: 0 for a network that some path crosses in at most 18 weighted layers,
-  negative for one whose every path is deeper. The limit 18 is He et al.'s: their 18-layer plain
-  network trains as well as its residual twin, the 34-layer plain one degrades. Higher is better.
+* ``skipped_depth``: ``longest - shortest``, the weighted layers of the longest path that the
+  **shortest** path skips: 0 for a plain chain, most of the depth for a residual network whose
+  shortcuts bypass its blocks. Higher is better (the shortcuts keep a deep network trainable).
 
-The limit was chosen with NAS-Bench-201 in view (docs/benchmarks.md, "Cross-space picks"): in chain
-spaces whose stage transitions alone put more than 18 layers on every path (FBNet-like definitions),
-``shortcut`` favours skips at the transitions, so those spaces keep another default.
+``edgenas_paths`` ranks neither count's shortest path directly but the *plain-depth penalty*
+``-max(0, shortest - PLAIN_DEPTH_LIMIT)``, ``shortest = depth - skipped_depth`` (a derived term of
+:mod:`edgenas.proxies.ensemble`): 0 for a network that some path crosses in at most 18 weighted
+layers, negative for one whose every path is deeper. The limit 18 is He et al.'s: their 18-layer
+plain network trains as well as its residual twin, the 34-layer plain one degrades. It was chosen
+with NAS-Bench-201 in view (docs/benchmarks.md, "Cross-space picks"): in chain spaces whose stage
+transitions alone put more than 18 layers on every path (FBNet-like definitions), the penalty
+favours skips at the transitions, so those spaces keep another default. The shortest path alone is
+not a proxy: spaces whose stage transitions cannot be skipped (the shipped MobileNet spaces) give it
+the same value for every arch.
 
 Both are closed-form functions of :meth:`SearchSpace.layers` (no model, no data; microseconds).
 They are read through the op vocabulary every space uses (docs/spaces.md):
@@ -40,10 +47,12 @@ import math
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..errors import ProxyError
 from .base import ProxyContext, register_proxy
 
-__all__ = ["PLAIN_DEPTH_LIMIT", "depths_of", "op_depth", "path_depths"]
+__all__ = ["PLAIN_DEPTH_LIMIT", "depths_of", "op_depth", "path_depths", "plain_depth_penalty"]
 
 #: weighted layers a shortcut-free path may have before the network counts as a degrading plain
 #: net (He et al. 2016: plain-18 trains like ResNet-18, plain-34 degrades)
@@ -141,6 +150,13 @@ def path_depths(layers: Sequence[object]) -> tuple[float, float]:
         longest += lo
         shortest += sh
     return longest, shortest
+
+
+def plain_depth_penalty(longest: np.ndarray, skipped: np.ndarray) -> np.ndarray:
+    """``-max(0, shortest - PLAIN_DEPTH_LIMIT)`` per arch, ``shortest = longest - skipped`` (the
+    ``depth`` and ``skipped_depth`` scores)."""
+    shortest = np.asarray(longest, dtype=np.float64) - np.asarray(skipped, dtype=np.float64)
+    return -np.maximum(0.0, shortest - PLAIN_DEPTH_LIMIT)
 
 
 def depths_of(ctx: ProxyContext) -> tuple[float, float]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._rng import derive_seed
 from ..errors import ConfigError, DatasetError, EdgeNASError, ProxyError
-from .base import PROXIES, ProxyContext, get_proxy
+from .base import PROXIES, WORST_SCORE, ProxyContext, get_proxy
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -40,8 +40,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: score given to an arch whose proxy failed or was not finite (below any real score)
-WORST_SCORE = -1e30
 
 
 @dataclass(frozen=True)

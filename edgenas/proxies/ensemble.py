@@ -9,7 +9,9 @@ that explicit. Score the population with the single proxies first (the engine), 
   this, so a stored score never changes as the search goes on).
 
 Ranks are ascending (worst = 1), ties get their average rank, and non-finite scores (a failed
-proxy, NaN) are replaced by the column minimum before ranking, as in the VKDNW code.
+proxy, NaN) are replaced by the column minimum before ranking, as in the VKDNW code. A recipe ranks
+its components or, where it names them in ``terms``, *derived terms* (:data:`TERMS`): a function of
+several components' scores computed per arch before ranking.
 
 Recipes (``list_ensembles()``):
 
@@ -24,6 +26,10 @@ Recipes (``list_ensembles()``):
 * ``edgenas_fast`` (ours): log ranks of flops, az_expressivity, az_trainability and sed: the
   cheap part of ``vkdnw_agg`` (one forward + backward) with sed in place of jacov/VKDNW, for CPU
   searches where the Jacobian-based proxies are too slow.
+* ``edgenas_paths`` (ours, the search default of spaces without a prior): log ranks of flops,
+  depth, az_expressivity, sed and the derived term ``plain_depth_penalty`` (minus the weighted
+  layers beyond 18 on the shortest input-output path, from depth and skipped_depth: only networks
+  whose every path is a deep plain chain rank lower; :mod:`edgenas.proxies.depth`).
 * ``edgenas_transfer`` (ours, the search default on NB201): not a rank aggregation but the space's
   linear accuracy prior (:mod:`edgenas.proxies.prior`): ``structure_prior`` (topology) plus
   weighted log FLOPs, log params, AZ expressivity and sed, weights fitted by
@@ -40,7 +46,7 @@ Recipes (``list_ensembles()``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,9 +54,13 @@ import numpy as np
 
 from .._registry import Registry
 from ..errors import ProxyError
+from .base import WORST_SCORE
+from .depth import PLAIN_DEPTH_LIMIT, plain_depth_penalty
 
 __all__ = [
     "ENSEMBLES",
+    "TERMS",
+    "DerivedTerm",
     "EnsembleRecipe",
     "aggregate",
     "ensemble_components",
@@ -60,6 +70,49 @@ __all__ = [
 ]
 
 Aggregation = Literal["log_rank", "log_rank_over_n", "rank_sum", "linear"]
+
+
+@dataclass(frozen=True)
+class DerivedTerm:
+    """A ranked term computed per arch from the scores of several components.
+
+    Attributes:
+        name: registry name (what a recipe's ``terms`` lists).
+        inputs: the components it reads, in the order ``fn`` takes them.
+        fn: ``fn(*columns) -> column``, (N,) float64 arrays of successful scores in, (N,) out
+            (higher = better).
+        description: one line.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    fn: Callable[..., np.ndarray]
+    description: str = ""
+
+    def values(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The term of each arch; an arch whose input failed gets that failure: the engine's worst score
+        if any input has it (it then ranks below every real value, as a failed component does), else NaN
+        (the column minimum after cleaning)."""
+        cols = [np.asarray(columns[c], dtype=np.float64).ravel() for c in self.inputs]
+        worst = np.zeros(cols[0].shape, dtype=bool)
+        bad = np.zeros(cols[0].shape, dtype=bool)
+        for c in cols:
+            finite = np.isfinite(c)
+            worst |= finite & (c <= WORST_SCORE)
+            bad |= ~finite
+        ok = ~(worst | bad)
+        out = np.full(cols[0].shape, np.nan)
+        out[ok] = self.fn(*(c[ok] for c in cols))
+        out[worst] = WORST_SCORE
+        return out
+
+
+TERMS: Registry[DerivedTerm] = Registry("ensemble term")
+TERMS.add("plain_depth_penalty", DerivedTerm(
+    "plain_depth_penalty", ("depth", "skipped_depth"), plain_depth_penalty,
+    f"minus the weighted layers beyond {PLAIN_DEPTH_LIMIT} on the shortest input-output path "
+    "(depth - skipped_depth): 0 unless every path is a deep plain chain",
+))
 
 
 @dataclass(frozen=True)
@@ -78,6 +131,9 @@ class EnsembleRecipe:
             weight the components; the first component is ``structure_prior``.
         pick_top_share: the search's pick rule for this recipe when the user gives none (``None`` =
             the search default, :data:`edgenas.search.config.DEFAULT_PICK_TOP_SHARE`).
+        terms: rank aggregations only: what is ranked, each a component or a :data:`TERMS` name
+            whose inputs are components (a component only read by a term is not ranked itself);
+            empty = the components. ``weights`` then has one weight per term.
     """
 
     name: str
@@ -88,18 +144,38 @@ class EnsembleRecipe:
     weights: tuple[float, ...] = ()
     prior: str | None = None
     pick_top_share: float | None = None
+    terms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.aggregation == "linear") != (self.prior is not None):
             raise ProxyError(f"ensemble {self.name!r}: a prior file goes with aggregation 'linear' only")
-        if self.weights and (len(self.weights) != len(self.components) or min(self.weights) <= 0):
-            raise ProxyError(f"ensemble {self.name!r}: expected one positive weight per component, "
-                             f"got {self.weights!r} for {len(self.components)} components")
+        if self.terms and self.aggregation == "linear":
+            raise ProxyError(f"ensemble {self.name!r}: derived terms go with rank aggregations only")
+        for t in self.terms:
+            inputs = (t,) if t in self.components else TERMS.get(t).inputs
+            if not set(inputs) <= set(self.components):
+                raise ProxyError(f"ensemble {self.name!r}: term {t!r} reads {', '.join(inputs)}; expected "
+                                 f"components among {', '.join(self.components)}")
+        n, what = (len(self.terms), "ranked term") if self.terms else (len(self.components), "component")
+        if self.weights and (len(self.weights) != n or min(self.weights) <= 0):
+            raise ProxyError(f"ensemble {self.name!r}: expected one positive weight per {what}, "
+                             f"got {self.weights!r} for {n} {what}s")
+
+    @property
+    def ranked(self) -> tuple[str, ...]:
+        """What is ranked: ``terms``, or the components when there are none."""
+        return self.terms or self.components
 
     @property
     def component_weights(self) -> np.ndarray:
-        """(M,) weights of the components (ones when none are given)."""
-        return np.asarray(self.weights or (1.0,) * len(self.components), dtype=np.float64)
+        """(M,) weights of the ranked terms (ones when none are given)."""
+        return np.asarray(self.weights or (1.0,) * len(self.ranked), dtype=np.float64)
+
+    def term_values(self, term: str, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(N,) values of ranked ``term`` from the component ``columns`` (not yet cleaned)."""
+        if term in self.components:
+            return np.asarray(columns[term], dtype=np.float64).ravel()
+        return TERMS.get(term).values(columns)
 
 
 ENSEMBLES: Registry[EnsembleRecipe] = Registry("ensemble")
@@ -137,10 +213,11 @@ for _r in (
         "edgenas", weights=(1.0, 2.0, 1.0, 1.0, 2.0),
     ),
     EnsembleRecipe(
-        "edgenas_paths", ("flops", "depth", "az_expressivity", "sed", "shortcut"), "log_rank",
+        "edgenas_paths", ("flops", "depth", "az_expressivity", "sed", "skipped_depth"), "log_rank",
         "ours, default of spaces without a prior: log-ranks of FLOPs, path depth, AZ expressivity, sed and "
-        "the plain-depth penalty; pick = the best score",
+        "the plain-depth penalty (from depth and skipped_depth); pick = the best score",
         "edgenas (docs/benchmarks.md, \"Cross-space picks\")", pick_top_share=0.0,
+        terms=("flops", "depth", "az_expressivity", "sed", "plain_depth_penalty"),
     ),
     EnsembleRecipe(
         "edgenas_transfer",
@@ -189,7 +266,7 @@ def _linear(recipe: EnsembleRecipe, values: Mapping[str, float]) -> float:
 
 
 def _combine(recipe: EnsembleRecipe, ranks: np.ndarray, n: float) -> np.ndarray:
-    # ranks: (M components, N archs), ascending, in [1, n]
+    # ranks: (M ranked terms, N archs), ascending, in [1, n]
     w = recipe.component_weights[:, None]
     if recipe.aggregation == "log_rank":
         return (w * np.log(ranks)).sum(axis=0)
@@ -222,11 +299,12 @@ def aggregate(name: str, table: Mapping[str, np.ndarray]) -> np.ndarray:
     if missing:
         raise ProxyError(f"ensemble {name!r} needs scores for {', '.join(missing)}; "
                          f"expected columns {', '.join(recipe.components)}")
-    cols = [_clean_column(c, table[c]) for c in recipe.components]
-    n = {c.size for c in cols}
+    raw = {c: np.asarray(table[c], dtype=np.float64).ravel() for c in recipe.components}
+    n = {c.size for c in raw.values()}
     if len(n) != 1:
         raise ProxyError(f"ensemble {name!r}: component columns differ in length ({sorted(n)})")
     size = n.pop()
+    cols = [_clean_column(t, recipe.term_values(t, raw)) for t in recipe.ranked]
     if size == 0:
         return np.zeros(0)
     ranks = np.vstack([rankdata(c, method="average") for c in cols])
@@ -236,7 +314,7 @@ def aggregate(name: str, table: Mapping[str, np.ndarray]) -> np.ndarray:
 def ensemble_score(name: str, candidate: Mapping[str, float], reference: Mapping[str, np.ndarray]) -> float:
     """Ensemble score of one candidate ranked against a fixed reference population.
 
-    Per component the candidate's rank is ``1 + #(reference below it) + 0.5 #(reference equal)``
+    Per ranked term the candidate's rank is ``1 + #(reference below it) + 0.5 #(reference equal)``
     in ``1..R+1``, i.e. its average rank had it joined the R reference archs; the ranks are then
     combined as the recipe says (``N = R + 1``). Non-finite values (candidate or reference) count as
     the reference column's finite minimum. The score does not change when other candidates are
@@ -259,18 +337,19 @@ def ensemble_score(name: str, candidate: Mapping[str, float], reference: Mapping
         if absent:
             raise ProxyError(f"ensemble {name!r}: candidate has no score for component {absent[0]!r}")
         return _linear(recipe, candidate)
-    ranks = []
-    size = None
     for c in recipe.components:
         if c not in candidate or c not in reference:
             where = "candidate" if c not in candidate else "reference"
             raise ProxyError(f"ensemble {name!r}: {where} has no score for component {c!r}")
-        ref = _clean_column(c, reference[c])
-        if size is None:
-            size = ref.size
-        elif ref.size != size:
-            raise ProxyError(f"ensemble {name!r}: reference columns differ in length")
-        v = float(candidate[c])
+    if len({np.asarray(reference[c]).size for c in recipe.components}) != 1:
+        raise ProxyError(f"ensemble {name!r}: reference columns differ in length")
+    one = {c: np.array([float(candidate[c])]) for c in recipe.components}
+    ranks = []
+    size = None
+    for t in recipe.ranked:
+        ref = _clean_column(t, recipe.term_values(t, reference))
+        size = ref.size
+        v = float(recipe.term_values(t, one)[0])
         if not math.isfinite(v):
             v = float(ref.min()) if ref.size else 0.0
         ranks.append(1.0 + float(np.sum(ref < v)) + 0.5 * float(np.sum(ref == v)))

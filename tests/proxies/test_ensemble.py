@@ -82,3 +82,29 @@ def test_weighted_recipe_multiplies_each_log_rank():
         EnsembleRecipe("bad", ("flops", "sed"), "log_rank", weights=(1.0,))
     with pytest.raises(ProxyError, match="one positive weight per component"):
         EnsembleRecipe("bad", ("flops", "sed"), "log_rank", weights=(1.0, 0.0))
+
+
+def test_derived_term_carries_failures_of_its_inputs():
+    from edgenas.proxies.engine import WORST_SCORE
+    from edgenas.proxies.ensemble import TERMS
+
+    term = TERMS.get("plain_depth_penalty")
+    assert term.inputs == ("depth", "skipped_depth")
+    out = term.values({"depth": np.array([51.0, 51.0, 30.0, WORST_SCORE, -math.inf, np.nan]),
+                       "skipped_depth": np.array([2.0, 47.0, 2.0, WORST_SCORE, -math.inf, 1.0])})
+    # shortest 49 -> -31, 4 -> 0, 28 -> -10; the engine's failure stays the worst score, others become NaN
+    assert out[:4].tolist() == [-31.0, 0.0, -10.0, WORST_SCORE]
+    assert np.isnan(out[4:]).all()
+
+
+def test_recipe_terms_are_checked():
+    from edgenas.errors import UnknownNameError
+    from edgenas.proxies.ensemble import EnsembleRecipe
+
+    with pytest.raises(ProxyError, match="'plain_depth_penalty' reads depth, skipped_depth"):
+        EnsembleRecipe("bad", ("flops", "depth"), "log_rank", terms=("flops", "plain_depth_penalty"))
+    with pytest.raises(UnknownNameError):
+        EnsembleRecipe("bad", ("flops",), "log_rank", terms=("nope",))
+    with pytest.raises(ProxyError, match="one positive weight per ranked term"):
+        EnsembleRecipe("bad", ("flops", "depth", "skipped_depth"), "log_rank", weights=(1.0, 1.0, 1.0),
+                       terms=("flops", "plain_depth_penalty"))

@@ -31,14 +31,15 @@ def test_exhaustive_pick_best_score_or_largest_of_the_best_share() -> None:
     assert tool.exhaustive_pick(score, idx, macs, 1.0) == 12
 
 
-def test_rules_are_registered_proxies() -> None:
+def test_rules_are_registered_proxies_or_terms() -> None:
     from edgenas.proxies import list_proxies
-    from edgenas.proxies.ensemble import get_ensemble
+    from edgenas.proxies.ensemble import TERMS, get_ensemble
 
     for comps, weights, share in tool.RULES.values():
-        assert set(comps) <= set(list_proxies()) and len(weights) == len(comps) and 0 <= share <= 1
+        assert set(comps) <= set(list_proxies()) | set(TERMS.names())
+        assert len(weights) == len(comps) and 0 <= share <= 1
     paths = get_ensemble("edgenas_paths")
     comps, weights, share = tool.RULES["edgenas_paths"]
-    assert comps == paths.components and share == paths.pick_top_share
+    assert comps == paths.ranked and share == paths.pick_top_share
     assert tuple(paths.component_weights) == pytest.approx(weights)
     assert math.isclose(tool.RULES["edgenas_prior"][2], 0.025)
