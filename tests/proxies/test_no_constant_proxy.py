@@ -17,6 +17,17 @@ _DATASET = {"nb201": "cifar10", "fbnet": "cifar100", "macro": "cifar10", "mobile
             "mobilenetv3": "cifar10"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # 2 shared cores: intra-op threads under contention made the default check ~15 s instead of ~1 s
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _archs(space, n: int = 4) -> list:  # noqa: ANN001
     """``n`` different live networks: every position at its first, middle and last choice (the space's
     structural extremes: a quantity that varies at all varies across them), then random archs."""
