@@ -33,7 +33,7 @@ def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, datas
          source: str, as_json: bool) -> None:
     """Predict latency of ARCH... on a target; also report MACs and parameters."""
     from ..hardware.cost import get_cost_model
-    from ..hardware.flops import model_size
+    from ..hardware.size import arch_sizes
 
     space, ds = resolve_space(space_name, dataset)
     parsed = read_archs(space, archs, archs_file)
@@ -42,14 +42,12 @@ def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, datas
         return
     model = get_cost_model(target, space, ds, source=source)
     latency = model.predict_many(parsed)  # raises MissingLatencyError before anything is printed
-    shape = space.dataset(ds).input_shape
     rows = []
-    for a, ms in zip(parsed, latency):
-        size = model_size(space.build_model(a, ds), shape)
+    for a, ms, (macs_m, params_m) in zip(parsed, latency, arch_sizes(space, parsed, ds)):
         rows.append({"arch": str(a), "index": space.index(a) if hasattr(space, "index") else None,
                      "target": model.target.name, "space": space.name, "dataset": ds,
                      "latency_ms": float(ms), "source": model.source, "source_detail": model.description,
-                     "batch_size": model.target.batch_size, "macs_m": size.macs_m, "params_m": size.params_m})
+                     "batch_size": model.target.batch_size, "macs_m": macs_m, "params_m": params_m})
     if as_json:
         echo_json(rows)
         return
@@ -66,11 +64,10 @@ def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, datas
 
 def _print_sizes(space: Any, ds: str, parsed: list, as_json: bool) -> None:
     """``--target macs``: MACs at the task's resolution and params (the space's closed form where it has one)."""
-    from ..hardware.size import arch_size
+    from ..hardware.size import arch_sizes
 
     rows = []
-    for a in parsed:
-        macs_m, params_m = arch_size(space, a, ds)
+    for a, (macs_m, params_m) in zip(parsed, arch_sizes(space, parsed, ds)):
         rows.append({"arch": str(a), "index": space.index(a), "target": MACS_TARGET, "space": space.name,
                      "dataset": ds, "input_shape": list(space.dataset(ds).input_shape), "macs_m": macs_m,
                      "params_m": params_m})

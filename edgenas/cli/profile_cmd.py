@@ -86,8 +86,9 @@ _HOST_ONLY = ("rounds", "chain", "calibration", "space_predictions", "workers", 
                    "when this host reproduces the device's kernels; if cross-validation picks it, every arch is "
                    "counted here (NB201: ~3 min on 2 cores).")
 @click.option("--space-predictions/--no-space-predictions", default=True, show_default=True,
-              help="With a kernel model on a small space (NB201), store its prediction of every arch in the table, "
-                   "so searches price archs by lookup (NB201: ~5 min on 2 cores, after all timing).")
+              help="With a kernel model on a small space (NB201, macro), store its prediction of every arch in the "
+                   "table, so searches price archs by lookup (NB201: ~5 min on 2 cores, after all timing; macro: "
+                   "one torch export per network, 3,969 of them).")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="Processes for --space-predictions (0 = one per core).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,

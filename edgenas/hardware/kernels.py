@@ -99,30 +99,43 @@ def arch_kernels(space: SearchSpace, arch: Any, dataset: str, *, threads: int = 
     return kernel_counts(export_onnx_bytes(space.build_model(arch, dataset), shape), threads=threads)
 
 
-def _counts_by_index(space_name: str, dataset: str, indices: Sequence[int], threads: int) -> list[dict[str, int]]:
+def _counts_at(space_name: str, dataset: str, positions: Sequence[int], threads: int) -> list[dict[str, int]]:
     # worker entry point: rebuilds the space by name (spaces are cheap, picklable or not)
     from ..spaces import get_space
 
     space = get_space(space_name)
-    return [dict(arch_kernels(space, space.from_index(i), dataset, threads=threads)) for i in indices]
+    arch_at = _arch_at(space)
+    return [dict(arch_kernels(space, arch_at(i), dataset, threads=threads)) for i in positions]
+
+
+def _arch_at(space: SearchSpace) -> Callable[[int], Any]:
+    """position -> arch in :func:`edgenas.hardware.tables.space_order` (benchmark index, else token rank)."""
+    from .tables import ORDER_INDEX, arch_at_rank, space_order
+
+    if space_order(space) == ORDER_INDEX:
+        return space.from_index
+    return lambda i: arch_at_rank(space, i)
 
 
 def space_kernel_counts(space: SearchSpace, dataset: str, indices: Sequence[int] | None = None, *, workers: int = 1,
                         threads: int = 1, chunk: int = 250,
                         progress: Callable[[int, int], None] | None = None) -> list[Counter]:
-    """Kernel counts of archs given by the space's benchmark index (default: all), in index order.
+    """Kernel counts of archs given by position (default: all), in that order. Positions are the
+    space's benchmark index (NB201), or for a space with arch strings only the token rank
+    (:func:`edgenas.hardware.tables.arch_rank`; the macro spaces).
 
     Why: a search prices every member of every isomorphism class it meets (NB201: 36 archs for the
-    class of a random draw), at ~0.04 s of kernel detection each; counting the whole space once
-    (15,625 NB201 archs: minutes, once per profiled table) makes pricing a lookup. ``workers`` > 1
-    runs chunks in that many spawned processes (onnxruntime's optimizer is single-threaded).
+    class of a random draw), at ~0.04 s of kernel detection each (~0.3 s where the ONNX graph comes
+    from a torch export); counting the whole space once (15,625 NB201 archs: minutes, once per
+    profiled table) makes pricing a lookup. ``workers`` > 1 runs chunks in that many spawned
+    processes (onnxruntime's optimizer is single-threaded).
     """
     idx = list(range(int(space.size)) if indices is None else indices)
     chunks = [idx[i:i + chunk] for i in range(0, len(idx), chunk)]
     out: list[Counter] = []
     if workers <= 1 or len(chunks) <= 1:
         for c in chunks:
-            out.extend(Counter(d) for d in _counts_by_index(space.name, dataset, c, threads))
+            out.extend(Counter(d) for d in _counts_at(space.name, dataset, c, threads))
             if progress:
                 progress(len(out), len(idx))
         return out
@@ -130,8 +143,8 @@ def space_kernel_counts(space: SearchSpace, dataset: str, indices: Sequence[int]
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_counts_by_index, space.name, dataset, c, threads) for c in chunks]
-        for f in futures:  # in submission order: the result stays in index order
+        futures = [pool.submit(_counts_at, space.name, dataset, c, threads) for c in chunks]
+        for f in futures:  # in submission order: the result stays in position order
             out.extend(Counter(d) for d in f.result())
             if progress:
                 progress(len(out), len(idx))

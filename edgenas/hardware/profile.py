@@ -52,7 +52,7 @@ import numpy as np
 
 from .._imports import require
 from .._rng import as_rng
-from ..errors import ConfigError, EdgeNASError, LatencyTableError
+from ..errors import ConfigError, LatencyTableError
 from ._host import cpu_model
 from .fit import fit_scale_intercept, score
 from .kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
@@ -436,7 +436,7 @@ def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_cal
         chain: copies for chain timing of shape-keeping ops (0 = isolated only).
         rounds: interleaved timing passes.
         space_predictions: when the table gets a kernel model and the space has at most
-            :data:`SPACE_PREDICTION_MAX_ARCHS` indexed archs, store the model's prediction of every
+            :data:`SPACE_PREDICTION_MAX_ARCHS` archs, store the model's prediction of every
             arch (:func:`add_space_predictions`; NB201: ~5 min on 2 cores, after all timing).
         workers: processes for that step (0 = one per core).
 
@@ -568,7 +568,7 @@ def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_cal
                        for a, s, t, kr in zip(archs, op_sum, e2e, kernel_rows)],
     }
     table = OpLatencyTable(meta, entries, "shape", intercept, scale, kernels)
-    if space_predictions and kernels and _indexed(space) and space.size <= SPACE_PREDICTION_MAX_ARCHS:
+    if space_predictions and kernels and space.size <= SPACE_PREDICTION_MAX_ARCHS:
         try:
             table = add_space_predictions(table, space, workers=workers, progress=progress)
         except LatencyTableError as exc:  # keep the measurements: pricing then detects kernels per arch
@@ -577,15 +577,6 @@ def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_cal
     table.meta["profile_seconds"] = dt
     log.info("profiled %d ops and %d models in %.0f s", len(ops), len(archs), dt)
     return ProfileResult(table, dt)
-
-
-def _indexed(space: SearchSpace) -> bool:
-    """True for a space whose archs have benchmark indices (NB201; not the macro spaces, whose
-    ``from_index`` raises)."""
-    try:
-        return space.index(space.from_index(0)) == 0
-    except EdgeNASError:
-        return False
 
 
 def add_space_predictions(table: OpLatencyTable, space: SearchSpace, *, workers: int = 0,
@@ -598,14 +589,15 @@ def add_space_predictions(table: OpLatencyTable, space: SearchSpace, *, workers:
     raises instead of storing another host's graph under this table's costs.
 
     Raises:
-        LatencyTableError: no kernel model, a space without benchmark indices, or kernel counts
-            that differ from the recorded ones.
+        LatencyTableError: no kernel model, a space too large to list, or kernel counts that differ
+            from the recorded ones.
     """
     if not table.kernels:
         raise LatencyTableError(f"latency table {table.space}/{table.dataset} has no kernel model "
                                 "(its per-op sum is already a cheap prediction)")
-    if not _indexed(space):
-        raise LatencyTableError(f"space {space.name!r} has no benchmark index to store predictions by")
+    if space.size > SPACE_PREDICTION_MAX_ARCHS:
+        raise LatencyTableError(f"space {space.name!r} has {space.size:.3g} archs; predictions are stored for spaces of "
+                                f"at most {SPACE_PREDICTION_MAX_ARCHS:,}")
     ort = require("onnxruntime", purpose="kernel detection (cpu latency tables)")
     if workers <= 0:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -615,20 +607,78 @@ def add_space_predictions(table: OpLatencyTable, space: SearchSpace, *, workers:
             progress("kernel counts of every arch", done, total, "")
 
     threads = int(table.kernels.get("threads", 1))
-    recorded = [(int(r["index"]), r["kernels"]) for r in table.meta.get("end_to_end", [])
-                if r.get("index") is not None and r.get("kernels")]
+    position = _position(space)
+    recorded = [(position(space.parse(r["arch"])), r["kernels"]) for r in table.meta.get("end_to_end", [])
+                if r.get("arch") and r.get("kernels")]
     # fail fast (seconds) before counting the whole space (minutes)
     here = space_kernel_counts(space, table.dataset, [i for i, _ in recorded], threads=threads)
     bad = [i for (i, k), c in zip(recorded, here) if dict(c) != k]
     if bad:
         raise LatencyTableError(
             f"onnxruntime {ort.__version__} on {cpu_model()!r} optimizes {len(bad)} of the table's {len(recorded)} "
-            f"end-to-end archs into other kernels than the profiled host recorded (first: index {bad[0]}); "
+            f"end-to-end archs into other kernels than the profiled host recorded (first: {_at(space, bad[0])}); "
             "expected the profiled host's kernel counts", hint="compute the predictions on the profiled host")
     t0 = time.perf_counter()
-    counts = space_kernel_counts(space, table.dataset, workers=workers, progress=tick, threads=threads)
-    log.info("kernel counts of %d archs in %.0f s (%d workers)", len(counts), time.perf_counter() - t0, workers)
+    counts, how = _whole_space_counts(space, table.dataset, workers=workers, threads=threads, progress=tick)
+    log.info("kernel counts of %d archs in %.0f s (%d workers; %s)", len(counts), time.perf_counter() - t0, workers, how)
     return table.with_space_ms(
         space, counts, onnxruntime_version=ort.__version__, cpu_model=cpu_model(),
-        computed_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        computed_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), counted=how,
         check=f"this host reproduced the recorded kernel counts of {len(recorded)} of {len(recorded)} end-to-end archs")
+
+
+#: iso classes whose second member is counted too, to check that one count serves the class
+ISO_CHECKS = 16
+
+
+def _position(space: SearchSpace) -> Callable[[Any], int]:
+    """arch -> its position in :func:`~edgenas.hardware.tables.space_order`."""
+    from .tables import ORDER_INDEX, arch_rank, space_order
+
+    if space_order(space) == ORDER_INDEX:
+        return space.index
+    return lambda a: arch_rank(space, a)
+
+
+def _at(space: SearchSpace, position: int) -> str:
+    from .tables import ORDER_INDEX, arch_at_rank, space_order
+
+    if space_order(space) == ORDER_INDEX:
+        return f"index {position}"
+    return f"arch {space.format(arch_at_rank(space, position))}"
+
+
+def _whole_space_counts(space: SearchSpace, dataset: str, *, workers: int, threads: int,
+                        progress: Callable[[int, int], None]) -> tuple[list[Any], str]:
+    """Kernel counts of every arch in :func:`~edgenas.hardware.tables.space_order`, and how they were counted.
+
+    A space with arch strings only (the macro spaces) gets one count per isomorphism class
+    (``iso_key``; NAS-Bench-Macro: 3,969 networks for 6,561 strings, each built from a torch export
+    at ~0.3 s), checked on a second member of up to :data:`ISO_CHECKS` classes; if any differs, every
+    arch is counted. An indexed space (NB201, whose iso classes are different graphs computing the
+    same function) is counted arch by arch.
+    """
+    from .tables import ORDER_INDEX, arch_at_rank, space_order
+
+    n = int(space.size)
+    if space_order(space) == ORDER_INDEX:
+        return space_kernel_counts(space, dataset, workers=workers, progress=progress, threads=threads), "every arch"
+    keys = [space.iso_key(arch_at_rank(space, r)) for r in range(n)]
+    first: dict[str, int] = {}
+    members: dict[str, list[int]] = {}
+    for r, key in enumerate(keys):
+        first.setdefault(key, r)
+        members.setdefault(key, []).append(r)
+    reps = sorted(first.values())
+    multi = sorted(k for k, m in members.items() if len(m) > 1)
+    rng = np.random.default_rng(0)
+    picked = [multi[int(i)] for i in rng.choice(len(multi), min(ISO_CHECKS, len(multi)), replace=False)] if multi else []
+    probes = [members[k][1] for k in picked]
+    counted = space_kernel_counts(space, dataset, reps + probes, workers=workers, threads=threads, progress=progress)
+    by_rank = dict(zip(reps + probes, counted))
+    if any(by_rank[members[k][1]] != by_rank[first[k]] for k in picked):
+        log.warning("%s: members of one isomorphism class run different kernels; counting every arch", space.name)
+        return space_kernel_counts(space, dataset, workers=workers, progress=progress, threads=threads), "every arch"
+    how = (f"once per isomorphism class ({len(reps):,} classes for {n:,} archs; a second member of {len(picked)} "
+           "classes gave the same counts)")
+    return [by_rank[first[key]] for key in keys], how

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..spaces import Arch, SearchSpace
 
-__all__ = ["AdditiveTable", "SizeTable", "arch_size", "size_table"]
+__all__ = ["AdditiveTable", "SizeTable", "arch_size", "arch_sizes", "size_table"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,16 @@ def arch_size(space: SearchSpace, arch: Arch, dataset: str) -> tuple[float, floa
     """``(macs_m, params_m)`` of one arch at the dataset's resolution: the space's closed form
     (``analytic_size``) where it has one, else fvcore on the built model."""
     return _size_of(space, arch, dataset)
+
+
+def arch_sizes(space: SearchSpace, archs: list[Arch], dataset: str) -> list[tuple[float, float]]:
+    """``(macs_m, params_m)`` of many archs: the closed form per arch where the space has one (every
+    shipped space), else the space's :class:`SizeTable` (a few traces, then sums; what a search shows)
+    rather than one fvcore trace per arch."""
+    if getattr(space, "analytic_size", None) is not None:
+        return [_size_of(space, a, dataset) for a in archs]
+    table = size_table(space, dataset)
+    return [table(a) for a in archs]
 
 
 def _size_of(space: SearchSpace, arch: Arch, dataset: str) -> tuple[float, float]:

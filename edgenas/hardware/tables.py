@@ -40,6 +40,8 @@ calibration archs never showed. ``kernels.space_ms`` (optional: ``{"space": "nb2
 "order": "space index", "ms": [...], ...provenance}``) stores the kernel model's prediction for
 every arch of a small space, computed once from the profiled host's kernel counts; pricing is then
 a lookup (no onnxruntime run, and no dependence on the predicting host's onnxruntime or CPU).
+``order`` is ``"space index"`` (the benchmark index, NB201) or ``"choices"`` (a space with arch
+strings only, e.g. ``macro``: the arch's tokens read as a mixed-radix number, :func:`arch_rank`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -70,10 +72,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "ArchLatencyTable",
     "OpLatencyTable",
+    "arch_at_rank",
+    "arch_rank",
     "layer_key",
     "load_arch_table",
     "load_op_table",
     "save_op_table",
+    "space_order",
 ]
 
 SCHEMA_VERSION = 1
@@ -282,12 +287,13 @@ class OpLatencyTable:
         memo = self._kernel_ms
         stored = self._space_ms(space)
         out = np.empty(len(archs))
+        position = _stored_position(space, (k.get("space_ms") or {}).get("order")) if stored is not None else None
         for i, a in enumerate(archs):
             ms = memo.get(a.tokens)
             if ms is None:
                 if not memo:
                     self._warn_if_other_host()
-                index = space.index(a) if stored is not None else None
+                index = position(a) if position is not None else None
                 if index is not None:
                     ms = float(stored[index])
                 else:
@@ -312,7 +318,7 @@ class OpLatencyTable:
     def _space_ms(self, space: SearchSpace) -> np.ndarray | None:
         """The stored kernel-model prediction of every arch of ``space`` by index (``kernels.space_ms``), if any."""
         pre = (self.kernels or {}).get("space_ms")
-        if pre is None or pre.get("space") != getattr(space, "name", None) or not hasattr(space, "index"):
+        if pre is None or pre.get("space") != getattr(space, "name", None):
             return None
         ms = self._stored_ms.get(space.name)
         if ms is None:
@@ -325,14 +331,16 @@ class OpLatencyTable:
 
     def with_space_ms(self, space: SearchSpace, counts: Sequence[Mapping[str, int]], **provenance: Any) -> OpLatencyTable:
         """A copy whose kernel model stores its prediction for every arch of ``space`` (``counts``:
-        kernel counts in index order, :func:`edgenas.hardware.kernels.space_kernel_counts`), so
+        kernel counts in :func:`space_order`, :func:`edgenas.hardware.kernels.space_kernel_counts`), so
         pricing an arch is a lookup instead of kernel detection on the predicting host."""
         if not self.kernels:
             raise LatencyTableError(f"latency table {self.space}/{self.dataset} has no kernel model to precompute")
         if len(counts) != int(space.size):
             raise ValueError(f"{len(counts)} kernel counts for a space of {space.size} archs")
-        ms = [round(self.kernel_ms(space, space.from_index(i), c), 6) for i, c in enumerate(counts)]
-        pre = {"space": space.name, "order": "space index", "n": len(ms), "units": "ms", **provenance, "ms": ms}
+        order = space_order(space)
+        arch_at = space.from_index if order == ORDER_INDEX else (lambda i: arch_at_rank(space, i))
+        ms = [round(self.kernel_ms(space, arch_at(i), c), 6) for i, c in enumerate(counts)]
+        pre = {"space": space.name, "order": order, "n": len(ms), "units": "ms", **provenance, "ms": ms}
         return replace(self, kernels={**self.kernels, "space_ms": pre}, _sums={}, _kernel_ms={}, _stored_ms={})
 
     def _warn_if_other_host(self) -> None:
@@ -449,9 +457,57 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
             bad = next((i for i, v in enumerate(pre["ms"]) if not _ms(v)), None) if ok else None
             _check(ok and bad is None, path, "kernels.space_ms must hold n finite ms values in "
                    f"0..{MAX_LATENCY_MS:g}" + (f" (ms[{bad}] is {_short(pre['ms'][bad])})" if bad is not None else ""))
+            order = pre.get("order", ORDER_INDEX)
+            _check(order in (ORDER_INDEX, ORDER_CHOICES), path, f"kernels.space_ms.order is {_short(order)}; expected "
+                   f"{ORDER_INDEX!r} or {ORDER_CHOICES!r}")
     meta = {k: v for k, v in obj.items() if k not in ("entries", "kernels")}
     meta["entry_stats"] = stats
     return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]), kernels)
+
+
+#: ``kernels.space_ms`` orders: by the space's benchmark index (NB201), or by :func:`arch_rank`
+ORDER_INDEX = "space index"
+ORDER_CHOICES = "choices"
+
+
+def space_order(space: SearchSpace) -> str:
+    """How a whole-space list of ``space`` is ordered: its benchmark index where it has one (NB201),
+    else :func:`arch_rank` (the macro spaces, which have arch strings only)."""
+    from ..errors import EdgeNASError
+
+    try:
+        return ORDER_INDEX if space.index(space.from_index(0)) == 0 else ORDER_CHOICES
+    except EdgeNASError:
+        return ORDER_CHOICES
+
+
+def arch_rank(space: SearchSpace, arch: Any) -> int:
+    """Position of ``arch`` among all archs of ``space`` counted in mixed radix over
+    :attr:`~edgenas.spaces.SearchSpace.choices` (first position most significant; the order of
+    the base class's ``enumerate``), from its tokens alone."""
+    rank = 0
+    for options, tok in zip(space.choices, arch.tokens):
+        rank = rank * len(options) + options.index(tok)
+    return rank
+
+
+def arch_at_rank(space: SearchSpace, rank: int) -> Any:
+    """Inverse of :func:`arch_rank`."""
+    tokens = []
+    for options in reversed(space.choices):
+        rank, digit = divmod(rank, len(options))
+        tokens.append(options[digit])
+    return space.arch(tuple(reversed(tokens)))
+
+
+def _stored_position(space: SearchSpace, order: str | None) -> Callable[[Any], int | None]:
+    """arch -> its row in a ``kernels.space_ms`` list of ``order`` (tables before the field: index order)."""
+    if order in (None, ORDER_INDEX):
+        return space.index
+    if order == ORDER_CHOICES:
+        return lambda a: arch_rank(space, a)
+    raise LatencyTableError(f"kernels.space_ms order {order!r} is unknown; expected {ORDER_INDEX!r} or "
+                            f"{ORDER_CHOICES!r}", hint="re-run `edgenas profile` or tools/add_space_predictions.py")
 
 
 def _ms(v: Any) -> bool:

@@ -34,6 +34,8 @@ RUNTIMES = ("tensorrt", "onnxruntime", "tflite", "tflite-edgetpu", "pytorch", "u
 _KEYS = {"name", "aliases", "device", "runtime", "precision", "batch_size", "threads", "power_mode",
          "provenance", "profile_hint", "tables"}
 _TABLE_KEYS = {"file", "column"}
+#: the target of ``edgenas profile --target cpu`` (this host, onnxruntime): it covers every space the user profiled
+HOST_TARGET = "cpu"
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ def _parse(data: Any, path: Path) -> Target:
                 raise ConfigError(f"target file {path}: tables.{space}.{ds} must be {{file: ..., column: ...}}")
             tables.append(TableRef(str(space), str(ds), _table_path(_confined(ref["file"], path), path),
                                    ref.get("column")))
+    if data["name"] == HOST_TARGET:
+        tables.extend(_host_profiles({(t.space, t.dataset) for t in tables}))
     threads = data.get("threads")
     return Target(
         name=str(data["name"]), device=str(data["device"]), runtime=str(data["runtime"]),
@@ -193,6 +197,27 @@ def _parse(data: Any, path: Path) -> Target:
         provenance=str(data.get("provenance") or ""), profile_hint=str(data.get("profile_hint") or ""),
         tables=tuple(tables), path=path,
     )
+
+
+def _host_profiles(listed: set[tuple[str, str]]) -> list[TableRef]:
+    """Tables ``edgenas profile --target cpu`` wrote (``$EDGENAS_HOME/latency_tables/<space>_<dataset>_cpu_ops.json``)
+    for a space and dataset the ``cpu`` target file does not list (a macro space, a user's space): the host
+    profile covers any space, and its table must be usable at once."""
+    folder = user_latency_tables_dir()
+    if not folder.is_dir():
+        return []
+    from ..spaces import get_space, list_spaces
+
+    names = list_spaces()
+    out = []
+    for f in sorted(folder.glob(f"*_{HOST_TARGET}_ops.json")):
+        stem = f.name[: -len(f"_{HOST_TARGET}_ops.json")]
+        for space in names:
+            ds = stem[len(space) + 1:]
+            if (stem.startswith(space + "_") and (space, ds) not in listed and f.is_file()
+                    and ds in get_space(space).datasets):
+                out.append(TableRef(space, ds, f))
+    return out
 
 
 def _confined(name: object, target_file: Path) -> Path:

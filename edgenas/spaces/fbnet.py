@@ -225,21 +225,7 @@ class FBNetSpace(SearchSpace):
         Raises:
             ArchError: for a layer that is not an FBNet-space layer.
         """
-        ci, hi, wi = layer.in_shape
-        co, ho, wo = layer.out_shape
-        p = dict(layer.params)
-        if layer.op == "ConvNorm":
-            return p["kernel"] ** 2 * ci // p["group"] * co * ho * wo / 1e6
-        if layer.op == "ConvBlock":
-            mid, k, g = ci * p["exp"], p["kernel"], p["group"]
-            return (ci // g * mid * hi * wi + k * k * mid * ho * wo + mid // g * co * ho * wo) / 1e6
-        if layer.op == "Skip":
-            return 0.0 if (ci == co and p["stride"] == 1) else ci * co * ho * wo / 1e6
-        if layer.op == "AvgP":
-            return ci * hi * wi / 1e6
-        if layer.op == "FC":
-            return ci * co / 1e6
-        raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
+        return _layer_counts(layer)[0] / 1e6
 
     def layer_params_m(self, layer: LayerSpec) -> float:
         """Analytic parameters (millions) of one layer of :meth:`layers`: conv weights (no bias),
@@ -249,26 +235,18 @@ class FBNetSpace(SearchSpace):
         Raises:
             ArchError: for a layer that is not an FBNet-space layer.
         """
-        ci, co = layer.in_shape[0], layer.out_shape[0]
-        p = dict(layer.params)
-        if layer.op == "ConvNorm":
-            return (p["kernel"] ** 2 * ci // p["group"] * co + 2 * co) / 1e6
-        if layer.op == "ConvBlock":
-            mid, k, g = ci * p["exp"], p["kernel"], p["group"]
-            return (ci // g * mid + 2 * mid + k * k * mid + 2 * mid + mid // g * co + 2 * co) / 1e6
-        if layer.op == "Skip":
-            return 0.0 if (ci == co and p["stride"] == 1) else (ci * co + 2 * co) / 1e6
-        if layer.op == "AvgP":
-            return 0.0
-        if layer.op == "FC":
-            return (ci * co + co) / 1e6
-        raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")
+        return _layer_counts(layer)[1] / 1e6
 
     def analytic_size(self, arch: Arch, dataset: str | DatasetSpec) -> tuple[float, float]:
         """(macs_m, params_m) of ``arch`` from the per-layer formulas, without building a model
-        (the search prices thousands of archs; an fvcore trace of one FBNet model takes seconds)."""
-        layers = self.layers(arch, dataset)
-        return (sum(self.layer_macs_m(lay) for lay in layers), sum(self.layer_params_m(lay) for lay in layers))
+        (the search prices thousands of archs; an fvcore trace of one FBNet model takes seconds).
+        Integer counts are summed and divided once: the traced values bit for bit."""
+        macs = params = 0
+        for lay in self.layers(arch, dataset):
+            m, p = _layer_counts(lay)
+            macs += m
+            params += p
+        return macs / 1e6, params / 1e6
 
     def layer_module(self, layer: LayerSpec, *, bn_track_running_stats: bool = True) -> torch.nn.Module:
         """A torch module computing one layer of :meth:`layers` alone (for per-op profiling).
@@ -337,3 +315,24 @@ def hwnasbench_key(layer: LayerSpec) -> str:
     if layer.op == "FC":
         return f"FC_Cin{ci}_Cout{co}"
     return f"{layer.op}_H{h}_W{w}_Cin{ci}_Cout{co}{params}"
+
+
+def _layer_counts(layer: LayerSpec) -> tuple[int, int]:
+    """(MACs, params) of one FBNet layer as integers (see :meth:`FBNetSpace.layer_macs_m`)."""
+    ci, hi, wi = layer.in_shape
+    co, ho, wo = layer.out_shape
+    p = dict(layer.params)
+    if layer.op == "ConvNorm":
+        w = p["kernel"] ** 2 * ci // p["group"] * co
+        return w * ho * wo, w + 2 * co
+    if layer.op == "ConvBlock":
+        mid, k, g = ci * p["exp"], p["kernel"], p["group"]
+        return (ci // g * mid * hi * wi + k * k * mid * ho * wo + mid // g * co * ho * wo,
+                ci // g * mid + 2 * mid + k * k * mid + 2 * mid + mid // g * co + 2 * co)
+    if layer.op == "Skip":
+        return (0, 0) if (ci == co and p["stride"] == 1) else (ci * co * ho * wo, ci * co + 2 * co)
+    if layer.op == "AvgP":
+        return ci * hi * wi, 0
+    if layer.op == "FC":
+        return ci * co, ci * co + co
+    raise ArchError(f"not an FBNet layer op {layer.op!r}; expected ConvNorm, ConvBlock, Skip, AvgP or FC")

@@ -196,6 +196,21 @@ class NB201Space(SearchSpace):
         out.append(LayerSpec("classifier", "linear", (cl, 1, 1), (ds.num_classes, 1, 1)))
         return out
 
+    def analytic_size(self, arch: Arch, dataset: str | DatasetSpec) -> tuple[float, float]:
+        """(macs_m, params_m) of ``arch`` from :meth:`layers` in closed form, equal to fvcore on the
+        built model (:func:`edgenas.hardware.flops.model_size`: conv and linear MACs without bias,
+        BN folded, adaptive pooling one per input element; params with BN affine and classifier bias).
+
+        Why: tracing one NB201 network with fvcore takes ~0.4-0.7 s, and pricing prints sizes for every arch.
+        Integer counts summed and divided once, so the result is the traced value bit for bit.
+        """
+        macs = params = 0
+        for lay in self.layers(arch, dataset):
+            m, p = _nb201_layer_counts(lay)
+            macs += m
+            params += p
+        return macs / 1e6, params / 1e6
+
     def compiled_layers(self, arch: Arch, dataset: str | DatasetSpec, *, node_ops: bool = False,
                         reads: bool = False) -> list[LayerSpec]:
         """:meth:`layers` minus the edges a compiler removes (dead branches; none at all when the
@@ -248,3 +263,25 @@ class NB201Space(SearchSpace):
             cells_per_stage=options.get("cells_per_stage", self.cells_per_stage),
             bn_track_running_stats=options.get("bn_track_running_stats", True),
         )
+
+
+def _nb201_layer_counts(layer: LayerSpec) -> tuple[int, int]:
+    """(MACs, params) of one layer of :meth:`NB201Space.layers` in fvcore's convention (see
+    :meth:`NB201Space.analytic_size`); ``none``, ``skip_connect`` and ``avg_pool_3x3`` count 0."""
+    ci, hi, wi = layer.in_shape
+    co, ho, wo = layer.out_shape
+    if layer.op == "stem_conv3x3_bn":  # conv 3x3 (no bias) + BN
+        return 9 * ci * co * ho * wo, 9 * ci * co + 2 * co
+    if layer.op == "resblock_s2":  # ReLU-conv3x3/2-BN, ReLU-conv3x3-BN, AvgPool(2) + conv 1x1 shortcut
+        return ((9 * ci * co + 9 * co * co + ci * co) * ho * wo,
+                9 * ci * co + 2 * co + 9 * co * co + 2 * co + ci * co)
+    if layer.op in ("nor_conv_1x1", "nor_conv_3x3"):  # ReLU-conv-BN at stride 1
+        k2 = 1 if layer.op == "nor_conv_1x1" else 9
+        return k2 * ci * co * ho * wo, k2 * ci * co + 2 * co
+    if layer.op in ("none", "skip_connect", "avg_pool_3x3"):
+        return 0, 0
+    if layer.op == "bn_relu_gap":  # BN (folded), ReLU, adaptive average pooling over every input element
+        return ci * hi * wi, 2 * ci
+    if layer.op == "linear":
+        return ci * co, ci * co + co
+    raise ArchError(f"not an NB201 layer op {layer.op!r}")

@@ -22,7 +22,7 @@ from edgenas.hardware.kernels import (
     space_kernel_counts,
 )
 from edgenas.hardware.profile import add_space_predictions
-from edgenas.hardware.tables import OpLatencyTable, load_op_table, save_op_table
+from edgenas.hardware.tables import OpLatencyTable, arch_rank, load_op_table, save_op_table
 from edgenas.spaces import get_space
 
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -164,6 +164,81 @@ def test_add_space_predictions_refuses_another_hosts_kernel_counts():
         add_space_predictions(table, space, workers=1)
     with pytest.raises(LatencyTableError, match="no kernel model"):
         add_space_predictions(_table(_op_entries(space, [a]), None), space, workers=1)
+
+
+def _macro_table(recorded: dict[str, dict[str, int]]) -> OpLatencyTable:
+    meta = {"space": "macro", "dataset": "cifar10", "prune": False, "source": "test", "license": "CC0",
+            "end_to_end": [{"arch": a, "index": None, "kernels": k} for a, k in recorded.items()]}
+    return OpLatencyTable(meta, {"x": 1.0}, "shape", 0.5, 1.0, {"entries": {"K": 0.01, "L": 0.1}, "intercept_ms": 0.5})
+
+
+def test_macro_space_predictions_count_each_network_once_and_price_by_lookup(tmp_path, monkeypatch):
+    """A space with arch strings only (macro): one kernel count per isomorphism class, stored in token-rank order."""
+    from collections import Counter
+
+    from edgenas.hardware import profile as profile_mod
+    from edgenas.hardware.tables import arch_at_rank
+
+    space = get_space("macro")
+    calls = []
+
+    def fake_counts(sp, dataset, indices=None, **kwargs):  # kernels that follow the network, as onnxruntime's do
+        idx = list(range(sp.size)) if indices is None else list(indices)
+        calls.append(len(idx))
+        return [Counter(K=len(sp.iso_key(arch_at_rank(sp, i))) % 97, L=1) for i in idx]
+
+    def want(a):
+        return 0.01 * (len(space.iso_key(a)) % 97) + 0.1 + 0.5
+
+    monkeypatch.setattr(profile_mod, "space_kernel_counts", fake_counts)
+    probe = [space.parse(t) for t in ("00000000", "21100000", "02121122", "22222222")]
+    table = _macro_table({"21100000": {"K": len(space.iso_key(probe[1])) % 97, "L": 1}})
+    stored = add_space_predictions(table, space, workers=1)
+    pre = stored.kernels["space_ms"]
+    assert pre["order"] == "choices" and pre["n"] == space.size == 6561
+    assert calls == [1, 3969 + profile_mod.ISO_CHECKS]  # the recorded arch, then one arch per network + checks
+    assert "3,969 classes for 6,561 archs" in pre["counted"]
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("kernel detection ran although the table stores every prediction")
+
+    monkeypatch.setattr(kernels_mod, "arch_kernels", no_detection)
+    np.testing.assert_allclose(stored.predict_many(space, probe), [want(a) for a in probe], rtol=1e-6)
+    save_op_table(stored, tmp_path / "t.json")
+    back = load_op_table(tmp_path / "t.json", space="macro", dataset="cifar10")
+    np.testing.assert_allclose(back.predict_many(space, probe), [want(a) for a in probe], rtol=1e-6)
+
+
+def test_macro_space_predictions_count_every_arch_when_a_class_disagrees(monkeypatch, caplog):
+    from collections import Counter
+
+    from edgenas.hardware import profile as profile_mod
+    from edgenas.hardware.tables import arch_at_rank
+
+    space = get_space("macro")
+    calls = []
+
+    def by_string(sp, dataset, indices=None, **kwargs):  # differs between members of a class
+        idx = list(range(sp.size)) if indices is None else list(indices)
+        calls.append(len(idx))
+        return [Counter(K=int(sp.format(arch_at_rank(sp, i)), 3) % 7) for i in idx]
+
+    monkeypatch.setattr(profile_mod, "space_kernel_counts", by_string)
+    with caplog.at_level(logging.WARNING):
+        stored = add_space_predictions(_macro_table({}), space, workers=1)
+    assert calls[-1] == space.size and stored.kernels["space_ms"]["counted"] == "every arch"
+    assert "different kernels" in caplog.text
+    a = space.parse("01201201")
+    assert stored.predict_many(space, [a])[0] == pytest.approx(0.01 * (int("01201201", 3) % 7) + 0.5)
+
+
+def test_isomorphic_macro_archs_run_the_same_kernels():
+    # why one count per class is enough: identity skips vanish from the exported graph
+    space = get_space("macro")
+    a, b = space.parse("02101122"), space.parse("02110122")
+    assert space.iso_key(a) == space.iso_key(b) and space.format(a) != space.format(b)
+    assert space_kernel_counts(space, "cifar10", [arch_rank(space, a), arch_rank(space, b)]) == [
+        arch_kernels(space, a, "cifar10")] * 2
 
 
 def test_runner_protobuf_reader_reads_what_onnx_reads(tmp_path):

@@ -67,9 +67,13 @@ def test_cpu_statistics_need_one_thread():
         profile_space(get_space("nb201"), "cifar10", n_archs=4, n_calibration=2, statistic="fast")
 
 
-def test_only_indexed_spaces_get_whole_space_predictions() -> None:
-    # the macro spaces inherit from_index (which raises): they must not count as indexed
-    from edgenas.hardware.profile import _indexed
-    from edgenas.spaces import get_space
+def test_whole_space_lists_are_by_index_or_by_token_rank() -> None:
+    # the macro spaces inherit from_index (which raises): their whole-space lists go by token rank
+    from edgenas.hardware.tables import ORDER_CHOICES, ORDER_INDEX, arch_at_rank, arch_rank, space_order
 
-    assert _indexed(get_space("nb201")) and not _indexed(get_space("macro")) and not _indexed(get_space("fbnet"))
+    assert space_order(get_space("nb201")) == ORDER_INDEX
+    assert space_order(get_space("macro")) == space_order(get_space("fbnet")) == ORDER_CHOICES
+    macro = get_space("macro")
+    ranks = [arch_rank(macro, a) for a in macro.enumerate()]
+    assert ranks == list(range(macro.size))  # the base class's enumeration order
+    assert [macro.format(arch_at_rank(macro, r)) for r in (0, 1, 6560)] == ["00000000", "00000001", "22222222"]

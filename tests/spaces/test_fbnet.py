@@ -172,6 +172,7 @@ def test_params_and_macs_match_closed_form(space, dataset, tokens):
     # and the analytic size the search uses instead of tracing
     a_macs, a_params = space.analytic_size(space.arch(tokens), dataset)
     assert a_macs * 1e6 == pytest.approx(macs, abs=0.5) and round(a_params * 1e6) == params
+    assert (a_macs, a_params) == (size.macs_m, size.params_m)  # integer sums: fvcore's values bit for bit
 
 
 def test_all_skip_cifar_numbers_by_hand(space):

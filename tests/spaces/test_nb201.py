@@ -143,6 +143,18 @@ def test_params_and_flops_match_benchmark_fixture(space, fixture_rows):
         assert float(r["flops_m"]) - flops_m == pytest.approx(0.001088, abs=1e-6)
 
 
+def test_analytic_size_is_fvcore_on_the_built_model_bit_for_bit(space):
+    from edgenas.hardware.flops import model_size
+    from edgenas.spaces import DatasetSpec
+
+    # every op on some edge (per-edge counts add up), at 32 px, 16 px and a 64-px grayscale task
+    dead = "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|none~2|"
+    for text, ds in [(BEST_C10, "cifar10"), (dead, "ImageNet16-120"), (BEST_C10, DatasetSpec("gray64", 7, 64, 1))]:
+        a = space.parse(text)
+        m = model_size(space.build_model(a, ds), space.dataset(ds).input_shape)
+        assert space.analytic_size(a, ds) == (m.macs_m, m.params_m)
+
+
 def test_layers_listing_has_shapes(space):
     layers = space.layers(space.parse(BEST_C10), "cifar10")
     edges = [lay for lay in layers if ".edge" in lay.position]
