@@ -16,7 +16,10 @@ compares its pick with:
 * ``mean``: the mean true accuracy of the feasible archs (a random pick).
 
 Budgets: latency percentiles of each target's table over the space (``--targets``, ``--percentiles``)
-and MACs percentiles (``--macs-percentiles``; no latency budget). Per space and dataset it also
+and MACs percentiles (``--macs-percentiles``; no latency budget). ``--home`` reads targets and tables
+from that ``EDGENAS_HOME``: ``--space macro --targets cpu --home DIR`` prices macro on the ``cpu``
+table ``edgenas profile --target cpu --space macro`` wrote there (``EDGENAS_HOME=DIR``); the file, its
+host and its held-out check are recorded under ``latency_tables``. Per space and dataset it also
 reports the Kendall tau and top-10 % precision against the true accuracy of every proxy column,
 params, MACs and the default ensemble, over the space's distinct networks (one row per
 isomorphism class, degenerate archs left out).
@@ -30,6 +33,10 @@ Example (docs/benchmarks.md, "Cross-space picks"):
         --scores cifar100=benchmarks/scores/nb201_cifar100_b16_s0.csv.gz \
         --scores ImageNet16-120=benchmarks/scores/nb201_ImageNet16-120_b16_s0.csv.gz \
         --out runs/cross_nb201.json
+    EDGENAS_HOME=/tmp/prof edgenas profile --target cpu --space macro   # once: this host's macro table
+    python tools/bench_cross_space.py --space macro --targets cpu --home /tmp/prof --macs-target macs \
+        --percentiles 10,50,90 --macs-percentiles 10,50,90 \
+        --scores cifar10=benchmarks/scores/macro_cifar10_b16_s0.csv.gz --out runs/cross_macro.json
     python tools/bench_cross_space.py --merge runs/cross_nb201.json runs/cross_macro.json \
         --out benchmarks/results/picks_cross_space.json
 """
@@ -39,6 +46,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import sys
 import time
@@ -116,7 +124,23 @@ def summarise(cases: list[dict]) -> dict:
     return out
 
 
-def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list[str]]:
+def table_record(model) -> dict:
+    """What prices a target's budgets: the table file and, for a host profile, its host and held-out check."""
+    ref = model.target.table(model.space.name, model.dataset)
+    rec = {"target": model.target.name, "file": str(ref.file), "description": model.description}
+    op = getattr(model, "op_table", None)
+    if op is not None:
+        meta = op.meta
+        rec.update({k: meta[k] for k in ("cpu_model", "onnxruntime_version", "measured_utc") if k in meta})
+        check = meta.get("check") or {}
+        if check.get("predictor") in check:
+            rec["held_out_check"] = {"predictor": check["predictor"], **check[check["predictor"]]}
+        if op.kernels and "space_ms" in op.kernels:
+            rec["space_predictions"] = {k: v for k, v in op.kernels["space_ms"].items() if k != "ms"}
+    return rec
+
+
+def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list[str], dict]:
     from edgenas.hardware.cost import get_cost_model
     from edgenas.hardware.targets import load_target
     from edgenas.proxies.ensemble import aggregate, ensemble_components, get_ensemble, list_ensembles
@@ -130,6 +154,7 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
     cases: list[dict] = []
     ranking: dict = {}
     skipped: list[str] = []
+    tables: dict[str, dict] = {}
     seeds = [int(s) for s in args.seeds.split(",")]
     for spec in args.scores:
         dataset, _, path = spec.partition("=")
@@ -162,6 +187,7 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
             except EdgeNASError as exc:
                 skipped.append(f"{space_name}/{dataset}/{target}: {exc}")
                 continue
+            tables[f"{space_name}/{dataset}/{target}"] = table_record(model)
             lat = np.asarray(model.predict_many(archs, missing="nan"), dtype=float)
             ok = alive & np.isfinite(lat) & np.isfinite(acc)
             for pct in [float(p) for p in args.percentiles.split(",")]:
@@ -206,7 +232,7 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
             print(f"{space_name:>6} {dataset:>14} {label:>22} feasible {last[0]['n_feasible']:>5}  oracle {oracle:6.2f}  "
                   f"pick gap {np.mean([c['gap_pp']['pick'] for c in last]):5.2f}  max_params "
                   f"{last[0]['gap_pp']['max_params']:5.2f}  max_macs {last[0]['gap_pp']['max_macs']:5.2f}", flush=True)
-    return cases, ranking, skipped
+    return cases, ranking, skipped, tables
 
 
 def _num(v: float | None, digits: int) -> str:
@@ -241,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--space", default="nb201")
     ap.add_argument("--scores", action="append", metavar="DATASET=TABLE", help="score table per dataset")
     ap.add_argument("--proxy", default=None, help=f"proxy (default: the training-free default, {DEFAULT_PROXY})")
-    ap.add_argument("--targets", default=None, help="latency targets (default: nb201's 7 tables; macro: cpu)")
+    ap.add_argument("--targets", default=None,
+                    help="latency targets (default: nb201's 7 tables; macro: none, e.g. cpu with --home)")
+    ap.add_argument("--home", type=Path, default=None,
+                    help="EDGENAS_HOME to read targets and tables from (e.g. where `edgenas profile --target cpu "
+                         "--space macro` wrote this host's macro table)")
     ap.add_argument("--percentiles", default="10,20,30,40,50,60,70,80,90")
     ap.add_argument("--macs-percentiles", default="", help="MACs budgets as percentiles over the space")
     ap.add_argument("--macs-target", default=None,
@@ -257,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = {**docs[0], "cases": [c for d in docs for c in d["cases"]],
                "ranking": {k: v for d in docs for k, v in d["ranking"].items()},
                "skipped": [s for d in docs for s in d["skipped"]],
+               "latency_tables": {k: v for d in docs for k, v in d.get("latency_tables", {}).items()},
                "made_by": [d["made_by"] for d in docs] + ["tools/bench_cross_space.py --merge " +
                                                           " ".join(map(str, args.merge))],
                "wall_s": round(sum(d["wall_s"] for d in docs), 1)}
@@ -268,9 +299,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--scores is required (or --merge)")
     if args.targets is None:
         args.targets = DEFAULT_TARGETS.get(args.space, "")
+    if args.home is not None:
+        if not args.home.is_dir():
+            ap.error(f"--home {str(args.home)!r} is not a folder; expected an EDGENAS_HOME")
+        os.environ["EDGENAS_HOME"] = str(args.home)  # read by edgenas._paths at each lookup
     proxy = args.proxy or DEFAULT_PROXY
     t0 = time.perf_counter()
-    cases, ranking, skipped = run_space(args, args.space, proxy)
+    cases, ranking, skipped, tables = run_space(args, args.space, proxy)
     doc = {"schema_version": 1, "benchmark": "picks_cross_space",
            "what": "gap (pp) of the default training-free search's pick to the best feasible arch's true accuracy",
            "proxy": proxy, "defaults": {"searcher": SearchConfig().searcher, "evaluations": SearchConfig().evaluations,
@@ -278,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
            "made_by": "tools/bench_cross_space.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "wall_s": round(time.perf_counter() - t0, 1), "skipped": skipped,
            "host": {"python": platform.python_version(), "machine": platform.machine()},
-           "cases": cases, "ranking": ranking}
+           "latency_tables": tables, "cases": cases, "ranking": ranking}
     doc["summary"] = report(doc)
     write_json_atomic(args.out, doc)
     print(f"wrote {args.out}")

@@ -34,3 +34,23 @@ def test_macs_cost_and_table_numbers() -> None:
     p = cost.predict(a)
     assert p.latency_ms == 123.5 and p.source == "macs"
     assert tool._num(None, 3) == "-" and tool._num(math.nan, 2) == "-" and tool._num(0.52749, 3) == "0.527"
+
+
+def test_table_record_names_the_profiled_macro_table() -> None:
+    """--targets cpu on macro prices from the table `edgenas profile --target cpu --space macro` wrote."""
+    from edgenas._paths import user_latency_tables_dir
+    from edgenas.hardware.cost import get_cost_model
+    from edgenas.hardware.tables import OpLatencyTable, save_op_table
+    from edgenas.spaces import get_space
+
+    space = get_space("macro")
+    pre = {"space": "macro", "order": "choices", "n": space.size, "units": "ms", "ms": [1.0] * space.size}
+    meta = {"space": "macro", "dataset": "cifar10", "source": "test", "license": "CC0", "cpu_model": "test cpu",
+            "check": {"predictor": "kernels", "kernels": {"mape": 2.0, "n": 9}}}
+    path = user_latency_tables_dir() / "macro_cifar10_cpu_ops.json"
+    save_op_table(OpLatencyTable(meta, {"x": 1.0}, "shape", 0.0, 1.0, {"entries": {"K": 1.0}, "space_ms": pre}), path)
+    rec = tool.table_record(get_cost_model("cpu", space, "cifar10"))
+    assert rec["file"] == str(path) and rec["cpu_model"] == "test cpu"
+    assert rec["held_out_check"] == {"predictor": "kernels", "mape": 2.0, "n": 9}
+    assert rec["space_predictions"]["n"] == space.size and "ms" not in rec["space_predictions"]
+    assert tool.table_record(get_cost_model("jetson", "nb201", "cifar10"))["target"] == "jetson-tx2"
