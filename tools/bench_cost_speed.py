@@ -86,6 +86,10 @@ def _fit_targets(home: Path, seed: int) -> None:
                     "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+class CostFailed(RuntimeError):
+    """``edgenas cost`` exited non-zero (its one-line error is the message)."""
+
+
 def _run(code: Path, home: str, case: Case, archs_file: Path) -> tuple[float, list[dict]]:
     env = {**os.environ, "EDGENAS_HOME": home, "PYTHONPATH": str(code)}
     cmd = [sys.executable, "-m", "edgenas", "cost", "--archs-file", str(archs_file), "--space", case.space,
@@ -94,7 +98,7 @@ def _run(code: Path, home: str, case: Case, archs_file: Path) -> tuple[float, li
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(code))
     wall = time.perf_counter() - t0
     if done.returncode != 0:
-        raise SystemExit(f"{case.label}: {' '.join(cmd[2:])} failed: {done.stderr.strip()[-400:]}")
+        raise CostFailed(f"{case.label}: {' '.join(cmd[2:])} failed: {done.stderr.strip()[-400:]}")
     return wall, json.loads(done.stdout)
 
 
@@ -110,6 +114,37 @@ def _time_case(code: Path, home: str, case: Case, files: dict[int, Path], sizes:
         walls[str(n)] = round(statistics.median(times), 3)
         rows[n] = out
     return walls, rows
+
+
+def _lookup_vs_detection(case: Case, archs: list[str]) -> dict:
+    """The stored whole-space predictions of a profiled kernel-model table against detecting each
+    arch's kernels here (what pricing did without them), in this process."""
+    from dataclasses import replace
+
+    from edgenas.hardware.cost import get_cost_model
+    from edgenas.spaces import get_space
+
+    before = os.environ.get("EDGENAS_HOME")
+    os.environ["EDGENAS_HOME"] = str(case.home)
+    try:
+        space = get_space(case.space)
+        parsed = [space.parse(a) for a in archs]
+        op = get_cost_model(case.target, space, case.dataset).op_table
+    finally:
+        if before is None:
+            os.environ.pop("EDGENAS_HOME")
+        else:
+            os.environ["EDGENAS_HOME"] = before
+    bare = replace(op, kernels={k: v for k, v in op.kernels.items() if k != "space_ms"}, _sums={}, _kernel_ms={},
+                   _stored_ms={})
+    t0 = time.perf_counter()
+    stored = op.predict_many(space, parsed)
+    t1 = time.perf_counter()
+    detected = bare.predict_many(space, parsed)
+    t2 = time.perf_counter()
+    return {"archs": len(parsed), "lookup_s": round(t1 - t0, 4), "detection_s": round(t2 - t1, 2),
+            "max_abs_diff_ms": float(abs(stored - detected).max()),
+            "note": "stored values are rounded to 6 decimals; detection = torch export + onnxruntime per arch"}
 
 
 def _same(a: list[dict], b: list[dict]) -> dict:
@@ -173,13 +208,21 @@ def main(argv: list[str] | None = None) -> int:
                    "ms_per_arch": round(1000 * (walls["600"] - walls["10"]) / 590, 3), "load_avg_1min_before": load0}
             if base_code is not None:
                 sizes = SIZES if args.baseline_600 else (1, 10)
-                b_walls, b_rows = _time_case(base_code, case_home, case, per_n, sizes, args.repeats)
-                row["baseline"] = {"ref": args.baseline_ref, "wall_s": b_walls, "startup_s": b_walls["1"],
-                                   "ms_per_arch": round(1000 * (b_walls["10"] - b_walls["1"]) / 9, 1),
-                                   "same_output": {str(n): _same(rows[n], b_rows[n]) for n in sizes}}
+                try:
+                    b_walls, b_rows = _time_case(base_code, case_home, case, per_n, sizes, args.repeats)
+                    row["baseline"] = {"ref": args.baseline_ref, "wall_s": b_walls, "startup_s": b_walls["1"],
+                                       "ms_per_arch": round(1000 * (b_walls["10"] - b_walls["1"]) / 9, 1),
+                                       "same_output": {str(n): _same(rows[n], b_rows[n]) for n in sizes}}
+                except CostFailed as exc:  # e.g. a table the old code cannot find
+                    row["baseline"] = {"ref": args.baseline_ref, "error": str(exc)}
+            if case.label == "cpu-macro":
+                row["lookup_vs_detection"] = _lookup_vs_detection(case, [r["arch"] for r in rows[10]])
             row["load_avg_1min_after"] = os.getloadavg()[0]
             results.append(row)
             b = row.get("baseline")
+            if b and "error" in b:
+                print(f"{case.label:>13}: {b['ref']} failed: {b['error']}", flush=True)
+                b = None
             print(f"{case.label:>13}: start-up {row['startup_s']:.2f} s, 10 archs {walls['10']:.2f} s, 600 archs "
                   f"{walls['600']:.2f} s, {row['ms_per_arch']:.2f} ms/arch"
                   + (f" | {b['ref']}: start-up {b['startup_s']:.2f} s, 10 archs {b['wall_s']['10']:.2f} s, "
