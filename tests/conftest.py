@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,27 @@ def shared_data() -> Path:
 def data_dir() -> Path:
     """tests/data (small shipped fixtures with attribution)."""
     return DATA
+
+
+def _torch_on_one_thread() -> Iterator[None]:
+    # CI has 2 shared cores: intra-op threads under contention make small models several times slower
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """torch on one intra-op thread for the test (``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    yield from _torch_on_one_thread()
+
+
+@pytest.fixture(scope="module")
+def one_thread_module() -> Iterator[None]:
+    """torch on one intra-op thread for a whole module."""
+    yield from _torch_on_one_thread()

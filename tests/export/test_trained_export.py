@@ -12,15 +12,10 @@ from click.testing import CliRunner
 
 import edgenas
 from edgenas.cli import cli
-from tests.train.test_train import FAST, _toy_folder
+from tests.train.test_train import FAST
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

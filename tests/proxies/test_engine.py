@@ -20,15 +20,7 @@ B = "|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|none~0|skip_connect~1|nor_conv_1x
 FAST = ["params", "naswot", "az_expressivity", "grad_norm"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # CI has 2 shared cores; intra-op threads under contention make small models ~5x slower
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def _score(archs, proxies=FAST, **kw):

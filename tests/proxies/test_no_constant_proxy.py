@@ -17,15 +17,7 @@ _DATASET = {"nb201": "cifar10", "fbnet": "cifar100", "macro": "cifar10", "mobile
             "mobilenetv3": "cifar10"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # 2 shared cores: intra-op threads under contention made the default check ~15 s instead of ~1 s
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def _archs(space, n: int = 4) -> list:  # noqa: ANN001

@@ -39,13 +39,7 @@ def _toy_folder(root: Path, classes: int = 3, per: int = 8, size: int = 8) -> Pa
     return root
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: tiny convolutions gain nothing from more, and a loaded CI machine loses a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
