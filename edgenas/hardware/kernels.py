@@ -109,8 +109,8 @@ def _counts_at(space_name: str, dataset: str, positions: Sequence[int], threads:
 
 
 def _arch_at(space: SearchSpace) -> Callable[[int], Any]:
-    """position -> arch in :func:`edgenas.hardware.tables.space_order` (benchmark index, else token rank)."""
-    from .tables import ORDER_INDEX, arch_at_rank, space_order
+    """position -> arch in :func:`edgenas.hardware.space_order.space_order` (benchmark index, else token rank)."""
+    from .space_order import ORDER_INDEX, arch_at_rank, space_order
 
     if space_order(space) == ORDER_INDEX:
         return space.from_index

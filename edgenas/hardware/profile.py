@@ -632,8 +632,8 @@ ISO_CHECKS = 16
 
 
 def _position(space: SearchSpace) -> Callable[[Any], int]:
-    """arch -> its position in :func:`~edgenas.hardware.tables.space_order`."""
-    from .tables import ORDER_INDEX, arch_rank, space_order
+    """arch -> its position in :func:`~edgenas.hardware.space_order.space_order`."""
+    from .space_order import ORDER_INDEX, arch_rank, space_order
 
     if space_order(space) == ORDER_INDEX:
         return space.index
@@ -641,7 +641,7 @@ def _position(space: SearchSpace) -> Callable[[Any], int]:
 
 
 def _at(space: SearchSpace, position: int) -> str:
-    from .tables import ORDER_INDEX, arch_at_rank, space_order
+    from .space_order import ORDER_INDEX, arch_at_rank, space_order
 
     if space_order(space) == ORDER_INDEX:
         return f"index {position}"
@@ -650,7 +650,7 @@ def _at(space: SearchSpace, position: int) -> str:
 
 def _whole_space_counts(space: SearchSpace, dataset: str, *, workers: int, threads: int,
                         progress: Callable[[int, int], None]) -> tuple[list[Any], str]:
-    """Kernel counts of every arch in :func:`~edgenas.hardware.tables.space_order`, and how they were counted.
+    """Kernel counts of every arch in :func:`~edgenas.hardware.space_order.space_order`, and how they were counted.
 
     A space with arch strings only (the macro spaces) gets one count per isomorphism class
     (``iso_key``; NAS-Bench-Macro: 3,969 networks for 6,561 strings, each built from a torch export
@@ -658,7 +658,7 @@ def _whole_space_counts(space: SearchSpace, dataset: str, *, workers: int, threa
     arch is counted. An indexed space (NB201, whose iso classes are different graphs computing the
     same function) is counted arch by arch.
     """
-    from .tables import ORDER_INDEX, arch_at_rank, space_order
+    from .space_order import ORDER_INDEX, arch_at_rank, space_order
 
     n = int(space.size)
     if space_order(space) == ORDER_INDEX:

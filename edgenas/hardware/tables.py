@@ -62,6 +62,7 @@ import numpy as np
 from .._limits import MAX_LATENCY_MS as _MAX_LATENCY_MS
 from ..errors import LatencyTableError
 from ._graph import cost_layers
+from .space_order import ORDER_CHOICES, ORDER_INDEX, arch_at_rank, arch_rank, space_order
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..spaces import SearchSpace
@@ -463,41 +464,6 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
     meta = {k: v for k, v in obj.items() if k not in ("entries", "kernels")}
     meta["entry_stats"] = stats
     return OpLatencyTable(meta, entries, obj["key"], float(obj["intercept_ms"]), float(obj["scale"]), kernels)
-
-
-#: ``kernels.space_ms`` orders: by the space's benchmark index (NB201), or by :func:`arch_rank`
-ORDER_INDEX = "space index"
-ORDER_CHOICES = "choices"
-
-
-def space_order(space: SearchSpace) -> str:
-    """How a whole-space list of ``space`` is ordered: its benchmark index where it has one (NB201),
-    else :func:`arch_rank` (the macro spaces, which have arch strings only)."""
-    from ..errors import EdgeNASError
-
-    try:
-        return ORDER_INDEX if space.index(space.from_index(0)) == 0 else ORDER_CHOICES
-    except EdgeNASError:
-        return ORDER_CHOICES
-
-
-def arch_rank(space: SearchSpace, arch: Any) -> int:
-    """Position of ``arch`` among all archs of ``space`` counted in mixed radix over
-    :attr:`~edgenas.spaces.SearchSpace.choices` (first position most significant; the order of
-    the base class's ``enumerate``), from its tokens alone."""
-    rank = 0
-    for options, tok in zip(space.choices, arch.tokens):
-        rank = rank * len(options) + options.index(tok)
-    return rank
-
-
-def arch_at_rank(space: SearchSpace, rank: int) -> Any:
-    """Inverse of :func:`arch_rank`."""
-    tokens = []
-    for options in reversed(space.choices):
-        rank, digit = divmod(rank, len(options))
-        tokens.append(options[digit])
-    return space.arch(tuple(reversed(tokens)))
 
 
 def _stored_position(space: SearchSpace, order: str | None) -> Callable[[Any], int | None]:
