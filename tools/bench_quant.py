@@ -628,45 +628,42 @@ def _cpu() -> str | None:
     return None
 
 
+def _top1_lines(d: dict) -> None:
+    for k, v in d["top1_pct"].items():
+        delta = d["delta_vs_fp32_pp"].get(k)
+        print(f"  {k:12s} {v:6.2f}" + ("" if delta is None else f"  ({delta:+.2f} pp vs fp32)"))
+
+
+def _latency_lines(d: dict, clock: str, digits: int) -> None:
+    """fp32 / int8 medians (``clock``: wall or cpu) and the int8 speed-up of each timed runtime."""
+    for rt in ("onnx", "litert"):
+        if f"latency_{rt}" in d:
+            lat = d[f"latency_{rt}"]
+            s = lat["speedup_int8_vs_fp32"]
+            print(f"  {rt}: fp32 {lat['fp32'][f'{clock}_p50_ms']:.{digits}f} ms, int8 "
+                  f"{lat['int8'][f'{clock}_p50_ms']:.{digits}f} ms ({clock}), "
+                  f"int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+
+
 def _table(res: dict) -> None:
     if "digits" in res:
         d = res["digits"]
         print(f"\ndigits ({d['test_images']} held-out images), top-1 %:")
-        for k, v in d["top1_pct"].items():
-            delta = d["delta_vs_fp32_pp"].get(k)
-            print(f"  {k:12s} {v:6.2f}" + ("" if delta is None else f"  ({delta:+.2f} pp vs fp32)"))
-        for rt in ("onnx", "litert"):
-            lat = d[f"latency_{rt}"]
-            s = lat["speedup_int8_vs_fp32"]
-            print(f"  {rt}: fp32 {lat['fp32']['wall_p50_ms']:.3f} ms, int8 {lat['int8']['wall_p50_ms']:.3f} ms, "
-                  f"int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+        _top1_lines(d)
+        _latency_lines(d, "wall", 3)
     if "fbnet" in res:
         f = res["fbnet"]
         print(f"\nfbnet 224 px ({f['arch']}):")
-        for rt in ("onnx", "litert"):
-            if f"latency_{rt}" in f:
-                lat = f[f"latency_{rt}"]
-                s = lat["speedup_int8_vs_fp32"]
-                print(f"  {rt}: fp32 {lat['fp32']['wall_p50_ms']:.2f} ms, int8 {lat['int8']['wall_p50_ms']:.2f} ms, "
-                      f"int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
-
-
+        _latency_lines(f, "wall", 2)
     if "fbnet224" in res:
         f = res["fbnet224"]
         print(f"\nfbnet224: trained pick {f['pick']} ({f['pick_macs_m']:.1f} M MACs), "
               f"{f['data']['test']} held-out images, top-1 %:")
-        for k, v in f["top1_pct"].items():
-            delta = f["delta_vs_fp32_pp"].get(k)
-            print(f"  {k:12s} {v:6.2f}" + ("" if delta is None else f"  ({delta:+.2f} pp vs fp32)"))
+        _top1_lines(f)
         for k in ("onnx_fp32_max_abs_vs_torch", "litert_fp32_max_abs_vs_torch", "max_abs_logit"):
             if k in f:
                 print(f"  {k}: {f[k]:.3g}")
-        for rt in ("onnx", "litert"):
-            if f"latency_{rt}" in f:
-                lat = f[f"latency_{rt}"]
-                s = lat["speedup_int8_vs_fp32"]
-                print(f"  {rt}: fp32 {lat['fp32']['cpu_p50_ms']:.2f} ms, int8 {lat['int8']['cpu_p50_ms']:.2f} ms "
-                      f"(thread CPU), int8 speed-up {s['wall']:.2f}x (wall) {s['cpu']:.2f}x (thread CPU)")
+        _latency_lines(f, "cpu", 2)
         prof = f.get("onnx_profile") or {}
         for kind, k in (prof.get("conv_ms_by_kind") or {}).items():
             print(f"  onnxruntime profile, {k['n']:2d} {kind:9s} convs: fp32 {k['fp32_ms']:.2f} ms, "

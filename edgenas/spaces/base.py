@@ -13,7 +13,7 @@ for search bookkeeping and cost lookups.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from ..errors import ArchError, DatasetError, did_you_mean
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace"]
+__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace", "summed_size_m"]
 
 
 @dataclass(frozen=True, order=True)
@@ -82,6 +82,20 @@ class LayerSpec:
         co, ho, wo = self.out_shape
         extra = "".join(f"-{k}{v}" for k, v in self.params)
         return f"{self.op}-in{ci}x{hi}x{wi}-out{co}x{ho}x{wo}{extra}"
+
+
+def summed_size_m(layers: Iterable[LayerSpec], counts: Callable[[LayerSpec], tuple[int, int]]) -> tuple[float, float]:
+    """(macs_m, params_m) of a network from its layers' integer (MACs, params) counts.
+
+    Integers are summed and divided once, so a space's closed form equals fvcore's traced value bit
+    for bit (summing per-layer floats would not).
+    """
+    macs = params = 0
+    for layer in layers:
+        m, p = counts(layer)
+        macs += m
+        params += p
+    return macs / 1e6, params / 1e6
 
 
 class SearchSpace(abc.ABC):

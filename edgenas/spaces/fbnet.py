@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ArchError, did_you_mean
 from ._fbnet_blocks import BLOCK_CONFIGS, BLOCKS, BlockConfig
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -240,13 +240,8 @@ class FBNetSpace(SearchSpace):
     def analytic_size(self, arch: Arch, dataset: str | DatasetSpec) -> tuple[float, float]:
         """(macs_m, params_m) of ``arch`` from the per-layer formulas, without building a model
         (the search prices thousands of archs; an fvcore trace of one FBNet model takes seconds).
-        Integer counts are summed and divided once: the traced values bit for bit."""
-        macs = params = 0
-        for lay in self.layers(arch, dataset):
-            m, p = _layer_counts(lay)
-            macs += m
-            params += p
-        return macs / 1e6, params / 1e6
+        Equal to the traced values bit for bit (:func:`~edgenas.spaces.base.summed_size_m`)."""
+        return summed_size_m(self.layers(arch, dataset), _layer_counts)
 
     def layer_module(self, layer: LayerSpec, *, bn_track_running_stats: bool = True) -> torch.nn.Module:
         """A torch module computing one layer of :meth:`layers` alone (for per-op profiling).

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchError, ConfigError, DatasetError, did_you_mean
 from ._macro_def import MacroSpaceDef, load_definition, parse_definition, se_channels
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -247,12 +247,7 @@ class MacroSpace(SearchSpace):
 
     def analytic_size(self, arch: Arch, dataset: Any) -> tuple[float, float]:
         """(macs_m, params_m) from the per-layer closed forms, without building a model."""
-        macs = params = 0
-        for lay in self.layers(arch, dataset):
-            m, p = _layer_counts(lay)
-            macs += m
-            params += p
-        return macs / 1e6, params / 1e6
+        return summed_size_m(self.layers(arch, dataset), _layer_counts)
 
     def conv_linear_macs(self, arch: Arch, dataset: Any) -> int:
         """MACs of convs and linear layers only (no pooling): NAS-Bench-Macro's ``flops`` convention."""

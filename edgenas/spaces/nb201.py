@@ -14,7 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchError, did_you_mean
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -202,14 +202,8 @@ class NB201Space(SearchSpace):
         BN folded, adaptive pooling one per input element; params with BN affine and classifier bias).
 
         Why: tracing one NB201 network with fvcore takes ~0.4-0.7 s, and pricing prints sizes for every arch.
-        Integer counts summed and divided once, so the result is the traced value bit for bit.
         """
-        macs = params = 0
-        for lay in self.layers(arch, dataset):
-            m, p = _nb201_layer_counts(lay)
-            macs += m
-            params += p
-        return macs / 1e6, params / 1e6
+        return summed_size_m(self.layers(arch, dataset), _nb201_layer_counts)
 
     def compiled_layers(self, arch: Arch, dataset: str | DatasetSpec, *, node_ops: bool = False,
                         reads: bool = False) -> list[LayerSpec]:
