@@ -47,6 +47,7 @@ def search(
     extra_objectives: Sequence[str] = _D.extra_objectives,
     noise_seeds: int = _D.noise_seeds,
     pick_top_share: float | None = _D.pick_top_share,
+    pick_within_noise: float | None = _D.pick_within_noise,
     out: str | None = _D.out,
     task: DatasetSpec | None = _D.task,
     resume: bool = False,
@@ -92,7 +93,7 @@ def search(
         seed=seed, device=device, batch_size=batch_size, workers=workers, executor=executor,
         ray_address=ray_address, resolution=resolution, proxy_resolution=proxy_resolution, task=task,
         data=data, score_table=score_table, latency_source=latency_source, extra_objectives=tuple(extra_objectives), noise_seeds=noise_seeds,
-        pick_top_share=pick_top_share, out=out,
+        pick_top_share=pick_top_share, pick_within_noise=pick_within_noise, out=out,
     )
     return run_search(config, resume=resume, on_progress=on_progress, on_candidate=on_candidate)
 

@@ -85,6 +85,41 @@ class MacsCost:
 DEFAULT_TARGETS = {"nb201": "jetson-tx2,raspi4,pixel3,edgetpu,pixel2,titan-rtx-b1,xeon-gold-6226", "macro": ""}
 
 
+class TableWithLiveSeeds:
+    """A score table for the run's own seed, the live proxy engine for any other init seed.
+
+    The search's noise measurement (``score_spread``, and the noise-band pick) scores its best
+    members again with other seeds; a table holds one seed, so those are computed live, at the
+    table's batch size, exactly as ``ProxyScorer`` computes them in a search without a table.
+    """
+
+    def __init__(self, table: TableScorer, dataset: str, proxy: str, batch_size: int) -> None:
+        from edgenas.search.scoring import ProxyScorer
+
+        self._table = table
+        self._live = ProxyScorer(space=table.space, dataset=dataset, proxy=proxy, seed=0, batch_size=batch_size)
+        self._cache: dict[tuple[str, int], object] = {}
+        self.n_live = 0
+        for k in ("proxy", "components", "is_ensemble", "config", "recipe", "space", "path", "notes"):
+            setattr(self, k, getattr(table, k))
+
+    def covers(self, arch) -> bool:
+        return self._table.covers(arch)
+
+    def combine(self, raw, reference):
+        return self._table.combine(raw, reference)
+
+    def score(self, archs, *, seed: int | None = None):
+        if seed is None:
+            return self._table.score(archs)
+        keys = [(self.space.format(a), int(seed)) for a in archs]
+        todo = [a for a, k in zip(archs, keys) if k not in self._cache]
+        for a, r in zip(todo, self._live.score(todo, seed=int(seed)) if todo else []):
+            self._cache[(self.space.format(a), int(seed))] = r
+        self.n_live += len(todo)
+        return [self._cache[k] for k in keys]
+
+
 def accuracy_by_iso(space, dataset: str, archs: list) -> np.ndarray:
     """True accuracy (%) of each arch of ``archs`` (NaN where the benchmark has none)."""
     if space.name == "nb201":
@@ -160,6 +195,8 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
         dataset, _, path = spec.partition("=")
         acc = accuracy_by_iso(space, dataset, archs)
         scorer = TableScorer(space=space, path=path, ensemble=proxy)
+        if args.pick_within_noise is not None:
+            scorer = TableWithLiveSeeds(scorer, dataset, proxy, args.noise_batch_size)
         size = AdditiveSizeTable(space, dataset)
         sizes = [size(a) for a in archs]
         macs = np.array([s[0] for s in sizes], dtype=float)
@@ -213,7 +250,7 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
             base = {"max_params": top_by(params, reach, cost), "max_macs": top_by(macs, reach, cost)}
             oracle = float(acc[feasible].max())
             common = {"space": space_name, "dataset": dataset, "write_outputs": False, "scorer": scorer,
-                      "proxy": proxy, "size": size, **extra}
+                      "proxy": proxy, "size": size, "pick_within_noise": args.pick_within_noise, **extra}
             for seed in seeds:
                 t0 = time.perf_counter()
                 res = run_search(seed=seed, **common)
@@ -226,7 +263,9 @@ def run_space(args, space_name: str, proxy: str) -> tuple[list[dict], dict, list
                     "budget_value": b, "seed": seed, "n_feasible": int(feasible.size),
                     "n_feasible_classes": int(reach.size), "oracle_acc": oracle, "acc": a,
                     "gap_pp": {k: oracle - v for k, v in a.items()}, "pick_arch": res.pick.arch,
-                    "pick_share": res.config.pick_top_share, "search_wall_s": round(wall, 3),
+                    "pick_share": res.config.pick_top_share, "pick_within_noise": args.pick_within_noise,
+                    "pick_score_spread": dict(res.pick.score_spread) if res.pick.score_spread else None,
+                    "search_wall_s": round(wall, 3),
                 })
             last = cases[-len(seeds):]
             print(f"{space_name:>6} {dataset:>14} {label:>22} feasible {last[0]['n_feasible']:>5}  oracle {oracle:6.2f}  "
@@ -278,11 +317,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="target of MACs-budget searches (default: the first of --targets; 'macs' or no --targets: "
                          "priced by MACs, no device table)")
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--pick-within-noise", type=float, default=None, metavar="Z",
+                    help="the search's noise-band pick rule (SearchConfig.pick_within_noise); the other init seeds "
+                         "it needs are scored live")
+    ap.add_argument("--noise-batch-size", type=int, default=16, help="proxy batch of the live seeds (the tables': 16)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if args.merge:
         docs = [json.loads(p.read_text()) for p in args.merge]
-        if len({d["proxy"] for d in docs}) != 1:
+        if len({(d["proxy"], d.get("pick_within_noise")) for d in docs}) != 1:
             raise SystemExit("the runs used different proxies; expected one proxy")
         doc = {**docs[0], "cases": [c for d in docs for c in d["cases"]],
                "ranking": {k: v for d in docs for k, v in d["ranking"].items()},
@@ -308,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     cases, ranking, skipped, tables = run_space(args, args.space, proxy)
     doc = {"schema_version": 1, "benchmark": "picks_cross_space",
            "what": "gap (pp) of the default training-free search's pick to the best feasible arch's true accuracy",
-           "proxy": proxy, "defaults": {"searcher": SearchConfig().searcher, "evaluations": SearchConfig().evaluations,
+           "proxy": proxy, "pick_within_noise": args.pick_within_noise, "defaults": {"searcher": SearchConfig().searcher, "evaluations": SearchConfig().evaluations,
                                         "population": SearchConfig().population},
            "made_by": "tools/bench_cross_space.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "wall_s": round(time.perf_counter() - t0, 1), "skipped": skipped,

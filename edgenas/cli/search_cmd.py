@@ -91,6 +91,9 @@ class _ProxyOption(click.Option):
 @click.option("--pick-top-share", type=float, default=_D.pick_top_share,
               help="The pick is the largest of this share of best-scoring candidates (0 = the best score; "
                    "default: 0 for an accuracy prior such as edgenas_transfer, else 0.025).")
+@click.option("--pick-within-noise", type=float, default=_D.pick_within_noise,
+              help="The pick is the largest (most MACs) of the candidates whose score is within this many init-seed "
+                   "standard deviations of the best (measured with --noise-seeds); default: the --pick-top-share rule.")
 @click.option("--out", default=_D.out,
               help="Run folder (default runs/<space>-<dataset>-<targets>-<proxy>-s<seed>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out without rescoring stored archs.")

@@ -107,6 +107,12 @@ class SearchConfig:
             (a rank ensemble's best few differ by less than its init-seed noise, and among them the
             larger network is the better bet); both chosen on NB201 CIFAR-10 (docs/benchmarks.md).
             Not part of the resume check.
+        pick_within_noise: ``z`` of the noise-band pick rule (``None`` = off, the ``pick_top_share``
+            rule): the pick is the candidate with the most MACs among all whose score is within
+            ``z`` init-seed standard deviations of the best score, the deviation pooled over the
+            best front members that ``noise_seeds`` scored again. Needs ``noise_seeds >= 1`` and a
+            scorer that can change its seed (a score table cannot: the ``pick_top_share`` rule
+            then applies). Not part of the resume check.
         out: run folder (``None`` = ``runs/<space>-<dataset>-<targets>-<proxy>-s<seed>``).
         space_definition: content hash of the definition of a user's space (``--space FILE.yaml`` or
             ``edgenas spaces add``), set by :func:`resolve_config`; a resumed run refuses a changed one.
@@ -136,6 +142,7 @@ class SearchConfig:
     extra_objectives: tuple[str, ...] = ()
     noise_seeds: int = 2
     pick_top_share: float | None = None
+    pick_within_noise: float | None = None
     out: str | None = None
     space_definition: str | None = None
     task: Any = None
@@ -189,6 +196,12 @@ class SearchConfig:
         if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
                                   or not 0.0 <= share <= 1.0):
             raise ConfigError(f"pick_top_share={share!r} is invalid; expected a number in 0..1")
+        z = self.pick_within_noise
+        if z is not None and (isinstance(z, bool) or not isinstance(z, (int, float)) or not 0.0 <= z <= 10.0):
+            raise ConfigError(f"pick_within_noise={z!r} is invalid; expected a number of standard deviations in 0..10")
+        if z is not None and self.noise_seeds < 1:
+            raise ConfigError(f"pick_within_noise={z!r} needs noise_seeds >= 1 (got {self.noise_seeds}); expected "
+                              "noise_seeds 1..10 to measure the noise the band is made of")
         if self.proxy_resolution is not None:
             from ..proxies.engine import check_resolution
 

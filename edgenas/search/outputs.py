@@ -136,7 +136,7 @@ def write_outputs(result: SearchResult) -> tuple[dict[str, Path], list[str]]:
         "score_shown": {"name": shown.name, "label": shown.label},
         "members": [record(c) for c in result.front],
         "pick": record(result.pick) if result.pick is not None else None,
-        "pick_rule": pick_rule(cfg.pick_top_share),
+        "pick_rule": pick_rule(cfg.pick_top_share, cfg.pick_within_noise),
     }
     if result.latency_estimates:
         pareto["latency_estimates"] = dict(result.latency_estimates)
@@ -319,8 +319,11 @@ _CSV_FIXED = {"order", "index", "arch", "iso_key", "score", "search_score", "mac
               "reused", "on_front", "pick"}
 
 
-def pick_rule(share: float | None) -> str:
+def pick_rule(share: float | None, within_noise: float | None = None) -> str:
     """How the pick was chosen, in words (pareto.json ``pick_rule``)."""
+    if within_noise is not None:
+        return (f"most MACs among the candidates whose score is within {within_noise:g} init-seed standard "
+                "deviations of the best (where the scorer could change its seed)")
     if not share:
         return "the best-scoring candidate"
     return f"most MACs among the best-scoring {share:.1%} of the candidates (at least one)"

@@ -14,7 +14,7 @@ from .evaluator import SearchContext, _num
 from .result import Candidate
 from .scoring import combine_scores
 
-__all__ = ["NOISE_MEMBERS", "pick_candidate", "score_spread"]
+__all__ = ["NOISE_MEMBERS", "noise_std", "pick_candidate", "pick_in_noise_band", "score_spread"]
 
 NOISE_MEMBERS = 5
 
@@ -33,6 +33,37 @@ def pick_candidate(candidates: Sequence[Candidate], share: float) -> Candidate |
     k = max(1, math.ceil(share * len(scored) - 1e-9))
     best = sorted(scored, key=lambda c: (-c.score, sum(c.latency_ms.values()), c.arch))[:k]
     return min(best, key=lambda c: (-c.macs_m, -c.score, sum(c.latency_ms.values()), c.arch))
+
+
+def noise_std(members: Sequence[Candidate]) -> float | None:
+    """Init-seed standard deviation of the score, pooled (root mean square) over the members that
+    carry a ``score_spread``; ``None`` when none does."""
+    stds = [float(m.score_spread["std"]) for m in members
+            if m.score_spread and m.score_spread.get("std") is not None and math.isfinite(m.score_spread["std"])]
+    return float(np.sqrt(np.mean(np.square(stds)))) if stds else None
+
+
+def pick_in_noise_band(ctx: SearchContext, final: Sequence[Candidate], front: Sequence[Candidate],
+                       pick: Candidate | None, *, z: float, n_seeds: int) -> Candidate | None:
+    """The noise-band pick: the most MACs among the candidates whose score is within ``z`` pooled
+    init-seed standard deviations (:func:`noise_std` of ``front``, as :func:`score_spread` left it)
+    of the best score (ties: higher score, lower summed latency, arch string), carrying its own
+    ``score_spread``. Their order within the band is what a reinitialisation could reverse, so the
+    larger network is the better bet. ``pick`` (the ``pick_top_share`` rule's) is returned
+    unchanged when no spread was measured (a scorer that cannot change its seed).
+    """
+    std = noise_std(front)
+    scored = [c for c in final if math.isfinite(c.score)]
+    if std is None or not scored:
+        return pick
+    best = max(c.score for c in scored)
+    band = [c for c in scored if c.score >= best - z * std - 1e-12]
+    chosen = min(band, key=lambda c: (-c.macs_m, -c.score, sum(c.latency_ms.values()), c.arch))
+    known = {m.iso_key: m for m in (*front, *([pick] if pick is not None else []))}
+    if chosen.iso_key in known and known[chosen.iso_key].score_spread:
+        return known[chosen.iso_key]
+    _, spread = score_spread(ctx, final, [chosen], chosen, n_seeds=n_seeds)
+    return spread
 
 
 def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence[Candidate],

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace, get_space
 from .config import MACS_TARGET, SearchConfig, config_dict, macs_only, resolve_config, resolve_task
 from .evaluator import SearchContext
-from .picks import pick_candidate, score_spread
+from .picks import noise_std, pick_candidate, pick_in_noise_band, score_spread
 from .problem import CostEvaluator, LatencyModel, check_feasible
 from .result import Candidate, SearchProgress, SearchResult
 from .scoring import ProxyScorer, Scorer, proxy_key
@@ -184,6 +184,9 @@ def run_search(
         pick = pick_candidate(final, config.pick_top_share)
         if config.noise_seeds:
             front, pick = score_spread(ctx, final, front, pick, n_seeds=config.noise_seeds)
+            if config.pick_within_noise is not None:
+                pick = pick_in_noise_band(ctx, final, front, pick, z=config.pick_within_noise,
+                                          n_seeds=config.noise_seeds)
     except Exception:
         # an error before the first score (e.g. unusable --data): a store made by this call holds
         # nothing to resume and would block the corrected rerun, so it goes
@@ -210,7 +213,7 @@ def run_search(
             f"{config.evaluations:,}: the search could score at most those"]
            if n_feasible is not None and n_feasible < config.evaluations else [])
     notes = [*few, *([loose] if loose else []), *getattr(scorer, "notes", ()), *_task_notes(config, task, targets),
-             *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config.pick_top_share, len(final)),
+             *_coverage_notes(targets, space), *_degenerate_notes(ctx), *_pick_notes(front, pick, config, final),
              *notes]
     return replace(result, files=files, notes=tuple(notes), wall_s=time.perf_counter() - t_start)
 
@@ -262,23 +265,34 @@ def _fingerprint(config: SearchConfig) -> dict[str, Any]:
     """What a resumed run must share with the stored one: everything that changes scores or the
     search, not speed (device, workers) nor what is only read off the scores (noise, pick)."""
     out = {k: v for k, v in config_dict(config).items()
-           if k not in ("device", "out", "workers", "executor", "ray_address", "noise_seeds", "pick_top_share")
+           if k not in ("device", "out", "workers", "executor", "ray_address", "noise_seeds", "pick_top_share",
+                         "pick_within_noise")
            # only when set, so runs stored before these options existed still resume
            and not (k in ("proxy_resolution", "space_definition") and v is None)}
     out["cost_source"] = out.pop("latency_source")  # the stored runs' name of the field
     return out
 
 
-def _pick_notes(front: Sequence[Candidate], pick: Candidate | None, share: float, n: int) -> list[str]:
+def _pick_notes(front: Sequence[Candidate], pick: Candidate | None, config: SearchConfig,
+                final: Sequence[Candidate]) -> list[str]:
     """One note when the pick is not the best-scoring front member: what it is and why."""
     if pick is None or not front or pick.iso_key == front[0].iso_key:
         return []
-    k = max(1, math.ceil(share * n - 1e-9))
     std = (front[0].score_spread or {}).get("std")
     noise = f"; the best score's spread across init seeds is {std:.3g}" if std is not None else ""
     where = "on the front" if any(m.iso_key == pick.iso_key for m in front) else "not on the front"
-    return [(f"pick (index {pick.index}): the largest ({pick.macs_m:.1f} M MACs) of the {k} best-scoring "
-             f"candidates, score {pick.score:.4g} vs best {front[0].score:.4g}{noise}; {where} (pick in pareto.json)")]
+    pooled = noise_std(front)
+    if config.pick_within_noise is not None and pooled is not None:
+        width = config.pick_within_noise * pooled
+        n = sum(1 for c in final if math.isfinite(c.score) and c.score >= front[0].score - width - 1e-12)
+        why = (f"the largest ({pick.macs_m:.1f} M MACs) of the {n} candidates within {config.pick_within_noise:g} "
+               f"init-seed standard deviations ({width:.3g}) of the best score")
+        noise = ""
+    else:
+        k = max(1, math.ceil((config.pick_top_share or 0.0) * len(final) - 1e-9))
+        why = f"the largest ({pick.macs_m:.1f} M MACs) of the {k} best-scoring candidates"
+    return [(f"pick (index {pick.index}): {why}, score {pick.score:.4g} vs best {front[0].score:.4g}{noise}; "
+             f"{where} (pick in pareto.json)")]
 
 
 def _degenerate_notes(ctx: SearchContext) -> list[str]:
