@@ -122,6 +122,7 @@ def search_option(draw) -> Case:
         st.tuples(st.just("--proxy-resolution"), junk.filter(lambda t: not _is_int_in(t, 8, 1024))),
         st.tuples(st.just("--noise-seeds"), junk.filter(lambda t: not _is_int_in(t, 0, 10))),
         st.tuples(st.just("--pick-top-share"), junk.filter(lambda t: not _is_number_in(t, 0, 1))),
+        st.tuples(st.just("--pick-within-noise"), junk.filter(lambda t: not _is_number_in(t, 0, 10))),
         st.tuples(st.just("--space"), bad_target), st.tuples(st.just("--dataset"), bad_target),
         st.tuples(st.just("--proxy"), bad_target), st.tuples(st.just("--target"), bad_target),
     ))

@@ -45,6 +45,9 @@ def _one_clear_error(args: list[str], needle: str, out: Path | None = None) -> s
     (["--batch-size", "4097"], "batch_size=4097 is invalid; expected an integer 2..4,096"),
     (["--batch-size", "1"], "batch_size=1 is invalid"),
     (["--noise-seeds", "11"], "noise_seeds=11 is invalid"),
+    (["--pick-within-noise", "-0.5"], "pick_within_noise=-0.5 is invalid; expected a number of standard deviations"),
+    (["--pick-within-noise", "nan"], "pick_within_noise=nan is invalid"),
+    (["--pick-within-noise", "1", "--noise-seeds", "0"], "needs noise_seeds >= 1"),
     (["--proxy-resolution", "1025"], "proxy resolution 1025 is invalid; expected an integer 8..1024 (pixels)"),
     (["--proxy-resolution", "7"], "proxy resolution 7 is invalid"),
 ])

@@ -129,3 +129,33 @@ def test_pick_in_result_pareto_json_and_candidates_csv(tmp_path: Path) -> None:
     assert [row["arch"] for row in rows if row["pick"] == "1"] == [r.pick.arch]
     with pytest.raises(ConfigError, match="pick_top_share"):
         _search(FakeScorer(), pick_top_share=1.5)
+
+
+def test_noise_band_pick_is_the_largest_within_z_pooled_deviations(tmp_path: Path) -> None:
+    from edgenas.search.picks import noise_std
+
+    kw = dict(targets=("fake",), evaluations=80, population=12, cost_models={"fake-tx2": FakeLatency()},
+              size=fake_size, max_latency_ms=6.0, noise_seeds=2)
+    r = run_search(scorer=_Seeded("edgenas_fast", ensemble=True), pick_within_noise=2.0, out=str(tmp_path / "run"), **kw)
+    std = noise_std(r.front)
+    assert std is not None and std > 0
+    best = max(c.score for c in r.candidates)
+    band = [c for c in r.candidates if c.score >= best - 2.0 * std - 1e-12]
+    assert r.pick.macs_m == max(c.macs_m for c in band)
+    assert r.pick.score_spread is not None, "the pick carries its own spread"
+    doc = json.loads((tmp_path / "run" / "pareto.json").read_text())
+    assert "standard deviations" in doc["pick_rule"] and doc["pick"]["arch"] == r.pick.arch
+    # z = 0: the band is the best score alone (the pick_top_share 0 rule, ties aside)
+    r0 = run_search(scorer=_Seeded("edgenas_fast", ensemble=True), pick_within_noise=0.0, write_outputs=False, **kw)
+    assert r0.pick.score == best and r0.pick.iso_key == r0.front[0].iso_key
+    # a scorer that cannot change its seed measures no noise: the pick_top_share rule applies
+    plain = _search(FakeScorer("edgenas_fast", ensemble=True), max_latency_ms=6.0, pick_within_noise=2.0,
+                    pick_top_share=0.0)
+    assert plain.pick.iso_key == plain.front[0].iso_key
+
+
+def test_noise_band_pick_validated() -> None:
+    with pytest.raises(ConfigError, match="pick_within_noise=-1 is invalid"):
+        _search(FakeScorer(), pick_within_noise=-1)
+    with pytest.raises(ConfigError, match="needs noise_seeds >= 1"):
+        _search(FakeScorer(), pick_within_noise=1.0, noise_seeds=0)
