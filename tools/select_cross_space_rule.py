@@ -64,6 +64,13 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[float, ...], float]] = {
     "edgenas_paths+params": (("flops", "params", *_PATHS[1:]), (1,) * 6, 0.0),
     "edgenas_paths+aztrain": ((*_PATHS, "az_trainability"), (1,) * 6, 0.0),
     "edgenas_paths-azx": (("flops", "depth", "sed", "plain_depth_penalty"), (1,) * 4, 0.0),
+    # added later, before any was scored: the VKDNW terms (tables that carry them: NB201 CIFAR-10)
+    "vkdnw_single": (("vkdnw_single",), (1,), 0.0),
+    "vkdnw_agg": (("flops", "az_expressivity", "az_trainability", "jacov", "vkdnw_single"), (1,) * 5, 0.0),
+    "edgenas_paths+vkdnw": ((*_PATHS, "vkdnw_single"), (1,) * 6, 0.0),
+    # added later, proposed knowing that macro's cpu-budget picks lose to max-MACs; chosen on NB201 only
+    "edgenas_paths_flops2": (_PATHS, (2, 1, 1, 1, 1), 0.0),
+    "edgenas_paths_flops3": (_PATHS, (3, 1, 1, 1, 1), 0.0),
 }
 
 
