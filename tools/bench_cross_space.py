@@ -317,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="target of MACs-budget searches (default: the first of --targets; 'macs' or no --targets: "
                          "priced by MACs, no device table)")
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--weights", default=None, metavar="W1,W2,...",
+                    help="weigh the ranked terms of the --proxy rank ensemble (one per term); runs the variant "
+                         "registered as PROXY@W1,W2,...")
     ap.add_argument("--pick-within-noise", type=float, default=None, metavar="Z",
                     help="the search's noise-band pick rule (SearchConfig.pick_within_noise); the other init seeds "
                          "it needs are scored live")
@@ -347,6 +350,15 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--home {str(args.home)!r} is not a folder; expected an EDGENAS_HOME")
         os.environ["EDGENAS_HOME"] = str(args.home)  # read by edgenas._paths at each lookup
     proxy = args.proxy or DEFAULT_PROXY
+    if args.weights:
+        from dataclasses import replace
+
+        from edgenas.proxies.ensemble import ENSEMBLES, get_ensemble
+
+        weights = tuple(float(w) for w in args.weights.split(","))
+        base = get_ensemble(proxy)
+        proxy = f"{proxy}@{args.weights}"
+        ENSEMBLES.add(proxy, replace(base, name=proxy, weights=weights))  # this process only
     t0 = time.perf_counter()
     cases, ranking, skipped, tables = run_space(args, args.space, proxy)
     doc = {"schema_version": 1, "benchmark": "picks_cross_space",

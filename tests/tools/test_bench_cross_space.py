@@ -54,3 +54,24 @@ def test_table_record_names_the_profiled_macro_table() -> None:
     assert rec["held_out_check"] == {"predictor": "kernels", "mape": 2.0, "n": 9}
     assert rec["space_predictions"]["n"] == space.size and "ms" not in rec["space_predictions"]
     assert tool.table_record(get_cost_model("jetson", "nb201", "cifar10"))["target"] == "jetson-tx2"
+
+
+def test_table_with_live_seeds_reads_the_table_for_the_run_seed_and_scores_other_seeds_live(tmp_path, one_thread) -> None:
+    from edgenas.search.scoring import ProxyScorer, TableScorer
+    from edgenas.spaces import get_space
+
+    space = get_space("macro")
+    arch = space.parse("12012012")
+    path = tmp_path / "t.csv"
+    path.write_text("arch,flops,az_expressivity,sed\n12012012,1.5,-7.25,3.0\n")
+    wrapped = tool.TableWithLiveSeeds(TableScorer(space=space, path=str(path), ensemble="edgenas_paths"),
+                                      "cifar10", "edgenas_paths", batch_size=4)
+    own = wrapped.score([arch])[0].values
+    assert own["az_expressivity"] == -7.25 and own["flops"] == 1.5 and wrapped.n_live == 0
+    other = wrapped.score([arch], seed=5)[0].values
+    want = ProxyScorer(space=space, dataset="cifar10", proxy="edgenas_paths", seed=0, batch_size=4).score(
+        [arch], seed=5)[0].values
+    assert other == pytest.approx(want) and other["az_expressivity"] != -7.25
+    wrapped.score([arch], seed=5)
+    assert wrapped.n_live == 1, "a seed scored once is looked up, not scored again"
+    assert wrapped.components == ("flops", "depth", "az_expressivity", "sed", "skipped_depth")
