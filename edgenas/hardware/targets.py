@@ -11,7 +11,8 @@ A target file (unknown keys are rejected)::
     threads: null                    # CPU threads used by the runtime, null = not applicable/unknown
     power_mode: null                 # e.g. "nvpmodel -m 0 + jetson_clocks"; null = not recorded
     provenance: "..."                # where the numbers come from
-    profile_hint: "..."              # optional: how to build a table for this device
+    profile_hint: "..."              # optional: how to build a table for this device ({space} and
+                                     # {dataset} stand for the pair asked for)
     tables:                          # space -> dataset -> table reference (paths into latency_tables/)
       nb201:
         cifar10: {file: nb201_cifar10_hwnasbench.csv, column: edgegpu}   # arch table column
@@ -99,13 +100,17 @@ class Target:
                 if not t.exists:
                     raise LatencyTableError(
                         f"target {self.name!r}: latency table {t.file} for {space}/{dataset} is missing",
-                        hint=self.profile_hint or f"edgenas profile --target {self.name} --space {space} "
-                                                  f"--dataset {dataset}")
+                        hint=self._hint(space, dataset) or f"edgenas profile --target {self.name} --space {space} "
+                                                           f"--dataset {dataset}")
                 return t
         have = ", ".join(f"{t.space}/{t.dataset}" for t in self.tables) or "none"
         raise LatencyTableError(
             f"target {self.name!r} has no latency table for {space}/{dataset} (has: {have})",
-            hint=self.profile_hint or self._profile_hint(space, dataset))
+            hint=self._hint(space, dataset) or self._profile_hint(space, dataset))
+
+    def _hint(self, space: str, dataset: str) -> str:
+        """The definition's ``profile_hint`` for the asked (space, dataset)."""
+        return self.profile_hint.replace("{space}", space).replace("{dataset}", dataset)
 
     def _profile_hint(self, space: str, dataset: str) -> str:
         """How to get a table: a user target is profiled under its own name; a shipped one (its

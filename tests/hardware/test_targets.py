@@ -69,3 +69,23 @@ def test_tables_of_an_unknown_dataset_are_refused(tmp_path):
                                         "    cifar11: {file: x.csv}\n")
     with pytest.raises(ConfigError, match="'cifar11' is not a nb201 dataset"):
         load_target_file(tmp_path / "mine.yaml")
+
+
+def test_cpu_profile_hint_names_the_space_and_dataset_asked_for() -> None:
+    from edgenas.errors import LatencyTableError
+    from edgenas.hardware.targets import load_target
+
+    with pytest.raises(LatencyTableError) as err:
+        load_target("cpu").table("mobilenetv2", "imagenet")
+    assert "edgenas profile --target cpu --space mobilenetv2 --dataset imagenet" in err.value.hint
+    assert "{space}" not in err.value.hint
+
+
+def test_cpu_target_ships_a_macro_table_with_its_held_out_check() -> None:
+    from edgenas.hardware.cost import get_cost_model
+    from edgenas.spaces import get_space
+
+    space = get_space("macro")
+    model = get_cost_model("cpu", space, "cifar10")
+    ms = [model.predict(space.parse(a)).latency_ms for a in ("00000000", "11111111", "22222222")]
+    assert 0 < ms[0] < ms[1] < ms[2], ms  # more and wider blocks cost more
