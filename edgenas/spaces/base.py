@@ -25,7 +25,16 @@ from ..errors import ArchError, DatasetError, did_you_mean
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace", "summed_size_m"]
+__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace", "strip_arch_text", "summed_size_m"]
+
+#: what may surround an arch string or index: ASCII blanks only, so a control character (e.g. a
+#: record separator, which ``str.strip`` would drop) makes the text invalid instead of an index
+ARCH_TEXT_BLANKS = " \t\r\n"
+
+
+def strip_arch_text(text: str) -> str:
+    """``text`` without the ASCII blanks around it (nothing else is stripped)."""
+    return text.strip(ARCH_TEXT_BLANKS)
 
 
 @dataclass(frozen=True, order=True)

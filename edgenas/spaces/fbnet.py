@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ArchError, did_you_mean
 from ._fbnet_blocks import BLOCK_CONFIGS, BLOCKS, BlockConfig
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, summed_size_m
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, strip_arch_text, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -72,7 +72,7 @@ class LayerSlot(NamedTuple):
 
 
 def _separators(text: str) -> list[str]:
-    s = text.strip().strip("[]()")
+    s = strip_arch_text(text).strip("[]()")
     for sep in (",", " ", "\t", "\n"):
         s = s.replace(sep, "-")
     return [t for t in s.split("-") if t]

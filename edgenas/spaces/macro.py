@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchError, ConfigError, DatasetError, did_you_mean
 from ._macro_def import MacroSpaceDef, load_definition, parse_definition, se_channels
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, summed_size_m
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, strip_arch_text, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -123,7 +123,7 @@ class MacroSpace(SearchSpace):
             raise ArchError(f"{self.name} arch must be a string, got {type(text).__name__}")
         n = len(self._choices)
         if self.definition.arch_format == "digits":
-            s = text.strip()
+            s = strip_arch_text(text)
             if len(s) != n or not s.isascii() or not s.isdigit():
                 raise ArchError(f"{self.name} arch {text!r} is not {n} digits; expected one choice index per "
                                 f"layer, e.g. {'0' * n!r}")
@@ -134,7 +134,7 @@ class MacroSpace(SearchSpace):
                                     f"expected 0-{len(opts) - 1}")
                 tokens.append(opts[int(ch)])
             return Arch(self.name, tuple(tokens), s)
-        s = text.strip().strip("[]()")
+        s = strip_arch_text(text).strip("[]()")
         for sep in (",", " ", "\t", "\n"):
             s = s.replace(sep, "-")
         parts = [t for t in s.split("-") if t]

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchError, did_you_mean
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, summed_size_m
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, strip_arch_text, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -56,7 +56,7 @@ class NB201Space(SearchSpace):
     def parse(self, text: str) -> Arch:
         if not isinstance(text, str):
             raise ArchError(f"arch must be a string, got {type(text).__name__}")
-        s = text.strip()
+        s = strip_arch_text(text)
         if s.isascii() and s.isdigit():
             return self.from_index(int(s))
         groups = s.split("+")
