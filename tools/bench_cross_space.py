@@ -120,6 +120,23 @@ class TableWithLiveSeeds:
         return [self._cache[k] for k in keys]
 
 
+def register_variant(proxy: str, weights: str | None, extra_terms: str | None) -> str:
+    """Register (in this process only) the rank ensemble ``proxy`` with further terms and/or other
+    weights; returns its name, ``PROXY+P1+...@W1,...``."""
+    from dataclasses import replace
+
+    from edgenas.proxies.ensemble import ENSEMBLES, get_ensemble
+
+    base = get_ensemble(proxy)
+    extra = tuple(t for t in (extra_terms or "").split(",") if t)
+    ranked = (*base.ranked, *extra)
+    w = tuple(float(x) for x in weights.split(",")) if weights else (*base.component_weights, *(1.0,) * len(extra))
+    name = proxy + "".join(f"+{t}" for t in extra) + (f"@{weights}" if weights else "")
+    ENSEMBLES.add(name, replace(base, name=name, components=(*base.components, *extra),
+                                terms=ranked if base.terms or extra else (), weights=w))
+    return name
+
+
 def accuracy_by_iso(space, dataset: str, archs: list) -> np.ndarray:
     """True accuracy (%) of each arch of ``archs`` (NaN where the benchmark has none)."""
     if space.name == "nb201":
@@ -320,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=None, metavar="W1,W2,...",
                     help="weigh the ranked terms of the --proxy rank ensemble (one per term); runs the variant "
                          "registered as PROXY@W1,W2,...")
+    ap.add_argument("--extra-terms", default=None, metavar="PROXY,...",
+                    help="rank these proxies too, as further terms of the --proxy rank ensemble (weight 1 each, "
+                         "or as --weights says); runs the variant registered as PROXY+P1+...")
     ap.add_argument("--pick-within-noise", type=float, default=None, metavar="Z",
                     help="the search's noise-band pick rule (SearchConfig.pick_within_noise); the other init seeds "
                          "it needs are scored live")
@@ -350,15 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--home {str(args.home)!r} is not a folder; expected an EDGENAS_HOME")
         os.environ["EDGENAS_HOME"] = str(args.home)  # read by edgenas._paths at each lookup
     proxy = args.proxy or DEFAULT_PROXY
-    if args.weights:
-        from dataclasses import replace
-
-        from edgenas.proxies.ensemble import ENSEMBLES, get_ensemble
-
-        weights = tuple(float(w) for w in args.weights.split(","))
-        base = get_ensemble(proxy)
-        proxy = f"{proxy}@{args.weights}"
-        ENSEMBLES.add(proxy, replace(base, name=proxy, weights=weights))  # this process only
+    if args.weights or args.extra_terms:
+        proxy = register_variant(proxy, args.weights, args.extra_terms)
     t0 = time.perf_counter()
     cases, ranking, skipped, tables = run_space(args, args.space, proxy)
     doc = {"schema_version": 1, "benchmark": "picks_cross_space",
