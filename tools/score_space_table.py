@@ -48,6 +48,16 @@ def read_journals(paths: list[Path]) -> dict[str, dict]:
     return out
 
 
+def read_table(path: Path) -> tuple[dict[str, dict], list[str]]:
+    """Rows of a table this tool wrote (by arch string) and its proxy columns."""
+    import csv
+
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    rows = list(csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#")))
+    cols = [c for c in (rows[0] if rows else {}) if c not in ("arch", "scored_arch")]
+    return {r["arch"]: r for r in rows}, cols
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--space", required=True)
@@ -60,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="JSONL journal to append to (scoring) or to read (with --out: several allowed)")
     ap.add_argument("--part", default="1/1", help="K/N: score the K-th of N interleaved shares of the classes")
     ap.add_argument("--out", type=Path, default=None, help="write the table from the journals (no scoring)")
+    ap.add_argument("--join", type=Path, default=None,
+                    help="with --out: also carry the columns of this earlier table of the same space, seed and "
+                         "batch (its scored archs must be the journals')")
     args = ap.parse_args(argv)
     import torch
 
@@ -83,11 +96,20 @@ def main(argv: list[str] | None = None) -> int:
                 "what": "edgenas proxy raw scores (higher = better), one row per arch string; every member of an "
                         "isomorphism class carries the scores of its first member (scored_arch)",
                 "made_by": "tools/score_space_table.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-        lines = ["# " + json.dumps(head), "arch,scored_arch," + ",".join(proxies)]
+        earlier, old_cols = read_table(args.join) if args.join is not None else ({}, [])
+        if args.join is not None:
+            head["proxies"] = [*old_cols, *proxies]
+            head["joined"] = str(args.join)
+        lines = ["# " + json.dumps(head), "arch,scored_arch," + ",".join([*old_cols, *proxies])]
         for a in space.enumerate():
             src, s = by_iso[space.iso_key(a)]
             cells = ["" if s.get(c) is None or s[c] <= WORST_SCORE else repr(float(s[c])) for c in proxies]
-            lines.append(",".join([space.format(a), src, *cells]))
+            row = earlier.get(space.format(a))
+            if args.join is not None and (row is None or row["scored_arch"] != src):
+                print(f"error: {args.join} scored another member for {space.format(a)} "
+                      f"({None if row is None else row['scored_arch']} vs {src})", file=sys.stderr)
+                return 2
+            lines.append(",".join([space.format(a), src, *[row[c] for c in old_cols], *cells]))
         atomic_write_bytes(args.out, gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
         print(f"wrote {args.out}: {len(lines) - 2} archs, {len(first)} classes")
         return 0
