@@ -275,13 +275,18 @@ def _fingerprint(config: SearchConfig) -> dict[str, Any]:
 
 def _pick_notes(front: Sequence[Candidate], pick: Candidate | None, config: SearchConfig,
                 final: Sequence[Candidate]) -> list[str]:
-    """One note when the pick is not the best-scoring front member: what it is and why."""
+    """One note when the pick is not the best-scoring front member: what it is and why (and one when
+    the noise-band rule could not apply)."""
+    pooled = noise_std(front)
+    fallback = []
+    if config.pick_within_noise is not None and pooled is None:
+        fallback = [(f"pick_within_noise={config.pick_within_noise:g}: no init-seed spread was measured (the scorer "
+                     "cannot change its seed, e.g. a score table), so the pick_top_share rule chose the pick")]
     if pick is None or not front or pick.iso_key == front[0].iso_key:
-        return []
+        return fallback
     std = (front[0].score_spread or {}).get("std")
     noise = f"; the best score's spread across init seeds is {std:.3g}" if std is not None else ""
     where = "on the front" if any(m.iso_key == pick.iso_key for m in front) else "not on the front"
-    pooled = noise_std(front)
     if config.pick_within_noise is not None and pooled is not None:
         width = config.pick_within_noise * pooled
         n = sum(1 for c in final if math.isfinite(c.score) and c.score >= front[0].score - width - 1e-12)
@@ -291,8 +296,8 @@ def _pick_notes(front: Sequence[Candidate], pick: Candidate | None, config: Sear
     else:
         k = max(1, math.ceil((config.pick_top_share or 0.0) * len(final) - 1e-9))
         why = f"the largest ({pick.macs_m:.1f} M MACs) of the {k} best-scoring candidates"
-    return [(f"pick (index {pick.index}): {why}, score {pick.score:.4g} vs best {front[0].score:.4g}{noise}; "
-             f"{where} (pick in pareto.json)")]
+    return [*fallback, (f"pick (index {pick.index}): {why}, score {pick.score:.4g} vs best {front[0].score:.4g}"
+                        f"{noise}; {where} (pick in pareto.json)")]
 
 
 def _degenerate_notes(ctx: SearchContext) -> list[str]:

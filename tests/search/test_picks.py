@@ -152,6 +152,8 @@ def test_noise_band_pick_is_the_largest_within_z_pooled_deviations(tmp_path: Pat
     plain = _search(FakeScorer("edgenas_fast", ensemble=True), max_latency_ms=6.0, pick_within_noise=2.0,
                     pick_top_share=0.0)
     assert plain.pick.iso_key == plain.front[0].iso_key
+    assert any("no init-seed spread was measured" in n for n in plain.notes)
+    assert not any("no init-seed spread" in n for n in r0.notes)
 
 
 def test_noise_band_pick_validated() -> None:
