@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from _result import write_result  # noqa: E402
 from bench_cross_space import MacsCost, column  # noqa: E402
 from bench_picks import reachable  # noqa: E402
 
-from edgenas._json import write_json_atomic  # noqa: E402
 from edgenas.search import searchers  # noqa: E402
 from edgenas.search.config import SearchConfig  # noqa: E402
 from edgenas.search.problem import AdditiveSizeTable  # noqa: E402
@@ -143,12 +143,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['rank_median']:g} / {s['rank_p90']:g} / {s['rank_worst']} |")
     doc = {"schema_version": 1, "benchmark": "searcher_loss", "space": space.name, "dataset": args.dataset,
            "proxy": proxy, "what": "search pick vs the exhaustive pick of the same rule (no accuracy read)",
-           "evaluations": SearchConfig().evaluations, "summary": summary, "runs": rows,
-           "made_by": "tools/bench_searcher_loss.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "wall_s": round(time.perf_counter() - t0, 1)}
-    write_json_atomic(args.out, doc)
-    print(f"wrote {args.out}")
-    return 0
+           "evaluations": SearchConfig().evaluations, "summary": summary, "runs": rows}
+    return write_result(args.out, doc, tool="bench_searcher_loss.py", argv=argv, t0=t0)
 
 
 if __name__ == "__main__":

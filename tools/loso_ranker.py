@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from _result import write_result  # noqa: E402
 from select_cross_space_rule import cases, exhaustive_pick, load_space, log_rank_score  # noqa: E402
 
-from edgenas._json import write_json_atomic  # noqa: E402
 from edgenas.proxies.depth import PLAIN_DEPTH_LIMIT, path_depths  # noqa: E402
 
 FEATURES = ("flops", "params", "az_expressivity", "sed", "longest", "shortest", "plain_penalty")
@@ -149,12 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     for s, w in weights.items():
         print(f"weights fitted on {s}: " + ", ".join(f"{k} {v:+.3f}" for k, v in zip(FEATURES, w)))
     doc = {"schema_version": 1, "benchmark": "loso_ranker", "features": list(FEATURES),
-           "weights": {s: dict(zip(FEATURES, map(float, w))) for s, w in weights.items()}, "results": results,
-           "made_by": "tools/loso_ranker.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "wall_s": round(time.perf_counter() - t0, 1)}
-    write_json_atomic(args.out, doc)
-    print(f"wrote {args.out}")
-    return 0
+           "weights": {s: dict(zip(FEATURES, map(float, w))) for s, w in weights.items()}, "results": results}
+    return write_result(args.out, doc, tool="loso_ranker.py", argv=argv, t0=t0)
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from _result import write_result  # noqa: E402
 from bench_cross_space import DEFAULT_TARGETS, accuracy_by_iso  # noqa: E402
 
-from edgenas._json import write_json_atomic  # noqa: E402
 from edgenas.errors import EdgeNASError  # noqa: E402
 from edgenas.proxies.ensemble import TERMS  # noqa: E402
 from edgenas.search.problem import AdditiveSizeTable  # noqa: E402
@@ -214,12 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"schema_version": 1, "benchmark": "cross_space_rule_selection",
            "what": "exhaustive picks of candidate training-free rules per space (ranks within the feasible set)",
            "rules": {k: {"components": list(c), "weights": list(w), "pick_top_share": s} for k, (c, w, s) in RULES.items()},
-           "percentiles": pct, "macs_percentiles": mpct, "targets": targets, "results": results,
-           "made_by": "tools/select_cross_space_rule.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "wall_s": round(time.perf_counter() - t0, 1)}
-    write_json_atomic(args.out, doc)
-    print(f"wrote {args.out}")
-    return 0
+           "percentiles": pct, "macs_percentiles": mpct, "targets": targets, "results": results}
+    return write_result(args.out, doc, tool="select_cross_space_rule.py", argv=argv, t0=t0)
 
 
 if __name__ == "__main__":
