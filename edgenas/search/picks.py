@@ -32,7 +32,12 @@ def pick_candidate(candidates: Sequence[Candidate], share: float) -> Candidate |
         return None
     k = max(1, math.ceil(share * len(scored) - 1e-9))
     best = sorted(scored, key=lambda c: (-c.score, sum(c.latency_ms.values()), c.arch))[:k]
-    return min(best, key=lambda c: (-c.macs_m, -c.score, sum(c.latency_ms.values()), c.arch))
+    return _largest(best)
+
+
+def _largest(candidates: Sequence[Candidate]) -> Candidate:
+    """The most MACs (ties: higher score, lower summed latency, arch string)."""
+    return min(candidates, key=lambda c: (-c.macs_m, -c.score, sum(c.latency_ms.values()), c.arch))
 
 
 def noise_std(members: Sequence[Candidate]) -> float | None:
@@ -58,7 +63,7 @@ def pick_in_noise_band(ctx: SearchContext, final: Sequence[Candidate], front: Se
         return pick
     best = max(c.score for c in scored)
     band = [c for c in scored if c.score >= best - z * std - 1e-12]
-    chosen = min(band, key=lambda c: (-c.macs_m, -c.score, sum(c.latency_ms.values()), c.arch))
+    chosen = _largest(band)
     known = {m.iso_key: m for m in (*front, *([pick] if pick is not None else []))}
     if chosen.iso_key in known and known[chosen.iso_key].score_spread:
         return known[chosen.iso_key]

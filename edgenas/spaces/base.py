@@ -25,7 +25,8 @@ from ..errors import ArchError, DatasetError, did_you_mean
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace", "strip_arch_text", "summed_size_m"]
+__all__ = ["Arch", "DatasetSpec", "LayerSpec", "SearchSpace", "arch_tokens", "strip_arch_text",
+           "summed_size_m"]
 
 #: what may surround an arch string or index: ASCII blanks only, so a control character (e.g. a
 #: record separator, which ``str.strip`` would drop) makes the text invalid instead of an index
@@ -35,6 +36,15 @@ ARCH_TEXT_BLANKS = " \t\r\n"
 def strip_arch_text(text: str) -> str:
     """``text`` without the ASCII blanks around it (nothing else is stripped)."""
     return text.strip(ARCH_TEXT_BLANKS)
+
+
+def arch_tokens(text: str) -> list[str]:
+    """The tokens of a layer-per-token arch string: optional brackets around them, joined by '-',
+    ',', blanks or newlines (``"[k3_e1, skip]"`` and ``"k3_e1-skip"`` alike)."""
+    s = strip_arch_text(text).strip("[]()")
+    for sep in (",", " ", "\t", "\n"):
+        s = s.replace(sep, "-")
+    return [t for t in s.split("-") if t]
 
 
 @dataclass(frozen=True, order=True)

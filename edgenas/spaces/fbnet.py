@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ArchError, did_you_mean
 from ._fbnet_blocks import BLOCK_CONFIGS, BLOCKS, BlockConfig
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, strip_arch_text, summed_size_m
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, arch_tokens, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -69,13 +69,6 @@ class LayerSlot(NamedTuple):
     c_out: int
     resolution: int
     stride: int
-
-
-def _separators(text: str) -> list[str]:
-    s = strip_arch_text(text).strip("[]()")
-    for sep in (",", " ", "\t", "\n"):
-        s = s.replace(sep, "-")
-    return [t for t in s.split("-") if t]
 
 
 #: a task's resolution from which it gets the ImageNet setting (module docstring)
@@ -135,7 +128,7 @@ class FBNetSpace(SearchSpace):
         """
         if not isinstance(text, str):
             raise ArchError(f"FBNet arch must be a string, got {type(text).__name__}")
-        parts = _separators(text)
+        parts = arch_tokens(text)
         tokens: list[str] = []
         for pos, part in enumerate(parts, start=1):
             if part in BLOCKS:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchError, ConfigError, DatasetError, did_you_mean
 from ._macro_def import MacroSpaceDef, load_definition, parse_definition, se_channels
-from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, strip_arch_text, summed_size_m
+from .base import Arch, DatasetSpec, LayerSpec, SearchSpace, arch_tokens, strip_arch_text, summed_size_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -134,10 +134,7 @@ class MacroSpace(SearchSpace):
                                     f"expected 0-{len(opts) - 1}")
                 tokens.append(opts[int(ch)])
             return Arch(self.name, tuple(tokens), s)
-        s = strip_arch_text(text).strip("[]()")
-        for sep in (",", " ", "\t", "\n"):
-            s = s.replace(sep, "-")
-        parts = [t for t in s.split("-") if t]
+        parts = arch_tokens(text)
         if len(parts) != n:
             raise ArchError(f"{self.name} arch {text!r} has {len(parts)} tokens; expected {n} joined by '-', "
                             "spaces or commas")
