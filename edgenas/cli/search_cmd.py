@@ -90,7 +90,7 @@ class _ProxyOption(click.Option):
                    "of their score (score_spread in pareto.json; 0 = off).")
 @click.option("--pick-top-share", type=float, default=_D.pick_top_share,
               help="The pick is the largest of this share of best-scoring candidates (0 = the best score; "
-                   "default: 0 for an accuracy prior such as edgenas_transfer, else 0.025).")
+                   "default: 0 for an accuracy prior such as edgenas_transfer and for edgenas_paths, else 0.025).")
 @click.option("--pick-within-noise", type=float, default=_D.pick_within_noise,
               help="The pick is the largest (most MACs) of the candidates whose score is within this many init-seed "
                    "standard deviations of the best (measured with --noise-seeds); default: the --pick-top-share rule.")
