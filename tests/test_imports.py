@@ -119,3 +119,12 @@ def test_graph_sees_lazy_imports() -> None:
 def test_no_import_cycles() -> None:
     found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def test_cost_models_never_time_a_device() -> None:
+    """hardware (cost models) is read by timing (device timing), never the reverse."""
+    g = import_graph()
+    back = sorted(m for m, deps in g.items() if m.startswith("edgenas.hardware")
+                  for d in deps if d.startswith("edgenas.timing"))
+    assert not back, f"edgenas.hardware imports edgenas.timing: {back}"
+    assert any(d.startswith("edgenas.hardware") for d in g["edgenas.timing.device"])

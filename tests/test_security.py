@@ -29,7 +29,7 @@ def test_no_pickle_and_no_unsafe_loads() -> None:
 
 
 def test_ssh_and_scp_never_prompt_and_end_options_before_operands() -> None:
-    text = _code(PKG / "hardware" / "remote.py")  # the one ssh/scp implementation (validate and profile --host)
+    text = _code(PKG / "timing" / "remote.py")  # the one ssh/scp implementation (validate and profile --host)
     assert text.count('"BatchMode=yes"') >= 2 and '"--"' in text
     assert '"BatchMode=yes"' not in _code(PKG / "export" / "validate.py")  # no second copy
     assert "StrictHostKeyChecking=no" not in text and "UserKnownHostsFile=/dev/null" not in text

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgenas._json import write_json_atomic
 from edgenas.errors import EdgeNASError
-from edgenas.hardware.profile import add_space_predictions
+from edgenas.timing.cpu_ops import add_space_predictions
 from edgenas.hardware.tables import load_op_table, save_op_table
 from edgenas.spaces import get_space
 

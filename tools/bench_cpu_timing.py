@@ -2,7 +2,7 @@
 """How repeatable is a CPU latency measurement on this host? Absolute vs reference-paired timing.
 
 Times N random NB201 archs (onnxruntime, 1 thread) in R independent passes with the profiler's
-own :func:`edgenas.hardware.profile.time_models` (each pass: every arch ``--pairs`` timed runs,
+own :func:`edgenas.timing.cpu_ops.time_models` (each pass: every arch ``--pairs`` timed runs,
 each paired with a run of a reference arch) and compares, arch by arch, two passes of the same
 statistic: the plain thread CPU time (median of the pass) and the reference-normalised time
 (median pair ratio). Prints a table and writes JSON.
@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgenas._json import write_json_atomic
-from edgenas.hardware.profile import _export, cpu_model, time_models
+from edgenas.timing.cpu_ops import _export, cpu_model, time_models
 from edgenas.spaces import get_space
 
 

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from edgenas.hardware._graph import keys_node_reads, prunes_dead_layers
-    from edgenas.hardware.device_profile import design_archs
+    from edgenas.timing.device import design_archs
     from edgenas.hardware.fewshot import _key_counts, available_methods, cross_validate
     from edgenas.hardware.fit import nnls_fit
     from edgenas.spaces import get_space

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`edgenas profile` on this machine's CPU: k designed vs k random timed archs, priced on held-out archs.
 
-Times ``--design`` archs chosen by :func:`edgenas.hardware.device_profile.design_archs`, ``--random``
+Times ``--design`` archs chosen by :func:`edgenas.timing.device.design_archs`, ``--random``
 other random live archs and ``--holdout`` more random live archs with the device runner (onnxruntime,
 1 thread, the same subprocess path `edgenas profile` uses), in one shuffled order so a drift of the
 host's speed hits all three sets alike. Every timing is appended to ``--cache`` (JSON lines) as it
@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from edgenas.hardware import fewshot
-    from edgenas.hardware._host import cpu_model
-    from edgenas.hardware.device_profile import RETAKE_PASSES, _model_bytes, design_archs, disturbed
+    from edgenas._host import cpu_model
+    from edgenas.timing.device import RETAKE_PASSES, _model_bytes, design_archs, disturbed
     from edgenas.hardware.fit import score
     from edgenas.hardware.kernels import arch_kernels
-    from edgenas.hardware.remote import LocalSession
+    from edgenas.timing.remote import LocalSession
     from edgenas.spaces import get_space
 
     space, ds = get_space("nb201"), "cifar10"

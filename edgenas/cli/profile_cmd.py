@@ -5,9 +5,9 @@ Two ways, one command:
 * ``--target NAME`` (a new name) with ``--host USER@BOARD`` and/or ``--runtime``: time a designed
   set of whole archs on the device with the standalone device runner (the device needs Python,
   numpy and the runtime only), journal every timing, fit a user target
-  (:mod:`edgenas.hardware.device_profile`); without ``--host`` the runner runs on this machine;
+  (:mod:`edgenas.timing.device`); without ``--host`` the runner runs on this machine;
 * ``--target cpu`` alone: the per-op profile of this host with onnxruntime
-  (:mod:`edgenas.hardware.profile`), stored as the user's table of the ``cpu`` target.
+  (:mod:`edgenas.timing.cpu_ops`), stored as the user's table of the ``cpu`` target.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
     n_archs = 260 if n_archs is None else n_archs
     from .._paths import user_latency_tables_dir
     from ..errors import ConfigError
-    from ..hardware.profile import profile_space
+    from ..timing.cpu_ops import profile_space
     from ..hardware.tables import save_op_table
     from ..hardware.targets import load_target
 
@@ -191,13 +191,13 @@ def _profile_device(target: str, space_name: str, dataset: str | None, *, host: 
                     opset: int, connect_timeout: int, force: bool, runs: int, warmup: int, threads: int, n_archs: int | None,
                     seed: int, statistic: str | None, kernel_model: bool, as_json: bool) -> None:
     from ..errors import ConfigError
-    from ..hardware.device_profile import (
+    from ..timing.device import (
         DEFAULT_PROFILE_ARCHS,
         ProfilePlan,
         check_calibration_data,
         profile_device,
     )
-    from ..hardware.remote import LocalSession, SshSession, check_host
+    from ..timing.remote import LocalSession, SshSession, check_host
 
     if precision == "int8" and calibration_data is None:
         raise ConfigError("--precision int8 needs --calibration-data FILE.npy (real inputs, N x C x H x W): int8 "

@@ -270,13 +270,13 @@ def run_remote(host: str, model: Path, input_npy: Path, runner_args: list[str], 
                extra_files: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Time ``model`` on ``host`` with the device runner (input as ``input.npy``, ``extra_files`` by name).
 
-    Uses the system ``ssh``/``scp`` with BatchMode (never prompts); see :mod:`edgenas.hardware.remote`.
+    Uses the system ``ssh``/``scp`` with BatchMode (never prompts); see :mod:`edgenas.timing.remote`.
 
     Raises:
         ValidationError: unreachable host, missing python / numpy / runtime on the host, runner failure.
     """
     from ..errors import DeviceError
-    from ..hardware.remote import SshSession
+    from ..timing.remote import SshSession
 
     try:
         with SshSession(host, ssh_options=ssh_options, python=python, connect_timeout=connect_timeout,

@@ -598,7 +598,7 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
         assert kernels is not None and kernel_counter is not None  # a candidate only with both
         import onnxruntime as ort
 
-        from ._host import cpu_model
+        from .._host import cpu_model
 
         counted = kernel_counter(every, progress)
         kernels = {**{space.format(a): c for a, c in zip(every, counted)}, **kernels}

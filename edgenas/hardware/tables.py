@@ -347,7 +347,7 @@ class OpLatencyTable:
     def _warn_if_other_host(self) -> None:
         """The table describes the profiled host (its timings, and its onnxruntime's kernels unless
         detected here); say so when this host differs."""
-        from ._host import cpu_model
+        from .._host import cpu_model
 
         k = self.kernels or {}
         table_ort = k.get("onnxruntime_version", self.meta.get("onnxruntime_version"))

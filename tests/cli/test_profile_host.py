@@ -191,7 +191,7 @@ def test_kill_9_then_the_same_command_measures_only_what_is_missing(device_env, 
 @pytest.mark.parametrize("host", ["h;touch${IFS}PWNED", "x$(touch${IFS}PWNED)y", "a`touch${IFS}PWNED`b",
                                   "me@h&&touch${IFS}PWNED", "h|touch${IFS}PWNED>x"])
 def test_host_strings_are_never_interpreted(device_env, tmp_path, monkeypatch, host):
-    from edgenas.hardware.remote import SshSession
+    from edgenas.timing.remote import SshSession
     from edgenas.spaces import get_space
 
     for k, v in device_env.items():

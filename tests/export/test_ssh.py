@@ -154,7 +154,7 @@ def test_host_and_paths_never_reach_ssh_or_scp_as_options(tmp_path, monkeypatch)
 
 
 def test_device_session_over_real_ssh(sshd, onnx_model):
-    from edgenas.hardware.remote import SshSession
+    from edgenas.timing.remote import SshSession
 
     host, options = sshd
     with SshSession(host, ssh_options=options, python=sys.executable) as s:

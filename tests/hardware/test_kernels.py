@@ -21,7 +21,7 @@ from edgenas.hardware.kernels import (
     kernel_key,
     space_kernel_counts,
 )
-from edgenas.hardware.profile import add_space_predictions
+from edgenas.timing.cpu_ops import add_space_predictions
 from edgenas.hardware.tables import OpLatencyTable, arch_rank, load_op_table, save_op_table
 from edgenas.spaces import get_space
 
@@ -176,7 +176,7 @@ def test_macro_space_predictions_count_each_network_once_and_price_by_lookup(tmp
     """A space with arch strings only (macro): one kernel count per isomorphism class, stored in token-rank order."""
     from collections import Counter
 
-    from edgenas.hardware import profile as profile_mod
+    from edgenas.timing import cpu_ops as profile_mod
     from edgenas.hardware.tables import arch_at_rank
 
     space = get_space("macro")
@@ -212,7 +212,7 @@ def test_macro_space_predictions_count_each_network_once_and_price_by_lookup(tmp
 def test_macro_space_predictions_count_every_arch_when_a_class_disagrees(monkeypatch, caplog):
     from collections import Counter
 
-    from edgenas.hardware import profile as profile_mod
+    from edgenas.timing import cpu_ops as profile_mod
     from edgenas.hardware.tables import arch_at_rank
 
     space = get_space("macro")

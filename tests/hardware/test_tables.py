@@ -112,7 +112,8 @@ def test_other_host_note_is_said_once_per_table(caplog, monkeypatch):
     import logging
 
     from edgenas._paths import shipped_latency_tables_dir
-    from edgenas.hardware import _host, tables
+    from edgenas import _host
+    from edgenas.hardware import tables
     from edgenas.spaces import get_space
 
     monkeypatch.setattr(_host, "cpu_model", lambda: "Some Other CPU")

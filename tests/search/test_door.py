@@ -101,7 +101,7 @@ def test_the_run_lock_is_removed_when_the_store_closes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("host", ["a:b@board", "u@h@board", "@board", "user@", "[::1]", "board/x", "-oX", "a b"])
 def test_ambiguous_ssh_hosts_are_refused(host: str) -> None:
     from edgenas.errors import DeviceError
-    from edgenas.hardware.remote import check_host
+    from edgenas.timing.remote import check_host
 
     with pytest.raises(DeviceError, match="--host .* is invalid; expected USER@HOST or HOST"):
         check_host(host)

@@ -44,7 +44,7 @@ from ..spaces import Arch, SearchSpace
 from .remote import DeviceSession
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fewshot import KernelCounter
+    from ..hardware.fewshot import KernelCounter
 
 __all__ = ["DEFAULT_PROFILE_ARCHS", "DEVICE_RUNTIMES", "Journal", "ProfilePlan", "ProfileDeviceResult",
            "design_archs", "disturbed", "profile_device", "table_runtime"]
@@ -156,8 +156,8 @@ class ProfileDeviceResult:
 
 
 def _features(space: SearchSpace, dataset: str, archs: Sequence[Arch], runtime: str) -> np.ndarray:
-    from ._graph import keys_node_reads, prunes_dead_layers
-    from .fit import feature_matrix
+    from ..hardware._graph import keys_node_reads, prunes_dead_layers
+    from ..hardware.fit import feature_matrix
 
     rt = table_runtime(runtime)
     x, _ = feature_matrix(space, archs, dataset, key="shape", prune=prunes_dead_layers(rt), reads=keys_node_reads(rt))
@@ -369,7 +369,7 @@ def clock_warning(facts: dict[str, Any], where: str) -> str | None:
 def _model_bytes(space: SearchSpace, arch: Arch, dataset: str, opset: int) -> bytes:
     # the torch export `edgenas export` ships (not a space's hand-written kernel-detection graph):
     # compilers such as TensorRT see the same graph the user will deploy
-    from .kernels import export_onnx_bytes
+    from ..hardware.kernels import export_onnx_bytes
 
     return export_onnx_bytes(space.build_model(arch, dataset), (1, *space.dataset(dataset).input_shape), opset)
 
@@ -446,10 +446,10 @@ def profile_device(space: SearchSpace, dataset: str, plan: ProfilePlan, session:
         DeviceError: the device cannot be reached, lacks the runtime, or its disk is full (the
             journal keeps every timing that arrived).
     """
-    from .fewshot import fit_target
+    from ..hardware.fewshot import fit_target
 
     t0 = time.perf_counter()
-    from .targets import is_shipped_name
+    from ..hardware.targets import is_shipped_name
 
     if is_shipped_name(plan.target):
         raise ConfigError(f"target {plan.target!r} is a shipped target or alias; expected a new name for your device "

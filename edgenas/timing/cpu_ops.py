@@ -53,10 +53,10 @@ import numpy as np
 from .._imports import require
 from .._rng import as_rng
 from ..errors import ConfigError, LatencyTableError
-from ._host import cpu_model
-from .fit import fit_scale_intercept, score
-from .kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
-from .tables import OpLatencyTable
+from .._host import cpu_model
+from ..hardware.fit import fit_scale_intercept, score
+from ..hardware.kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
+from ..hardware.tables import OpLatencyTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..spaces import SearchSpace
@@ -366,7 +366,7 @@ def _per_op_type_calibration(space: SearchSpace, dataset: str, archs: list[Any],
     cheaper (pools, element-wise) or dearer (convs reading cold activations). One scale per op type
     (not per key: few calibration archs) corrects that; entries become ``scale[type] * entry``.
     """
-    from .fit import nnls_fit
+    from ..hardware.fit import nnls_fit
 
     types = sorted({k.split("-", 1)[0] for k in entries})
     col = {t: j for j, t in enumerate(types)}
@@ -409,7 +409,7 @@ def _fit_kernels(rows: list[Any], measured: np.ndarray, cal: slice | np.ndarray)
     entries); types present in every calibration arch in the same number are collinear with the
     constant, and NNLS splits them arbitrarily, which does not change any prediction.
     """
-    from .fit import fit_kernel_costs
+    from ..hardware.fit import fit_kernel_costs
 
     cal_rows = rows[cal] if isinstance(cal, slice) else [rows[i] for i in cal]
     return fit_kernel_costs(cal_rows, measured[cal])
@@ -493,7 +493,7 @@ def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_cal
         return {k: (t.stat(stat) if t.context == "chain" else max(t.stat(stat) - overhead.stat(stat), 0.0))
                 if t.runs else 0.0 for k, t in ops.items()}
 
-    from .fit import feature_matrix, nnls_fit
+    from ..hardware.fit import feature_matrix, nnls_fit
 
     cal, test = slice(0, n_calibration), slice(n_calibration, None)
     counts, count_keys = feature_matrix(space, archs, dataset, key="shape", prune=False)
@@ -633,7 +633,7 @@ ISO_CHECKS = 16
 
 def _position(space: SearchSpace) -> Callable[[Any], int]:
     """arch -> its position in :func:`~edgenas.hardware.space_order.space_order`."""
-    from .space_order import ORDER_INDEX, arch_rank, space_order
+    from ..hardware.space_order import ORDER_INDEX, arch_rank, space_order
 
     if space_order(space) == ORDER_INDEX:
         return space.index
@@ -641,7 +641,7 @@ def _position(space: SearchSpace) -> Callable[[Any], int]:
 
 
 def _at(space: SearchSpace, position: int) -> str:
-    from .space_order import ORDER_INDEX, arch_at_rank, space_order
+    from ..hardware.space_order import ORDER_INDEX, arch_at_rank, space_order
 
     if space_order(space) == ORDER_INDEX:
         return f"index {position}"
@@ -658,7 +658,7 @@ def _whole_space_counts(space: SearchSpace, dataset: str, *, workers: int, threa
     arch is counted. An indexed space (NB201, whose iso classes are different graphs computing the
     same function) is counted arch by arch.
     """
-    from .space_order import ORDER_INDEX, arch_at_rank, space_order
+    from ..hardware.space_order import ORDER_INDEX, arch_at_rank, space_order
 
     n = int(space.size)
     if space_order(space) == ORDER_INDEX:

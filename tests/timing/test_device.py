@@ -1,4 +1,4 @@
-"""Design, journal and resume of `edgenas profile` on a device (edgenas.hardware.device_profile)."""
+"""Design, journal and resume of `edgenas profile` on a device (edgenas.timing.device)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgenas.errors import ConfigError, DeviceError
-from edgenas.hardware.device_profile import (
+from edgenas.timing.device import (
     Journal,
     ProfilePlan,
     _features,
@@ -16,7 +16,7 @@ from edgenas.hardware.device_profile import (
     disturbed,
     profile_device,
 )
-from edgenas.hardware.remote import DeviceSession
+from edgenas.timing.remote import DeviceSession
 from edgenas.spaces import get_space
 
 SPACE = get_space("nb201")

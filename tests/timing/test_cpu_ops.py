@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from edgenas.errors import ConfigError
-from edgenas.hardware.profile import cpu_model, profile_ops, profile_space, time_models
+from edgenas.timing.cpu_ops import cpu_model, profile_ops, profile_space, time_models
 from edgenas.spaces import get_space
 
 
@@ -46,7 +46,7 @@ def test_chain_timing_and_fbnet_blocks(tmp_path):
 def test_time_models_reference_normalisation(tmp_path):
     import torch
 
-    from edgenas.hardware.profile import _export
+    from edgenas.timing.cpu_ops import _export
 
     paths = []
     for i, c in enumerate((4, 32)):
