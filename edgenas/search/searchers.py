@@ -171,6 +171,9 @@ def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_chil
     space, rng, P = ctx.space, ctx.rng, ctx.population
     choices = space.choices
     n_pos = len(choices)
+    # a position with one choice (a fixed stem block) never mutates; with none left mutation is off
+    mutable = np.array([len(c) > 1 for c in choices], dtype=bool)
+    movable = np.flatnonzero(mutable)
     n0 = min(P, ctx.remaining)
     pool = ctx.sample_feasible(init_pool * n0)
     first = min(ctx.cost.targets) if ctx.cost.targets else None  # None: a MACs-only search
@@ -204,9 +207,9 @@ def nsga2(ctx: SearchContext, *, crossover_prob: float = 0.9, max_tries_per_chil
                 child = np.where(rng.random(n_pos) < 0.5, g1, g2)
             else:
                 child = g1.copy()
-            flip = rng.random(n_pos) < 1.0 / n_pos
-            if not flip.any() or np.array_equal(child, g1) or np.array_equal(child, g2):
-                flip[int(rng.integers(n_pos))] = True
+            flip = (rng.random(n_pos) < 1.0 / n_pos) & mutable
+            if movable.size and (not flip.any() or np.array_equal(child, g1) or np.array_equal(child, g2)):
+                flip[movable[int(rng.integers(movable.size))]] = True
             for p in np.flatnonzero(flip):
                 k = len(choices[p])
                 child[p] = (child[p] + 1 + int(rng.integers(k - 1))) % k  # a different token

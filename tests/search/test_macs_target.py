@@ -56,3 +56,18 @@ def test_cost_with_the_macs_target_needs_no_table() -> None:
     assert [round(x["params_m"] * 1e6) for x in rows] == [1985514, 387882]
     assert [round(x["macs_m"] * 1e6) for x in rows] == [85164544 + 20480, 7713280 + 20480]
     assert rows[0]["target"] == "macs" and rows[0]["input_shape"] == [3, 32, 32]
+
+
+@pytest.mark.parametrize("space_name", ["mobilenetv2", "mobilenetv3"])
+def test_nsga2_never_mutates_a_position_with_one_choice(tmp_path: Path, space_name: str) -> None:
+    """Both MobileNet spaces fix their first block: NSGA-II's mutation used to draw a 'different' token
+    there (numpy: high <= 0) once the evolutionary loop ran."""
+    space = get_space(space_name)
+    fixed = [p for p, c in enumerate(space.choices) if len(c) == 1]
+    assert fixed, "the test needs a space with a fixed position"
+    r = run_search(space=space_name, dataset="cifar10", targets=("macs",), evaluations=100, population=8,
+                   noise_seeds=0, seed=2, out=str(tmp_path / "run"), scorer=FakeScorer())
+    assert len(r.candidates) >= 60  # the loop ran well past the initial population
+    for c in r.candidates:
+        genome = space.encode(space.parse(c.arch))
+        assert all(genome[p] == 0 for p in fixed)
