@@ -44,6 +44,8 @@ MAX_NPZ_BYTES = 4 << 30
 #: elements checked per chunk when scanning an array for non-finite values
 _CHUNK = 1 << 24
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "P;L")
+#: gray modes wider than 8 bits, read at full precision (PIL's ``convert("L")`` clips them)
+_WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class ImageData:
         return None if self.labels is None else self.labels[np.asarray(indices, dtype=np.int64)]
 
     def load(self, indices: Sequence[int] | np.ndarray, size: int | None = None) -> np.ndarray:
-        """Images ``indices`` as float32 (n, C, size, size) in [0, 1] (uint8 data scaled; ``size=None``:
+        """Images ``indices`` as float32 (n, C, size, size) in [0, 1] (uint8 / uint16 data scaled; ``size=None``:
         the native size, which all must share). Resizing is bilinear (PIL for files, torch for arrays)."""
         idx = np.asarray(indices, dtype=np.int64)
         if self.files is not None:
@@ -128,14 +130,39 @@ class ImageData:
         f = self.files[i]  # type: ignore[index]
         im = _open_image(f)
         with im:
-            im = im.convert("L" if self.channels == 1 else "RGB")
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            elif size is None and not native and im.size != (self.size[1], self.size[0]):
+            if size is None and not native and im.size != (self.size[1], self.size[0]):
                 raise DatasetError(f"{f}: {im.size[0]}x{im.size[1]} px while others are "
                                    f"{self.size[1]}x{self.size[0]}; expected one size, or a resolution to resize to")
-            a = np.asarray(im, dtype=np.float32) / 255.0
+            if im.mode in _WIDE_MODES:
+                # 16-bit / 32-bit / float gray: PIL's convert("L") would clip them to 8 bits
+                im = Image.fromarray(_wide_gray(im, f), mode="F")
+                if size is not None and im.size != (size, size):
+                    im = im.resize((size, size), Image.BILINEAR)
+                a = np.asarray(im, dtype=np.float32)
+                if self.channels == 3:
+                    a = np.repeat(a[..., None], 3, axis=2)
+            else:
+                im = im.convert("L" if self.channels == 1 else "RGB")
+                if size is not None and im.size != (size, size):
+                    im = im.resize((size, size), Image.BILINEAR)
+                a = np.asarray(im, dtype=np.float32) / 255.0
         return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def _wide_gray(im: Any, f: str | Path) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float gray image as float32 in [0, 1]: integers over 65535 (the 16-bit
+    range, what PNG and TIFF store), floats as they are (a float image is taken to be in [0, 1])."""
+    a = np.asarray(im)
+    if im.mode == "F":
+        a = a.astype(np.float32)
+        if not np.isfinite(a).all():
+            raise DatasetError(f"{f} has non-finite pixel values; expected finite pixels")
+        return a
+    a = a.astype(np.float64)
+    if a.size and (a.min() < 0 or a.max() > 65535):
+        raise DatasetError(f"{f} has {im.mode!r} pixels in {a.min():g}..{a.max():g}; expected 0..65535 "
+                           "(16-bit) or an 8-bit image")
+    return (a / 65535.0).astype(np.float32)
 
 
 def open_data(path: str | Path, *, split: str | None = None) -> ImageData:
@@ -270,6 +297,11 @@ def _read_header(fp: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
 def _check_image_dtype(dtype: np.dtype, where: str) -> None:
     if dtype.kind not in "buif" or dtype.fields is not None:
         raise DatasetError(f"{where} has dtype {dtype}; expected real numbers (uint8 pixels or floats)")
+    if dtype.kind in "iu" and not (dtype.kind == "u" and dtype.itemsize in (1, 2)):
+        # no fixed pixel range: 0..255 and 0..65535 both occur in int64 arrays, and guessing would
+        # silently scale one of them wrong
+        raise DatasetError(f"{where} has dtype {dtype}; expected uint8 (0..255) or uint16 (0..65535) pixels, "
+                           "or floats in [0, 1] (convert with x.astype('uint8') or x / 255.0)")
 
 
 def _open_npy(p: Path, file_size: int) -> ImageData:
@@ -364,7 +396,7 @@ def _layout(shape: tuple[int, ...], where: str) -> tuple[str, int, int, tuple[in
 
 
 def _to_float_nchw(raw: np.ndarray, layout: str) -> np.ndarray:
-    scale = 255.0 if raw.dtype == np.uint8 else 1.0
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(raw.dtype).newbyteorder("="), 1.0)
     with np.errstate(over="ignore", invalid="ignore"):
         x = raw.astype(np.float32) / np.float32(scale)
     if layout == "nhwc":

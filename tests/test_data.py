@@ -173,3 +173,32 @@ def test_bad_data_on_the_cli_is_one_line_exit_2(tmp_path) -> None:
     res = CliRunner().invoke(cli, ["proxies", "score", "6111", "--proxy", "naswot", "--batch-size", "4", "--data",
                                    str(tmp_path / "t.npy")])
     assert res.exit_code == 2 and "not a readable .npy" in res.output and "Traceback" not in res.output
+
+
+def test_wide_gray_images_keep_their_values(tmp_path) -> None:
+    """16-bit and float gray images used to be clipped to 8 bits by PIL (a mid-gray 16-bit PNG read as white,
+    a float TIFF in [0, 1] as black)."""
+    ramp = np.linspace(0, 1, 64, dtype=np.float64).reshape(8, 8)
+    for k in range(2):
+        d = tmp_path / f"c{k}"
+        d.mkdir()
+        Image.fromarray((ramp * 65535).round().astype(np.uint16)).save(d / "a.png")
+        Image.fromarray(ramp.astype(np.float32), mode="F").save(d / "b.tiff")
+    data = open_data(tmp_path)
+    assert data.channels == 1
+    modes = {Path(f).suffix: Image.open(f).mode for f in data.files}
+    assert modes[".png"].startswith("I") and modes[".tiff"] == "F"
+    for i, f in enumerate(data.files):
+        x = data.load([i])[0, 0]
+        assert x == pytest.approx(ramp, abs=1e-4), f
+        assert data.load([i], 16)[0, 0].mean() == pytest.approx(0.5, abs=0.02)
+
+
+def test_array_pixels_scale_by_their_type_or_are_refused(tmp_path) -> None:
+    x16 = np.random.default_rng(0).integers(0, 65536, (6, 1, 8, 8)).astype(np.uint16)
+    y = np.array([0, 1] * 3)
+    np.savez(tmp_path / "u16.npz", x=x16, y=y)
+    assert open_data(tmp_path / "u16.npz").load(range(6)) == pytest.approx(x16 / 65535.0, abs=1e-6)
+    np.savez(tmp_path / "i64.npz", x=x16.astype(np.int64), y=y)
+    with pytest.raises(DatasetError, match=r"i64.npz\[x\] has dtype int64; expected uint8 .0..255. or uint16"):
+        open_data(tmp_path / "i64.npz")
