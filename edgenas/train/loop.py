@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes
 from .._rng import derive_seed
-from ..errors import ConfigError
+from ..errors import ConfigError, DatasetError, EdgeNASError
 from .data import AugmentedImages
 from .model_io import state_dict_bytes
 from .recipe import TrainConfig, lr_at
@@ -95,11 +95,29 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # a loader process decodes and crops one image at a time
 
 
-def _loader(dataset: AugmentedImages, batches: list[list[int]], workers: int, pin: bool) -> Any:
+def _loader(dataset: AugmentedImages, batches: list[list[int]], workers: int, pin: bool) -> Iterator[Any]:
     import torch
 
-    return torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin,
-                                       persistent_workers=False, worker_init_fn=_worker_init if workers else None)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, pin_memory=pin,
+                                         persistent_workers=False, worker_init_fn=_worker_init if workers else None)
+    try:
+        yield from loader
+    except EdgeNASError as e:
+        raise _unwrapped(e) from None
+
+
+def _unwrapped(e: EdgeNASError) -> EdgeNASError:
+    """A worker's error as it was raised there: torch re-raises it with the worker's whole traceback as
+    its message, which is not the one line the CLI promises."""
+    lines = e.message.strip().splitlines()
+    if len(lines) < 2 or "DataLoader worker" not in lines[0]:
+        return e
+    line = lines[-1]
+    prefix = f"{type(e).__module__}.{type(e).__name__}: "
+    line = line[len(prefix):] if line.startswith(prefix) else line
+    hint = ("replace or remove the file, then run the same command again: training resumes from its last "
+            "finished epoch") if isinstance(e, DatasetError) else e.hint
+    return type(e)(line, hint=hint)
 
 
 def evaluate(model: torch.nn.Module, dataset: AugmentedImages, *, batch_size: int = 256, device: str = "cpu",

@@ -203,3 +203,26 @@ def test_rerank_trains_the_best_members_briefly_and_records_why(toy_run) -> None
     assert doc["winner_arch"] == res.arch == best["arch"]
     assert "best validation accuracy" in doc["why"] and res.rerank == doc
     assert (res.model_dir / "model.pt").exists()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_unreadable_image_is_one_line_naming_it(toy_run, tmp_path, workers) -> None:
+    """The reader checks a sample of the headers up front; a broken file it did not sample fails when a loader
+    decodes it, and from a worker process torch used to put the worker's traceback in the message."""
+    import shutil
+
+    from edgenas.data import open_data
+
+    run, _ = toy_run
+    run = Path(shutil.copytree(run, tmp_path / "run"))  # the shared run stays untouched
+    data = _toy_folder(tmp_path / "toy", per=30)
+    files = open_data(data).files
+    sampled = set(np.unique(np.linspace(0, len(files) - 1, num=64).astype(int)))
+    bad = Path(files[min(set(range(len(files))) - sampled)])
+    bad.write_bytes(b"")
+    assert open_data(data).files == files  # not among the headers checked up front
+    res = CliRunner().invoke(cli, ["train", str(run), "--data", str(data), "--epochs", "1", "--rank", "1",
+                                   "--batch-size", "8", "--workers", str(workers)])
+    assert res.exit_code == 2, res.output
+    err = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and str(bad) in err[0] and "Traceback" not in res.output, res.output
