@@ -52,7 +52,11 @@ def add(file: str, replace: bool, as_json: bool) -> None:
     from .._paths import user_spaces_dir
     from ..spaces.user import add_space_file
 
-    name = add_space_file(file, taken=frozenset(shipped_space_names()), replace=replace)
+    from ..proxies.base import list_proxies
+    from ..proxies.ensemble import list_ensembles
+
+    name = add_space_file(file, taken=frozenset(shipped_space_names()), replace=replace,
+                          proxies=frozenset(list_proxies()) | frozenset(list_ensembles()))
     sp = get_space(name)
     info = {"name": name, "path": str(user_spaces_dir() / f"{name}.yaml"), "size": sp.size,
             "datasets": list(sp.datasets)}

@@ -299,9 +299,12 @@ def parse_definition(data: Any, *, source: str = "") -> MacroSpaceDef:
         stem_stride = dd.get("stem_stride")
         if stem_stride is not None:
             stem_stride = _stride(stem_stride, f"{field}.stem_stride")
-        ch = _int(dd, "channels", field, default=3, hi=4)
-        datasets.append(DatasetDef(dname, _int(dd, "num_classes", field, hi=100_000),
-                                   _int(dd, "input_size", field, hi=4096), ch, stem_stride, strides,
+        # the limits a task is held to (SearchSpace.check_task), checked when the file is read
+        ch = dd.get("channels", 3)
+        if ch not in (1, 3) or isinstance(ch, bool):
+            raise _fail(f"{field}.channels", "1 or 3", ch)
+        datasets.append(DatasetDef(dname, _int(dd, "num_classes", field, lo=2, hi=100_000),
+                                   _int(dd, "input_size", field, lo=8, hi=1024), ch, stem_stride, strides,
                                    _int(dd, "head_channels", field, default=None, lo=0, hi=_MAX_CHANNELS)))
 
     default_proxy = d.get("default_proxy")
@@ -309,15 +312,16 @@ def parse_definition(data: Any, *, source: str = "") -> MacroSpaceDef:
         raise _fail("default_proxy", "a proxy name", default_proxy)
     cpu_d = _mapping(d.get("cpu", {}) or {}, "cpu")
     _check_keys(cpu_d, ("batch_size", "proxy_resolution"), "cpu")
-    batch = _int(cpu_d, "batch_size", "cpu", default=None, hi=4096)
+    batch = _int(cpu_d, "batch_size", "cpu", default=None, lo=2, hi=4096)
     res_d = _mapping(cpu_d.get("proxy_resolution", {}) or {}, "cpu.proxy_resolution")
     names = [x.name for x in datasets]
     res = []
     for k, v in res_d.items():
         if k not in names:
             raise _fail(f"cpu.proxy_resolution.{k}", f"a dataset of this space ({', '.join(names)})", k)
-        res.append((k, _int(res_d, k, "cpu.proxy_resolution", hi=4096)))
+        res.append((k, _int(res_d, k, "cpu.proxy_resolution", lo=8, hi=1024)))
 
+    _check_groups(stem.channels, stages, blocks)
     if arch_format == "digits":
         for i, s in enumerate(stages):
             if len(s.channels) > 1 or len(s.blocks) > 10 or len(s.first_blocks) > 10:
@@ -325,6 +329,22 @@ def parse_definition(data: Any, *, source: str = "") -> MacroSpaceDef:
                             f"layer; stages[{i}] has more)", arch_format)
     return MacroSpaceDef(name, description, arch_format, act, se, stem, blocks, tuple(stages), head,
                          tuple(datasets), default_proxy, batch, tuple(res), source)
+
+
+def _check_groups(stem_channels: int, stages: Any, blocks: dict) -> None:
+    """Every grouped block divides every width it can meet (its stage's widths, and the previous stage's
+    at a stage's first layer), so no arch of the space fails to build."""
+    widths_in: tuple[int, ...] = (stem_channels,)
+    for i, st in enumerate(stages):
+        at = ((st.first_blocks, widths_in),) + (((st.blocks, st.channels),) if st.layers > 1 else ())
+        for names, c_ins in at:
+            for name in names:
+                g = blocks[name].groups
+                bad = [c for c in (*c_ins, *st.channels) if blocks[name].type != "skip" and c % g]
+                if bad:
+                    raise _fail(f"blocks.{name}.groups", f"a divisor of every width it meets (stages[{i}] gives "
+                                f"it {bad[0]} channels)", g)
+        widths_in = st.channels
 
 
 def load_definition(path: str | Path) -> MacroSpaceDef:

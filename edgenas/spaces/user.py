@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .._io import atomic_write_text
 from .._paths import user_spaces_dir
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ._macro_def import definition_hash, load_definition
 from .macro import MacroSpace
 
@@ -53,18 +53,24 @@ def load_user_space(name: str) -> MacroSpace | None:
     return _PARSED[key]
 
 
-def add_space_file(path: str | Path, *, taken: set[str] | frozenset[str] = frozenset(), replace: bool = False) -> str:
+def add_space_file(path: str | Path, *, taken: set[str] | frozenset[str] = frozenset(), replace: bool = False,
+                   proxies: set[str] | frozenset[str] | None = None) -> str:
     """Validate the definition at ``path`` and add it to ``$EDGENAS_HOME/spaces``; its name.
 
     Args:
         taken: names of shipped/registered spaces (refused).
         replace: overwrite a different definition already added under the name.
+        proxies: the proxy and ensemble names ``default_proxy`` may take (``None``: not checked).
 
     Raises:
         ConfigError: a bad definition, a shipped name, or another definition under the name.
     """
     d = load_definition(path)
     MacroSpace(d)  # builds its choices: a definition that cannot make a space fails here
+    if proxies is not None and d.default_proxy is not None and d.default_proxy not in proxies:
+        close = did_you_mean(d.default_proxy, proxies)
+        raise ConfigError(f"space definition field default_proxy of {str(path)!r}: unknown proxy {d.default_proxy!r}; "
+                          + (f"did you mean {close[0]!r}?" if close else "expected a name of `edgenas proxies list`"))
     if d.name in taken:
         raise ConfigError(f"space name {d.name!r} of {str(path)!r} is a shipped space; expected another name "
                           "(set name: in the file)")

@@ -59,6 +59,10 @@ def test_add_refuses_shipped_names_other_definitions_and_bad_fields(tmp_path: Pa
     r = CliRunner().invoke(cli, ["spaces", "add", str(bad)])
     assert r.exit_code == 2 and "bad.yaml: space definition field stem.channels: expected an integer" in r.output
     assert len(r.output.strip().splitlines()) == 1
+    typo = _definition(tmp_path, name="typo", default_proxy="edgenas_path")
+    r = CliRunner().invoke(cli, ["spaces", "add", str(typo)])
+    assert r.exit_code == 2 and "unknown proxy 'edgenas_path'; did you mean 'edgenas_paths'?" in r.output
+    assert "typo" not in list_spaces()
 
 
 def test_search_of_a_definition_file_records_it_and_resumes(tmp_path: Path) -> None:
