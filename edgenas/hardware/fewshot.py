@@ -36,7 +36,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace
 from ._graph import cost_layers, keys_node_reads, prunes_dead_layers
 from .fit import fit_kernel_costs, fit_op_table, nnls_fit, score
-from .tables import layer_key
+from .tables import OpLatencyTable, layer_key
 
 __all__ = ["METHODS", "FitResult", "KernelCounter", "OpPrior", "available_methods", "choose_and_fit", "cross_validate",
            "fit_target", "op_prior", "read_measurements"]
@@ -543,6 +543,59 @@ def _check_written_target(target_file: Path, text: str) -> None:
                               f"({exc.message.replace(str(tmp), 'it')}); nothing was written") from None
 
 
+#: archs drawn to find the op keys of a space too large to enumerate
+KEY_SAMPLE_ARCHS = 4_000
+
+
+def _complete_op_table(space: SearchSpace, dataset: str, table: OpLatencyTable, archs: Sequence[Arch], y: np.ndarray,
+                       *, seed: int = 0) -> tuple[OpLatencyTable, str | None]:
+    """``table`` with a price for every op key of the space and a floor, and a note on what was filled.
+
+    A per-op fit prices only the keys the measured archs showed: an arch with any other op would have
+    no price (the search counts it as not meeting a budget). Those keys are priced by the MACs model of
+    the same measurements (ms per million MACs of the op), as the per-arch tables price their gaps; and
+    since NNLS may price ops, and the constant, at 0, every prediction is floored at 1 % of the fastest
+    measured arch. The keys are those of every arch of a space of at most :data:`MAX_LOOKUP_ARCHS`, else
+    of :data:`KEY_SAMPLE_ARCHS` seeded random archs (a key no drawn arch shows stays unpriced).
+    """
+    from .._rng import as_rng
+    from .flops import count_macs
+    from .size import size_table
+
+    prune, node_ops, reads = table.prune, bool(table.meta.get("node_ops", False)), bool(table.meta.get("reads", False))
+    if space.size <= MAX_LOOKUP_ARCHS:
+        pool: Iterable[Arch] = space.enumerate()
+    else:
+        rng = as_rng(seed)
+        pool = (space.sample(rng) for _ in range(KEY_SAMPLE_ARCHS))
+    unseen: dict[str, Any] = {}
+    for a in pool:
+        for layer in cost_layers(space, a, dataset, prune=prune, node_ops=node_ops, reads=reads):
+            k = layer_key(layer, table.key)
+            if k not in table.entries:
+                unseen.setdefault(k, layer)
+    sizes = size_table(space, dataset)
+    rate = float(nnls_fit(np.array([[sizes(a)[0]] for a in archs]), np.asarray(y, dtype=np.float64))[0])
+    priced: dict[str, float] = {}
+    for k, layer in unseen.items():
+        try:
+            macs_m, _ = count_macs(space.layer_module(layer), tuple(layer.in_shape))
+        except Exception:  # noqa: BLE001 - a layer with no module of its own (a graph node) stays unpriced
+            continue
+        priced[k] = rate * macs_m
+    floor = max(PREDICTION_FLOOR_SHARE * float(np.min(y)), 1e-6)
+    meta = {**table.meta, "floor_ms": round(floor, 6)}
+    note = None
+    if unseen:
+        meta["priced_by_macs"] = {"keys": len(priced), "ms_per_macs_m": round(rate, 9),
+                                  "what": "op keys none of the measured archs showed, priced by the MACs model"}
+        note = (f"{len(priced):,} of {len(table.entries) + len(unseen):,} op keys appear in none of the measured "
+                "archs and are priced by the macs model: measure archs that use them to do better")
+        if len(priced) < len(unseen):
+            note += f" ({len(unseen) - len(priced):,} could not be priced)"
+    return replace(table, meta=meta, entries={**table.entries, **priced}), note
+
+
 def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.ndarray, *, name: str, device: str,
                runtime: str, source: str, force: bool = False, seed: int = 0,
                facts: dict[str, Any] | None = None, kernels: KernelRows | None = None,
@@ -658,6 +711,9 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
         key = "shape" if method == "per-op-shape" else "position"
         table = _fit(space, dataset, archs, y, key=key, prune=prunes_dead_layers(runtime),
                      reads=keys_node_reads(runtime), meta=meta_common)
+        table, gap_note = _complete_op_table(space, dataset, table, archs, y, seed=seed)
+        if gap_note:
+            note = f"{note}; {gap_note}" if note else gap_note
         from .tables import _finite
 
         table_text = json.dumps(_finite(table.to_json()), indent=1, sort_keys=True, allow_nan=False) + "\n"

@@ -375,6 +375,7 @@ class OpLatencyTable:
 
         out = np.empty(len(archs))
         entries, key, memo = self.entries, self.key, self._sums
+        floor = float(self.meta.get("floor_ms", 0.0))  # a fitted table's "never runs in no time"
         if not memo and not self.kernels:
             self._warn_if_other_host()
         for i, a in enumerate(archs):
@@ -395,7 +396,7 @@ class OpLatencyTable:
                         hint="re-profile the target so the table covers every op of the space") from None
             memo[a.tokens] = total
             out[i] = self.scale * total + self.intercept_ms
-        return out
+        return np.maximum(out, floor) if floor > 0 else out
 
     def to_json(self) -> dict[str, Any]:
         """JSON object of the file format."""
@@ -439,6 +440,9 @@ def load_op_table(path: Path, *, space: str | None = None, dataset: str | None =
            f"number of ms in 0..{MAX_LATENCY_MS:g}")
     scale = obj["scale"]
     _check(_ms(scale) and scale > 0, path, f"field 'scale' is {_short(scale)}; expected a finite number > 0")
+    floor = obj.get("floor_ms", 0.0)
+    _check(_ms(floor), path, f"field 'floor_ms' is {_short(floor)}; expected a finite number of ms in "
+           f"0..{MAX_LATENCY_MS:g}")
     kernels = obj.get("kernels")
     if kernels is not None:
         _check(isinstance(kernels, dict) and isinstance(kernels.get("entries"), dict) and bool(kernels["entries"]),

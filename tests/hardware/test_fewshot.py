@@ -270,3 +270,28 @@ def test_no_kernels_model_for_a_space_too_large_to_price_every_arch():
                      runtime="onnxruntime", source="test", kernels={space.format(a): {"K": 1} for a in archs},
                      kernel_counter=lambda xs, p: pytest.fail("an FBNet fit must not count kernels"))
     assert "kernels" not in res.cv and "fbnet is too large" in res.note and res.method.startswith("per-op")
+
+
+def test_a_per_op_fit_prices_ops_no_measured_arch_showed_and_never_zero():
+    """From a dozen timings of a large space, a per-op fit used to lack the ops none of them showed: every arch
+    with one counted as over the budget (half of FBNet). Those keys are priced by the MACs model now."""
+    from edgenas.hardware.cost import get_cost_model
+    from edgenas.hardware.fewshot import fit_target
+    from edgenas.hardware.tables import load_op_table
+
+    space = get_space("fbnet")
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(12)]
+    # one block never measured at the first searchable layer
+    archs = [space.arch((a.tokens[0], "skip" if a.tokens[1] == "k5_e6" else a.tokens[1], *a.tokens[2:]))
+             for a in archs]
+    y = np.array([1.0 + 0.02 * sum(t != "skip" for t in a.tokens) for a in archs])
+    res = fit_target(space, "cifar100", archs, y, name="fb", device="fb", runtime="tflite", source="test")
+    assert "priced by the macs model" in res.note
+    table = load_op_table(res.table)
+    assert table.meta["priced_by_macs"]["keys"] >= 1 and table.meta["floor_ms"] == pytest.approx(0.01 * y.min())
+    cost = get_cost_model("fb", "fbnet", "cifar100")
+    unseen = space.arch((archs[0].tokens[0], "k5_e6", *archs[0].tokens[2:]))
+    assert cost.predict(unseen).latency_ms > 0
+    prices = [cost.predict(space.sample(rng)).latency_ms for _ in range(100)]  # none unpriced
+    assert min(prices) >= table.meta["floor_ms"]
