@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import asdict
@@ -40,7 +41,8 @@ def write_model_dir(out_dir: Path | str, model: torch.nn.Module, *, space: Searc
 
     out = Path(out_dir)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_write_bytes(out / WEIGHTS_NAME, state_dict_bytes(state))
+    blob = state_dict_bytes(state)
+    atomic_write_bytes(out / WEIGHTS_NAME, blob)
     bench = space.benchmark_dataset(task)
     config = {
         "schema_version": SCHEMA_VERSION,
@@ -53,6 +55,8 @@ def write_model_dir(out_dir: Path | str, model: torch.nn.Module, *, space: Searc
         "input": "pixels in [0, 1], N x C x H x W" if bench is None else "as the benchmark dataset",
         "build_options": {},
         "weights_file": WEIGHTS_NAME,
+        # the pair is two files: a write cut between them must not pass another run's weights as these
+        "weights_sha256": hashlib.sha256(blob).hexdigest(),
         **meta,
         "edgenas_version": __version__,
         "torch_version": torch.__version__,
@@ -120,7 +124,15 @@ def load_model(directory: Path | str) -> torch.nn.Module:
     if not isinstance(weights, str) or "/" in weights or weights in ("trained", "random-init"):
         weights = WEIGHTS_NAME
     try:
-        state = torch.load(d / weights, map_location="cpu", weights_only=True)
+        blob = (d / weights).read_bytes()
+    except OSError as exc:
+        raise ExportError(f"cannot load weights of {str(d)!r}: {exc.strerror}") from None
+    sha = cfg.get("weights_sha256")
+    if isinstance(sha, str) and hashlib.sha256(blob).hexdigest() != sha:
+        raise ExportError(f"{str(d / weights)!r} is not the weights {CONFIG_NAME} describes (SHA-256 differs: a write "
+                          "was cut off); expected the pair one run wrote: run the same `edgenas train` again")
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001 - torch raises OSError, RuntimeError, UnpicklingError, ...
         raise ExportError(f"cannot load weights of {str(d)!r}: {str(exc).splitlines()[0]}") from None

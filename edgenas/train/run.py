@@ -170,6 +170,7 @@ def _train_one(space: SearchSpace, arch: Arch, task: DatasetSpec, split: _Split,
         on_step=None if on_step is None else (lambda e, s, n, loss: on_step(member, e, s, n, loss)),
         on_epoch=None if on_epoch is None else (lambda r: on_epoch(member, r)))
     if write_model:
+        done.unlink(missing_ok=True)  # an earlier run's record must not vouch for the weights replaced next
         write_model_dir(out_dir, outcome.model, space=space, arch=arch, task=task, weights="trained",
                         val_accuracy=_num(outcome.val_accuracy), seed=config.seed, classes=list(split.train.classes))
     record = {

@@ -226,3 +226,39 @@ def test_an_unreadable_image_is_one_line_naming_it(toy_run, tmp_path, workers) -
     assert res.exit_code == 2, res.output
     err = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(err) == 1 and str(bad) in err[0] and "Traceback" not in res.output, res.output
+
+
+def test_a_retrain_cut_before_its_record_is_never_taken_for_the_earlier_run(toy_run, tmp_path, monkeypatch) -> None:
+    """A retrain with another recipe replaces model.pt, then train.json: killed between the two, the earlier
+    run's train.json used to vouch for the new weights (the same command said 'already trained', export
+    shipped them under the earlier run's accuracy)."""
+    import shutil
+
+    from edgenas.errors import ExportError
+    from edgenas.train import run as run_mod
+
+    run, data = toy_run
+    other = tmp_path / "run"
+    shutil.copytree(run, other, ignore=shutil.ignore_patterns("train"))
+    first = edgenas.train(str(other), data=str(data), epochs=1, **FAST)
+    write = run_mod.atomic_write_text
+
+    def cut(path, text, *a, **k):  # noqa: ANN001, ANN002, ANN003
+        if Path(path).name == "train.json":
+            raise KeyboardInterrupt
+        return write(path, text, *a, **k)
+
+    monkeypatch.setattr(run_mod, "atomic_write_text", cut)
+    with pytest.raises(KeyboardInterrupt):
+        edgenas.train(str(other), data=str(data), epochs=1, lr=0.05, **FAST)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="checkpoint of another training run"):  # not "already trained"
+        edgenas.train(str(other), data=str(data), epochs=1, **FAST)
+    again = edgenas.train(str(other), data=str(data), epochs=1, lr=0.05, **FAST)  # the cut run finishes
+    assert not again.already_trained and again.model_dir == first.model_dir
+    assert json.loads((again.model_dir / "train.json").read_text())["recipe"]["lr"] == 0.05
+    # weights that are not the ones model.json was written with are refused, not loaded
+    torch.save({k: v * 0 for k, v in torch.load(again.model_dir / "model.pt", weights_only=True).items()},
+               again.model_dir / "model.pt")
+    with pytest.raises(ExportError, match="model.pt' is not the weights model.json describes"):
+        edgenas.load_model(again.model_dir)
