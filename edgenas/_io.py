@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from .errors import ConfigError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "check_output_file"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_output_file", "hold_lock", "release_lock"]
 
 
 def check_output_file(path: str | Path) -> Path:
@@ -72,3 +74,60 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """:func:`atomic_write_bytes` of UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def hold_lock(lock: Path, busy: Callable[[str], str],
+              cannot: Callable[[OSError], Exception] | None = None) -> IO[str]:
+    """An exclusive lock on ``lock`` for this process (flock: the kernel releases it when the process dies,
+    so a kill -9 never leaves a stale lock); hand the result to :func:`release_lock`.
+
+    Raises:
+        ConfigError: ``busy(pid of the holder)``, when another live process holds it.
+        ConfigError: the lock file cannot be written (or ``cannot(the OSError)``, e.g. a full disk).
+    """
+    import fcntl
+
+    def failed(exc: OSError) -> Exception:
+        if cannot is not None:
+            return cannot(exc)
+        return ConfigError(f"cannot write lock {str(lock)!r}: {exc.strerror or exc}")
+
+    for _ in range(5):  # a holder that ends removes the file: lock the file that is at the path
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+")  # noqa: SIM115 - held until release_lock
+        except OSError as exc:
+            raise failed(exc) from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise ConfigError(busy(holder)) from None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        fh.close()  # locked a file an ending holder had just removed: try the one at the path now
+    else:
+        raise ConfigError(f"cannot take the lock {str(lock)!r}; expected one process at a time")
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+    except OSError as exc:  # e.g. a full disk: nothing of this process stays behind
+        release_lock(fh)
+        raise failed(exc) from None
+    return fh
+
+
+def release_lock(fh: IO[str]) -> None:
+    """Remove the lock file, then release the lock (a holder that ends leaves no lock file behind)."""
+    try:
+        os.unlink(fh.name)
+    except OSError:
+        pass
+    fh.close()  # closing the file releases the flock

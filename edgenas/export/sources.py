@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import glob
 import os
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._io import hold_lock, release_lock
 from ..errors import ConfigError, EdgeNASError, ExportError
 from ..spaces import Arch, SearchSpace
 
@@ -212,10 +214,26 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     _check_export_dir(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        _clear_stale(final)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     except OSError as exc:
         raise _write_error(final, exc) from None
+    # one export per folder at a time: another one's temp folder is not stale
+    lock = hold_lock(final.parent / f".{final.name}.lock", lambda holder: (
+        f"--out {str(final)!r} is being written by another edgenas export (pid {holder}); expected one export per "
+        "folder at a time: wait for it, or use another --out"), lambda exc: _write_error(final, exc))
+    try:
+        _check_export_dir(final)  # as it is now that no other export can change it
+        try:
+            _clear_stale(final)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        except OSError as exc:
+            raise _write_error(final, exc) from None
+        yield from _fill_and_swap(final, tmp)
+    finally:
+        release_lock(lock)
+
+
+def _fill_and_swap(final: Path, tmp: Path) -> Iterator[Path]:
+    """The body of :func:`atomic_dir`: yield ``tmp``, then put it in place of ``final``."""
     try:
         # mkdtemp makes the folder private (0700); the export gets the mode a plain mkdir would give
         umask = os.umask(0)
@@ -258,7 +276,7 @@ def _check_export_dir(final: Path) -> None:
 
 
 #: files an export writes besides those its export.json lists
-_EXPORT_EXTRA = ("export.json", "timing.cache")
+_EXPORT_EXTRA = ("export.json", "timing.cache", "validation.json")
 
 
 def _check_earlier_export(final: Path) -> None:
@@ -316,12 +334,13 @@ def _check_earlier_export(final: Path) -> None:
 
 
 def _clear_stale(final: Path) -> None:
-    for old in sorted(final.parent.glob(f".{final.name}.old-*")):
+    name = glob.escape(final.name)  # a name with [ ] * ? must match itself only
+    for old in sorted(final.parent.glob(f".{name}.old-*")):
         inner = old / final.name
         if not final.exists() and inner.is_dir():  # killed between the two renames: put it back
             os.replace(inner, final)
         shutil.rmtree(old, ignore_errors=True)
-    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+    for tmp in final.parent.glob(f".{name}.tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
 
 

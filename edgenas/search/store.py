@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._io import hold_lock, release_lock
 from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["CandidateStore", "StoredScore"]
@@ -225,63 +226,19 @@ class CandidateStore:
             self._db.close()
             self._db = None
         if self._lock is not None:
-            _unlock_run(self._lock)
+            release_lock(self._lock)
             self._lock = None
 
 
 def _lock_run(store: Path) -> Any:
-    """An exclusive lock on the run folder for this process (``<store>.lock``, flock: released by
-    the kernel when the process dies, so a kill -9 never leaves a stale lock).
+    """An exclusive lock on the run folder for this process (``<store>.lock``; :func:`edgenas._io.hold_lock`).
 
     Raises:
         ConfigError: another live process holds the run (naming its pid).
     """
-    import fcntl
-    import os
-
-    lock = store.with_name(store.name + ".lock")
-    for _ in range(5):  # the lock file is removed by the run that ends: lock the file that is at the path
-        try:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(lock, "a+")  # noqa: SIM115 - held until close()
-        except OSError as exc:
-            raise ConfigError(f"cannot write run lock {str(lock)!r}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
-            raise ConfigError(f"run folder {str(store.parent)!r} is in use by another edgenas process (pid {holder}); "
-                              "expected one search per folder: wait for it, stop it, or use another --out") from None
-        try:
-            if os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino:
-                break
-        except FileNotFoundError:
-            pass
-        fh.close()  # locked a file an ending run had just removed: try the one at the path now
-    else:
-        raise ConfigError(f"cannot take the run lock {str(lock)!r}; expected one search per folder")
-    try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-    except OSError as exc:  # the pid is only for the message of a second process; the flock is what counts
-        fh.close()
-        raise ConfigError(f"cannot write run lock {str(lock)!r}: {exc.strerror or exc}") from None
-    return fh
-
-
-def _unlock_run(fh: Any) -> None:
-    """Remove the lock file, then release the lock (a run that ends leaves no ``.lock`` behind)."""
-    import os
-
-    try:
-        os.unlink(fh.name)
-    except OSError:
-        pass
-    fh.close()  # closing the file releases the flock
+    return hold_lock(store.with_name(store.name + ".lock"), lambda holder: (
+        f"run folder {str(store.parent)!r} is in use by another edgenas process (pid {holder}); expected one "
+        "search per folder: wait for it, stop it, or use another --out"))
 
 
 def check_writable(folder: Path) -> None:

@@ -52,3 +52,32 @@ def test_an_earlier_export_is_replaced_only_while_unmodified(tmp_path: Path) -> 
     before = _tree(out)
     assert_one_error(_export(out), str(sub / "model.onnx"), "changed since it was exported")
     assert _tree(out) == before
+
+
+def test_a_validated_export_is_replaced_by_the_next_export(tmp_path: Path) -> None:
+    out = tmp_path / "e"
+    assert _export(out).exit_code == 0
+    r = CliRunner().invoke(cli, ["validate", str(out), "--target", "cpu", "--runs", "3", "--warmup", "1"])
+    assert r.exit_code == 0, r.output
+    assert (out / "validation.json").is_file()
+    assert _export(out, "6113").exit_code == 0  # export, validate, export again: the documented loop
+    assert not (out / "validation.json").exists()
+
+
+def test_one_export_per_folder_and_glob_characters_name_only_their_folder(tmp_path: Path) -> None:
+    from edgenas._io import hold_lock, release_lock
+    from edgenas.export.sources import _clear_stale
+
+    out = tmp_path / "x[1]"
+    held = hold_lock(tmp_path / ".x[1].lock", lambda pid: f"held by {pid}")  # another export writing x[1]
+    try:
+        assert_one_error(_export(out), str(out), "being written by another edgenas export")
+    finally:
+        release_lock(held)
+    assert not out.exists() and not (tmp_path / ".x[1].lock").exists()
+    # leftovers of a killed export into x[1] are cleared; those of x1 (a running export) are not touched
+    (tmp_path / ".x[1].tmp-abc").mkdir()
+    (tmp_path / ".x1.tmp-def").mkdir()
+    _clear_stale(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x1.tmp-def"]
+    assert _export(out).exit_code == 0 and (out / "export.json").is_file()
