@@ -488,14 +488,17 @@ def _check_measured(space: SearchSpace, archs: Sequence[Arch], y: np.ndarray) ->
                           f"{MIN_MEASURED_MS:g}..{MAX_LATENCY_MS:g} ms")
 
 
-def _existing_target(target_file: Path, table_path: Path, space: str, dataset: str, force: bool) -> dict[str, Any]:
+def _existing_target(target_file: Path, table_path: Path, space: str, dataset: str, force: bool,
+                     source: str | None = None) -> dict[str, Any]:
     """The user target ``target_file`` that a fit adds a table to ({} when new), read and checked
-    before any fitting: it must load as a target, and may not hold this table unless ``force``."""
+    before any fitting: it must load as a target, and may not hold this table unless ``force``. A table
+    without its target that a fit of the same ``source`` wrote is that fit cut between its two writes: the
+    same command replaces it."""
     from .._read import load_yaml
     from .targets import load_target_file
 
     if not target_file.exists() and not target_file.is_symlink():
-        if table_path.exists() and not force:
+        if table_path.exists() and not force and (source is None or _table_source(table_path) != source):
             raise ConfigError(f"{table_path} exists; expected --force to replace it")
         return {}
     doc = load_yaml(target_file, what="target file")
@@ -506,6 +509,24 @@ def _existing_target(target_file: Path, table_path: Path, space: str, dataset: s
         raise ConfigError(f"target {target_file.stem!r} already has a {space}/{dataset} table ({target_file}); "
                           "expected --force to replace it")
     return doc
+
+
+def _table_source(table_path: Path) -> str | None:
+    """The ``source`` a fitted table's header records (``None``: unreadable, or not written by a fit)."""
+    try:
+        with open(table_path, encoding="utf-8") as f:
+            head = f.readline(1 << 20) if table_path.suffix == ".csv" else f.read(64 << 20)
+        doc = json.loads(head[2:] if head.startswith("# ") else head)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    columns = doc.get("columns")
+    if isinstance(columns, dict):  # a per-arch table: the fitted column's own header
+        found = {c.get("source") for c in columns.values() if isinstance(c, dict)}
+        return next(iter(found)) if len(found) == 1 and isinstance(next(iter(found)), str) else None
+    src = doc.get("source")
+    return src if isinstance(src, str) else None
 
 
 def _check_written_table(table_path: Path, text: str, space: str, dataset: str) -> None:
@@ -632,7 +653,7 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
     table_path = (tables_dir / f"{space.name}_{dataset}_{name}.csv" if lookup
                   else tables_dir / f"{space.name}_{dataset}_{name}_ops.json")
     target_file = targets_dir / f"{name}.yaml"
-    doc = _existing_target(target_file, table_path, space.name, dataset, force)
+    doc = _existing_target(target_file, table_path, space.name, dataset, force, source)
     if kernels is not None and not lookup:  # it would have to count every arch a search meets
         kernels, note = None, (f"kernels model not offered: {space.name} is too large to store a price for every "
                                "arch; the per-op candidates compete")

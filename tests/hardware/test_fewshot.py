@@ -295,3 +295,24 @@ def test_a_per_op_fit_prices_ops_no_measured_arch_showed_and_never_zero():
     assert cost.predict(unseen).latency_ms > 0
     prices = [cost.predict(space.sample(rng)).latency_ms for _ in range(100)]  # none unpriced
     assert min(prices) >= table.meta["floor_ms"]
+
+
+def test_a_fit_cut_between_its_table_and_its_target_is_finished_by_the_same_command(tmp_path):
+    """The table is written before the target YAML: killed between the two, the same command (a resumed
+    `edgenas profile` refits this way) used to be refused with 'exists; expected --force'."""
+    path, _ = _measure(tmp_path)
+    args = ["fit", "--measurements", str(path), "--target", "myboard"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    target = load_target("myboard")
+    table = target.path.parent.parent / "latency_tables" / "nb201_cifar10_myboard.csv"
+    assert table.is_file()
+    target.path.unlink()  # the cut
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert load_target("myboard").path.is_file()
+    target = load_target("myboard")
+    target.path.unlink()
+    other = tmp_path / "other.csv"
+    other.write_text(path.read_text())
+    r = CliRunner().invoke(cli, ["fit", "--measurements", str(other), "--target", "myboard"])
+    assert r.exit_code == 2 and "exists; expected --force" in r.output  # another fit's table is not replaced
