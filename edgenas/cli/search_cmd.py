@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -167,8 +168,14 @@ def _run_with_progress(kwargs: dict[str, Any]) -> Any:
         if started:
             progress.stop()
         out = kwargs.get("out")
-        click.echo(f"error: interrupted; scored candidates are saved in {out or 'the run folder'} "
-                   f"(hint: rerun with the same options and --resume{'' if out else ' --out DIR'})", err=True)
+        from ..search.run import STORE_NAME
+
+        if out and not (Path(out) / STORE_NAME).exists():  # cut before the first score: the store was dropped
+            click.echo("error: interrupted before any candidate was scored; nothing was saved (hint: run the same "
+                       "command again, without --resume)", err=True)
+        else:
+            click.echo(f"error: interrupted; scored candidates are saved in {out or 'the run folder'} "
+                       f"(hint: rerun with the same options and --resume{'' if out else ' --out DIR'})", err=True)
         sys.exit(130)
     finally:
         if started:

@@ -118,6 +118,7 @@ def run_search(
     warm = getattr(scorer, "warm", None)
     if warm is not None:
         warm()  # worker start-up overlaps with pricing the space below
+    store = made_dir = None
     try:
         if size is None:
             from .problem import AdditiveSizeTable
@@ -129,7 +130,6 @@ def run_search(
 
         loose = loose_budget_note(space, cost, config.budgets, config.seed, list(targets))
 
-        store = None
         run_dir = Path(config.out) if config.out else default_run_dir(config, dataset, list(targets), resume=resume)
         config = replace(config, out=str(run_dir))
         if write_outputs:
@@ -172,6 +172,8 @@ def run_search(
         close = getattr(scorer, "close", None)
         if close is not None:
             close()
+        if store is not None:  # e.g. Ctrl-C while the store was checked: an empty one must not block the rerun
+            _close_store(store, drop=not resume, run_dir=run_dir, made_dir=bool(made_dir))
         raise
 
     ctx = SearchContext(space=space, config=config, cost=cost, scorer=scorer, store=store, rng=rng,
@@ -187,19 +189,17 @@ def run_search(
             if config.pick_within_noise is not None:
                 pick = pick_in_noise_band(ctx, final, front, pick, z=config.pick_within_noise,
                                           n_seeds=config.noise_seeds)
-    except Exception:
-        # an error before the first score (e.g. unusable --data): a store made by this call holds
-        # nothing to resume and would block the corrected rerun, so it goes
-        drop_store = store is not None and not resume and store.count() == 0
+    except BaseException:
+        # an error or Ctrl-C before the first score (e.g. unusable --data): a store made by this call
+        # holds nothing to resume and would block the corrected rerun, so it goes
+        drop_store = store is not None and not resume
         raise
     finally:
         close = getattr(scorer, "close", None)
         if close is not None:
             close()
         if store is not None:
-            store.close()
-            if drop_store:
-                _drop_empty_run(run_dir, made_dir)
+            _close_store(store, drop=drop_store, run_dir=run_dir, made_dir=bool(made_dir))
     files: dict[str, Path] = {}
     notes: list[str] = []
     result = SearchResult(config, tuple(front), tuple(final), run_dir, ctx.n_scored, ctx.n_reused,
@@ -229,6 +229,17 @@ def _resolve_targets(config: SearchConfig, space: SearchSpace, dataset: Any) -> 
         target = load_target(name)
         out[target.name] = get_cost_model(target, space, dataset, source=config.latency_source)
     return out
+
+
+def _close_store(store: CandidateStore, *, drop: bool, run_dir: Path, made_dir: bool) -> None:
+    """Close ``store``; with ``drop``, remove it (and the folder this run made) when it holds nothing."""
+    try:
+        empty = drop and store.count() == 0
+    except Exception:  # noqa: BLE001 - an unreadable store is kept for the user to look at
+        empty = False
+    store.close()
+    if empty:
+        _drop_empty_run(run_dir, made_dir)
 
 
 def _drop_empty_run(run_dir: Path, made_dir: bool) -> None:

@@ -136,3 +136,35 @@ def test_a_run_that_fails_before_its_first_score_leaves_no_store(tmp_path: Path)
     with pytest.raises(DatasetError):  # a failure after scores were stored keeps them for --resume
         run_search(scorer=BadData(good=1), out=str(tmp_path / "later"), **kw)
     assert (tmp_path / "later" / "candidates.sqlite").is_file()
+
+
+@pytest.mark.parametrize("where", ["first_score", "store_check"])
+def test_ctrl_c_before_the_first_score_leaves_no_store(tmp_path: Path, monkeypatch, where: str) -> None:
+    """Ctrl-C (not an Exception) before any score used to leave an empty store: the plain rerun was refused as
+    'already holds a search' and the corrected one as 'a different search config'."""
+    from click.testing import CliRunner
+
+    from edgenas.cli import cli
+    from edgenas.search import store as store_mod
+    from edgenas.search.run import run_search
+
+    from ._fakes import FakeLatency, FakeScorer, fake_size
+
+    class CtrlC(FakeScorer):
+        def score(self, archs):
+            raise KeyboardInterrupt
+
+    def interrupted_check(self, fingerprint):  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    kw = dict(targets=("fake",), evaluations=6, population=3, cost_models={"fake-tx2": FakeLatency()},
+              size=fake_size)
+    if where == "store_check":
+        monkeypatch.setattr(store_mod.CandidateStore, "check_config", interrupted_check)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(scorer=CtrlC() if where == "first_score" else FakeScorer(), out=str(tmp_path / "run"), **kw)
+    assert not (tmp_path / "run").exists()
+    # what the CLI says then: nothing saved, no --resume
+    monkeypatch.setattr("edgenas.api.search", lambda **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    r = CliRunner().invoke(cli, ["search", "--target", "jetson", "--out", str(tmp_path / "cli")])
+    assert r.exit_code == 130 and "nothing was saved" in r.output and "--resume" not in r.output.split("hint")[0]
