@@ -167,13 +167,16 @@ class SearchContext:
                 self._flush()
             if self.on_tick is not None:
                 self.on_tick()
-        if self._reference is None:
+        first = self._reference is None
+        if first:
             # the first batch is the reference population: fixed by the seed, scored first
             self._reference = {
                 c: np.asarray([_num(p[2].values.get(c)) for p in self._pending], dtype=float)
                 for c in self.scorer.components
             }
         self._flush()
+        if first and todo and self.on_tick is not None:
+            self.on_tick()  # its ticks came while it was pending: the first with a front to show
         return [self._by_key[k] for k in dict.fromkeys(wanted) if k in self._by_key]
 
     def objective_matrix(self, cands: Sequence[Candidate]) -> np.ndarray:
