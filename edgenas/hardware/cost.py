@@ -38,6 +38,8 @@ from .tables import ArchLatencyTable, OpLatencyTable, load_arch_table, load_op_t
 from .targets import Target, load_target
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from ..spaces import SearchSpace
 
 __all__ = ["SOURCES", "CostModel", "LatencyPrediction", "ScaledCostModel", "get_cost_model"]
@@ -245,6 +247,7 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: Any, *, sour
                 f"target {t.name!r} has a per-op table for {sp.name}/{dataset}, so only --source lut works "
                 f"(asked for {source!r})")
         op = load_op_table(ref.file, space=sp.name, dataset=dataset)
+        _check_definition(op.meta, ref.file, sp)
         if op.kernels and "space_ms" in op.kernels:
             detail = f"kernel model of {ref.file.name} (stored for every {op.kernels['space_ms']['space']} arch)"
         elif op.kernels:
@@ -255,6 +258,8 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: Any, *, sour
     table = load_arch_table(ref.file, space=sp.name, dataset=dataset)
     if ref.column is None:
         raise LatencyTableError(f"target {t.name!r}: table {ref.file.name} needs a 'column' in the target file")
+    column_meta = (table.meta.get("columns") or {}).get(ref.column)
+    _check_definition(column_meta if isinstance(column_meta, dict) else {}, ref.file, sp)
     column = table.column(ref.column)
     if source == "lookup":
         return CostModel(t, sp, dataset, "lookup", f"measured {ref.file.name}:{ref.column}",
@@ -279,3 +284,16 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: Any, *, sour
     coef, _ = nnls(np.stack([macs, np.ones_like(macs)], 1) * w[:, None], y * w)
     return CostModel(t, sp, dataset, "flops", f"a*MACs+c fitted on {len(y)} measured archs",
                      flops_coef=(float(coef[0]), float(coef[1])))
+
+
+def _check_definition(meta: dict, path: Path, space: SearchSpace) -> None:
+    """A table measured on a user's space records its definition: once the definition changed (``spaces add
+    --replace``), the table prices other networks than the space now builds."""
+    from ..spaces.user import user_definition_hash
+
+    recorded, now = meta.get("space_definition"), user_definition_hash(space)
+    if recorded is not None and now is not None and recorded != now:
+        raise LatencyTableError(
+            f"latency table {str(path)!r} was measured on another definition of space {space.name!r} "
+            f"(definition {recorded}, now {now}); expected a table of the space as it is defined now",
+            hint="time the space again: `edgenas profile ... --force` or `edgenas fit ... --force`")

@@ -684,7 +684,11 @@ def fit_target(space: SearchSpace, dataset: str, archs: Sequence[Arch], y: np.nd
                         "counted_with": {"onnxruntime_version": ort.__version__, "cpu_model": cpu_model()},
                         "check": f"this host reproduced the device's kernel counts of all {len(archs)} measured archs"}
     model = _fitter(method, space, dataset, runtime, kernels=kernels)(archs, y)
+    from ..spaces.user import user_definition_hash
+
+    definition = user_definition_hash(space)
     meta_common = {"device": device, "runtime": runtime, "source": source, "method": method, "cv": cv,
+                   **({"space_definition": definition} if definition else {}),
                    "n_measured": len(archs), "made_by": f"edgenas {__version__} fit",
                    **({"device_facts": facts} if facts else {}), **(extra_meta or {})}
     if method == "kernels":

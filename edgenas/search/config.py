@@ -259,15 +259,6 @@ def macs_only(config: SearchConfig) -> SearchConfig:
     return replace(config, targets=targets, extra_objectives=extra)
 
 
-def user_definition_hash(space: Any) -> str | None:
-    """Content hash of a user's space definition (``None`` for a shipped space)."""
-    from ..spaces import shipped_space_names
-    from ..spaces._macro_def import definition_hash
-
-    d = getattr(space, "definition", None)
-    return None if d is None or space.name in shipped_space_names() else definition_hash(d.source)
-
-
 def default_proxy(space: str) -> str:
     """The proxy a search of ``space`` uses when none is given."""
     from ..spaces import get_space
@@ -324,6 +315,7 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     config = macs_only(config)
     config.validate()
     from ..spaces import get_space
+    from ..spaces.user import user_definition_hash
 
     space = get_space(config.space)  # a definition file resolves to its name here, once
     task = resolve_task(space, config) if task is None else task

@@ -83,3 +83,14 @@ def add_space_file(path: str | Path, *, taken: set[str] | frozenset[str] = froze
                           f"new name in {str(path)!r}, or `edgenas spaces add --replace {path}`")
     atomic_write_text(dest, d.source)
     return d.name
+
+
+def user_definition_hash(space: object) -> str | None:
+    """Content hash of a user's space definition (``None`` for a shipped or Python-defined space): recorded
+    by runs and by the tables measured on the space, which a changed definition no longer matches."""
+    from .macro import shipped_definition_names
+
+    d = getattr(space, "definition", None)
+    source = getattr(d, "source", None)
+    name = getattr(space, "name", None)
+    return None if not isinstance(source, str) or name in shipped_definition_names() else definition_hash(source)

@@ -548,8 +548,12 @@ def profile_space(space: SearchSpace, dataset: str, *, n_archs: int = 260, n_cal
              "e2e_round_spread_median": float(np.median(spread)),
              "e2e_round_spread_p90": float(np.percentile(spread, 90)),
              "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    from ..spaces.user import user_definition_hash
+
+    definition = user_definition_hash(space)
     meta = {
         "space": space.name, "dataset": dataset, "prune": False,
+        **({"space_definition": definition} if definition else {}),
         "device": f"{device_name}: {cpu_model()}", "cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
         "runtime": "onnxruntime", "onnxruntime_version": ort.__version__, "torch_version": torch.__version__,
         "execution_provider": "CPUExecutionProvider", "precision": "fp32", "batch": 1, "threads": threads,

@@ -316,3 +316,39 @@ def test_a_fit_cut_between_its_table_and_its_target_is_finished_by_the_same_comm
     other.write_text(path.read_text())
     r = CliRunner().invoke(cli, ["fit", "--measurements", str(other), "--target", "myboard"])
     assert r.exit_code == 2 and "exists; expected --force" in r.output  # another fit's table is not replaced
+
+
+def test_a_table_of_a_changed_space_definition_is_refused(tmp_path):
+    """`spaces add --replace` changes what a user's space builds; a table fitted on the old definition used to
+    price the new networks silently."""
+    from edgenas.errors import LatencyTableError
+    from edgenas.hardware.cost import get_cost_model
+    from edgenas.hardware.fewshot import fit_target
+
+    text = """
+name: tiny_mb
+stem: {channels: 8}
+blocks:
+  a: {type: mbconv, kernel: 3, expansion: 2}
+  b: {type: mbconv, kernel: 5, expansion: 3}
+  s: {type: skip}
+stages:
+  - {layers: 3, stride: 2, channels: 16, blocks: [a, b, s], first_blocks: [a, b]}
+head: {channels: 32}
+datasets:
+  cifar10: {num_classes: 10, input_size: 32}
+"""
+    path = tmp_path / "tiny_mb.yaml"
+    path.write_text(text)
+    assert CliRunner().invoke(cli, ["spaces", "add", str(path)]).exit_code == 0
+    space = get_space("tiny_mb")
+    archs = list(space.enumerate())[:8]
+    fit_target(space, "cifar10", archs, np.linspace(1.0, 2.0, len(archs)), name="tb", device="tb",
+               runtime="tflite", source="test")
+    assert get_cost_model("tb", "tiny_mb", "cifar10").predict(archs[0]).latency_ms > 0
+    path.write_text(text.replace("kernel: 5", "kernel: 7"))
+    assert CliRunner().invoke(cli, ["spaces", "add", "--replace", str(path)]).exit_code == 0
+    with pytest.raises(LatencyTableError, match="measured on another definition of space 'tiny_mb'"):
+        get_cost_model("tb", "tiny_mb", "cifar10")
+    r = CliRunner().invoke(cli, ["cost", space.format(archs[0]), "--space", "tiny_mb", "--target", "tb"])
+    assert r.exit_code == 2 and "another definition" in r.output
