@@ -298,6 +298,10 @@ def load_target(name: str, *, directory: Path | None = None) -> Target:
     Raises:
         UnknownNameError: with close names.
     """
+    from .._paths import shipped_targets_dir
+
+    if directory is None and is_shipped_name(name):  # a broken file among the user's never blocks a shipped target
+        directory = shipped_targets_dir()
     targets = list_targets(directory)
     for t in targets:
         if name == t.name or name in t.aliases:

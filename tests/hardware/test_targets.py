@@ -89,3 +89,13 @@ def test_cpu_target_ships_a_macro_table_with_its_held_out_check() -> None:
     model = get_cost_model("cpu", space, "cifar10")
     ms = [model.predict(space.parse(a)).latency_ms for a in ("00000000", "11111111", "22222222")]
     assert 0 < ms[0] < ms[1] < ms[2], ms  # more and wider blocks cost more
+
+
+def test_a_broken_user_target_never_blocks_a_shipped_one() -> None:
+    from edgenas._paths import user_targets_dir
+
+    user_targets_dir().mkdir(parents=True, exist_ok=True)
+    (user_targets_dir() / "mine.yaml").write_text("name: mine\ndevice: [unclosed\n")
+    assert load_target("jetson").name == "jetson-tx2"
+    with pytest.raises(ConfigError, match="mine.yaml"):
+        load_target("mine")
