@@ -425,6 +425,9 @@ def _labels(y: np.ndarray, n: int, where: str) -> tuple[np.ndarray, tuple[str, .
     y = np.asarray(y)
     if y.dtype.kind not in "buif" or y.dtype.fields is not None:
         raise DatasetError(f"{where} has dtype {y.dtype}; expected integer class labels 0..K-1")
+    if y.ndim > 1 and not (y.ndim == 2 and 1 in y.shape):
+        raise DatasetError(f"{where} has shape {y.shape}; expected one class index per image, a 1-D array of "
+                           "integers 0..K-1 (one-hot labels: y.argmax(1))")
     y = y.reshape(-1)
     if len(y) != n:
         raise DatasetError(f"{where}: {len(y)} labels for {n} images; expected one label per image")

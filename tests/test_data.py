@@ -202,3 +202,12 @@ def test_array_pixels_scale_by_their_type_or_are_refused(tmp_path) -> None:
     np.savez(tmp_path / "i64.npz", x=x16.astype(np.int64), y=y)
     with pytest.raises(DatasetError, match=r"i64.npz\[x\] has dtype int64; expected uint8 .0..255. or uint16"):
         open_data(tmp_path / "i64.npz")
+
+
+def test_one_hot_labels_are_named_as_such(tmp_path) -> None:
+    x = np.random.default_rng(0).random((6, 1, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "onehot.npz", x=x, y=np.eye(3)[[0, 1, 2, 0, 1, 2]])
+    with pytest.raises(DatasetError, match=r"has shape \(6, 3\); expected one class index per image.*argmax"):
+        open_data(tmp_path / "onehot.npz")
+    np.savez(tmp_path / "column.npz", x=x, y=np.array([[0], [1], [2], [0], [1], [2]]))  # (N, 1) is fine
+    assert list(open_data(tmp_path / "column.npz").labels) == [0, 1, 2, 0, 1, 2]

@@ -105,7 +105,7 @@ def read_measurements(path: str | Path, space: SearchSpace) -> tuple[list[Arch],
     ms: list[float] = []
     seen: dict[str, int] = {}
     for (n, _), cells in zip(numbered[1:], table[1:]):
-        if len(cells) <= max(col_arch, col_ms):
+        if len(cells) != len(header):  # a missing or an extra cell: the columns cannot be trusted
             raise ConfigError(f"measurements {where} line {n}: {len(cells)} cells; expected {len(header)} "
                               f"({','.join(header)})")
         try:
@@ -486,6 +486,9 @@ def _check_measured(space: SearchSpace, archs: Sequence[Arch], y: np.ndarray) ->
         i = int(bad[0])
         raise ConfigError(f"measured latency {y[i]!r} ms of arch {space.format(archs[i])} is out of range; expected "
                           f"{MIN_MEASURED_MS:g}..{MAX_LATENCY_MS:g} ms")
+    if len(y) and np.ptp(y) == 0:  # nothing to fit: every model would be a constant (and a degenerate fit)
+        raise ConfigError(f"every measured latency is {y[0]:g} ms; expected timings of archs that differ in "
+                          "latency (time archs of different sizes)")
 
 
 def _existing_target(target_file: Path, table_path: Path, space: str, dataset: str, force: bool,

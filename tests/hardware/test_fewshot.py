@@ -60,6 +60,8 @@ def test_fit_makes_a_target_that_prices_the_space(tmp_path):
     ("arch,latency_ms\n1,2\n99999,3\n", "line 3"),
     ("arch,latency_ms\n1,2\n1,3\n", "measured twice"),
     ("arch,latency_ms\n1,2\n2,3\n", "at least 5"),
+    ("arch,latency_ms\n1,2,9\n2,3\n", "line 2: 3 cells; expected 2"),
+    ("arch,latency_ms\n" + "".join(f"{i},2.5\n" for i in range(1, 8)), "every measured latency is 2.5 ms"),
 ])
 def test_bad_measurements_are_one_line_errors(tmp_path, content, expect):
     path = tmp_path / "m.csv"
