@@ -140,6 +140,10 @@ def run_search(
                 raise ConfigError(
                     f"run folder {str(run_dir)!r} already holds a search; pass --resume to continue it or another --out"
                 )
+            if not resume and (run_dir / "pareto.json").exists():  # e.g. a copied run folder, its trained pick in it
+                raise ConfigError(
+                    f"run folder {str(run_dir)!r} holds the results of another search (pareto.json) but no "
+                    f"{STORE_NAME} to continue; expected another --out (or delete the folder)")
             made_dir = not run_dir.exists()
             check_writable(run_dir)
             pkey = proxy_key(scorer.config)

@@ -245,6 +245,15 @@ def test_kill9_then_resume_loses_and_rescores_nothing(tmp_path: Path) -> None:
     assert [m["arch"] for m in p["members"]] == [c.arch for c in ref.front]
 
 
+def test_results_without_a_store_are_never_overwritten(tmp_path: Path) -> None:
+    r = _run(tmp_path, evaluations=30)
+    (r.run_dir / "candidates.sqlite").unlink()
+    before = (r.run_dir / "pareto.json").read_bytes()
+    with pytest.raises(ConfigError, match="holds the results of another search .pareto.json. but no candidates.sqlite"):
+        _run(tmp_path, evaluations=30, seed=1)
+    assert (r.run_dir / "pareto.json").read_bytes() == before
+
+
 def test_infeasible_budget_writes_nothing(tmp_path: Path) -> None:
     # the all-none arch (2 ms) is degenerate: the fastest live arch is what the message names
     want = r"latency <= 0.5 ms.*all 15,625 archs checked, 341 degenerate ones excluded.*fastest on fake-tx2 2.05 ms"
