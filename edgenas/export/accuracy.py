@@ -11,6 +11,7 @@ folders matched to the training classes by name.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,10 @@ def load_eval_images(path: str | Path, *, input_shape: tuple[int, int, int], num
             raise DatasetError(f"--data {str(p)!r} has class {unknown[0]!r}, which the model was not trained on; "
                                f"expected classes of {', '.join(classes[:10])}")
         labels = np.array([classes.index(c) for c in data.classes], dtype=np.int64)[labels]
+    elif classes and list(classes) != [str(i) for i in range(len(classes))]:
+        logging.getLogger(__name__).warning(
+            "--data %s holds class indices: matched to the model's classes by position (0 = %r, 1 = %r, ...)",
+            p, classes[0], classes[1] if len(classes) > 1 else None)
     if int(labels.max()) >= num_classes:
         raise DatasetError(f"--data {str(p)!r} has {int(labels.max()) + 1} classes; the model has {num_classes}")
     c, h, _ = input_shape

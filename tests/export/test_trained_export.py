@@ -83,6 +83,21 @@ def test_validate_reports_accuracy_of_torch_and_onnx(trained_run, tmp_path) -> N
     assert "top-1 accuracy" in res.output and doc["models"][0]["parity_ok"]
 
 
+def test_array_labels_against_named_classes_are_matched_by_position_and_said(trained_run, tmp_path, caplog) -> None:
+    import logging
+
+    from edgenas.export.accuracy import load_eval_images
+
+    run, _ = trained_run
+    x = np.random.default_rng(0).random((4, 3, 16, 16)).astype(np.float32)
+    np.savez(tmp_path / "t.npz", x=x, y=np.array([0, 1, 2, 3]))
+    with caplog.at_level(logging.WARNING, logger="edgenas.export.accuracy"):
+        _, labels = load_eval_images(tmp_path / "t.npz", input_shape=(3, 16, 16), num_classes=5,
+                                     classes=["k0", "k1", "k2", "k3", "k4"])
+    assert list(labels) == [0, 1, 2, 3]
+    assert "matched to the model's classes by position (0 = 'k0', 1 = 'k1'" in caplog.text
+
+
 def test_export_train_validate_api_share_the_cli_defaults() -> None:
     import inspect
 
