@@ -47,7 +47,7 @@ class Registry(Generic[T]):
         """Look ``name`` up; unknown names raise :class:`UnknownNameError` with suggestions."""
         try:
             return self._items[name]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable "name" (a list) from a Python caller
             raise UnknownNameError(self.kind, name, self._items) from None
 
     def names(self, pattern: str = "*") -> list[str]:
@@ -55,7 +55,10 @@ class Registry(Generic[T]):
         return sorted(n for n in self._items if fnmatch.fnmatch(n, pattern))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        try:
+            return name in self._items
+        except TypeError:  # an unhashable name is in no registry
+            return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

@@ -92,7 +92,8 @@ def search(
         max_macs_m=max_macs_m, proxy=proxy, evaluations=evaluations, population=population, searcher=searcher,
         seed=seed, device=device, batch_size=batch_size, workers=workers, executor=executor,
         ray_address=ray_address, resolution=resolution, proxy_resolution=proxy_resolution, task=task,
-        data=data, score_table=score_table, latency_source=latency_source, extra_objectives=tuple(extra_objectives), noise_seeds=noise_seeds,
+        data=data, score_table=score_table, latency_source=latency_source, extra_objectives=extra_objectives,
+        noise_seeds=noise_seeds,
         pick_top_share=pick_top_share, pick_within_noise=pick_within_noise, out=out,
     )
     return run_search(config, resume=resume, on_progress=on_progress, on_candidate=on_candidate)
@@ -147,22 +148,24 @@ def train(
         res = edgenas.train("runs/digits", data="digits/train", epochs=30, flip=False)
         model = edgenas.load_model(res.model_dir)
     """
+    from ._args import path_arg
     from .train.run import train_run
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, nesterov=nesterov,
                          weight_decay=weight_decay, label_smoothing=label_smoothing, warmup_epochs=warmup_epochs,
                          crop_scale=crop_scale, flip=flip, val_share=val_share, seed=seed, device=device, amp=amp,
                          workers=workers, threads=threads, top=top, budget_epochs=budget_epochs)
-    return train_run(run_dir, arch=arch, rank=rank, data=data, config=config, on_epoch=on_epoch, on_step=on_step,
-                     on_note=on_note)
+    return train_run(path_arg("run_dir", run_dir, required=True), arch=arch, rank=rank, data=data, config=config,
+                     on_epoch=on_epoch, on_step=on_step, on_note=on_note)
 
 
 def load_model(directory: str) -> Any:
     """The network of a model folder (``RUN_DIR/train/<member>/`` or an export's model folder) with its
     weights, as a plain ``torch.nn.Module`` in eval mode (input: N x C x H x W pixels in [0, 1])."""
+    from ._args import path_arg
     from .train.model_io import load_model as _load
 
-    return _load(directory)
+    return _load(path_arg("directory", directory, required=True))
 
 
 def export(
@@ -182,6 +185,8 @@ def export(
     workspace_mib: int = _E.workspace_mib,
     seed: int = _E.seed,
     weights: str = _E.weights,
+    calibration_data: str | None = _E.calibration_data,
+    calibration_samples: int | None = _E.calibration_samples,
 ) -> Any:
     """Export a run's pick (or ``rank`` / ``all_members``; or an arch string) into ``out``: ``edgenas export``.
 
@@ -192,10 +197,17 @@ def export(
     """
     from .export.run import export_source
 
+    from ._args import names_arg, path_arg
+
     config = ExportConfig(rank=rank, all_members=all_members, format=format, batch_size=batch_size, opset=opset,
-                          precision=precision, targets=tuple(targets), require_engine=require_engine,
-                          workspace_mib=workspace_mib, seed=seed, weights=weights)
-    return export_source(source, out=out, space=space, dataset=dataset, config=config)
+                          precision=precision, targets=names_arg("targets", targets), require_engine=require_engine,
+                          workspace_mib=workspace_mib, seed=seed, weights=weights,
+                          calibration_data=path_arg("calibration_data", calibration_data),
+                          calibration_samples=calibration_samples)
+    if isinstance(source, int) and not isinstance(source, bool):  # an arch index, as the CLI's "6111"
+        source = str(source)
+    return export_source(path_arg("source", source, required=True), out=path_arg("out", out, required=True),
+                         space=space, dataset=dataset, config=config)
 
 
 def validate(

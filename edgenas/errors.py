@@ -49,9 +49,9 @@ class EdgeNASError(Exception):
 
 def did_you_mean(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """Close matches of ``name`` among ``choices`` (case-insensitive)."""
-    choices = list(choices)
+    choices = [str(c) for c in choices]
     lowered = {c.lower(): c for c in choices}
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
+    hits = difflib.get_close_matches(str(name).lower(), list(lowered), n=n, cutoff=0.5)
     return [lowered[h] for h in hits]
 
 

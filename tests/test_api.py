@@ -162,3 +162,53 @@ def test_fewer_feasible_classes_than_evaluations_is_said_once(tmp_path: Path, mo
     roomy = edgenas.search(targets=["jetson"], max_latency_ms=6, evaluations=20, population=10,
                            out=str(tmp_path / "r2"))
     assert not [n for n in roomy.notes if "feasible arch classes" in n]
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: edgenas.load_target(None), "unknown target None"),
+    (lambda: edgenas.load_target(["jetson"]), r"unknown target \['jetson'\]; did you mean 'jetson'"),
+    (lambda: edgenas.get_space(["nb201"]), r"unknown space \['nb201'\]"),
+    (lambda: edgenas.search(targets=None), "targets=None is invalid; expected a list of names"),
+    (lambda: edgenas.search(targets=123), "targets=123 is invalid"),
+    (lambda: edgenas.search(targets=["jetson"], out=123), "out=123 is invalid; expected a path"),
+    (lambda: edgenas.search(targets=["jetson"], data=123), "data=123 is invalid; expected a path"),
+    (lambda: edgenas.search(targets=["jetson"], extra_objectives="params"), "extra objective 'params' is unknown"),
+    (lambda: edgenas.search(targets=["jetson"], proxy=1), "unknown proxy 1"),
+    (lambda: edgenas.search(targets=["jetson"], proxy_resolution=33), r"resolution 33 px is invalid for space "
+                                                                      r"'nb201'; expected 8..1024 and a multiple of 4"),
+    (lambda: edgenas.train(None), "run_dir=None is invalid"),
+    (lambda: edgenas.load_model(None), "directory=None is invalid"),
+    (lambda: edgenas.export("6111", out=None), "out=None is invalid"),
+    (lambda: edgenas.export("6111", out="x", targets=["nosuch"]), "unknown target 'nosuch'"),
+    (lambda: edgenas.export("6111", out="x", workspace_mib=1), "workspace_mib=1 is invalid"),
+    (lambda: edgenas.validate("x", target="cpu", threads=0), "threads=0 is invalid"),
+    (lambda: edgenas.validate("x", target="cpu", timeout=float("nan")), "timeout=nan is invalid"),
+    (lambda: edgenas.validate("x", target="cpu", seed=-1), "seed=-1 is invalid"),
+    (lambda: edgenas.SearchResult.load(123), "run_dir=123 is invalid"),
+])
+def test_a_python_callers_bad_argument_is_an_edgenas_error(tmp_path: Path, monkeypatch, call, match: str) -> None:
+    """What the CLI's option types refuse, the API refuses the same way: never a bare TypeError from inside."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(edgenas.EdgeNASError, match=match):
+        call()
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_small_macs_budget_of_a_large_space_finds_its_archs(tmp_path: Path) -> None:
+    """Under 20 M MACs only FBNet archs that skip most layers fit: none of 20,000 uniform draws, so the
+    feasibility check called the budget impossible and the search would have drawn nothing."""
+    from edgenas.search import run_search
+    from tests.search._fakes import FakeScorer
+
+    r = run_search(space="fbnet", targets=("macs",), max_macs_m=20.0, evaluations=24, population=8, noise_seeds=0,
+                   out=str(tmp_path / "r"), scorer=FakeScorer())
+    assert len(r.candidates) == 24 and all(c.macs_m <= 20.0 for c in r.candidates) and r.pick is not None
+
+
+def test_cost_prices_on_every_target_given() -> None:
+    r = CliRunner().invoke(cli, ["cost", "6111", "--target", "jetson", "--target", "raspi4", "--target", "macs",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [x["target"] for x in rows] == ["jetson-tx2", "raspi4", "macs"]
+    assert rows[0]["latency_ms"] > 0 and rows[1]["latency_ms"] > rows[0]["latency_ms"] and "latency_ms" not in rows[2]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..search.config import MAX_BATCH, MAX_SEED
+from .._limits import MAX_BATCH, MAX_CALIBRATION_SAMPLES, MAX_SEED, MIN_WORKSPACE_MIB
 from ..export.run import ExportConfig
 from ._common import console, dataset_option, echo_json, json_option, space_option
 
@@ -29,13 +29,13 @@ _E = ExportConfig()  # every option default is read from ExportConfig: the CLI a
                    "tensorrt: the engine's precision. int8 needs --calibration-data.")
 @click.option("--calibration-data", type=click.Path(path_type=Path), default=_E.calibration_data,
               help="int8: images to calibrate on (class folders, .npy or .npz with x), preprocessed as for training.")
-@click.option("--calibration-samples", type=click.IntRange(1, 100_000), default=_E.calibration_samples,
+@click.option("--calibration-samples", type=click.IntRange(1, MAX_CALIBRATION_SAMPLES), default=_E.calibration_samples,
               help="int8: calibration images used at most (default 256, a seeded subset when there are more).")
 @click.option("--target", "targets", multiple=True,
               help="Target(s) whose predicted latency goes into the ONNX metadata (repeatable).")
 @click.option("--require-engine", is_flag=True,
               help="With --format tensorrt: fail (exit 2) if TensorRT is missing instead of writing trtexec.sh.")
-@click.option("--workspace-mib", type=click.IntRange(min=16), default=_E.workspace_mib, show_default=True,
+@click.option("--workspace-mib", type=click.IntRange(min=MIN_WORKSPACE_MIB), default=_E.workspace_mib, show_default=True,
               help="TensorRT builder workspace limit.")
 @click.option("--weights", type=click.Choice(["auto", "trained", "random-init"]), default=_E.weights, show_default=True,
               help="auto: the weights `edgenas train` wrote into the run where it has them, else random-init; "

@@ -9,16 +9,11 @@ from typing import Any
 
 import click
 
-from ..search.config import MAX_SEED
+from .._limits import MAX_RUNS, MAX_SEED, MAX_THREADS, MAX_TIMEOUT_S
 from ..export.run import ValidateConfig
 from ._common import console, echo_json, json_option
 
 _V = ValidateConfig()  # every option default is read from ValidateConfig: the CLI and edgenas.validate are one call
-
-#: bounds of the timing options (a bigger value is a typo that would run for days)
-MAX_RUNS = 1_000_000
-MAX_THREADS = 1024
-MAX_TIMEOUT_S = 86_400.0
 
 
 def _finite_timeout(ctx: Any, param: Any, value: float) -> float:

@@ -32,6 +32,18 @@ class ExportConfig:
     calibration_data: str | Path | None = None
     calibration_samples: int | None = None
 
+    def check(self) -> None:
+        """The bounds the CLI options have, for a Python caller (:class:`ConfigError` on the first bad value)."""
+        from .._limits import MAX_BATCH, MAX_CALIBRATION_SAMPLES, MAX_SEED, MIN_WORKSPACE_MIB, check_int
+
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("workspace_mib", self.workspace_mib, MIN_WORKSPACE_MIB, 2**31)
+        if self.rank is not None:
+            check_int("rank", self.rank, 1, 1_000_000)
+        if self.calibration_samples is not None:
+            check_int("calibration_samples", self.calibration_samples, 1, MAX_CALIBRATION_SAMPLES)
+
 
 @dataclass(frozen=True)
 class ValidateConfig:
@@ -50,6 +62,17 @@ class ValidateConfig:
     seed: int = 0
     paired: bool | None = None
     data: str | None = None
+
+    def check(self) -> None:
+        """The bounds the CLI options have, for a Python caller (:class:`ConfigError` on the first bad value)."""
+        from .._limits import MAX_RUNS, MAX_SEED, MAX_THREADS, MAX_TIMEOUT_S, check_float, check_int
+
+        check_int("runs", self.runs, 1, MAX_RUNS)
+        check_int("warmup", self.warmup, 0, MAX_RUNS)
+        if self.threads is not None:
+            check_int("threads", self.threads, 1, MAX_THREADS)
+        check_float("timeout", self.timeout, 1, MAX_TIMEOUT_S, "seconds")
+        check_int("seed", self.seed, 0, MAX_SEED)
 
 
 def run_source_space(source: str, space_name: str | None, dataset: str | None) -> tuple[str, str | None, Any]:
@@ -111,7 +134,12 @@ def export_source(source: str, *, out: str | Path, space: str | None = None, dat
     from .bundle import export_bundle
     from .sources import resolve_candidates
 
+    from ..hardware.targets import load_target
+
     config = config or ExportConfig()
+    config.check()
+    for name in config.targets:  # a typo is one error now, not a null prediction in export.json
+        load_target(name)
     space_name, dataset, task = run_source_space(str(source), space, dataset)
     sp = get_space(space_name)
     ds = task if task is not None else sp.dataset(dataset or next(iter(sp.datasets)))
@@ -142,8 +170,11 @@ def validate_export(model: str | Path, *, target: str, out: str | Path | None = 
     from .._json import dumps
     from .validate import check_where, collect_models, default_runtime, runtime_mismatch, validate_model
 
+    from .._args import path_arg
+
     config = config or ValidateConfig()
-    model = Path(model)
+    config.check()
+    model = Path(path_arg("model", model, required=True))
     out_file = Path(out) if out is not None else (model if model.is_dir() else model.parent) / "validation.json"
     check_output_file(out_file)  # before any measurement: never replace /dev/null or a folder
     check_where(target, config.host, config.here)

@@ -300,6 +300,8 @@ def load_target(name: str, *, directory: Path | None = None) -> Target:
     """
     from .._paths import shipped_targets_dir
 
+    if not isinstance(name, str):
+        raise UnknownNameError("target", name, target_names(directory))
     if directory is None and is_shipped_name(name):  # a broken file among the user's never blocks a shipped target
         directory = shipped_targets_dir()
     targets = list_targets(directory)

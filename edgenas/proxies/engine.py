@@ -226,6 +226,7 @@ def score_archs(
     if resolution is not None:
         check_resolution(resolution)
         ds = replace(ds, input_size=int(resolution))
+        space.check_task(ds)  # a size the space's strides do not allow would fail every arch, one by one
     device = resolve_device(device)
     parsed = [a if not isinstance(a, str) else space.parse(a) for a in archs]
     needs_model = any(s.needs == "model" for s in specs)

@@ -27,6 +27,7 @@ from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
     MAX_WORKERS,
     check_int,
 )
+from .._args import names_arg, path_arg
 from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["MACS_TARGET", "SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "config_task",
@@ -156,12 +157,11 @@ class SearchConfig:
             except TypeError:
                 raise ConfigError(f"task={dict(self.task)!r} is invalid; expected name, num_classes, input_size, "
                                   "channels") from None
-        if isinstance(self.data, os.PathLike):
-            object.__setattr__(self, "data", os.fspath(self.data))
+        for name in ("data", "score_table", "out"):
+            object.__setattr__(self, name, path_arg(name, getattr(self, name)))
         # accept lists and a bare string from Python callers; the config stays hashable and JSON-able
-        targets = (self.targets,) if isinstance(self.targets, str) else tuple(self.targets)
-        object.__setattr__(self, "targets", targets)
-        object.__setattr__(self, "extra_objectives", tuple(self.extra_objectives))
+        object.__setattr__(self, "targets", names_arg("targets", self.targets))
+        object.__setattr__(self, "extra_objectives", names_arg("extra_objectives", self.extra_objectives))
         # budgets as floats: 5 and 5.0 are one search (and one config.json / pareto.json)
         if isinstance(self.max_latency_ms, Mapping):
             object.__setattr__(self, "max_latency_ms", {k: _float(v) for k, v in sorted(self.max_latency_ms.items())})
@@ -358,6 +358,8 @@ def resolve_config(config: SearchConfig, *, canonical_targets: tuple[str, ...] |
     resolution = config.proxy_resolution
     if resolution is None and not on_gpu and space.benchmark_dataset(task):
         resolution = space.cpu_proxy_resolution.get(dataset)
+    if config.proxy_resolution is not None:
+        space.check_task(replace(task, input_size=config.proxy_resolution))
     workers = config.workers
     if config.executor != "local":
         pass  # the executor decides (Ray: 0 = the cluster's CPUs)

@@ -133,6 +133,40 @@ class SearchContext:
                 continue
             keys.add(k)
             out.append(a)
+        if len(out) < n and self.space.size > MAX_DRAWS:
+            out += self._walk_feasible(n - len(out), keys, out)
+        return out
+
+    def _walk_feasible(self, n: int, keys: set[str], found: list[Arch]) -> list[Arch]:
+        """Up to ``n`` more feasible archs of new classes by a random walk from feasible ones (those found,
+        those scored, the space's one-block archs): in a space too large to enumerate, a budget near its
+        small end admits too few archs for uniform draws to meet (an FBNet MACs budget that only archs
+        skipping most layers fit). Its own seeded generator: the search's draws stay as they were."""
+        from .._rng import derive_seed
+        from .problem import uniform_archs
+
+        rng = np.random.default_rng(derive_seed(self.config.seed, "walk", str(len(self._by_key))))
+        pool = [*found, *(c for c in (self.cheapest(a) for a in uniform_archs(self.space)) if c is not None),
+                *(self.space.parse(c.arch) for c in self.candidates)]
+        out: list[Arch] = []
+        choices = self.space.choices
+        for _ in range(MAX_DRAWS if pool else 0):
+            if len(out) >= n:
+                break
+            base = pool[int(rng.integers(len(pool)))]
+            tokens = list(base.tokens)
+            for p in rng.choice(len(choices), size=min(len(choices), int(rng.integers(1, 4))), replace=False):
+                tokens[p] = choices[p][int(rng.integers(len(choices[p])))]
+            a = self.space.arch(tuple(tokens))
+            k = self.space.iso_key(a)
+            if k in keys or k in self._by_key:
+                continue
+            a = self.cheapest(a)
+            if a is None:
+                continue
+            keys.add(k)
+            out.append(a)
+            pool.append(a)
         return out
 
     def evaluate(self, archs: Sequence[Arch]) -> list[Candidate]:

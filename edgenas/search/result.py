@@ -127,7 +127,9 @@ class SearchResult:
         Raises:
             ConfigError: a file missing or malformed, naming the file and the field.
         """
-        run_dir = Path(run_dir)
+        from .._args import path_arg
+
+        run_dir = Path(path_arg("run_dir", run_dir, required=True))
         parsed = read_run(run_dir)
         by_key = {c["iso_key"]: Candidate(**c) for c in parsed.candidates}
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 
 from .._registry import Registry
+from ..errors import UnknownNameError
 from .base import Arch, DatasetSpec, LayerSpec, SearchSpace
 
 __all__ = ["Arch", "DatasetSpec", "FeatureNet", "LayerSpec", "SearchSpace", "get_space", "list_spaces", "register_space", "shipped_space_names"]
@@ -46,6 +47,8 @@ def get_space(name: str) -> SearchSpace:
         UnknownNameError: for an unknown name, with close matches.
         ConfigError: a bad definition file, or one whose name is taken.
     """
+    if not isinstance(name, str):
+        raise UnknownNameError("space", name, list_spaces())
     if name in _INSTANCES:
         return _INSTANCES[name]
     if name in _FACTORIES:

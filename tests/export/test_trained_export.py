@@ -107,5 +107,5 @@ def test_export_train_validate_api_share_the_cli_defaults() -> None:
     for fn, cfg in ((edgenas.train, TrainConfig()), (edgenas.export, ExportConfig()), (edgenas.validate, ValidateConfig())):
         params = inspect.signature(fn).parameters
         for name, value in vars(cfg).items():
-            if name in params:
-                assert params[name].default == value, (fn.__name__, name)
+            assert name in params, (fn.__name__, name)  # every option of the command is a keyword of the call
+            assert params[name].default == value, (fn.__name__, name)
