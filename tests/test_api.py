@@ -185,6 +185,9 @@ def test_fewer_feasible_classes_than_evaluations_is_said_once(tmp_path: Path, mo
     (lambda: edgenas.validate("x", target="cpu", timeout=float("nan")), "timeout=nan is invalid"),
     (lambda: edgenas.validate("x", target="cpu", seed=-1), "seed=-1 is invalid"),
     (lambda: edgenas.SearchResult.load(123), "run_dir=123 is invalid"),
+    (lambda: edgenas.score_archs("nb201", [None], "cifar10", ["flops"]), "arch None is invalid"),
+    (lambda: edgenas.get_cost_model("jetson", "nb201", "cifar10", lut_fit_archs=0), "lut_fit_archs=0 is invalid"),
+    (lambda: edgenas.get_cost_model("jetson", 1, "cifar10"), "unknown space 1"),
 ])
 def test_a_python_callers_bad_argument_is_an_edgenas_error(tmp_path: Path, monkeypatch, call, match: str) -> None:
     """What the CLI's option types refuse, the API refuses the same way: never a bare TypeError from inside."""
@@ -212,3 +215,9 @@ def test_cost_prices_on_every_target_given() -> None:
     rows = json.loads(r.stdout)
     assert [x["target"] for x in rows] == ["jetson-tx2", "raspi4", "macs"]
     assert rows[0]["latency_ms"] > 0 and rows[1]["latency_ms"] > rows[0]["latency_ms"] and "latency_ms" not in rows[2]
+
+
+def test_score_archs_takes_names_indices_and_one_proxy_as_the_cli_does() -> None:
+    by_name = edgenas.score_archs("nb201", [6111, "6113"], "cifar10", "flops")
+    by_space = edgenas.score_archs(edgenas.get_space("nb201"), ["6111", "6113"], "cifar10", ["flops"])
+    assert [r.scores for r in by_name] == [r.scores for r in by_space] and by_name[0].scores["flops"] > 0

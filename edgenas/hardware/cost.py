@@ -219,12 +219,16 @@ def get_cost_model(target: str | Target, space: str | Any, dataset: Any, *, sour
             or the table is corrupt/mismatched.
         ConfigError: unknown source.
     """
-    from ..spaces import get_space
+    from .._limits import MAX_SEED, check_int
+    from ..spaces import SearchSpace, get_space
 
     if source not in SOURCES:
         raise ConfigError(f"unknown latency source {source!r}; expected one of {', '.join(SOURCES)}")
+    if lut_fit_archs is not None:
+        check_int("lut_fit_archs", lut_fit_archs, 2, 10**7)
+    check_int("seed", seed, 0, MAX_SEED)
     t = target if isinstance(target, Target) else load_target(target)
-    sp = get_space(space) if isinstance(space, str) else space
+    sp = space if isinstance(space, SearchSpace) else get_space(space)
     ds = sp.dataset(dataset)
     if not isinstance(dataset, str):
         bench = sp.benchmark_dataset(ds)

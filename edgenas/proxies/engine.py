@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._rng import derive_seed
-from ..errors import ConfigError, DatasetError, EdgeNASError, ProxyError
+from ..errors import ArchError, ConfigError, DatasetError, EdgeNASError, ProxyError
 from .base import PROXIES, WORST_SCORE, ProxyContext, get_proxy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -209,10 +209,15 @@ def score_archs(
     Raises:
         UnknownNameError: for an unknown proxy name (before any work is done).
     """
+    from .._args import names_arg
     from .._limits import MAX_BATCH, MAX_SEED, check_int
+    from ..spaces import Arch, get_space
 
     from .ensemble import ENSEMBLES, aggregate, ensemble_components
 
+    if isinstance(space, str):  # a name, as everywhere else in the API
+        space = get_space(space)
+    proxies = names_arg("proxies", proxies)
     ensembles = [n for n in proxies if n in ENSEMBLES and n not in PROXIES]
     singles: list[str] = []
     for n in proxies:
@@ -228,7 +233,12 @@ def score_archs(
         ds = replace(ds, input_size=int(resolution))
         space.check_task(ds)  # a size the space's strides do not allow would fail every arch, one by one
     device = resolve_device(device)
-    parsed = [a if not isinstance(a, str) else space.parse(a) for a in archs]
+    # strings and indices as the CLI takes them ("6111" or 6111)
+    parsed = [space.parse(str(a)) if isinstance(a, (str, int)) and not isinstance(a, bool) else a for a in archs]
+    for a in parsed:
+        if not isinstance(a, Arch):
+            raise ArchError(f"arch {a!r} is invalid; expected an Arch of space {space.name!r}, an arch string or an "
+                            "index")
     needs_model = any(s.needs == "model" for s in specs)
     inputs = targets = None
     if needs_model:
