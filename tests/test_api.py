@@ -107,6 +107,13 @@ def test_result_save_and_load_round_trip(tmp_path: Path, monkeypatch) -> None:
     assert set(files) >= {"pareto.json", "candidates.csv", "config.json"}
     with pytest.raises(ConfigError, match="not found"):
         SearchResult.load(tmp_path / "nothing-here")
+    doc = json.loads((tmp_path / "copy" / "pareto.json").read_text())
+    for bad, match in (({"iso_key": ["x"]}, r"members\[0\] is not a candidate"),
+                       ({"score_spread": "wide"}, r"members\[0\].score_spread is 'wide'; expected an object")):
+        edited = {**doc, "members": [{**doc["members"][0], **bad}, *doc["members"][1:]]}
+        (tmp_path / "copy" / "pareto.json").write_text(json.dumps(edited))
+        with pytest.raises(ConfigError, match=match):
+            SearchResult.load(tmp_path / "copy")
 
 
 def test_per_target_latency_budgets(tmp_path: Path, monkeypatch) -> None:

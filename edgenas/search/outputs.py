@@ -302,9 +302,13 @@ def read_run(run_dir: Path) -> RunFiles:
     where = str(run_dir / "pareto.json")
 
     def member(m: Any, what: str) -> tuple[str, Any]:
-        if not isinstance(m, dict) or m.get("iso_key") not in keys:
+        if not isinstance(m, dict) or not isinstance(m.get("iso_key"), str) or m["iso_key"] not in keys:
             raise ConfigError(f"{where!r}: {what} is not a candidate of candidates.csv")
-        return m["iso_key"], m.get("score_spread")
+        spread = m.get("score_spread")
+        if spread is not None and not (isinstance(spread, dict) and _spread_ok(spread)):
+            raise ConfigError(f"{where!r}: {what}.score_spread is {str(spread)[:80]!r}; expected an object with "
+                              "seeds, scores (lists), std and range (numbers)")
+        return m["iso_key"], spread
 
     if not isinstance(pareto, dict) or not isinstance(pareto.get("members"), list):
         raise ConfigError(f"{where!r}: field 'members' missing; expected a list")
@@ -313,6 +317,16 @@ def read_run(run_dir: Path) -> RunFiles:
     files = {name: run_dir / name for name in ("pareto.json", "candidates.csv", "config.json", "pareto.png")
              if (run_dir / name).exists()}
     return RunFiles(config, cands, front, pick, files)
+
+
+def _spread_ok(spread: dict) -> bool:
+    """Whether a stored ``score_spread`` has the fields and types edgenas writes."""
+    def is_num(v: Any) -> bool:
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    return (isinstance(spread.get("seeds"), list) and isinstance(spread.get("scores"), list)
+            and all(is_num(v) for v in spread["scores"]) and is_num(spread.get("std"))
+            and is_num(spread.get("range")))
 
 
 _CSV_FIXED = {"order", "index", "arch", "iso_key", "score", "search_score", "macs_m", "params_m", "proxy_seconds",
