@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .search.config import SearchConfig
-from .spaces import DatasetSpec
 from .export.run import ExportConfig, ValidateConfig
-from .train.recipe import TrainConfig
+from .search.config import SearchConfig
 from .search.result import Candidate, SearchProgress, SearchResult
+from .spaces import DatasetSpec
+from .train.recipe import TrainConfig
 from .train.run import TrainResult
 
 __all__ = ["export", "load_model", "search", "train", "validate"]
@@ -195,9 +195,8 @@ def export(
     trained weights (``weights="auto"``). Returns the :class:`~edgenas.export.bundle.ExportResult`
     (``manifest`` is export.json, ``notes``).
     """
-    from .export.run import export_source
-
     from ._args import names_arg, path_arg
+    from .export.run import export_source
 
     config = ExportConfig(rank=rank, all_members=all_members, format=format, batch_size=batch_size, opset=opset,
                           precision=precision, targets=names_arg("targets", targets), require_engine=require_engine,

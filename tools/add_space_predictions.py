@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from edgenas._json import write_json_atomic
 from edgenas.errors import EdgeNASError
-from edgenas.timing.cpu_ops import add_space_predictions
 from edgenas.hardware.tables import load_op_table, save_op_table
 from edgenas.spaces import get_space
+from edgenas.timing.cpu_ops import add_space_predictions
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgenas._json import write_json_atomic
-from edgenas.timing.cpu_ops import _export, cpu_model, time_models
 from edgenas.spaces import get_space
+from edgenas.timing.cpu_ops import _export, cpu_model, time_models
 
 
 def retest(values: np.ndarray) -> dict[str, float]:

@@ -110,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from edgenas.hardware._graph import keys_node_reads, prunes_dead_layers
-    from edgenas.timing.device import design_archs
     from edgenas.hardware.fewshot import _key_counts, available_methods, cross_validate
     from edgenas.hardware.fit import nnls_fit
     from edgenas.spaces import get_space
+    from edgenas.timing.device import design_archs
 
     space = get_space("nb201")
     ks = [int(k) for k in args.ks.split(",")]

@@ -43,13 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from edgenas.hardware import fewshot
     from edgenas._host import cpu_model
-    from edgenas.timing.device import RETAKE_PASSES, _model_bytes, design_archs, disturbed
+    from edgenas.hardware import fewshot
     from edgenas.hardware.fit import score
     from edgenas.hardware.kernels import arch_kernels
-    from edgenas.timing.remote import LocalSession
     from edgenas.spaces import get_space
+    from edgenas.timing.device import RETAKE_PASSES, _model_bytes, design_archs, disturbed
+    from edgenas.timing.remote import LocalSession
 
     space, ds = get_space("nb201"), "cifar10"
     t0 = time.perf_counter()

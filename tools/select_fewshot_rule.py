@@ -117,8 +117,8 @@ def _cases(name: str, draw: str, ks: list[int], seeds: int, holdout: int) -> lis
     """CV report and held-out score of every candidate, for each (k, seed) of one device and draw."""
     import numpy as np
 
-    from edgenas.timing.device import design_archs
     from edgenas.hardware.fewshot import available_methods, cross_validate
+    from edgenas.timing.device import design_archs
 
     space, live = _STATE["space"], _STATE["live"]
     target, col = _STATE["devices"][name]

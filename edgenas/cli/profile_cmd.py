@@ -129,9 +129,9 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
     n_archs = 260 if n_archs is None else n_archs
     from .._paths import user_latency_tables_dir
     from ..errors import ConfigError
-    from ..timing.cpu_ops import profile_space
     from ..hardware.tables import save_op_table
     from ..hardware.targets import load_target
+    from ..timing.cpu_ops import profile_space
 
     t = load_target(target)
     space, ds = resolve_space(space_name, dataset)

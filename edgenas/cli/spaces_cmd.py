@@ -50,10 +50,9 @@ def spaces(ctx: click.Context, as_json: bool) -> None:
 def add(file: str, replace: bool, as_json: bool) -> None:
     """Validate a space definition FILE.yaml and add it to $EDGENAS_HOME/spaces (by the name it defines)."""
     from .._paths import user_spaces_dir
-    from ..spaces.user import add_space_file
-
     from ..proxies.base import list_proxies
     from ..proxies.ensemble import list_ensembles
+    from ..spaces.user import add_space_file
 
     name = add_space_file(file, taken=frozenset(shipped_space_names()), replace=replace,
                           proxies=frozenset(list_proxies()) | frozenset(list_ensembles()))

@@ -146,4 +146,5 @@ def _report_accuracy(rows: list[dict], data: Path) -> None:
         con.print("[yellow]note:[/] untrained (random-init) model(s): their accuracy is chance level")
 
 
-from ..export.validate import HOST_TARGETS, _profiled_here, check_where as _check_where  # noqa: E402,F401
+from ..export.validate import HOST_TARGETS, _profiled_here  # noqa: E402,F401
+from ..export.validate import check_where as _check_where  # noqa: E402

@@ -129,12 +129,11 @@ def export_source(source: str, *, out: str | Path, space: str | None = None, dat
     Returns:
         an :class:`~edgenas.export.bundle.ExportResult` (``manifest`` = export.json, ``notes``).
     """
+    from ..hardware.targets import load_target
     from ..spaces import get_space
     from ..train.run import trained_models
     from .bundle import export_bundle
     from .sources import resolve_candidates
-
-    from ..hardware.targets import load_target
 
     config = config or ExportConfig()
     config.check()
@@ -166,11 +165,10 @@ def validate_export(model: str | Path, *, target: str, out: str | Path | None = 
     is passed to ``on_warning`` (default: logged)."""
     import logging
 
+    from .._args import path_arg
     from .._io import atomic_write_text, check_output_file
     from .._json import dumps
     from .validate import check_where, collect_models, default_runtime, runtime_mismatch, validate_model
-
-    from .._args import path_arg
 
     config = config or ValidateConfig()
     config.check()

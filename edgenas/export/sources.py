@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import math
-import glob
 import os
 import shutil
 import tempfile

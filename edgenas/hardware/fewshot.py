@@ -519,7 +519,7 @@ def _table_source(table_path: Path) -> str | None:
     try:
         with open(table_path, encoding="utf-8") as f:
             head = f.readline(1 << 20) if table_path.suffix == ".csv" else f.read(64 << 20)
-        doc = json.loads(head[2:] if head.startswith("# ") else head)
+        doc = json.loads(head.removeprefix("# "))
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict):

@@ -212,7 +212,6 @@ def score_archs(
     from .._args import names_arg
     from .._limits import MAX_BATCH, MAX_SEED, check_int
     from ..spaces import Arch, get_space
-
     from .ensemble import ENSEMBLES, aggregate, ensemble_components
 
     if isinstance(space, str):  # a name, as everywhere else in the API

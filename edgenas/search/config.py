@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .._args import names_arg, path_arg
 from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
     BUDGET_BOUNDS,
     MAX_BATCH,
@@ -27,7 +28,6 @@ from .._limits import (  # noqa: F401 - re-exported: the bounds of every option
     MAX_WORKERS,
     check_int,
 )
-from .._args import names_arg, path_arg
 from ..errors import ConfigError, EdgeNASError
 
 __all__ = ["MACS_TARGET", "SearchConfig", "check_int", "check_proxy_for_space", "config_dict", "config_task",

@@ -50,10 +50,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._host import cpu_model
 from .._imports import require
 from .._rng import as_rng
 from ..errors import ConfigError, LatencyTableError
-from .._host import cpu_model
 from ..hardware.fit import fit_scale_intercept, score
 from ..hardware.kernels import export_onnx_bytes, kernel_counts, space_kernel_counts
 from ..hardware.tables import OpLatencyTable

@@ -114,7 +114,7 @@ def _unwrapped(e: EdgeNASError) -> EdgeNASError:
         return e
     line = lines[-1]
     prefix = f"{type(e).__module__}.{type(e).__name__}: "
-    line = line[len(prefix):] if line.startswith(prefix) else line
+    line = line.removeprefix(prefix)
     hint = ("replace or remove the file, then run the same command again: training resumes from its last "
             "finished epoch") if isinstance(e, DatasetError) else e.hint
     return type(e)(line, hint=hint)

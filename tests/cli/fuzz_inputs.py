@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -523,11 +524,73 @@ def data_input(draw) -> Case:
                 files, f"--data {kind}", fifos)
 
 
+#: a small valid space definition; a case breaks one field (stages of widths 8 / 16: groups must divide both)
+_SPACE = {"name": "fuzzspace", "stem": {"channels": 8},
+          "blocks": {"a": {"type": "mbconv", "kernel": 3, "expansion": 2}, "s": {"type": "skip"}},
+          "stages": [{"layers": 2, "stride": 2, "channels": 16, "blocks": ["a", "s"], "first_blocks": ["a"]}],
+          "head": {"channels": 32}, "datasets": {"cifar10": {"num_classes": 10, "input_size": 32}},
+          "cpu": {"batch_size": 8}}
+
+
+def _int_ok(v: object, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+#: field path -> what a valid value is (edgenas/spaces/_macro_def.py and docs/spaces.md)
+_SPACE_FIELDS = {
+    ("stem", "channels"): lambda v: _int_ok(v, 1, 65536),
+    ("blocks", "a", "kernel"): lambda v: _int_ok(v, 1, 15) and v % 2 == 1,
+    ("blocks", "a", "expansion"): lambda v: _int_ok(v, 1, 64),
+    ("blocks", "a", "groups"): lambda v: v in (1, 2, 4, 8),
+    ("stages", 0, "layers"): lambda v: _int_ok(v, 1, 256),
+    ("datasets", "cifar10", "num_classes"): lambda v: _int_ok(v, 2, 100_000),
+    ("datasets", "cifar10", "input_size"): lambda v: _int_ok(v, 8, 1024),
+    ("datasets", "cifar10", "channels"): lambda v: v in (1, 3) and not isinstance(v, bool),
+    ("cpu", "batch_size"): lambda v: _int_ok(v, 2, 4096) or v is None,
+    ("default_proxy",): lambda v: v is None or v in _proxy_names(),
+}
+
+
+def _proxy_names() -> set[str]:
+    from edgenas.proxies.base import list_proxies
+    from edgenas.proxies.ensemble import list_ensembles
+
+    return {*list_proxies(), *list_ensembles()}
+
+
+@st.composite
+def space_yaml(draw) -> Case:
+    """`edgenas spaces add` of a definition with one field out of its limits: refused there, never at a later
+    search (a definition every later command refuses used to be added)."""
+    import copy
+
+    import yaml
+
+    path = draw(st.sampled_from(sorted(_SPACE_FIELDS, key=str)))
+    ok = _SPACE_FIELDS[path]
+    numbers = st.one_of(st.integers(min_value=-(10**6), max_value=10**6), st.sampled_from([0, 2, 4, 6, 7, 9, 1025]))
+    bad = draw(st.one_of(numbers, yaml_value).filter(lambda v: not _safe_ok(ok, v)))
+    doc = copy.deepcopy(_SPACE)
+    node = doc
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = bad
+    body = yaml.safe_dump(doc, allow_unicode=True).encode()
+    return Case(["spaces", "add", "{dir}/fuzzspace.yaml"], {"fuzzspace.yaml": body}, f"space yaml {path}")
+
+
+def _safe_ok(ok: Any, v: object) -> bool:
+    try:
+        return bool(ok(v))
+    except TypeError:  # an unhashable value is no valid choice
+        return False
+
+
 CASES = {"arch_show": arch_show(), "cost_archs": cost_archs(), "cost_target": cost_target(),
          "archs_file": archs_file(), "search_option": search_option(), "target_yaml": target_yaml(),
          "latency_table": latency_table(), "output_path": output_path(), "score_table": score_table(),
          "score_journal": score_journal(), "stored_json": stored_json(), "user_home": user_home(),
-         "ray_address": ray_address(), "data_input": data_input()}
+         "ray_address": ray_address(), "data_input": data_input(), "space_yaml": space_yaml()}
 
 
 @dataclass

@@ -191,8 +191,8 @@ def test_kill_9_then_the_same_command_measures_only_what_is_missing(device_env, 
 @pytest.mark.parametrize("host", ["h;touch${IFS}PWNED", "x$(touch${IFS}PWNED)y", "a`touch${IFS}PWNED`b",
                                   "me@h&&touch${IFS}PWNED", "h|touch${IFS}PWNED>x"])
 def test_host_strings_are_never_interpreted(device_env, tmp_path, monkeypatch, host):
-    from edgenas.timing.remote import SshSession
     from edgenas.spaces import get_space
+    from edgenas.timing.remote import SshSession
 
     for k, v in device_env.items():
         if k.startswith("STANDIN_") or k == "PATH":

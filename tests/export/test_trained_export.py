@@ -14,7 +14,6 @@ import edgenas
 from edgenas.cli import cli
 from tests.train.test_train import FAST
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

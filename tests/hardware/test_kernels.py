@@ -21,9 +21,9 @@ from edgenas.hardware.kernels import (
     kernel_key,
     space_kernel_counts,
 )
-from edgenas.timing.cpu_ops import add_space_predictions
 from edgenas.hardware.tables import OpLatencyTable, arch_rank, load_op_table, save_op_table
 from edgenas.spaces import get_space
+from edgenas.timing.cpu_ops import add_space_predictions
 
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 MIXED = "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|none~2|"
@@ -176,8 +176,8 @@ def test_macro_space_predictions_count_each_network_once_and_price_by_lookup(tmp
     """A space with arch strings only (macro): one kernel count per isomorphism class, stored in token-rank order."""
     from collections import Counter
 
-    from edgenas.timing import cpu_ops as profile_mod
     from edgenas.hardware.tables import arch_at_rank
+    from edgenas.timing import cpu_ops as profile_mod
 
     space = get_space("macro")
     calls = []
@@ -212,8 +212,8 @@ def test_macro_space_predictions_count_each_network_once_and_price_by_lookup(tmp
 def test_macro_space_predictions_count_every_arch_when_a_class_disagrees(monkeypatch, caplog):
     from collections import Counter
 
-    from edgenas.timing import cpu_ops as profile_mod
     from edgenas.hardware.tables import arch_at_rank
+    from edgenas.timing import cpu_ops as profile_mod
 
     space = get_space("macro")
     calls = []

@@ -111,8 +111,8 @@ def test_other_host_note_is_said_once_per_table(caplog, monkeypatch):
     """validate prices every model with a freshly loaded table: the 'profiled on another CPU' note comes once."""
     import logging
 
-    from edgenas._paths import shipped_latency_tables_dir
     from edgenas import _host
+    from edgenas._paths import shipped_latency_tables_dir
     from edgenas.hardware import tables
     from edgenas.spaces import get_space
 

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from edgenas.errors import ConfigError
-from edgenas.timing.cpu_ops import cpu_model, profile_ops, profile_space, time_models
 from edgenas.spaces import get_space
+from edgenas.timing.cpu_ops import cpu_model, profile_ops, profile_space, time_models
 
 
 def test_profile_three_ops():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgenas.errors import ConfigError, DeviceError
+from edgenas.spaces import get_space
 from edgenas.timing.device import (
     Journal,
     ProfilePlan,
@@ -17,7 +18,6 @@ from edgenas.timing.device import (
     profile_device,
 )
 from edgenas.timing.remote import DeviceSession
-from edgenas.spaces import get_space
 
 SPACE = get_space("nb201")
 PLAN = ProfilePlan(target="board", space="nb201", dataset="cifar10", runtime="onnxruntime", runs=5, warmup=1)
