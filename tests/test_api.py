@@ -180,7 +180,10 @@ def test_fewer_feasible_classes_than_evaluations_is_said_once(tmp_path: Path, mo
     (lambda: edgenas.search(targets=["jetson"], out=123), "out=123 is invalid; expected a path"),
     (lambda: edgenas.search(targets=["jetson"], data=123), "data=123 is invalid; expected a path"),
     (lambda: edgenas.search(targets=["jetson"], extra_objectives="params"), "extra objective 'params' is unknown"),
-    (lambda: edgenas.search(targets=["jetson"], proxy=1), "unknown proxy 1"),
+    (lambda: edgenas.search(targets=["jetson"], proxy=1), "proxy=1 is invalid; expected a proxy name"),
+    (lambda: edgenas.search(targets=["jetson"], proxy=""), "proxy='' is invalid"),
+    (lambda: edgenas.search(targets=["jetson"], resume="no"), "resume='no' is invalid"),
+    (lambda: edgenas.search(targets=["jetson"], on_progress="print"), "on_progress='print' is invalid"),
     (lambda: edgenas.search(targets=["jetson"], proxy_resolution=33), r"resolution 33 px is invalid for space "
                                                                       r"'nb201'; expected 8..1024 and a multiple of 4"),
     (lambda: edgenas.train(None), "run_dir=None is invalid"),

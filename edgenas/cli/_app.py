@@ -29,8 +29,13 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+#: longest word of an error line shown whole (a 100,000-character arch string is echoed in part)
+_LONGEST_WORD = 200
+
+
 def _fail(message: str, hint: str | None = None, code: int = 2) -> None:
-    msg = " ".join(str(message).split())  # one line, always
+    words = str(message).split()  # one line, always
+    msg = " ".join(w if len(w) <= _LONGEST_WORD else f"{w[:80]}...[{len(w):,} characters]...{w[-20:]}" for w in words)
     if hint:
         msg += f" (hint: {' '.join(hint.split())})"
     click.echo(f"error: {msg}", err=True)

@@ -161,6 +161,14 @@ def score_cmd(archs: tuple[str, ...], archs_file: Path | None, space_name: str, 
     from ..proxies.engine import check_resolution, score_archs
     from ..proxies.ensemble import aggregate, ensemble_components
 
+    if not whole_space:  # options that only --all reads: given without it they would be silently ignored
+        ctx = click.get_current_context()
+        given = [f"--{p.replace('_', '-')}" for p in ("out_path", "executor", "workers", "ray_address")
+                 if ctx.get_parameter_source(p) is click.core.ParameterSource.COMMANDLINE]
+        if given:
+            names = {"--out-path": "--out"}
+            raise click.UsageError(f"{names.get(given[0], given[0])} is read only with --all; expected --all, or "
+                                   "scores printed for the archs given")
     space, ds = resolve_space(space_name, dataset)
     if resolution is not None:
         check_resolution(resolution)

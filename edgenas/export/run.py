@@ -137,8 +137,8 @@ def export_source(source: str, *, out: str | Path, space: str | None = None, dat
 
     config = config or ExportConfig()
     config.check()
-    for name in config.targets:  # a typo is one error now, not a null prediction in export.json
-        load_target(name)
+    # a typo is one error now, not a null prediction in export.json; an alias is its target's name there
+    targets = tuple(dict.fromkeys(load_target(name).name for name in config.targets))
     space_name, dataset, task = run_source_space(str(source), space, dataset)
     sp = get_space(space_name)
     ds = task if task is not None else sp.dataset(dataset or next(iter(sp.datasets)))
@@ -147,7 +147,7 @@ def export_source(source: str, *, out: str | Path, space: str | None = None, dat
     src = Path(source)
     trained = trained_models(src if src.is_dir() else src.parent) if src.exists() else {}
     return export_bundle(cands, space=sp, dataset=ds, out_dir=out, fmt=config.format, batch_size=config.batch_size,
-                         opset=config.opset, precision=config.precision, predict_targets=tuple(config.targets),
+                         opset=config.opset, precision=config.precision, predict_targets=targets,
                          require_engine=config.require_engine, workspace_mib=config.workspace_mib, seed=config.seed,
                          trt=trt, trained=trained, weights=config.weights, calibration_data=config.calibration_data,
                          calibration_samples=config.calibration_samples)

@@ -161,7 +161,9 @@ class SearchConfig:
             object.__setattr__(self, name, path_arg(name, getattr(self, name)))
         # accept lists and a bare string from Python callers; the config stays hashable and JSON-able
         object.__setattr__(self, "targets", names_arg("targets", self.targets))
-        object.__setattr__(self, "extra_objectives", names_arg("extra_objectives", self.extra_objectives))
+        # each objective once (--objective macs_m given twice is one objective)
+        object.__setattr__(self, "extra_objectives",
+                           tuple(dict.fromkeys(names_arg("extra_objectives", self.extra_objectives))))
         # budgets as floats: 5 and 5.0 are one search (and one config.json / pareto.json)
         if isinstance(self.max_latency_ms, Mapping):
             object.__setattr__(self, "max_latency_ms", {k: _float(v) for k, v in sorted(self.max_latency_ms.items())})
@@ -185,6 +187,9 @@ class SearchConfig:
         for t in self.targets:
             if not isinstance(t, str) or not t:
                 raise ConfigError(f"target {t!r} is invalid; expected a target name (edgenas targets lists them)")
+        if self.proxy is not None and (not isinstance(self.proxy, str) or not self.proxy.strip()):
+            raise ConfigError(f"proxy={self.proxy!r} is invalid; expected a proxy name (edgenas proxies list), or "
+                              "None for the space's default")
         check_int("evaluations", self.evaluations, 1, MAX_EVALUATIONS)
         check_int("population", self.population, 2, MAX_EVALUATIONS)
         check_int("seed", self.seed, 0, MAX_SEED)

@@ -88,6 +88,11 @@ def run_search(
         config = replace(config, targets=tuple(cost_models))
     config = macs_only(config)
     config.validate()
+    if not isinstance(resume, bool):  # "no" would be true
+        raise ConfigError(f"resume={resume!r} is invalid; expected True or False")
+    for what, fn in (("on_progress", on_progress), ("on_candidate", on_candidate)):
+        if fn is not None and not callable(fn):  # else it fails after the first score, with a store made
+            raise ConfigError(f"{what}={fn!r} is invalid; expected a function (or None)")
     get_searcher(config.searcher)  # an unknown name fails here, before any file is written
     from .._read import check_input_path
 

@@ -44,6 +44,12 @@ def test_export_pareto_all_and_rank(tmp_path):
     assert models[1]["predicted_latency_ms"] == {"jetson-tx2": 1.5}
     res = run("export", str(run_dir / "pareto.json"), "--rank", "2", "--out", str(tmp_path / "r2"), "--json")
     assert json.loads(res.stdout)["models"][0]["arch"] == SMALL
+    # --target by alias: the prediction is under the target's name; a typo is an error, not a null prediction
+    res = run("export", str(run_dir / "pareto.json"), "--rank", "2", "--target", "jetson", "--out",
+              str(tmp_path / "alias"), "--json")
+    assert res.exit_code == 0 and set(json.loads(res.stdout)["models"][0]["predicted_latency_ms"]) == {"jetson-tx2"}
+    res = run("export", str(run_dir / "pareto.json"), "--target", "jetsn", "--out", str(tmp_path / "typo"))
+    assert res.exit_code == 2 and "unknown target 'jetsn'" in res.output and not (tmp_path / "typo").exists()
     res = run("export", str(run_dir), "--rank", "3", "--out", str(tmp_path / "r3"))
     assert res.exit_code == 2 and "out of range" in res.output and not (tmp_path / "r3").exists()
     res = run("export", str(run_dir), "--dataset", "cifar100", "--out", str(tmp_path / "c100"))

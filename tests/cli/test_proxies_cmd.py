@@ -77,3 +77,9 @@ def test_unknown_proxy_and_bad_arch_exit_2():
     assert "nasw0t" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = run("proxies", "score", "|bogus~0|", "--proxy", "sed")
     assert res.exit_code == 2 and "bogus" in res.stderr
+
+
+@pytest.mark.parametrize("extra", [["--out", "x.csv"], ["--workers", "2"], ["--executor", "ray"]])
+def test_options_of_all_are_refused_without_it(extra):
+    res = CliRunner().invoke(cli, ["proxies", "score", "0", "--proxy", "flops", *extra])
+    assert res.exit_code == 2 and f"{extra[0]} is read only with --all" in res.output

@@ -41,3 +41,7 @@ def test_a_space_without_its_own_proxy_gets_the_training_free_default() -> None:
     assert default_proxy("nb201") == "edgenas_transfer" and default_proxy("fbnet") == "edgenas_fast"
     cfg = resolve_config(SearchConfig(targets=("jetson",), space="macro"), canonical_targets=("jetson-tx2",))
     assert cfg.proxy == "edgenas_paths" and cfg.pick_top_share == 0.0
+
+
+def test_an_objective_given_twice_is_one_objective() -> None:
+    assert SearchConfig(extra_objectives=("macs_m", "macs_m", "params_m")).extra_objectives == ("macs_m", "params_m")
