@@ -300,7 +300,7 @@ def parse_definition(data: Any, *, source: str = "") -> MacroSpaceDef:
         if stem_stride is not None:
             stem_stride = _stride(stem_stride, f"{field}.stem_stride")
         # the limits a task is held to (SearchSpace.check_task), checked when the file is read
-        ch = dd.get("channels", 3)
+        ch = 3 if dd.get("channels") is None else dd["channels"]  # null = not given, as every field
         if ch not in (1, 3) or isinstance(ch, bool):
             raise _fail(f"{field}.channels", "1 or 3", ch)
         datasets.append(DatasetDef(dname, _int(dd, "num_classes", field, lo=2, hi=100_000),

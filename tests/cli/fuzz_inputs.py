@@ -540,12 +540,13 @@ def _int_ok(v: object, lo: int, hi: int) -> bool:
 _SPACE_FIELDS = {
     ("stem", "channels"): lambda v: _int_ok(v, 1, 65536),
     ("blocks", "a", "kernel"): lambda v: _int_ok(v, 1, 15) and v % 2 == 1,
-    ("blocks", "a", "expansion"): lambda v: _int_ok(v, 1, 64),
-    ("blocks", "a", "groups"): lambda v: v in (1, 2, 4, 8),
+    # null is "not given" in a definition: the field's default (expansion 1, groups 1, channels 3)
+    ("blocks", "a", "expansion"): lambda v: v is None or _int_ok(v, 1, 64),
+    ("blocks", "a", "groups"): lambda v: v is None or v in (1, 2, 4, 8),
     ("stages", 0, "layers"): lambda v: _int_ok(v, 1, 256),
     ("datasets", "cifar10", "num_classes"): lambda v: _int_ok(v, 2, 100_000),
     ("datasets", "cifar10", "input_size"): lambda v: _int_ok(v, 8, 1024),
-    ("datasets", "cifar10", "channels"): lambda v: v in (1, 3) and not isinstance(v, bool),
+    ("datasets", "cifar10", "channels"): lambda v: v is None or (v in (1, 3) and not isinstance(v, bool)),
     ("cpu", "batch_size"): lambda v: _int_ok(v, 2, 4096) or v is None,
     ("default_proxy",): lambda v: v is None or v in _proxy_names(),
 }
