@@ -8,6 +8,7 @@ Used by ``tests/cli/test_fuzz.py`` (a quick profile in CI) and ``tools/fuzz_cli.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -52,8 +53,23 @@ junk = st.one_of(st.sampled_from(NASTY), st.text(max_size=40),
                  st.integers(min_value=-(10**40), max_value=10**40).map(str),
                  st.floats(allow_nan=True, allow_infinity=True).map(repr))
 bad_arch = junk.filter(lambda t: not _is_valid_index(t) and t != VALID_ARCH and not t.startswith("-"))
+@functools.lru_cache(maxsize=1)
+def _known_names() -> frozenset[str]:
+    """Every name a --space / --dataset / --proxy / --target may take (lower case): Hypothesis draws string
+    constants of the code under test too, so a "bad" name can be a real one (and a real proxy search runs
+    for minutes)."""
+    from edgenas.hardware.targets import target_names
+    from edgenas.proxies.base import list_proxies
+    from edgenas.proxies.ensemble import list_ensembles
+    from edgenas.spaces import get_space, shipped_space_names
+
+    names = {*target_names(), *list_proxies(), *list_ensembles(), *shipped_space_names(), "macs"}
+    names |= {d for sp in shipped_space_names() for d in get_space(sp).datasets}
+    return frozenset(n.lower() for n in names)
+
+
 bad_target = junk.filter(lambda t: t.strip() != "" and not t.startswith("-")).filter(
-    lambda t: t.lower() not in {"jetson", "cpu", "raspi4", "pixel3", "edgetpu"})
+    lambda t: t.lower() not in _known_names())
 #: a budget is valid in (0, 1e6] (edgenas._limits.BUDGET_BOUNDS); tiny ones are refused as infeasible
 bad_budget = junk.filter(lambda t: not _is_number_in(t, 1e-9, 1e6) and "=" not in t.strip("=")[1:-1])
 bad_count = junk.filter(lambda t: not _is_int_in(t, 1, 10**6))
