@@ -124,15 +124,9 @@ class SearchContext:
         draws = 0
         while len(out) < n and draws < MAX_DRAWS:
             draws += 1
-            a = self.space.sample(self.rng)
-            k = self.space.iso_key(a)
-            if k in keys or k in self._by_key:
-                continue
-            a = self.cheapest(a)
-            if a is None:
-                continue
-            keys.add(k)
-            out.append(a)
+            a = self._new_feasible(self.space.sample(self.rng), keys)
+            if a is not None:
+                out.append(a)
         if len(out) < n and self.space.size > MAX_DRAWS:
             out += self._walk_feasible(n - len(out), keys, out)
         return out
@@ -157,17 +151,22 @@ class SearchContext:
             tokens = list(base.tokens)
             for p in rng.choice(len(choices), size=min(len(choices), int(rng.integers(1, 4))), replace=False):
                 tokens[p] = choices[p][int(rng.integers(len(choices[p])))]
-            a = self.space.arch(tuple(tokens))
-            k = self.space.iso_key(a)
-            if k in keys or k in self._by_key:
-                continue
-            a = self.cheapest(a)
-            if a is None:
-                continue
-            keys.add(k)
-            out.append(a)
-            pool.append(a)
+            a = self._new_feasible(self.space.arch(tuple(tokens)), keys)
+            if a is not None:
+                out.append(a)
+                pool.append(a)
         return out
+
+    def _new_feasible(self, arch: Arch, keys: set[str]) -> Arch | None:
+        """The feasible representative of ``arch``'s class when that class is neither in ``keys`` nor
+        evaluated (its key is then added to ``keys``), else ``None``."""
+        k = self.space.iso_key(arch)
+        if k in keys or k in self._by_key:
+            return None
+        a = self.cheapest(arch)
+        if a is not None:
+            keys.add(k)
+        return a
 
     def evaluate(self, archs: Sequence[Arch]) -> list[Candidate]:
         """Score ``archs`` (feasible, in order) until the budget is used up.
