@@ -500,3 +500,21 @@ def test_score_shown_is_a_percentile_or_a_predicted_accuracy(tmp_path: Path) -> 
     s = score_shown(prior)
     assert s.name == "predicted_accuracy_pct"
     assert s.values[best.iso_key] == pytest.approx(100.0 - math.exp(-best.score))
+
+
+def test_resume_takes_the_same_data_by_any_spelling(tmp_path: Path, monkeypatch) -> None:
+    """./d.npz, d.npz and its absolute path are one --data: a resume by another spelling used to be refused as a
+    different search config."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for name in ("d.npz", "other.npz"):
+        np.savez(tmp_path / name, x=rng.random((12, 3, 32, 32)).astype(np.float32), y=np.arange(12) % 3)
+    kw = dict(targets=("fake",), evaluations=20, population=10, max_latency_ms=6.0, out="run",
+              cost_models={"fake-tx2": FakeLatency()}, size=fake_size)
+    run_search(data="d.npz", scorer=FakeScorer(), **kw)
+    for spelling in ("./d.npz", str(tmp_path / "d.npz")):
+        scorer = FakeScorer()
+        again = run_search(data=spelling, resume=True, scorer=scorer, **kw)
+        assert scorer.calls == [] and again.n_scored == 0 and again.config.data == "d.npz"
+    with pytest.raises(ConfigError, match="different search config.*data"):
+        run_search(data="other.npz", resume=True, scorer=FakeScorer(), **kw)
