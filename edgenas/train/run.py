@@ -226,6 +226,10 @@ def train_run(run_dir: str | Path, *, arch: str | None = None, rank: int | None 
     config.validate()
     run_dir = Path(run_dir)
     space, task, search_cfg = _run_task(run_dir)
+    if data is None and search_cfg.data is not None and not Path(search_cfg.data).is_absolute() \
+            and not Path(search_cfg.data).exists():
+        raise ConfigError(f"the run's --data {search_cfg.data!r} is relative to the folder its search ran in and is not "
+                          f"found from {str(Path.cwd())!r}; expected --data PATH to the same images")
     data = data if data is not None else search_cfg.data
     if data is None:
         raise ConfigError(f"run {str(run_dir)!r} was searched without --data; expected --data DIR (one sub-folder "

@@ -262,3 +262,19 @@ def test_a_retrain_cut_before_its_record_is_never_taken_for_the_earlier_run(toy_
                again.model_dir / "model.pt")
     with pytest.raises(ExportError, match="model.pt' is not the weights model.json describes"):
         edgenas.load_model(again.model_dir)
+
+
+def test_a_relative_data_path_from_another_folder_is_named(tmp_path, monkeypatch) -> None:
+    from edgenas.search.config import SearchConfig
+    from edgenas.search.run import run_search
+    from tests.search._fakes import fakes
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    _toy_folder(Path("toy"))
+    run_search(SearchConfig(data="toy", resolution=8, evaluations=4, population=4, noise_seeds=0, out="run"),
+               **fakes())
+    monkeypatch.chdir(tmp_path / "b")
+    with pytest.raises(ConfigError, match="the run's --data 'toy' is relative to the folder its search ran in"):
+        edgenas.train(str(tmp_path / "a" / "run"), epochs=1, **FAST)
