@@ -19,6 +19,7 @@ pixels, labels that are not integers.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import zipfile
@@ -440,6 +441,12 @@ def _labels(y: np.ndarray, n: int, where: str) -> tuple[np.ndarray, tuple[str, .
                            f"0..{MAX_CLASSES - 1}")
     y = y.astype(np.int64)
     k = int(y.max()) + 1
-    if len(np.unique(y)) < 2:
+    present = np.unique(y)
+    if len(present) < 2:
         raise DatasetError(f"{where} has a single class ({int(y[0])}); expected at least 2 classes")
+    if len(present) < k:  # labels are class indices 0..K-1: a gap is a class with no image, still an output
+        missing = sorted(set(range(k)) - set(present.tolist()))
+        logging.getLogger(__name__).warning(
+            "%s: labels run to %d, but %d of those %d classes have no image (e.g. %s); the network gets an output for "
+            "each", where, k - 1, len(missing), k, ", ".join(map(str, missing[:5])))
     return y, tuple(str(i) for i in range(k))

@@ -211,3 +211,14 @@ def test_one_hot_labels_are_named_as_such(tmp_path) -> None:
         open_data(tmp_path / "onehot.npz")
     np.savez(tmp_path / "column.npz", x=x, y=np.array([[0], [1], [2], [0], [1], [2]]))  # (N, 1) is fine
     assert list(open_data(tmp_path / "column.npz").labels) == [0, 1, 2, 0, 1, 2]
+
+
+def test_labels_with_gaps_are_said(tmp_path, caplog) -> None:
+    import logging
+
+    x = np.random.default_rng(0).random((6, 1, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "gaps.npz", x=x, y=np.array([0, 3, 6, 0, 3, 6]))
+    with caplog.at_level(logging.WARNING, logger="edgenas.data"):
+        data = open_data(tmp_path / "gaps.npz")
+    assert len(data.classes) == 7 and "labels run to 6, but 4 of those 7 classes have no image (e.g. 1, 2, 4, 5)" \
+        in caplog.text
