@@ -12,7 +12,8 @@ import numpy as np
 from .._rng import derive_seed
 from .evaluator import SearchContext, _num
 from .result import Candidate
-from .scoring import combine_scores
+from .scoring import RawScore, combine_scores
+from .store import StoredScore
 
 __all__ = ["NOISE_MEMBERS", "noise_std", "pick_candidate", "pick_in_noise_band", "score_spread"]
 
@@ -71,6 +72,24 @@ def pick_in_noise_band(ctx: SearchContext, final: Sequence[Candidate], front: Se
     return spread
 
 
+def _seed_scores(ctx: SearchContext, members: Sequence[Candidate], seed: int) -> list[RawScore]:
+    """Raw scores of ``members`` under init ``seed``: stored ones reused, the others scored and stored at once
+    (a resumed or killed run never scores them twice)."""
+    store = ctx.store
+    hits = {m.iso_key: store.get(m.iso_key, seed=seed) for m in members} if store is not None else {}
+    todo = [m for m in members if hits.get(m.iso_key) is None]
+    fresh = ctx.scorer.score([ctx.space.parse(m.arch) for m in todo], seed=seed) if todo else []
+    out = {m.iso_key: raw for m, raw in zip(todo, fresh)}
+    if store is not None:
+        for m, raw in zip(todo, fresh):
+            store.put(StoredScore(m.arch, m.iso_key, dict(raw.values), raw.seconds, raw.n_warnings),
+                      device=ctx.device, seed=seed)
+    for key, hit in hits.items():
+        if hit is not None:
+            out[key] = RawScore(dict(hit.raw_scores), hit.seconds, hit.n_warnings)
+    return [out[m.iso_key] for m in members]
+
+
 def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence[Candidate],
                  pick: Candidate | None, *, n_seeds: int) -> tuple[list[Candidate], Candidate | None]:
     """``front`` with the best :data:`NOISE_MEMBERS` members carrying their ``score_spread``, and
@@ -87,8 +106,7 @@ def score_spread(ctx: SearchContext, final: Sequence[Candidate], front: Sequence
     members = list(front[:NOISE_MEMBERS])
     if pick is not None and all(m.iso_key != pick.iso_key for m in members):
         members.append(pick)
-    archs = [ctx.space.parse(m.arch) for m in members]
-    per_seed = [ctx.scorer.score(archs, seed=s) for s in seeds]
+    per_seed = [_seed_scores(ctx, members, s) for s in seeds]
     pos = {c.iso_key: i for i, c in enumerate(final)}
     out = []
     for k, m in enumerate(members):

@@ -169,8 +169,13 @@ class CandidateStore:
         return True
 
     # -- scores -------------------------------------------------------------------------
-    def get(self, iso_key: str) -> StoredScore | None:
-        """The stored scores of ``iso_key`` (``None`` if not scored yet), checked field by field.
+    def _key(self, seed: int | None) -> tuple[Any, ...]:
+        """The row key of this run, or of its scores under another init ``seed`` (the noise re-scoring)."""
+        return self.key if seed is None else (*self.key[:3], int(seed), self.key[4])
+
+    def get(self, iso_key: str, *, seed: int | None = None) -> StoredScore | None:
+        """The stored scores of ``iso_key`` (``None`` if not scored yet), checked field by field; ``seed``:
+        its scores under that other init seed.
 
         Raises:
             ConfigError: a row that is not what :meth:`put` writes, naming the store, class and field.
@@ -179,7 +184,7 @@ class CandidateStore:
             row = self._db.execute(
                 "SELECT arch, iso_key, raw_scores, seconds, n_warnings FROM scores WHERE space=? AND dataset=? "
                 "AND proxy_key=? AND seed=? AND data=? AND iso_key=?",
-                (*self.key, iso_key),
+                (*self._key(seed), iso_key),
             ).fetchone()
         if row is None:
             return None
@@ -198,8 +203,9 @@ class CandidateStore:
             raise self._bad(f"{what} n_warnings", n_warn, "an integer >= 0")
         return StoredScore(arch, key, scores, float(seconds), int(n_warn))
 
-    def put(self, rec: StoredScore, *, device: str) -> None:
-        """Insert one scored candidate and commit it (an existing row is kept).
+    def put(self, rec: StoredScore, *, device: str, seed: int | None = None) -> None:
+        """Insert one scored candidate and commit it (an existing row is kept); ``seed``: its scores under
+        that other init seed.
 
         Raises:
             ConfigError: the disk is full or the store cannot be written (the store stays as it was).
@@ -207,7 +213,7 @@ class CandidateStore:
         with self._sqlite():
             self._db.execute(
                 "INSERT OR IGNORE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*self.key, rec.iso_key, rec.arch, json.dumps(dict(rec.raw_scores), sort_keys=True),
+                (*self._key(seed), rec.iso_key, rec.arch, json.dumps(dict(rec.raw_scores), sort_keys=True),
                  float(rec.seconds), int(rec.n_warnings), device, time.time()),
             )
 

@@ -10,6 +10,7 @@ import pytest
 
 from edgenas.errors import ConfigError
 from edgenas.search import run_search
+from edgenas.search.config import load_config
 from edgenas.spaces import get_space
 from tests.search._fakes import FakeLatency, FakeScorer, fake_size
 
@@ -77,6 +78,11 @@ def test_score_spread_in_units_of_the_score_and_in_pareto_json(tmp_path: Path) -
     assert sp["std"] > 0, "the seeded fake moves with the seed"
     doc = json.loads((tmp_path / "run" / "pareto.json").read_text())
     assert doc["members"][0]["score_spread"]["scores"] == pytest.approx(sp["scores"])
+    # resumed, the spread comes from the store: nothing is scored again, under any seed
+    again_scorer = _Seeded("edgenas_fast", ensemble=True)
+    again = run_search(load_config(tmp_path / "run" / "config.json"), resume=True, scorer=again_scorer,
+                       cost_models={"fake-tx2": FakeLatency()}, size=fake_size)
+    assert again_scorer.calls == [] and again.front[0].score_spread == sp
     # a scorer that cannot change its seed (a table, this plain fake) gives no spread, not a fake one
     plain = _search(FakeScorer("edgenas_fast", ensemble=True), max_latency_ms=6.0)
     assert all(c.score_spread is None for c in plain.front)
