@@ -102,6 +102,8 @@ def export_bundle(
     if precision == "int8" and calibration_data is None:
         raise ExportError("--precision int8 needs --calibration-data DIR|FILE.npz (the images to calibrate the "
                           "int8 ranges on); expected real inputs, never an uncalibrated int8 model")
+    if precision == "int8" and fmt != "litert" and opset < 13:  # per-channel DequantizeLinear takes an axis from 13
+        raise ExportError(f"--precision int8 needs --opset 13 or later (per-channel weights); got {opset}")
     if calibration_data is not None and precision != "int8":
         raise ExportError(f"--calibration-data applies to --precision int8, not {precision}")
     calib = None
@@ -163,9 +165,11 @@ def export_bundle(
                 te = export_torch(space, cand.arch, dataset, sub, seed=seed, model=model, meta=torch_meta)
                 entry["files"].update({"config": f"{sub.name}/{te.config_path.name}",
                                        "weights": f"{sub.name}/{te.weights_path.name}"})
-            if fmt == "litert":
-                entry.update(_litert_model(space, cand, dataset, sub, precision, calib, batch_size=batch_size,
-                                           seed=seed, model=model))
+            if fmt == "litert":  # its files join the torch weights' (a trained run's), never replace them
+                lm = _litert_model(space, cand, dataset, sub, precision, calib, batch_size=batch_size, seed=seed,
+                                   model=model)
+                entry["files"].update(lm.pop("files", {}))
+                entry.update(lm)
             elif fmt != "torch":
                 extra = {"weights": kind}
                 if entry["val_accuracy"] is not None:
@@ -183,13 +187,17 @@ def export_bundle(
                     entry.update(reduced)
                 if fmt == "tensorrt":
                     trt_onnx = "model.int8.onnx" if precision == "int8" else "model.onnx"
+                    typed = "model.fp16.onnx" if precision == "fp16" else trt_onnx
                     cmds = trtexec_commands(trt_onnx, precision=precision, workspace_mib=workspace_mib,
                                             engine_name="model.engine",
                                             calibration_cache="calibration.cache" if precision == "int8" else None,
-                                            fp32_onnx="model.onnx")
+                                            fp32_onnx="model.onnx", typed_onnx=typed)
                     entry["trtexec"] = cmds
                     if trt is not None:
-                        eb = build_engine(sub / trt_onnx, sub / "model.engine", precision=precision,
+                        from ..device_runner import trt_strongly_typed
+
+                        built = typed if trt_strongly_typed(trt) else trt_onnx
+                        eb = build_engine(sub / built, sub / "model.engine", precision=precision,
                                           workspace_mib=workspace_mib, timing_cache=cache, trt=trt)
                         entry["files"]["engine"] = f"{sub.name}/model.engine"
                         entry["engine"] = {"trt_version": eb.trt_version, "precision": eb.precision,

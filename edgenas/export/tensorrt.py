@@ -119,7 +119,7 @@ def build_engine(
 
 def trtexec_commands(onnx_name: str, *, precision: str = "fp32", workspace_mib: int = 1024,
                      engine_name: str | None = None, calibration_cache: str | None = None,
-                     fp32_onnx: str | None = None) -> dict[str, str]:
+                     fp32_onnx: str | None = None, typed_onnx: str | None = None) -> dict[str, str]:
     """Exact ``trtexec`` command lines (keys ``trt10``, ``trt11``) that build and time ``onnx_name``.
 
     TRT 10 takes ``--fp16``/``--int8`` flags; TRT 11 is strongly typed and reads precision from the ONNX.
@@ -143,7 +143,9 @@ def trtexec_commands(onnx_name: str, *, precision: str = "fp32", workspace_mib: 
 
     # int8 from the Q/DQ scales of the ONNX (explicit quantization); --fp16 lets the rest run in fp16
     t10 = ["trtexec", *common(onnx_name)] + {"fp32": [], "fp16": ["--fp16"], "int8": ["--fp16", "--int8"]}[precision]
-    t11 = ["trtexec", *common(onnx_name)]  # 11.x: strongly typed is implicit, precision flags were removed
+    # 11.x: strongly typed is implicit, precision flags were removed: it builds the ONNX that carries the
+    # precision (``typed_onnx``: the fp16 ONNX, where TRT 10 builds the fp32 one with --fp16)
+    t11 = ["trtexec", *common(typed_onnx or onnx_name)]
     out = {"trt10": shlex.join(t10), "trt11": shlex.join(t11)}
     if precision == "int8" and fp32_onnx:
         out["trt10_calib"] = shlex.join(["trtexec", *common(fp32_onnx), "--fp16", "--int8",

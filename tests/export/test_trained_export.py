@@ -108,3 +108,22 @@ def test_export_train_validate_api_share_the_cli_defaults() -> None:
         for name, value in vars(cfg).items():
             assert name in params, (fn.__name__, name)  # every option of the command is a keyword of the call
             assert params[name].default == value, (fn.__name__, name)
+
+
+def test_a_litert_export_of_a_trained_run_lists_its_torch_weights_too(trained_run, tmp_path, monkeypatch) -> None:
+    """The LiteRT entry replaced the files dict the torch weights had just filled: model.pt / model.json were in
+    the folder but not in export.json, and the next export into the folder refused it."""
+    from edgenas.export import bundle
+
+    def fake_litert(space, cand, dataset, sub, precision, calib, **kw):  # the converter takes ~40 s per model
+        (sub / "model.tflite").write_bytes(b"TFL3 stand-in")
+        return {"files": {"litert": f"{sub.name}/model.tflite"}, "litert": {"stand_in": True}}
+
+    monkeypatch.setattr(bundle, "_litert_model", fake_litert)
+    run, _ = trained_run
+    out = tmp_path / "lite"
+    res = edgenas.export(str(run), out=str(out), format="litert")
+    files = res.manifest["models"][0]["files"]
+    assert set(files) == {"litert", "config", "weights"}
+    assert all((out / f).is_file() for f in files.values())
+    assert edgenas.export(str(run), out=str(out), format="litert").manifest["models"][0]["files"] == files
