@@ -75,6 +75,24 @@ class ValidateConfig:
         check_int("seed", self.seed, 0, MAX_SEED)
 
 
+def _check_replaceable_report(path: Path) -> None:
+    """An existing ``--out`` must be an earlier validation report (what this command writes): replacing
+    anything else (export.json, a model, a pareto.json) would lose it."""
+    import json
+
+    if not path.exists():
+        return
+    try:
+        doc = json.loads(path.read_bytes()[: 64 << 20])
+    except (OSError, ValueError, RecursionError):
+        doc = None
+    models = doc.get("models") if isinstance(doc, dict) and set(doc) == {"models", "accuracy"} else doc
+    if not (isinstance(models, list) and models
+            and all(isinstance(m, dict) and {"measured_ms", "parity_ok"} <= set(m) for m in models)):
+        raise ConfigError(f"--out {str(path)!r} exists and is not an earlier validation report; expected a new file "
+                          "or a report validate wrote (nothing was changed)")
+
+
 def run_source_space(source: str, space_name: str | None, dataset: str | None) -> tuple[str, str | None, Any]:
     """Space, dataset and task (a DatasetSpec for a task of the user's, else None) of a run folder /
     pareto.json SOURCE where ``space_name`` / ``dataset`` are not given (``None``); a given one that
@@ -175,6 +193,7 @@ def validate_export(model: str | Path, *, target: str, out: str | Path | None = 
     model = Path(path_arg("model", model, required=True))
     out_file = Path(out) if out is not None else (model if model.is_dir() else model.parent) / "validation.json"
     check_output_file(out_file)  # before any measurement: never replace /dev/null or a folder
+    _check_replaceable_report(out_file)
     check_where(target, config.host, config.here)
     runtime = config.runtime or default_runtime(model)
     if config.data is not None:

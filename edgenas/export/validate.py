@@ -116,6 +116,7 @@ def collect_models(path: Path | str) -> list[Path]:
                                           "inside the export folder (no absolute path, no '..')")
             names = [name for _, name in named]
             files = [p / name for name in names]
+            _check_checksums(manifest, models)
         else:
             files = sorted(p.glob("*.onnx")) + sorted(p.glob("*/*.onnx"))
             if not files:
@@ -124,6 +125,29 @@ def collect_models(path: Path | str) -> list[Path]:
             raise ValidationError(f"{str(p)!r} holds no ONNX model; export with 'edgenas export --format onnx'")
         return files
     raise ValidationError(f"model path not found: {str(p)!r}; expected MODEL.onnx or an export directory")
+
+
+def _check_checksums(manifest: Path, models: list[dict[str, Any]]) -> None:
+    """Every file export.json records a checksum of is the file it wrote (another arch's model swapped in
+    would be timed and reported under this export's archs)."""
+    from .sources import file_checksum
+
+    for m in models:
+        sums = m.get("checksums") if isinstance(m.get("checksums"), dict) else {}
+        for kind, rel in m.get("files", {}).items():
+            want = sums.get(kind)
+            if not isinstance(want, dict) or not isinstance(rel, str) or Path(rel).is_absolute() \
+                    or ".." in Path(rel).parts:
+                continue
+            f = manifest.parent / rel
+            try:
+                got = file_checksum(f)
+            except OSError as exc:
+                raise ValidationError(f"{str(f)!r} listed in {str(manifest)!r} cannot be read ({exc.strerror}); "
+                                      "expected the files of the export") from None
+            if got.get("sha256") != want.get("sha256"):
+                raise ValidationError(f"{str(f)!r} changed since it was exported (SHA-256 differs from "
+                                      f"{str(manifest)!r}); expected the files the export wrote: export again")
 
 
 def default_runtime(model: Path | str) -> str:

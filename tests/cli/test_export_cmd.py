@@ -87,11 +87,13 @@ def test_export_tensorrt_engine_with_fake_tensorrt(tmp_path, monkeypatch):
     m = json.loads(res.stdout)["models"][0]
     assert m["files"]["engine"] == "rank01/model.engine" and m["engine"]["trt_version"] == "10.3.0"
     assert "FP16" in plan_header((tmp_path / "e" / "rank01" / "model.engine").read_bytes())["flags"]
-    # TensorRT 11 cannot add fp16 to an fp32 ONNX: one line, exit 2, nothing written
+    # TensorRT 11 is strongly typed: it builds the fp16 ONNX the export writes beside the fp32 one
     monkeypatch.setitem(sys.modules, "tensorrt", fake_trt("11.4.0"))
-    res = run("export", SMALL, "--format", "tensorrt", "--precision", "fp16", "--out", str(tmp_path / "t11"))
-    assert res.exit_code == 2 and res.output.count("\n") == 1 and "strongly typed" in res.output
-    assert not (tmp_path / "t11").exists()
+    res = run("export", SMALL, "--format", "tensorrt", "--precision", "fp16", "--out", str(tmp_path / "t11"), "--json")
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.stdout)["models"][0]
+    assert m["engine"]["strongly_typed"] and m["engine"]["precision"] == "fp16"
+    assert "--onnx=model.fp16.onnx" in m["trtexec"]["trt11"]
 
 
 @pytest.mark.parametrize("args, expect", [

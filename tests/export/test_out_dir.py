@@ -64,6 +64,30 @@ def test_a_validated_export_is_replaced_by_the_next_export(tmp_path: Path) -> No
     assert not (out / "validation.json").exists()
 
 
+def test_validate_out_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "e"
+    assert _export(out).exit_code == 0
+    manifest = (out / "export.json").read_bytes()
+    args = ["validate", str(out), "--target", "cpu", "--runs", "3", "--warmup", "1"]
+    r = CliRunner().invoke(cli, [*args, "--out", str(out / "export.json")])
+    assert_one_error(r, "export.json", "is not an earlier validation report")
+    assert (out / "export.json").read_bytes() == manifest
+    report = tmp_path / "v.json"
+    assert CliRunner().invoke(cli, [*args, "--out", str(report)]).exit_code == 0
+    assert CliRunner().invoke(cli, [*args, "--out", str(report)]).exit_code == 0  # its own report: replaced
+
+
+def test_validate_refuses_an_export_whose_files_changed(tmp_path: Path) -> None:
+    """Another arch's model.onnx swapped into an export was timed and reported under this export's arch."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _export(a).exit_code == 0 and _export(b, "6113").exit_code == 0
+    (sub,) = [p for p in a.iterdir() if p.is_dir()]
+    (sub / "model.onnx").write_bytes(next(p for p in b.iterdir() if p.is_dir()).joinpath("model.onnx").read_bytes())
+    r = CliRunner().invoke(cli, ["validate", str(a), "--target", "cpu", "--runs", "3", "--warmup", "1"])
+    assert_one_error(r, str(sub / "model.onnx"), "changed since it was exported")
+    assert not (a / "validation.json").exists()
+
+
 def test_one_export_per_folder_and_glob_characters_name_only_their_folder(tmp_path: Path) -> None:
     from edgenas._io import hold_lock, release_lock
     from edgenas.export.sources import _clear_stale
