@@ -77,7 +77,19 @@ def train(run_dir: str, arch: str | None, rank: int | None, data: str | None, as
     if res.rerank is not None:
         click.echo(f"re-rank: {res.rerank['why']}")
     click.echo(f"{res.member} ({res.arch}): val accuracy {res.val_accuracy:.2f} % (best {res.best_val_accuracy:.2f} %), "
-               f"{res.seconds:.0f} s; weights in {res.model_dir}; `edgenas export {run_dir}` exports them")
+               f"{res.seconds:.0f} s; weights in {res.model_dir}; `{export_command(run_dir, res)}` exports them")
+
+
+def export_command(run_dir: Any, res: Any) -> str:
+    """The export command that takes this training's weights: the run for its pick, ``--rank K`` for a front
+    member (a re-rank winner), the model folder for an arch off the front."""
+    import shlex
+
+    if res.member == "pick":
+        return f"edgenas export {shlex.quote(str(run_dir))}"
+    if res.member.startswith("rank") and res.member[4:].isdigit():
+        return f"edgenas export {shlex.quote(str(run_dir))} --rank {int(res.member[4:])}"
+    return f"edgenas export {shlex.quote(str(res.model_dir))}"
 
 
 def _fmt_s(s: float) -> str:

@@ -157,13 +157,26 @@ def export_source(source: str, *, out: str | Path, space: str | None = None, dat
     config.check()
     # a typo is one error now, not a null prediction in export.json; an alias is its target's name there
     targets = tuple(dict.fromkeys(load_target(name).name for name in config.targets))
-    space_name, dataset, task = run_source_space(str(source), space, dataset)
-    sp = get_space(space_name)
-    ds = task if task is not None else sp.dataset(dataset or next(iter(sp.datasets)))
-    cands = resolve_candidates(str(source), space=sp, dataset=ds.name, rank=config.rank,
-                               all_members=config.all_members)
     src = Path(source)
-    trained = trained_models(src if src.is_dir() else src.parent) if src.exists() else {}
+    if src.is_dir() and (src / "model.json").is_file() and not (src / "pareto.json").exists():
+        # a trained model's folder (RUN/train/<member>/, e.g. an --arch off the front): that network, its weights
+        from ..train.model_io import model_task, read_model_json
+        from .sources import Candidate
+
+        if config.rank is not None or config.all_members:
+            raise ConfigError("--rank/--all select members of a pareto.json; a model folder exports its one network")
+        cfg = read_model_json(src)
+        sp = get_space(str(cfg.get("space")))
+        ds = model_task(sp, cfg, str(src / "model.json"))
+        cands = [Candidate(sp.parse(str(cfg.get("arch"))), 1)]
+        trained = {sp.format(cands[0].arch): src}
+    else:
+        space_name, dataset, task = run_source_space(str(source), space, dataset)
+        sp = get_space(space_name)
+        ds = task if task is not None else sp.dataset(dataset or next(iter(sp.datasets)))
+        cands = resolve_candidates(str(source), space=sp, dataset=ds.name, rank=config.rank,
+                                   all_members=config.all_members)
+        trained = trained_models(src if src.is_dir() else src.parent) if src.exists() else {}
     return export_bundle(cands, space=sp, dataset=ds, out_dir=out, fmt=config.format, batch_size=config.batch_size,
                          opset=config.opset, precision=config.precision, predict_targets=targets,
                          require_engine=config.require_engine, workspace_mib=config.workspace_mib, seed=config.seed,

@@ -278,3 +278,24 @@ def test_a_relative_data_path_from_another_folder_is_named(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path / "b")
     with pytest.raises(ConfigError, match="the run's --data 'toy' is relative to the folder its search ran in"):
         edgenas.train(str(tmp_path / "a" / "run"), epochs=1, **FAST)
+
+
+def test_weights_trained_for_an_arch_off_the_front_export_from_their_folder(toy_run, tmp_path) -> None:
+    """`train --arch` wrote weights no export could find (the run's export took the pick, random-init); the
+    model folder is an export source now, and train says which command takes the weights."""
+    import shutil
+
+    from edgenas.cli.train_cmd import export_command
+
+    run, data = toy_run
+    run = Path(shutil.copytree(run, tmp_path / "run", ignore=shutil.ignore_patterns("train")))
+    res = edgenas.train(str(run), data=str(data), arch="6111", epochs=1, **FAST)
+    assert res.member.startswith("arch-")
+    assert export_command(run, res) == f"edgenas export {res.model_dir}"
+    exp = edgenas.export(str(res.model_dir), out=str(tmp_path / "e"))
+    m = exp.manifest["models"][0]
+    assert m["weights"] == "trained" and m["arch"] == res.arch
+    got = edgenas.load_model(tmp_path / "e" / "rank01")
+    want = edgenas.load_model(res.model_dir)
+    assert all(torch.equal(a, b) for a, b in zip(got.state_dict().values(), want.state_dict().values()))
+    assert export_command(run, type(res)(**{**res.__dict__, "member": "rank02"})) == f"edgenas export {run} --rank 2"
