@@ -136,7 +136,9 @@ def profile(ctx: click.Context, target: str, space_name: str, dataset: str | Non
     t = load_target(target)
     space, ds = resolve_space(space_name, dataset)
     if calibration >= n_archs - 1:
-        raise ConfigError(f"--calibration {calibration} must be smaller than --archs {n_archs} minus 1")
+        given = click.get_current_context().get_parameter_source("calibration") is click.core.ParameterSource.COMMANDLINE
+        raise ConfigError(f"--calibration {calibration}{'' if given else ' (its default)'} must be smaller than "
+                          f"--archs {n_archs} minus 1; expected more --archs or a smaller --calibration")
     out = out or user_latency_tables_dir() / f"{space.name}_{ds}_cpu_ops.json"
     if as_json or not stderr_is_terminal():  # a log gets plain progress lines (--json: stdout stays JSON)
         lines = None if as_json else LogProgress("profile")

@@ -545,6 +545,8 @@ def check_where(target: str, host: str | None, here: bool) -> None:
     from ..errors import ConfigError
     from ..hardware.targets import load_target
 
+    if host is not None and not host.strip():  # an empty --host used to time here, silently
+        raise ConfigError(f"--host {host!r} is empty; expected USER@BOARD (or no --host to time on this machine)")
     t = load_target(target)
     if host is None and not here and t.name not in HOST_TARGETS and not _profiled_here(t):
         raise ConfigError(f"target {t.name!r} ({t.device}) is not this machine; expected --host USER@BOARD to time "

@@ -78,6 +78,8 @@ def _device(config: TrainConfig) -> tuple[str, bool]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but no CUDA device is available; expected cpu or auto")
+    if config.amp == "on" and not device.startswith("cuda"):  # "auto" is off on a CPU; "on" asked for it
+        raise ConfigError(f"--amp on needs a CUDA device; this run trains on {device!r} (expected --amp auto or off)")
     amp = device.startswith("cuda") and config.amp != "off"
     return device, amp
 

@@ -42,3 +42,8 @@ def test_profile_tiny_run(tmp_path):
     assert chk["predictor"] == min(chk["calibration_cv_mape"], key=chk["calibration_cv_mape"].get)
     assert (table.kernels is not None) == (chk["predictor"] == "kernels")
     assert set(table.meta["end_to_end"][0]["kernels"]) >= {"Gemm", "GlobalAveragePool"}
+
+
+def test_profile_names_a_default_calibration_that_does_not_fit():
+    r = CliRunner().invoke(cli, ["profile", "--target", "cpu", "--archs", "5"])
+    assert r.exit_code == 2 and "--calibration 60 (its default) must be smaller than --archs 5" in r.output

@@ -88,6 +88,7 @@ def test_bad_inputs_one_line_exit_2(export_dir, tmp_path, monkeypatch):
         ([str(export_dir), "--runtime", "trtexec"], "trtexec not found"),  # missing runtime
         ([str(export_dir), "--runtime", "tensorrt"], "tensorrt (Python API) is not installed"),  # missing runtime
         ([str(export_dir), "--precision", "fp16"], "--precision fp16 needs --runtime tensorrt or trtexec"),
+        ([str(export_dir), "--host", " "], "--host ' ' is empty; expected USER@BOARD"),
         # unreachable host: a closed port on 127.0.0.1, short timeout
         ([str(export_dir), "--host", "nobody@127.0.0.1", "--ssh-option", f"Port={_closed_port()}", "--ssh-option",
           "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null", "--timeout", "10"],

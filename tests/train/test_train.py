@@ -147,6 +147,7 @@ def test_train_cli_prints_one_line_per_epoch_off_a_tty(toy_run) -> None:
     (["--epochs", "0"], "epochs=0 is invalid"),
     (["--arch", "1", "--rank", "1"], "give one of"),
     (["--lr", "-1"], "lr=-1.0 is invalid"),
+    (["--amp", "on", "--device", "cpu"], "--amp on needs a CUDA device"),
 ])
 def test_bad_train_options_are_one_clear_error(toy_run, args, message) -> None:
     run, data = toy_run
