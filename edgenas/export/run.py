@@ -87,7 +87,7 @@ def _check_replaceable_report(path: Path) -> None:
     except (OSError, ValueError, RecursionError):
         doc = None
     models = doc.get("models") if isinstance(doc, dict) and set(doc) == {"models", "accuracy"} else doc
-    if not (isinstance(models, list) and models
+    if not (isinstance(models, list)
             and all(isinstance(m, dict) and {"measured_ms", "parity_ok"} <= set(m) for m in models)):
         raise ConfigError(f"--out {str(path)!r} exists and is not an earlier validation report; expected a new file "
                           "or a report validate wrote (nothing was changed)")
