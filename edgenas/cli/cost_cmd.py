@@ -38,8 +38,10 @@ def cost(archs: tuple[str, ...], archs_file: Path | None, space_name: str, datas
     space, ds = resolve_space(space_name, dataset)
     parsed = read_archs(space, archs, archs_file)
     # every target resolved and priced before anything is printed (a missing latency raises here)
-    priced = [(t, None, None) if t == MACS_TARGET else (t, m := get_cost_model(t, space, ds, source=source),
-                                                        m.predict_many(parsed)) for t in dict.fromkeys(targets)]
+    priced: list[tuple[str, Any, Any]] = []
+    for t in dict.fromkeys(targets):
+        model = None if t == MACS_TARGET else get_cost_model(t, space, ds, source=source)
+        priced.append((t, model, None if model is None else model.predict_many(parsed)))
     rows = [row for t, model, latency in priced for row in _rows(space, ds, parsed, model, latency)]
     if as_json:
         echo_json(rows)

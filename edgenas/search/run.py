@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .._rng import derive_seed
-from ..errors import ConfigError, EdgeNASError
+from ..errors import ConfigError
 from ..spaces import Arch, SearchSpace, get_space
 from .config import MACS_TARGET, SearchConfig, config_dict, macs_only, resolve_config, resolve_task
 from .evaluator import SearchContext
@@ -154,8 +154,7 @@ def run_search(
             pkey = proxy_key(scorer.config)
             store = CandidateStore(store_path, key=(space.name, dataset, pkey, config.seed, str(config.data or "gaussian")))
             if resume:  # ./DATA, DATA/ and its absolute path are one --data: the stored spelling keys the rows
-                config = _stored_data_spelling(config, store)
-                store.key = (*store.key[:4], str(config.data or "gaussian"))
+                config = replace(config, data=store.stored_data_spelling(config.data))
             # proxy_resolution only when set, so runs stored before the option existed still resume
             fingerprint = _fingerprint(config)
             fingerprint["proxy_config"] = dict(scorer.config)
@@ -241,19 +240,6 @@ def _resolve_targets(config: SearchConfig, space: SearchSpace, dataset: Any) -> 
         target = load_target(name)
         out[target.name] = get_cost_model(target, space, dataset, source=config.latency_source)
     return out
-
-
-def _stored_data_spelling(config: SearchConfig, store: CandidateStore) -> SearchConfig:
-    """``config`` with the stored run's ``data`` string when both name the same path from here."""
-    try:
-        stored = store.get_meta("config")
-    except EdgeNASError:
-        return config  # check_config reports the damaged meta
-    old = stored.get("data") if isinstance(stored, dict) else None
-    new = config.data
-    if isinstance(old, str) and new is not None and old != new and Path(old).resolve() == Path(new).resolve():
-        return replace(config, data=old)
-    return config
 
 
 def _close_store(store: CandidateStore, *, drop: bool, run_dir: Path, made_dir: bool) -> None:

@@ -169,6 +169,19 @@ class CandidateStore:
         return True
 
     # -- scores -------------------------------------------------------------------------
+    def stored_data_spelling(self, data: str | None) -> str | None:
+        """``data`` as the stored run spelled it when both name the same path from here (``./DATA``, ``DATA/``
+        and its absolute path are one --data), else ``data``; the rows are then keyed by that spelling."""
+        try:
+            stored = self.get_meta("config")
+        except ConfigError:
+            return data  # check_config reports the damaged meta
+        old = stored.get("data") if isinstance(stored, dict) else None
+        if isinstance(old, str) and data is not None and old != data and Path(old).resolve() == Path(data).resolve():
+            self.key = (*self.key[:4], old)
+            return old
+        return data
+
     def _key(self, seed: int | None) -> tuple[Any, ...]:
         """The row key of this run, or of its scores under another init ``seed`` (the noise re-scoring)."""
         return self.key if seed is None else (*self.key[:3], int(seed), self.key[4])
