@@ -71,7 +71,7 @@ def export_bundle(
             ``trained`` (every candidate must have them) or ``random-init``. export.json records each
             model's ``weights`` and validation accuracy.
     """
-    from .._limits import MAX_BATCH, MAX_SEED, check_int
+    from .._limits import MAX_BATCH, MAX_CALIBRATION_SAMPLES, MAX_SEED, check_int
     from .onnx import export_onnx
     from .tensorrt import build_engine, load_tensorrt, trtexec_commands
     from .torch_export import export_torch
@@ -111,7 +111,7 @@ def export_bundle(
         from .quantize import CALIBRATION_SAMPLES, load_calibration
 
         n_cal = CALIBRATION_SAMPLES if calibration_samples is None else calibration_samples
-        check_int("calibration_samples", n_cal, 1, 100_000)
+        check_int("calibration_samples", n_cal, 1, MAX_CALIBRATION_SAMPLES)
         calib = load_calibration(calibration_data, tuple(space.dataset(dataset).input_shape), max_samples=n_cal,
                                  seed=seed)
     if fmt == "litert":  # a missing converter fails before anything is written
